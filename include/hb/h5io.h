@@ -1,0 +1,100 @@
+/* hb/h5io.h: box files in parallel HDF5 (MPI-IO driver).
+ *
+ * Layout (README "File layout"): one file per box; float32 N^3 datasets in C
+ * order (x slowest) under /fields: dm_density and gas_density as rho/mean
+ * (mean 1), gas_temperature in K, each with a string attribute
+ * mass_assignment ("cic" or "none"); attributes on / describe the box
+ * (hb_boxinfo); group /parameters holds every effective run parameter as a
+ * string attribute. Optional /particles/{position,velocity,id}.
+ *
+ * Files are written to "<name>.tmp" and renamed to <name> by hb_h5_commit,
+ * so a crash never leaves a file that looks complete. A field written on R
+ * ranks reads on any other count (hyperslabs of x planes).
+ * Collective over f->comm: every function taking an hb_h5 (use
+ * MPI_COMM_SELF for a file one rank handles alone). */
+#ifndef HB_H5IO_H
+#define HB_H5IO_H
+
+#include <hdf5.h>
+#include <limits.h>
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hb/err.h"
+#include "hb/mesh.h"
+#include "hb/params.h"
+
+#define HB_FIELD_DM "/fields/dm_density"
+#define HB_FIELD_GAS "/fields/gas_density"
+#define HB_FIELD_TEMP "/fields/gas_temperature"
+
+typedef struct hb_h5 {
+    hid_t    file;
+    MPI_Comm comm;
+    int      writing;
+    char     path[PATH_MAX];   /* final name */
+    char     tmp[PATH_MAX];    /* name while being written */
+} hb_h5;
+
+/* The attributes on "/" that every box file carries. */
+typedef struct hb_boxinfo {
+    double box_size;                        /* Mpc/h */
+    double redshift;
+    double omega_m, omega_b, h, n_s, sigma_8;
+    double a_sn1, a_agn1, a_sn2, a_agn2;
+    long   seed;
+} hb_boxinfo;
+
+hb_boxinfo hb_boxinfo_from_params(const hb_params *p, double redshift);
+/* The six conditioning parameters in CAMELS order (Om, s8, SN1, AGN1, SN2, AGN2). */
+void hb_boxinfo_theta(const hb_boxinfo *b, double theta[6]);
+
+hb_status hb_h5_create(hb_h5 *f, const char *path, MPI_Comm comm);
+hb_status hb_h5_commit(hb_h5 *f);          /* close and rename into place */
+void      hb_h5_abort(hb_h5 *f);           /* close and delete the temporary */
+hb_status hb_h5_open(hb_h5 *f, const char *path, MPI_Comm comm);   /* read-only */
+hb_status hb_h5_open_rw(hb_h5 *f, const char *path, MPI_Comm comm); /* existing file, in place */
+void      hb_h5_close(hb_h5 *f);
+
+int hb_h5_exists(hb_h5 *f, const char *path);   /* dataset or group */
+
+/* Write an N^3 float field: this rank's planes [x0, x0+nx) from buf, whose
+ * rows along z are zstride floats apart (zstride >= N). */
+hb_status hb_h5_write_field(hb_h5 *f, const char *name, int N, long x0, long nx,
+                            const float *buf, size_t zstride, const char *mass_assignment);
+hb_status hb_h5_write_mesh_field(hb_h5 *f, const char *name, const hb_mesh *m, const float *buf,
+                                 const char *mass_assignment);
+/* The side N of a float N^3 dataset; a clear error if absent or not a cube. */
+hb_status hb_h5_field_size(hb_h5 *f, const char *name, int *N);
+/* Read planes [xs, xs+nx) of an N^3 field, periodically wrapped (xs may be
+ * negative, xs+nx may exceed N, nx may exceed N). */
+hb_status hb_h5_read_field(hb_h5 *f, const char *name, int N, long xs, long nx, float *buf,
+                           size_t zstride);
+hb_status hb_h5_read_mesh_field(hb_h5 *f, const char *name, const hb_mesh *m, float *buf);
+
+/* Row blocks of an (nrows_total, ncols) float or (nrows_total) uint64 dataset;
+ * this rank writes/reads rows [row0, row0+nrows). */
+hb_status hb_h5_write_rows(hb_h5 *f, const char *name, long nrows_total, int ncols, long row0,
+                           long nrows, const float *data);
+hb_status hb_h5_write_rows_u64(hb_h5 *f, const char *name, long nrows_total, long row0,
+                               long nrows, const uint64_t *data);
+/* A small 1-D double array written by every rank with identical contents. */
+hb_status hb_h5_write_array(hb_h5 *f, const char *name, const double *data, long n);
+hb_status hb_h5_read_array(hb_h5 *f, const char *name, double *data, long cap, long *n);
+
+/* Attributes on an object ("/" or a dataset path). */
+hb_status hb_h5_attr_write_double(hb_h5 *f, const char *obj, const char *name, double v);
+hb_status hb_h5_attr_write_long(hb_h5 *f, const char *obj, const char *name, long v);
+hb_status hb_h5_attr_write_string(hb_h5 *f, const char *obj, const char *name, const char *v);
+hb_status hb_h5_attr_read_double(hb_h5 *f, const char *obj, const char *name, double *v);
+hb_status hb_h5_attr_read_long(hb_h5 *f, const char *obj, const char *name, long *v);
+hb_status hb_h5_attr_read_string(hb_h5 *f, const char *obj, const char *name, char *v, size_t cap);
+int       hb_h5_attr_exists(hb_h5 *f, const char *obj, const char *name);
+
+hb_status hb_h5_write_boxinfo(hb_h5 *f, const hb_boxinfo *b);
+hb_status hb_h5_read_boxinfo(hb_h5 *f, hb_boxinfo *b);
+/* Every effective parameter as a string attribute of /parameters. */
+hb_status hb_h5_write_params(hb_h5 *f, const hb_params *p);
+
+#endif

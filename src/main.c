@@ -1,0 +1,60 @@
+/* hydrobridge: the command-line front end. One program, one subcommand per
+ * stage; `hydrobridge CMD --help` describes each. */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "hb/version.h"
+
+static const hb_command COMMANDS[] = {
+    {"params", hb_cmd_params, "print the parameter reference (every INI key)"},
+    {"linear", hb_cmd_linear, "linear P(k) of a run's cosmology"},
+    {"pk", hb_cmd_pk, "power spectrum (auto or cross) of fields in a box file"},
+    {"demo", hb_cmd_demo, "the end-to-end demonstration (scripts/demo.sh runs it)"},
+};
+enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
+
+static void usage(void)
+{
+    if (hb_world_rank() != 0) return;
+    printf("hydrobridge %s: emulated hydrodynamical cosmology boxes\n\n"
+           "usage: [mpirun -np R] hydrobridge COMMAND [options]\n\ncommands:\n", HB_VERSION);
+    for (int i = 0; i < N_COMMANDS; i++) printf("  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    printf("\n`hydrobridge COMMAND --help` describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    hb_status rc = HB_OK;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage();
+        rc = argc < 2 ? HB_EARG : HB_OK;
+    } else if (strcmp(argv[1], "--version") == 0) {
+        if (hb_world_rank() == 0) printf("hydrobridge %s\n", HB_VERSION);
+    } else {
+        const hb_command *cmd = NULL;
+        for (int i = 0; i < N_COMMANDS; i++) {
+            if (strcmp(argv[1], COMMANDS[i].name) == 0) cmd = &COMMANDS[i];
+        }
+        if (!cmd) {
+            HB_ERR0(HB_EARG, "unknown command \"%s\"; `hydrobridge --help` lists them", argv[1]);
+            rc = HB_EARG;
+        } else {
+            rc = cmd->fn(argc - 1, argv + 1);
+        }
+    }
+    if (rc != HB_OK && rc != HB_ESTOP) {
+        /* Every rank may not have seen the error: abort the whole job. */
+        fflush(stdout);
+        fflush(stderr);
+        if (hb_world_size() > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+        MPI_Finalize();
+        return 1;
+    }
+    MPI_Finalize();
+    return rc == HB_ESTOP ? 3 : 0;   /* 3: stopped on a signal, checkpoint written */
+}

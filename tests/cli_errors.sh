@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Bad input to the command line: a clear message naming the problem, a
+# non-zero exit, and no output file. Usage: cli_errors.sh HYDROBRIDGE SRCDIR
+set -u
+HB=$1
+fail=0
+run() {   # run EXPECTED_REGEX OUTFILE CMD...: expects failure, message, no OUTFILE
+    local want=$1 out=$2; shift 2
+    rm -f "$out" "$out.tmp"
+    timeout -k 5 120 "$@" >stdout.txt 2>stderr.txt
+    local rc=$?
+    if [ $rc -eq 0 ]; then echo "FAIL (exit 0): $*"; fail=1; return; fi
+    if ! grep -Eq "$want" stderr.txt; then
+        echo "FAIL (message): $* -- wanted /$want/, got:"; cat stderr.txt; fail=1; return
+    fi
+    if [ -n "$out" ] && { [ -e "$out" ] || [ -e "$out.tmp" ]; }; then
+        echo "FAIL (output left behind): $*"; fail=1; return
+    fi
+    echo "ok: $* -> $(grep -Eo "$want" stderr.txt | head -1)"
+}
+printf '[cosmology]\nomega_m = 0.3\nsigma_8 = 0.8\n' > good.ini
+printf '[cosmology]\nomega_m = 0.3\nsigma_8 = 0.8\nomega_nu = 0.1\n' > unknown.ini
+printf '[cosmology]\nomega_m = 3\nsigma_8 = 0.8\n' > range.ini
+printf '[cosmology]\nomega_m = 0.3\n' > nosigma.ini
+
+run 'unknown.ini:4: unknown parameter "omega_nu"' plin.txt mpirun -np 2 "$HB" linear unknown.ini --out plin.txt
+run 'cosmology.omega_m: 3 is outside the allowed range' plin.txt mpirun -np 2 "$HB" linear range.ini --out plin.txt
+run 'missing required parameter cosmology.sigma_8' plin.txt mpirun -np 2 "$HB" linear nosigma.ini --out plin.txt
+run 'cannot open parameter file missing.ini' plin.txt mpirun -np 2 "$HB" linear missing.ini --out plin.txt
+run 'unknown parameter "cosmology.sigma8"' plin.txt mpirun -np 2 "$HB" linear good.ini cosmology.sigma8=0.8 --out plin.txt
+run 'unknown command' "" "$HB" frobnicate
+run 'cannot read nothing.h5' pk.txt mpirun -np 2 "$HB" pk nothing.h5 --field dm_density --out pk.txt
+echo "junk" > junk.h5
+run 'cannot open junk.h5 as HDF5' pk.txt mpirun -np 2 "$HB" pk junk.h5 --field dm_density --out pk.txt
+
+# a good run writes its output
+timeout 60 mpirun -np 2 "$HB" linear good.ini --z 1 --out plin.txt >/dev/null 2>&1 && [ -s plin.txt ] \
+    || { echo "FAIL: linear did not write plin.txt"; fail=1; }
+grep -q "^# cosmology.omega_m = 0.3" plin.txt || { echo "FAIL: parameters missing from plin.txt header"; fail=1; }
+exit $fail

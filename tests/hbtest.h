@@ -1,0 +1,73 @@
+/* tests/hbtest.h: the common main() of the Check suites. MPI-safe: no fork,
+ * and the failure count is reduced over ranks so every rank exits with the
+ * same verdict (a failure on rank 1 cannot hide behind rank 0's 100%). */
+#ifndef HB_TEST_H
+#define HB_TEST_H
+
+#include <check.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdlib.h>
+
+static inline int hb_test_main(int argc, char **argv, Suite *(*make)(void))
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    SRunner *sr = srunner_create(make());
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, rank == 0 ? CK_NORMAL : CK_SILENT);
+    int failed = srunner_ntests_failed(sr);
+    if (failed && rank != 0) {
+        /* rank 0 prints the summary; make other ranks' failures visible too */
+        srunner_print(sr, CK_VERBOSE);
+    }
+    srunner_free(sr);
+    MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Finalize();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* Reduce a local maximum so every rank asserts on the same value. */
+static inline double hb_test_allmax(double x)
+{
+    MPI_Allreduce(MPI_IN_PLACE, &x, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return x;
+}
+
+static inline double hb_test_relerr(double got, double want)
+{
+    return fabs(got - want) / fabs(want);
+}
+
+#define HB_TEST_MAIN(make) \
+    int main(int argc, char **argv) { return hb_test_main(argc, argv, make); }
+
+#endif
+
+#ifdef HB_MESH_H
+#include <string.h>
+/* Gather a distributed real field to rank 0 as a dense N^3 array (C order);
+ * NULL on other ranks. Collective. For tests only: it holds a whole box. */
+static inline float *hb_test_gather(const hb_mesh *m, const float *buf)
+{
+    int N = m->N;
+    size_t plane = (size_t)N * N;
+    float *mine = malloc((m->nx_local > 0 ? (size_t)m->nx_local : 1) * plane * sizeof *mine);
+    for (ptrdiff_t i = 0; i < m->nx_local; i++)
+        for (int j = 0; j < N; j++)
+            memcpy(mine + ((size_t)i * N + j) * N, buf + hb_mesh_ridx(m, i, j, 0), (size_t)N * sizeof *mine);
+    int *cnt = malloc((size_t)m->nranks * sizeof *cnt), *off = malloc((size_t)m->nranks * sizeof *off);
+    for (int r = 0; r < m->nranks; r++) {
+        cnt[r] = (int)(m->rank_nx[r] * (ptrdiff_t)plane);
+        off[r] = (int)(m->rank_x0[r] * (ptrdiff_t)plane);
+    }
+    float *all = m->rank == 0 ? malloc((size_t)N * plane * sizeof *all) : NULL;
+    MPI_Gatherv(mine, (int)(m->nx_local * (ptrdiff_t)plane), MPI_FLOAT, all, cnt, off, MPI_FLOAT, 0, m->comm);
+    free(mine);
+    free(cnt);
+    free(off);
+    return all;
+}
+#endif

@@ -1,0 +1,108 @@
+/* Parameters: INI parsing, overrides, validation, broadcast. Each case
+ * writes its INI file on rank 0 and loads it collectively. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hb/params.h"
+#include "hbtest.h"
+
+static void write_file(const char *path, const char *text)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) {
+        FILE *f = fopen(path, "w");
+        fputs(text, f);
+        fclose(f);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
+static const char *REQ[] = {"cosmology.omega_m", "cosmology.sigma_8", NULL};
+
+START_TEST(good_file_and_overrides)
+{
+    write_file("good.ini",
+               "# a comment\n[cosmology]\nomega_m = 0.31   ; inline comment\nsigma_8 = 0.79\n"
+               "[simulation]\nz_out = 2, 1,0.5 0\nn_particles = 32\n[output]\nfile = a_{z}.h5\n");
+    char *over[] = {"simulation.seed=77", "feedback.a_agn2 = 1.7"};
+    hb_params p;
+    ck_assert_int_eq(hb_params_load(&p, "good.ini", 2, over, REQ, MPI_COMM_WORLD), HB_OK);
+    ck_assert_double_eq(hb_params_double(&p, "cosmology.omega_m"), 0.31);
+    ck_assert_double_eq(hb_params_double(&p, "cosmology.sigma_8"), 0.79);
+    ck_assert_double_eq(hb_params_double(&p, "cosmology.h"), 0.6711);     /* default */
+    ck_assert_int_eq(hb_params_int(&p, "simulation.n_particles"), 32);
+    ck_assert_int_eq(hb_params_int(&p, "simulation.seed"), 77);
+    ck_assert_double_eq(hb_params_double(&p, "feedback.a_agn2"), 1.7);
+    ck_assert_str_eq(hb_params_string(&p, "output.file"), "a_{z}.h5");
+    double z[8];
+    ck_assert_int_eq(hb_params_dlist(&p, "simulation.z_out", z, 8), 4);
+    ck_assert_double_eq(z[0], 2);
+    ck_assert_double_eq(z[2], 0.5);
+    ck_assert_double_eq(z[3], 0);
+}
+END_TEST
+
+START_TEST(override_beats_file)
+{
+    write_file("o.ini", "[cosmology]\nomega_m = 0.31\nsigma_8 = 0.79\n");
+    char *over[] = {"cosmology.omega_m=0.25"};
+    hb_params p;
+    ck_assert_int_eq(hb_params_load(&p, "o.ini", 1, over, REQ, MPI_COMM_WORLD), HB_OK);
+    ck_assert_double_eq(hb_params_double(&p, "cosmology.omega_m"), 0.25);
+}
+END_TEST
+
+START_TEST(errors)
+{
+    hb_params p;
+    write_file("unknown.ini", "[cosmology]\nomega_m = 0.3\nsigma_8 = 0.8\nomega_nu = 0.01\n");
+    ck_assert_int_eq(hb_params_load(&p, "unknown.ini", 0, NULL, REQ, MPI_COMM_WORLD), HB_EARG);
+    write_file("section.ini", "[cosmology]\nomega_m = 0.3\nsigma_8 = 0.8\n[simulaton]\nseed = 1\n");
+    ck_assert_int_eq(hb_params_load(&p, "section.ini", 0, NULL, REQ, MPI_COMM_WORLD), HB_EARG);
+    write_file("range.ini", "[cosmology]\nomega_m = 1.7\nsigma_8 = 0.8\n");
+    ck_assert_int_eq(hb_params_load(&p, "range.ini", 0, NULL, REQ, MPI_COMM_WORLD), HB_EARG);
+    write_file("nan.ini", "[cosmology]\nomega_m = 0.3x\nsigma_8 = 0.8\n");
+    ck_assert_int_eq(hb_params_load(&p, "nan.ini", 0, NULL, REQ, MPI_COMM_WORLD), HB_EARG);
+    write_file("int.ini", "[cosmology]\nomega_m = 0.3\nsigma_8 = 0.8\n[simulation]\nn_particles = 32.5\n");
+    ck_assert_int_eq(hb_params_load(&p, "int.ini", 0, NULL, REQ, MPI_COMM_WORLD), HB_EARG);
+    write_file("choice.ini", "[cosmology]\nomega_m = 0.3\nsigma_8 = 0.8\ntransfer = bbks\n");
+    ck_assert_int_eq(hb_params_load(&p, "choice.ini", 0, NULL, REQ, MPI_COMM_WORLD), HB_EARG);
+    write_file("missing.ini", "[cosmology]\nomega_m = 0.3\n");
+    ck_assert_int_eq(hb_params_load(&p, "missing.ini", 0, NULL, REQ, MPI_COMM_WORLD), HB_EARG);
+    ck_assert_int_eq(hb_params_load(&p, "no_such_file.ini", 0, NULL, REQ, MPI_COMM_WORLD), HB_EIO);
+    char *bad1[] = {"cosmology.omega_m"};
+    ck_assert_int_eq(hb_params_load(&p, "missing.ini", 1, bad1, NULL, MPI_COMM_WORLD), HB_EARG);
+    char *bad2[] = {"cosmology.omegam=0.3"};
+    ck_assert_int_eq(hb_params_load(&p, "missing.ini", 1, bad2, NULL, MPI_COMM_WORLD), HB_EARG);
+    char *bad3[] = {"simulation.z_out=1,a"};
+    ck_assert_int_eq(hb_params_load(&p, "missing.ini", 1, bad3, NULL, MPI_COMM_WORLD), HB_EARG);
+}
+END_TEST
+
+START_TEST(every_rank_agrees)
+{
+    write_file("r.ini", "[cosmology]\nomega_m = 0.2\nsigma_8 = 0.9\n");
+    hb_params p;
+    ck_assert_int_eq(hb_params_load(&p, "r.ini", 0, NULL, REQ, MPI_COMM_WORLD), HB_OK);
+    double v[2] = {hb_params_double(&p, "cosmology.omega_m"), -hb_params_double(&p, "cosmology.omega_m")};
+    MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    ck_assert_double_eq(v[0], 0.2);
+    ck_assert_double_eq(-v[1], 0.2);
+}
+END_TEST
+
+static Suite *params_suite(void)
+{
+    Suite *s = suite_create("params");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, good_file_and_overrides);
+    tcase_add_test(tc, override_beats_file);
+    tcase_add_test(tc, errors);
+    tcase_add_test(tc, every_rank_agrees);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+HB_TEST_MAIN(params_suite)
