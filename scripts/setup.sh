@@ -6,7 +6,7 @@
 HB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HB_PACKAGES="gcc make cmake pkg-config openmpi-bin libopenmpi-dev libfftw3-dev libfftw3-mpi-dev
   libhdf5-openmpi-dev hdf5-tools libgsl-dev check libsubunit-dev libopenblas-dev
-  libiniparser-dev librandom123-dev python3-numpy python3-h5py python3-matplotlib"
+  libopenblas-openmp-dev libiniparser-dev librandom123-dev python3-numpy python3-h5py python3-matplotlib"
 
 # mpirun as root, and more ranks than cores (TOOLCHAIN.md): set here, for the
 # scripts' own runs; CTest sets them per test.

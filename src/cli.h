@@ -21,6 +21,7 @@ hb_status hb_cmd_linear(int argc, char **argv);
 hb_status hb_cmd_pk(int argc, char **argv);
 hb_status hb_cmd_demo(int argc, char **argv);
 hb_status hb_cmd_simulate(int argc, char **argv);
+hb_status hb_cmd_bench_net(int argc, char **argv);
 
 /* Print `usage` on rank 0. */
 void hb_cli_usage(const char *usage);

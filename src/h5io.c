@@ -395,6 +395,30 @@ hb_status hb_h5_write_array(hb_h5 *f, const char *name, const double *data, long
                             H5T_NATIVE_DOUBLE);
 }
 
+hb_status hb_h5_write_floats(hb_h5 *f, const char *name, const float *data, long n)
+{
+    int rank;
+    MPI_Comm_rank(f->comm, &rank);
+    return write_rows_typed(f, name, n, 1, 0, rank == 0 ? n : 0, data, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT);
+}
+
+hb_status hb_h5_read_floats(hb_h5 *f, const char *name, float *data, long n)
+{
+    if (!hb_h5_exists(f, name)) return HB_ERR0(HB_EIO, "%s: dataset %s not found", f->path, name);
+    hid_t d = H5Dopen2(f->file, name, H5P_DEFAULT);
+    hid_t s = H5Dget_space(d);
+    hssize_t np = H5Sget_simple_extent_npoints(s);
+    H5Sclose(s);
+    if (np != n) {
+        H5Dclose(d);
+        return HB_ERR0(HB_EIO, "%s: %s has %lld values, expected %ld", f->path, name, (long long)np, n);
+    }
+    herr_t e = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    H5Dclose(d);
+    if (e < 0) return HB_ERR0(HB_EIO, "%s: reading %s failed", f->path, name);
+    return HB_OK;
+}
+
 hb_status hb_h5_read_array(hb_h5 *f, const char *name, double *data, long cap, long *n)
 {
     if (!hb_h5_exists(f, name)) return HB_ERR0(HB_EIO, "%s: dataset %s not found", f->path, name);

@@ -13,6 +13,7 @@ static const hb_command COMMANDS[] = {
     {"linear", hb_cmd_linear, "linear P(k) of a run's cosmology"},
     {"pk", hb_cmd_pk, "power spectrum (auto or cross) of fields in a box file"},
     {"simulate", hb_cmd_simulate, "particle-mesh simulation: DM density boxes from a parameter file"},
+    {"bench-net", hb_cmd_bench_net, "time the network's training step and inference"},
     {"demo", hb_cmd_demo, "the end-to-end demonstration (scripts/demo.sh runs it)"},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };

@@ -79,6 +79,9 @@ hb_status hb_h5_write_rows(hb_h5 *f, const char *name, long nrows_total, int nco
                            long nrows, const float *data);
 hb_status hb_h5_write_rows_u64(hb_h5 *f, const char *name, long nrows_total, long row0,
                                long nrows, const uint64_t *data);
+/* A 1-D float array (rank 0's copy is written; every rank reads all). */
+hb_status hb_h5_write_floats(hb_h5 *f, const char *name, const float *data, long n);
+hb_status hb_h5_read_floats(hb_h5 *f, const char *name, float *data, long n);
 /* A small 1-D double array written by every rank with identical contents. */
 hb_status hb_h5_write_array(hb_h5 *f, const char *name, const double *data, long n);
 hb_status hb_h5_read_array(hb_h5 *f, const char *name, double *data, long cap, long *n);

@@ -1,0 +1,535 @@
+/* Network layers, channels last (hb/nn.h). Convolutions: im2col + SGEMM
+ * over chunks of whole z-rows; the backward pass of conv3 with respect to
+ * its input is itself a conv3 of dout with flipped, transposed weights, so
+ * every im2col is a gather (no scatter-add, OpenMP-parallel). */
+#include "hb/nn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COL_TARGET (1u << 21)   /* floats per im2col chunk (8 MB): keeps chunks cache friendly */
+
+/* Rows of Z voxels per chunk for a K-wide im2col. */
+static int chunk_rows(int K, int Z, int rows)
+{
+    long r = (long)(COL_TARGET / ((size_t)K * (size_t)Z));
+    if (r < 1) r = 1;
+    if (r > rows) r = rows;
+    return (int)r;
+}
+
+size_t hb_conv_workspace(int Ci, int Co, int X, int Y, int Z)
+{
+    size_t need = 0;
+    int Ks[3] = {27 * (Ci > Co ? Ci : Co), 8 * Ci, 8 * Co};
+    for (int i = 0; i < 3; i++) {
+        size_t n = (size_t)chunk_rows(Ks[i], Z, X * Y) * Z * (size_t)Ks[i];
+        if (n > need) need = n;
+    }
+    size_t wf = 27 * (size_t)Ci * Co;   /* flipped conv3 weights */
+    return need > wf ? need : wf;
+}
+
+static inline int wrap(int i, int n) { return i < 0 ? i + n : (i >= n ? i - n : i); }
+
+/* col[r*Z + z][(tap, c)] for z-rows [row0, row0+nrows) of a periodic 3x3x3 stencil. */
+static void im2col3(float *col, const float *in, int C, int X, int Y, int Z, int row0, int nrows)
+{
+    const int K = 27 * C;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < nrows; r++) {
+        int x = (row0 + r) / Y, y = (row0 + r) % Y;
+        for (int kx = 0; kx < 3; kx++) {
+            int xs = wrap(x + kx - 1, X);
+            for (int ky = 0; ky < 3; ky++) {
+                int ys = wrap(y + ky - 1, Y);
+                const float *src = in + ((size_t)xs * Y + ys) * Z * C;
+                for (int kz = 0; kz < 3; kz++) {
+                    int tap = (kx * 3 + ky) * 3 + kz;
+                    float *dst = col + (size_t)r * Z * K + (size_t)tap * C;
+                    for (int z = 0; z < Z; z++) {
+                        int zs = wrap(z + kz - 1, Z);
+                        memcpy(dst + (size_t)z * K, src + (size_t)zs * C, (size_t)C * sizeof *dst);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void add_bias(float *out, const float *b, size_t n, int C)
+{
+    if (!b) return;
+#pragma omp parallel for schedule(static)
+    for (size_t v = 0; v < n; v++)
+        for (int c = 0; c < C; c++) out[v * C + c] += b[c];
+}
+
+static void bias_grad(float *db, const float *dout, size_t n, int C)
+{
+    if (!db) return;
+    /* double accumulation per channel: n can be millions */
+    double *acc = calloc((size_t)C, sizeof *acc);
+    for (size_t v = 0; v < n; v++)
+        for (int c = 0; c < C; c++) acc[c] += dout[v * C + c];
+    for (int c = 0; c < C; c++) db[c] += (float)acc[c];
+    free(acc);
+}
+
+/* out (+)= conv3(in, w): beta 0 overwrites, 1 accumulates. */
+static void conv3_gemm(float *out, const float *in, const float *w, int B, int Ci, int Co, int X,
+                       int Y, int Z, float *col, float beta)
+{
+    const int K = 27 * Ci, rows = X * Y, cr = chunk_rows(K, Z, rows);
+    const size_t V = (size_t)rows * Z;
+    for (int b = 0; b < B; b++) {
+        const float *inb = in + (size_t)b * V * Ci;
+        float *outb = out + (size_t)b * V * Co;
+        for (int r0 = 0; r0 < rows; r0 += cr) {
+            int nr = rows - r0 < cr ? rows - r0 : cr;
+            im2col3(col, inb, Ci, X, Y, Z, r0, nr);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr * Z, Co, K, 1.0f, col, K, w, Co,
+                        beta, outb + (size_t)r0 * Z * Co, Co);
+        }
+    }
+}
+
+void hb_conv3_forward(float *out, const float *in, const float *w, const float *b, int B, int Ci,
+                      int Co, int X, int Y, int Z, float *col)
+{
+    conv3_gemm(out, in, w, B, Ci, Co, X, Y, Z, col, 0.0f);
+    add_bias(out, b, (size_t)B * X * Y * Z, Co);
+}
+
+void hb_conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                       const float *w, int B, int Ci, int Co, int X, int Y, int Z, float *col,
+                       float *dcol)
+{
+    const int K = 27 * Ci, rows = X * Y, cr = chunk_rows(K, Z, rows);
+    const size_t V = (size_t)rows * Z;
+    /* dW (27 Ci x Co) += col(in)^T dout */
+    for (int b = 0; b < B && dw; b++) {
+        for (int r0 = 0; r0 < rows; r0 += cr) {
+            int nr = rows - r0 < cr ? rows - r0 : cr;
+            im2col3(col, in + (size_t)b * V * Ci, Ci, X, Y, Z, r0, nr);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, Co, nr * Z, 1.0f, col, K,
+                        dout + ((size_t)b * V + (size_t)r0 * Z) * Co, Co, 1.0f, dw, Co);
+        }
+    }
+    bias_grad(db, dout, (size_t)B * V, Co);
+    if (!din) return;
+    /* din += conv3(dout, wf), wf[26 - tap][co][ci] = w[tap][ci][co]: the
+     * adjoint of a periodic convolution is the convolution with the flipped
+     * kernel. dcol holds wf; col is reused for the im2col of dout. */
+    for (int tap = 0; tap < 27; tap++)
+        for (int ci = 0; ci < Ci; ci++)
+            for (int co = 0; co < Co; co++)
+                dcol[((size_t)(26 - tap) * Co + co) * Ci + ci] = w[((size_t)tap * Ci + ci) * Co + co];
+    conv3_gemm(din, dout, dcol, B, Co, Ci, X, Y, Z, col, 1.0f);
+}
+
+/* ---- 2x2x2 stride 2 ---------------------------------------------------- */
+
+/* col[(r*Zo + zo)][(tap, c)] = in(2xo+a, 2yo+b, 2zo+c) for output rows [row0, row0+nrows). */
+static void im2col_down(float *col, const float *in, int C, int X, int Y, int Z, int row0, int nrows)
+{
+    const int Yo = Y / 2, Zo = Z / 2, K = 8 * C;
+    (void)X;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < nrows; r++) {
+        int xo = (row0 + r) / Yo, yo = (row0 + r) % Yo;
+        for (int a = 0; a < 2; a++)
+            for (int bb = 0; bb < 2; bb++) {
+                const float *src = in + ((size_t)(2 * xo + a) * Y + (2 * yo + bb)) * Z * C;
+                for (int zo = 0; zo < Zo; zo++)
+                    for (int c = 0; c < 2; c++) {
+                        int tap = (a * 2 + bb) * 2 + c;
+                        memcpy(col + ((size_t)r * Zo + zo) * K + (size_t)tap * C, src + (size_t)(2 * zo + c) * C,
+                               (size_t)C * sizeof *col);
+                    }
+            }
+    }
+}
+
+/* The adjoint: din(2xo+a, ...) += dcol[...] (each input voxel once: no conflicts). */
+static void col2im_down(float *din, const float *dcol, int C, int X, int Y, int Z, int row0, int nrows)
+{
+    const int Yo = Y / 2, Zo = Z / 2, K = 8 * C;
+    (void)X;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < nrows; r++) {
+        int xo = (row0 + r) / Yo, yo = (row0 + r) % Yo;
+        for (int a = 0; a < 2; a++)
+            for (int bb = 0; bb < 2; bb++) {
+                float *dst = din + ((size_t)(2 * xo + a) * Y + (2 * yo + bb)) * Z * C;
+                for (int zo = 0; zo < Zo; zo++)
+                    for (int c = 0; c < 2; c++) {
+                        int tap = (a * 2 + bb) * 2 + c;
+                        const float *src = dcol + ((size_t)r * Zo + zo) * K + (size_t)tap * C;
+                        float *d = dst + (size_t)(2 * zo + c) * C;
+                        for (int ch = 0; ch < C; ch++) d[ch] += src[ch];
+                    }
+            }
+    }
+}
+
+void hb_down_forward(float *out, const float *in, const float *w, const float *b, int B, int Ci,
+                     int Co, int X, int Y, int Z, float *col)
+{
+    const int K = 8 * Ci, Zo = Z / 2, rows = (X / 2) * (Y / 2), cr = chunk_rows(K, Zo, rows);
+    const size_t Vi = (size_t)X * Y * Z, Vo = (size_t)rows * Zo;
+    for (int bi = 0; bi < B; bi++)
+        for (int r0 = 0; r0 < rows; r0 += cr) {
+            int nr = rows - r0 < cr ? rows - r0 : cr;
+            im2col_down(col, in + (size_t)bi * Vi * Ci, Ci, X, Y, Z, r0, nr);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr * Zo, Co, K, 1.0f, col, K, w, Co,
+                        0.0f, out + ((size_t)bi * Vo + (size_t)r0 * Zo) * Co, Co);
+        }
+    add_bias(out, b, (size_t)B * Vo, Co);
+}
+
+void hb_down_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                      const float *w, int B, int Ci, int Co, int X, int Y, int Z, float *col,
+                      float *dcol)
+{
+    const int K = 8 * Ci, Zo = Z / 2, rows = (X / 2) * (Y / 2), cr = chunk_rows(K, Zo, rows);
+    const size_t Vi = (size_t)X * Y * Z, Vo = (size_t)rows * Zo;
+    (void)col;
+    for (int bi = 0; bi < B; bi++)
+        for (int r0 = 0; r0 < rows; r0 += cr) {
+            int nr = rows - r0 < cr ? rows - r0 : cr;
+            const float *doutc = dout + ((size_t)bi * Vo + (size_t)r0 * Zo) * Co;
+            if (dw) {
+                im2col_down(dcol, in + (size_t)bi * Vi * Ci, Ci, X, Y, Z, r0, nr);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, Co, nr * Zo, 1.0f, dcol, K, doutc, Co,
+                            1.0f, dw, Co);
+            }
+            if (din) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr * Zo, K, Co, 1.0f, doutc, Co, w, Co,
+                            0.0f, dcol, K);
+                col2im_down(din + (size_t)bi * Vi * Ci, dcol, Ci, X, Y, Z, r0, nr);
+            }
+        }
+    bias_grad(db, dout, (size_t)B * Vo, Co);
+}
+
+/* ---- transposed 2x2x2 stride 2 ----------------------------------------- */
+
+/* out(2x+a, 2y+b, 2z+c)[co] = y[v][(tap, co)] (+ bias) for input rows [row0, row0+nrows). */
+static void scatter_up(float *out, const float *y, const float *bias, int Co, int X, int Y, int Z,
+                       int row0, int nrows)
+{
+    const int K = 8 * Co, Yu = 2 * Y, Zu = 2 * Z;
+    (void)X;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < nrows; r++) {
+        int x = (row0 + r) / Y, yy = (row0 + r) % Y;
+        for (int z = 0; z < Z; z++)
+            for (int tap = 0; tap < 8; tap++) {
+                int a = tap >> 2, bb = (tap >> 1) & 1, c = tap & 1;
+                float *dst = out + (((size_t)(2 * x + a) * Yu + (2 * yy + bb)) * Zu + (2 * z + c)) * Co;
+                const float *src = y + ((size_t)r * Z + z) * K + (size_t)tap * Co;
+                for (int ch = 0; ch < Co; ch++) dst[ch] = src[ch] + (bias ? bias[ch] : 0.0f);
+            }
+    }
+}
+
+static void gather_up(float *dy, const float *dout, int Co, int X, int Y, int Z, int row0, int nrows)
+{
+    const int K = 8 * Co, Yu = 2 * Y, Zu = 2 * Z;
+    (void)X;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < nrows; r++) {
+        int x = (row0 + r) / Y, yy = (row0 + r) % Y;
+        for (int z = 0; z < Z; z++)
+            for (int tap = 0; tap < 8; tap++) {
+                int a = tap >> 2, bb = (tap >> 1) & 1, c = tap & 1;
+                memcpy(dy + ((size_t)r * Z + z) * K + (size_t)tap * Co,
+                       dout + (((size_t)(2 * x + a) * Yu + (2 * yy + bb)) * Zu + (2 * z + c)) * Co,
+                       (size_t)Co * sizeof *dy);
+            }
+    }
+}
+
+void hb_up_forward(float *out, const float *in, const float *w, const float *b, int B, int Ci,
+                   int Co, int X, int Y, int Z, float *col)
+{
+    const int K = 8 * Co, rows = X * Y, cr = chunk_rows(K, Z, rows);
+    const size_t Vi = (size_t)rows * Z, Vo = 8 * Vi;
+    for (int bi = 0; bi < B; bi++)
+        for (int r0 = 0; r0 < rows; r0 += cr) {
+            int nr = rows - r0 < cr ? rows - r0 : cr;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr * Z, K, Ci, 1.0f,
+                        in + ((size_t)bi * Vi + (size_t)r0 * Z) * Ci, Ci, w, K, 0.0f, col, K);
+            scatter_up(out + (size_t)bi * Vo * Co, col, b, Co, X, Y, Z, r0, nr);
+        }
+}
+
+void hb_up_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                    const float *w, int B, int Ci, int Co, int X, int Y, int Z, float *dcol)
+{
+    const int K = 8 * Co, rows = X * Y, cr = chunk_rows(K, Z, rows);
+    const size_t Vi = (size_t)rows * Z, Vo = 8 * Vi;
+    for (int bi = 0; bi < B; bi++)
+        for (int r0 = 0; r0 < rows; r0 += cr) {
+            int nr = rows - r0 < cr ? rows - r0 : cr;
+            gather_up(dcol, dout + (size_t)bi * Vo * Co, Co, X, Y, Z, r0, nr);
+            const float *inc = in + ((size_t)bi * Vi + (size_t)r0 * Z) * Ci;
+            if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Ci, K, nr * Z, 1.0f, inc, Ci, dcol, K,
+                                1.0f, dw, K);
+            if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr * Z, Ci, K, 1.0f, dcol, K, w, K,
+                                 1.0f, din + ((size_t)bi * Vi + (size_t)r0 * Z) * Ci, Ci);
+        }
+    bias_grad(db, dout, (size_t)B * Vo, Co);
+}
+
+/* ---- 1x1x1, linear ----------------------------------------------------- */
+
+void hb_conv1_forward(float *out, const float *in, const float *w, const float *b, int B, int Ci,
+                      int Co, size_t V)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(B * V), Co, Ci, 1.0f, in, Ci, w, Co,
+                0.0f, out, Co);
+    add_bias(out, b, (size_t)B * V, Co);
+}
+
+void hb_conv1_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                       const float *w, int B, int Ci, int Co, size_t V)
+{
+    if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Ci, Co, (int)(B * V), 1.0f, in, Ci, dout,
+                        Co, 1.0f, dw, Co);
+    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(B * V), Ci, Co, 1.0f, dout, Co, w,
+                         Co, 1.0f, din, Ci);
+    bias_grad(db, dout, (size_t)B * V, Co);
+}
+
+void hb_linear_forward(float *out, const float *in, const float *w, const float *b, int B, int NI, int NO)
+{
+    for (int n = 0; n < B; n++)
+        for (int o = 0; o < NO; o++) {
+            float s = b ? b[o] : 0.0f;
+            for (int i = 0; i < NI; i++) s += in[n * NI + i] * w[o * NI + i];
+            out[n * NO + o] = s;
+        }
+}
+
+void hb_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                        const float *w, int B, int NI, int NO)
+{
+    for (int n = 0; n < B; n++)
+        for (int o = 0; o < NO; o++) {
+            float g = dout[n * NO + o];
+            if (db) db[o] += g;
+            for (int i = 0; i < NI; i++) {
+                if (dw) dw[o * NI + i] += g * in[n * NI + i];
+                if (din) din[n * NI + i] += g * w[o * NI + i];
+            }
+        }
+}
+
+/* ---- element-wise ------------------------------------------------------ */
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+void hb_silu_forward(float *out, const float *in, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = in[i] * sigmoidf(in[i]);
+}
+
+void hb_silu_backward(float *din, const float *dout, const float *in, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float s = sigmoidf(in[i]);
+        din[i] += dout[i] * s * (1.0f + in[i] * (1.0f - s));
+    }
+}
+
+void hb_film_forward(float *out, const float *h, const float *ss, int B, int C, size_t V)
+{
+    for (int b = 0; b < B; b++) {
+        const float *sc = ss + (size_t)b * 2 * C, *sh = sc + C;
+        const float *hb = h + (size_t)b * V * C;
+        float *ob = out + (size_t)b * V * C;
+#pragma omp parallel for schedule(static)
+        for (size_t v = 0; v < V; v++)
+            for (int c = 0; c < C; c++) ob[v * C + c] = hb[v * C + c] * (1.0f + sc[c]) + sh[c];
+    }
+}
+
+/* The FiLM gradients of one sample: dss = (sum_v g h, sum_v g) per channel,
+ * accumulated in double (V is large); dh += g (1 + scale) when dh != NULL.
+ * All pointers point at this sample. */
+static void film_grads(float *dh, float *dss, const float *g, const float *h, const float *scale,
+                       int C, size_t V)
+{
+    double *acc = calloc(2 * (size_t)C, sizeof *acc);
+    for (size_t v = 0; v < V; v++)
+        for (int c = 0; c < C; c++) {
+            float gv = g[v * C + c];
+            acc[c] += (double)gv * h[v * C + c];
+            acc[C + c] += gv;
+            if (dh) dh[v * C + c] += gv * (1.0f + scale[c]);
+        }
+    for (int c = 0; c < 2 * C; c++) dss[c] += (float)acc[c];
+    free(acc);
+}
+
+void hb_film_backward(float *dh, float *dss, const float *dout, const float *h, const float *ss,
+                      int B, int C, size_t V)
+{
+    for (int b = 0; b < B; b++) {
+        size_t o = (size_t)b * V * C;
+        film_grads(dh ? dh + o : NULL, dss + (size_t)b * 2 * C, dout + o, h + o, ss + (size_t)b * 2 * C, C, V);
+    }
+}
+
+void hb_film_silu_forward(float *out, const float *h, const float *ss, int B, int C, size_t V)
+{
+    for (int b = 0; b < B; b++) {
+        const float *sc = ss + (size_t)b * 2 * C, *sh = sc + C;
+        const float *hb = h + (size_t)b * V * C;
+        float *ob = out + (size_t)b * V * C;
+#pragma omp parallel for schedule(static)
+        for (size_t v = 0; v < V; v++)
+            for (int c = 0; c < C; c++) {
+                float f = hb[v * C + c] * (1.0f + sc[c]) + sh[c];
+                ob[v * C + c] = f * sigmoidf(f);
+            }
+    }
+}
+
+void hb_film_silu_backward(float *dh, float *dss, const float *dout, const float *h, const float *ss,
+                           int B, int C, size_t V)
+{
+    /* g = dout * SiLU'(f), then the FiLM gradients of g */
+    float *g = malloc((size_t)V * C * sizeof *g);
+    for (int b = 0; b < B; b++) {
+        const float *sc = ss + (size_t)b * 2 * C, *sh = sc + C;
+        const float *hb = h + (size_t)b * V * C, *db = dout + (size_t)b * V * C;
+#pragma omp parallel for schedule(static)
+        for (size_t v = 0; v < V; v++)
+            for (int c = 0; c < C; c++) {
+                float f = hb[v * C + c] * (1.0f + sc[c]) + sh[c];
+                float s = sigmoidf(f);
+                g[v * C + c] = db[v * C + c] * s * (1.0f + f * (1.0f - s));
+            }
+        size_t o = (size_t)b * V * C;
+        film_grads(dh ? dh + o : NULL, dss + (size_t)b * 2 * C, g, hb, sc, C, V);
+    }
+    free(g);
+}
+
+void hb_concat_forward(float *out, const float *a, const float *b, int B, int Ca, int Cb, size_t V)
+{
+    const int C = Ca + Cb;
+#pragma omp parallel for schedule(static)
+    for (size_t v = 0; v < (size_t)B * V; v++) {
+        memcpy(out + v * C, a + v * Ca, (size_t)Ca * sizeof *out);
+        memcpy(out + v * C + Ca, b + v * Cb, (size_t)Cb * sizeof *out);
+    }
+}
+
+void hb_concat_backward(float *da, float *db, const float *dout, int B, int Ca, int Cb, size_t V)
+{
+    const int C = Ca + Cb;
+#pragma omp parallel for schedule(static)
+    for (size_t v = 0; v < (size_t)B * V; v++) {
+        for (int c = 0; c < Ca; c++) da[v * Ca + c] += dout[v * C + c];
+        for (int c = 0; c < Cb; c++) db[v * Cb + c] += dout[v * C + Ca + c];
+    }
+}
+
+void hb_add_forward(float *out, const float *a, const float *b, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void hb_add_backward(float *da, float *db, const float *dout, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        da[i] += dout[i];
+        db[i] += dout[i];
+    }
+}
+
+double hb_mse_forward_backward(float *dpred, const float *pred, const float *target, size_t n, float scale)
+{
+    double s = 0;
+    const float k = 2.0f * scale / (float)n;
+#pragma omp parallel for reduction(+ : s) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)pred[i] - target[i];
+        s += d * d;
+        if (dpred) dpred[i] = k * (float)d;
+    }
+    return s / (double)n;
+}
+
+/* ---- references: plain loops in double --------------------------------- */
+
+void hb_conv3_forward_ref(double *out, const double *in, const double *w, const double *b, int B,
+                          int Ci, int Co, int X, int Y, int Z)
+{
+    for (int n = 0; n < B; n++)
+        for (int x = 0; x < X; x++)
+            for (int y = 0; y < Y; y++)
+                for (int z = 0; z < Z; z++)
+                    for (int co = 0; co < Co; co++) {
+                        double s = b ? b[co] : 0;
+                        for (int kx = 0; kx < 3; kx++)
+                            for (int ky = 0; ky < 3; ky++)
+                                for (int kz = 0; kz < 3; kz++) {
+                                    int xs = (x + kx - 1 + X) % X, ys = (y + ky - 1 + Y) % Y, zs = (z + kz - 1 + Z) % Z;
+                                    int tap = (kx * 3 + ky) * 3 + kz;
+                                    for (int ci = 0; ci < Ci; ci++)
+                                        s += w[((size_t)tap * Ci + ci) * Co + co] *
+                                             in[((((size_t)n * X + xs) * Y + ys) * Z + zs) * Ci + ci];
+                                }
+                        out[((((size_t)n * X + x) * Y + y) * Z + z) * Co + co] = s;
+                    }
+}
+
+void hb_down_forward_ref(double *out, const double *in, const double *w, const double *b, int B,
+                         int Ci, int Co, int X, int Y, int Z)
+{
+    int Xo = X / 2, Yo = Y / 2, Zo = Z / 2;
+    for (int n = 0; n < B; n++)
+        for (int x = 0; x < Xo; x++)
+            for (int y = 0; y < Yo; y++)
+                for (int z = 0; z < Zo; z++)
+                    for (int co = 0; co < Co; co++) {
+                        double s = b ? b[co] : 0;
+                        for (int tap = 0; tap < 8; tap++) {
+                            int a = tap >> 2, bb = (tap >> 1) & 1, c = tap & 1;
+                            for (int ci = 0; ci < Ci; ci++)
+                                s += w[((size_t)tap * Ci + ci) * Co + co] *
+                                     in[((((size_t)n * X + 2 * x + a) * Y + 2 * y + bb) * Z + 2 * z + c) * Ci + ci];
+                        }
+                        out[((((size_t)n * Xo + x) * Yo + y) * Zo + z) * Co + co] = s;
+                    }
+}
+
+void hb_up_forward_ref(double *out, const double *in, const double *w, const double *b, int B,
+                       int Ci, int Co, int X, int Y, int Z)
+{
+    int Xu = 2 * X, Yu = 2 * Y, Zu = 2 * Z;
+    for (int n = 0; n < B; n++)
+        for (int x = 0; x < Xu; x++)
+            for (int y = 0; y < Yu; y++)
+                for (int z = 0; z < Zu; z++) {
+                    int tap = ((x & 1) * 2 + (y & 1)) * 2 + (z & 1);
+                    for (int co = 0; co < Co; co++) {
+                        double s = b ? b[co] : 0;
+                        for (int ci = 0; ci < Ci; ci++)
+                            s += w[((size_t)ci * 8 + tap) * Co + co] *
+                                 in[((((size_t)n * X + x / 2) * Y + y / 2) * Z + z / 2) * Ci + ci];
+                        out[((((size_t)n * Xu + x) * Yu + y) * Zu + z) * Co + co] = s;
+                    }
+                }
+}

@@ -1,0 +1,395 @@
+/* Network layers, the U-Net and Adam against independent references:
+ * plain-loop convolutions in double, central finite differences of those
+ * double references (for every backward), the whole U-Net by finite
+ * differences, periodic translation equivariance, a hand-computed AdamW. */
+#include <stdio.h>
+#include <string.h>
+
+#include <unistd.h>
+
+#include "hb/adam.h"
+#include "hb/model.h"
+#include "hb/nn.h"
+#include "hb/rng.h"
+#include "hb/unet.h"
+#include "hbtest.h"
+
+/* float32 convolutions of O(1) data with K <= 27*32 terms: ~1e-6 relative */
+#define TOL_CONV 2e-5
+
+static void fill_rand(float *a, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        double g[2];
+        hb_rng_normal2(seed, HB_STREAM_TEST, i, 0, g);
+        a[i] = (float)g[0];
+    }
+}
+
+static double *to_double(const float *a, size_t n)
+{
+    double *d = malloc(n * sizeof *d);
+    for (size_t i = 0; i < n; i++) d[i] = a[i];
+    return d;
+}
+
+static double max_rel(const float *a, const double *b, size_t n)
+{
+    double m = 0, s = 0;
+    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(b[i]));
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i] - b[i]));
+    return m / (s > 0 ? s : 1);
+}
+
+typedef enum { L_CONV3, L_DOWN, L_UP } ltype;
+
+/* forward in double through the reference */
+static void ref_forward(ltype t, double *out, const double *in, const double *w, const double *b, int B,
+                        int Ci, int Co, int X, int Y, int Z)
+{
+    if (t == L_CONV3) hb_conv3_forward_ref(out, in, w, b, B, Ci, Co, X, Y, Z);
+    else if (t == L_DOWN) hb_down_forward_ref(out, in, w, b, B, Ci, Co, X, Y, Z);
+    else hb_up_forward_ref(out, in, w, b, B, Ci, Co, X, Y, Z);
+}
+
+/* L = sum(out * r) in double; its gradient is the backward with dout = r */
+static double ref_loss(ltype t, const double *in, const double *w, const double *b, const double *r, size_t nout,
+                       int B, int Ci, int Co, int X, int Y, int Z)
+{
+    double *out = malloc(nout * sizeof *out);
+    ref_forward(t, out, in, w, b, B, Ci, Co, X, Y, Z);
+    double s = 0;
+    for (size_t i = 0; i < nout; i++) s += out[i] * r[i];
+    free(out);
+    return s;
+}
+
+static void check_layer(ltype t, int B, int Ci, int Co, int X, int Y, int Z)
+{
+    size_t V = (size_t)X * Y * Z;
+    size_t nin = (size_t)B * V * Ci;
+    size_t nout = t == L_CONV3 ? (size_t)B * V * Co : t == L_DOWN ? (size_t)B * V / 8 * Co : (size_t)B * V * 8 * Co;
+    size_t nw = (t == L_CONV3 ? 27 : 8) * (size_t)Ci * Co;
+    float *in = malloc(nin * 4), *w = malloc(nw * 4), *b = malloc((size_t)Co * 4), *out = malloc(nout * 4);
+    float *r = malloc(nout * 4), *din = calloc(nin, 4), *dw = calloc(nw, 4), *db = calloc((size_t)Co, 4);
+    fill_rand(in, nin, 1); fill_rand(w, nw, 2); fill_rand(b, (size_t)Co, 3); fill_rand(r, nout, 4);
+    size_t ws = hb_conv_workspace(Ci > Co ? Ci : Co, Co > Ci ? Co : Ci, X, Y, Z);
+    float *col = malloc(ws * 4), *dcol = malloc(ws * 4);
+    /* forward against the double reference */
+    if (t == L_CONV3) hb_conv3_forward(out, in, w, b, B, Ci, Co, X, Y, Z, col);
+    else if (t == L_DOWN) hb_down_forward(out, in, w, b, B, Ci, Co, X, Y, Z, col);
+    else hb_up_forward(out, in, w, b, B, Ci, Co, X, Y, Z, col);
+    double *ind = to_double(in, nin), *wd = to_double(w, nw), *bd = to_double(b, (size_t)Co), *rd = to_double(r, nout);
+    double *ref = malloc(nout * sizeof *ref);
+    ref_forward(t, ref, ind, wd, bd, B, Ci, Co, X, Y, Z);
+    double ef = max_rel(out, ref, nout);
+    ck_assert_msg(ef < TOL_CONV, "layer %d forward vs reference: %.2e", t, ef);
+    /* backward against central differences of the double reference: the
+     * loss is linear in each variable, so differences are exact up to round-off */
+    if (t == L_CONV3) hb_conv3_backward(din, dw, db, r, in, w, B, Ci, Co, X, Y, Z, col, dcol);
+    else if (t == L_DOWN) hb_down_backward(din, dw, db, r, in, w, B, Ci, Co, X, Y, Z, col, dcol);
+    else hb_up_backward(din, dw, db, r, in, w, B, Ci, Co, X, Y, Z, dcol);
+    const double h = 1e-3;
+    double worst = 0;
+    struct { double *p; const float *g; size_t n; } vars[3] = {{ind, din, nin}, {wd, dw, nw}, {bd, db, (size_t)Co}};
+    for (int vi = 0; vi < 3; vi++) {
+        double scale = 0;
+        for (size_t i = 0; i < vars[vi].n; i++) scale = fmax(scale, fabs(vars[vi].g[i]));
+        size_t stride = vars[vi].n > 40 ? vars[vi].n / 37 : 1;   /* a spread sample of entries */
+        for (size_t i = 0; i < vars[vi].n; i += stride) {
+            double keep = vars[vi].p[i];
+            vars[vi].p[i] = keep + h;
+            double lp = ref_loss(t, ind, wd, bd, rd, nout, B, Ci, Co, X, Y, Z);
+            vars[vi].p[i] = keep - h;
+            double lm = ref_loss(t, ind, wd, bd, rd, nout, B, Ci, Co, X, Y, Z);
+            vars[vi].p[i] = keep;
+            worst = fmax(worst, fabs((lp - lm) / (2 * h) - vars[vi].g[i]) / scale);
+        }
+    }
+    ck_assert_msg(worst < 1e-4, "layer %d backward vs finite differences: %.2e", t, worst);
+    free(in); free(w); free(b); free(out); free(r); free(din); free(dw); free(db); free(col); free(dcol);
+    free(ind); free(wd); free(bd); free(rd); free(ref);
+}
+
+START_TEST(conv3_fast_vs_ref_and_fd) { check_layer(L_CONV3, 2, 3, 5, 4, 6, 8); check_layer(L_CONV3, 1, 16, 16, 8, 8, 8); }
+END_TEST
+START_TEST(down_fast_vs_ref_and_fd) { check_layer(L_DOWN, 2, 3, 5, 4, 6, 8); }
+END_TEST
+START_TEST(up_fast_vs_ref_and_fd) { check_layer(L_UP, 2, 5, 3, 2, 3, 4); }
+END_TEST
+
+/* Finite differences of a float layer with an analytic double loss. */
+START_TEST(small_layers_fd)
+{
+    const int B = 2, C = 3, NI = 5, NO = 4;
+    const size_t V = 7;
+    float x[42], y[42], g[42], dx[42];
+    fill_rand(x, 42, 5);
+    fill_rand(g, 42, 6);
+    /* SiLU: d/dx x sigmoid(x) */
+    memset(dx, 0, sizeof dx);
+    hb_silu_backward(dx, g, x, 42);
+    for (int i = 0; i < 42; i++) {
+        double xi = x[i], hh = 1e-3;
+        double fp = (xi + hh) / (1 + exp(-(xi + hh))), fm = (xi - hh) / (1 + exp(-(xi - hh)));
+        ck_assert_double_lt(fabs(g[i] * (fp - fm) / (2 * hh) - dx[i]), 1e-4 * (1 + fabs(dx[i])));
+    }
+    hb_silu_forward(y, x, 42);
+    for (int i = 0; i < 42; i++) ck_assert_double_lt(fabs(y[i] - x[i] / (1 + exp(-x[i]))), 1e-6);
+    /* linear */
+    float in[10], w[20], b[4], out[8], r[8], din[10] = {0}, dw[20] = {0}, db[4] = {0};
+    fill_rand(in, 10, 7); fill_rand(w, 20, 8); fill_rand(b, 4, 9); fill_rand(r, 8, 10);
+    hb_linear_forward(out, in, w, b, B, NI, NO);
+    hb_linear_backward(din, dw, db, r, in, w, B, NI, NO);
+    for (int n = 0; n < B; n++)
+        for (int o = 0; o < NO; o++) {
+            double s = b[o];
+            for (int i = 0; i < NI; i++) s += (double)in[n * NI + i] * w[o * NI + i];
+            ck_assert_double_lt(fabs(out[n * NO + o] - s), 1e-5);
+        }
+    for (int i = 0; i < NI; i++) {   /* dL/din = sum_o r w */
+        double s = 0;
+        for (int o = 0; o < NO; o++) s += r[o] * w[o * NI + i];
+        ck_assert_double_lt(fabs(din[i] - s), 1e-5);
+    }
+    for (int o = 0; o < NO; o++) ck_assert_double_lt(fabs(db[o] - (r[o] + r[NO + o])), 1e-6);
+    /* FiLM and FiLM+SiLU: differences in double of the scalar sum(out * r) */
+    float h[42], ss[12], dh[42], dss[12], o2[42];
+    fill_rand(h, 42, 11); fill_rand(ss, 12, 12);
+    for (int fused = 0; fused < 2; fused++) {
+        memset(dh, 0, sizeof dh); memset(dss, 0, sizeof dss);
+        if (fused) hb_film_silu_backward(dh, dss, g, h, ss, B, C, V);
+        else hb_film_backward(dh, dss, g, h, ss, B, C, V);
+        for (int k = 0; k < 12; k++) {
+            double num = 0;
+            for (int sgn = -1; sgn <= 1; sgn += 2) {
+                double tot = 0;
+                for (int bb = 0; bb < B; bb++)
+                    for (size_t v = 0; v < V; v++)
+                        for (int c = 0; c < C; c++) {
+                            double sc = ss[bb * 2 * C + c] + (k == bb * 2 * C + c ? sgn * 1e-3 : 0);
+                            double sh = ss[bb * 2 * C + C + c] + (k == bb * 2 * C + C + c ? sgn * 1e-3 : 0);
+                            double f = h[(bb * V + v) * C + c] * (1 + sc) + sh;
+                            if (fused) f = f / (1 + exp(-f));
+                            tot += f * g[(bb * V + v) * C + c];
+                        }
+                num += sgn * tot;
+            }
+            num /= 2e-3;
+            ck_assert_msg(fabs(num - dss[k]) < 1e-3 * (1 + fabs(num)), "film %d dss[%d] %g vs %g", fused, k, dss[k], num);
+        }
+        if (fused) hb_film_silu_forward(o2, h, ss, B, C, V);
+        else hb_film_forward(o2, h, ss, B, C, V);
+        double f0 = h[0] * (1 + ss[0]) + ss[C];
+        ck_assert_double_lt(fabs(o2[0] - (fused ? f0 / (1 + exp(-f0)) : f0)), 1e-5);
+    }
+    /* concat and its adjoint */
+    float a[6] = {1, 2, 3, 4, 5, 6}, bb2[4] = {7, 8, 9, 10}, cat[10], da[6] = {0}, dbb[4] = {0};
+    hb_concat_forward(cat, a, bb2, 1, 3, 2, 2);
+    float want[10] = {1, 2, 3, 7, 8, 4, 5, 6, 9, 10};
+    for (int i = 0; i < 10; i++) ck_assert_float_eq(cat[i], want[i]);
+    hb_concat_backward(da, dbb, want, 1, 3, 2, 2);
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(da[i], a[i]);
+    for (int i = 0; i < 4; i++) ck_assert_float_eq(dbb[i], bb2[i]);
+    /* MSE */
+    float p[4] = {1, 2, 3, 4}, tg[4] = {0, 2, 5, 4}, dp[4];
+    double l = hb_mse_forward_backward(dp, p, tg, 4, 1.0f);
+    ck_assert_double_eq_tol(l, (1.0 + 0 + 4 + 0) / 4, 1e-12);
+    ck_assert_float_eq_tol(dp[2], 2 * (3 - 5) / 4.0f, 1e-7);
+}
+END_TEST
+
+/* The whole U-Net: loss = sum(y * r) through the float forward; central
+ * differences with the loss accumulated in double. */
+/* The forward is float: the error of the differences falls as the step
+ * grows (3.7e-2 at 3e-3, 2.0e-2 at 1e-2, 4.3e-3 at 3e-2 measured), i.e. it
+ * is round-off, not truncation; 3e-2 keeps it well under the tolerance. */
+#ifndef FD_H
+#define FD_H 3e-2f
+#endif
+START_TEST(unet_fd_tiny)
+{
+    hb_unet_config cfg = {2, 2, 8};
+    hb_unet u;
+    ck_assert_int_eq(hb_unet_init(&u, &cfg, 11), HB_OK);
+    const int B = 2, P = 8;
+    const size_t V = (size_t)P * P * P, nx = B * V * 3, ny = B * V * 2;
+    ck_assert_int_eq(hb_unet_reserve(&u, B, P, P, P), HB_OK);
+    float *x = malloc(nx * 4), *y = malloc(ny * 4), *r = malloc(ny * 4), feat[2 * HB_UNET_NFEAT];
+    fill_rand(x, nx, 21); fill_rand(r, ny, 22); fill_rand(feat, 2 * HB_UNET_NFEAT, 23);
+    ck_assert_int_eq(hb_unet_forward(&u, x, feat, y, B, P, P, P), HB_OK);
+    hb_unet_zero_grad(&u);
+    hb_unet_backward(&u, r);
+    float *g = malloc(u.n_params * 4);
+    memcpy(g, u.grads, u.n_params * 4);
+    double worst = 0;
+    int checked = 0;
+    for (int vi = 0; vi < u.n_views; vi++) {
+        const hb_param_view *v = &u.views[vi];
+        double scale = 1e-30;
+        for (size_t j = 0; j < v->n; j++) scale = fmax(scale, fabs(g[v->off + j]));
+        for (size_t j = 0; j < v->n; j += (v->n > 3 ? v->n / 3 : 1)) {
+            size_t k = v->off + j;
+            float keep = u.params[k];
+            double lo[2];
+            for (int s = 0; s < 2; s++) {
+                u.params[k] = keep + (s ? -FD_H : FD_H);
+                hb_unet_forward(&u, x, feat, y, B, P, P, P);
+                double tot = 0;
+                for (size_t i = 0; i < ny; i++) tot += (double)y[i] * r[i];
+                lo[s] = tot;
+            }
+            u.params[k] = keep;
+            double num = (lo[0] - lo[1]) / (2 * (double)FD_H);
+            double err = fabs(num - g[k]) / scale;
+            if (err > worst) {
+                worst = err;
+                if (getenv("HB_FD_VERBOSE")) printf("  %s[%zu]: fd %.6g analytic %.6g (scale %.3g)\n", v->name, j, num, g[k], scale);
+            }
+            checked++;
+        }
+    }
+    printf("U-Net finite differences: %d parameters, max error %.2e of each tensor's largest gradient\n",
+           checked, worst);
+    ck_assert_double_lt(worst, 1e-2);
+    free(x); free(y); free(r); free(g);
+    hb_unet_free(&u);
+}
+END_TEST
+
+START_TEST(unet_translation_equivariance)
+{
+    /* periodic convolutions + two stride-2 levels: shifting the input by 4
+     * cells along any axis shifts the output by 4 cells */
+    hb_unet_config cfg = {2, 4, 16};
+    hb_unet u;
+    ck_assert_int_eq(hb_unet_init(&u, &cfg, 5), HB_OK);
+    const int X = 8, Y = 12, Z = 16;
+    const size_t V = (size_t)X * Y * Z;
+    ck_assert_int_eq(hb_unet_reserve(&u, 1, X, Y, Z), HB_OK);
+    float *x = malloc(V * 3 * 4), *xs = malloc(V * 3 * 4), *y = malloc(V * 2 * 4), *ys = malloc(V * 2 * 4), feat[HB_UNET_NFEAT];
+    fill_rand(x, V * 3, 31);
+    fill_rand(feat, HB_UNET_NFEAT, 32);
+    ck_assert_int_eq(hb_unet_forward(&u, x, feat, y, 1, X, Y, Z), HB_OK);
+    for (int axis = 0; axis < 3; axis++) {
+        int sh[3] = {0, 0, 0};
+        sh[axis] = 4;
+        for (int i = 0; i < X; i++)
+            for (int j = 0; j < Y; j++)
+                for (int k = 0; k < Z; k++)
+                    for (int c = 0; c < 3; c++)
+                        xs[((((i + sh[0]) % X) * Y + (j + sh[1]) % Y) * Z + (k + sh[2]) % Z) * 3 + c] =
+                            x[(((size_t)i * Y + j) * Z + k) * 3 + c];
+        ck_assert_int_eq(hb_unet_forward(&u, xs, feat, ys, 1, X, Y, Z), HB_OK);
+        double err = 0, sc = 0;
+        for (int i = 0; i < X; i++)
+            for (int j = 0; j < Y; j++)
+                for (int k = 0; k < Z; k++)
+                    for (int c = 0; c < 2; c++) {
+                        float a = y[(((size_t)i * Y + j) * Z + k) * 2 + c];
+                        float b = ys[((((i + sh[0]) % X) * Y + (j + sh[1]) % Y) * Z + (k + sh[2]) % Z) * 2 + c];
+                        err = fmax(err, fabs(a - b));
+                        sc = fmax(sc, fabs(a));
+                    }
+        ck_assert_msg(err <= 1e-5 * sc, "axis %d: shift error %.2e of %.2e", axis, err, sc);
+    }
+    free(x); free(xs); free(y); free(ys);
+    hb_unet_free(&u);
+}
+END_TEST
+
+START_TEST(adam_two_steps_by_hand)
+{
+    /* lr 0.1, betas (0.9, 0.999), eps 1e-8, weight decay 0.01, no clipping,
+     * constant lr (warmup 0, total 0); p = 1, g = 0.5 then g = -0.25:
+     *  step 1: m = 0.05, v = 0.00025, m^ = 0.5, v^ = 0.25 -> p -= 0.1 (0.5/0.5 + 0.01) = 0.101 -> 0.899
+     *  step 2: m = 0.045 - 0.025 = 0.02, v = 0.00024975 + 0.0000625 = 0.00031225,
+     *          m^ = 0.02/0.19 = 0.105263, v^ = 0.00031225/0.001999 = 0.156203,
+     *          p -= 0.1 (0.105263/0.395225 + 0.01 * 0.899) = 0.1 (0.266337 + 0.00899) -> 0.871467 */
+    hb_adam_config c = {0.1, 0.9, 0.999, 1e-8, 0.01, 0.0, 0, 0, 1.0};
+    float p = 1, g = 0.5f, m = 0, v = 0;
+    hb_adam_step(&c, 1, &p, &g, &m, &v, 1);
+    ck_assert_double_lt(fabs(p - 0.899), 1e-6);
+    g = -0.25f;
+    hb_adam_step(&c, 2, &p, &g, &m, &v, 1);
+    double mh = 0.02 / 0.19, vh = 0.00031225 / (1 - 0.999 * 0.999);
+    double want = 0.899 - 0.1 * (mh / (sqrt(vh) + 1e-8) + 0.01 * 0.899);
+    ck_assert_msg(fabs(p - want) < 2e-6, "p = %.7f want %.7f", p, want);
+    /* clipping: global norm 5 clipped to 1 scales the gradients by 0.2 */
+    hb_adam_config cc = c;
+    cc.clip_norm = 1.0;
+    float pp[2] = {0, 0}, gg[2] = {3, 4}, mm[2] = {0, 0}, vv[2] = {0, 0};
+    double norm = hb_adam_step(&cc, 1, pp, gg, mm, vv, 2);
+    ck_assert_double_eq_tol(norm, 5.0, 1e-6);
+    ck_assert_float_eq_tol(gg[0], 0.6f, 1e-6);
+    ck_assert_float_eq_tol(gg[1], 0.8f, 1e-6);
+    /* schedule: linear warm-up, then cosine to lr_min */
+    hb_adam_config s = {1.0, 0.9, 0.999, 1e-8, 0, 0, 10, 110, 0.1};
+    ck_assert_double_eq_tol(hb_adam_lr(&s, 5), 0.5, 1e-12);
+    ck_assert_double_eq_tol(hb_adam_lr(&s, 10), 1.0, 1e-12);
+    ck_assert_double_eq_tol(hb_adam_lr(&s, 60), 0.1 + 0.45, 1e-12);
+    ck_assert_double_eq_tol(hb_adam_lr(&s, 110), 0.1, 1e-12);
+    ck_assert_double_eq_tol(hb_adam_lr(&s, 500), 0.1, 1e-12);
+}
+END_TEST
+
+START_TEST(model_file_round_trip)
+{
+    hb_unet_config cfg = {2, 4, 16};
+    hb_unet u, v;
+    ck_assert_int_eq(hb_unet_init(&u, &cfg, 3), HB_OK);
+    ck_assert_int_eq(hb_unet_init(&v, &cfg, 4), HB_OK);   /* other weights */
+    float *m = malloc(u.n_params * 4), *back = malloc(u.n_params * 4);
+    fill_rand(m, u.n_params, 41);
+    unlink("model.h5");
+    hb_h5 f;
+    ck_assert_int_eq(hb_h5_create(&f, "model.h5", MPI_COMM_SELF), HB_OK);
+    ck_assert_int_eq(hb_model_write_arch(&f, &u), HB_OK);
+    ck_assert_int_eq(hb_model_write_set(&f, "weights", &u, u.params), HB_OK);
+    ck_assert_int_eq(hb_model_write_set(&f, "adam_m", &u, m), HB_OK);
+    ck_assert_int_eq(hb_h5_commit(&f), HB_OK);
+    ck_assert_int_eq(hb_h5_open(&f, "model.h5", MPI_COMM_SELF), HB_OK);
+    ck_assert_int_eq(hb_model_read_set(&f, "weights", &v, v.params), HB_OK);
+    ck_assert_int_eq(hb_model_read_set(&f, "adam_m", &v, back), HB_OK);
+    ck_assert_int_eq(memcmp(u.params, v.params, u.n_params * 4), 0);   /* bitwise */
+    ck_assert_int_eq(memcmp(m, back, u.n_params * 4), 0);
+    /* another architecture is refused with a clear error, nothing read */
+    hb_unet_config other = {2, 8, 16};
+    hb_unet o;
+    ck_assert_int_eq(hb_unet_init(&o, &other, 3), HB_OK);
+    ck_assert_int_eq(hb_model_read_set(&f, "weights", &o, o.params), HB_EIO);
+    ck_assert_int_eq(hb_model_read_set(&f, "no_such_set", &v, back), HB_EIO);
+    hb_h5_close(&f);
+    /* a file that is not a model */
+    ck_assert_int_eq(hb_h5_create(&f, "notmodel.h5", MPI_COMM_SELF), HB_OK);
+    ck_assert_int_eq(hb_h5_attr_write_double(&f, "/", "box_size", 25.0), HB_OK);
+    ck_assert_int_eq(hb_h5_commit(&f), HB_OK);
+    ck_assert_int_eq(hb_h5_open(&f, "notmodel.h5", MPI_COMM_SELF), HB_OK);
+    ck_assert_int_eq(hb_model_read_set(&f, "weights", &v, back), HB_EIO);
+    hb_h5_close(&f);
+    free(m);
+    free(back);
+    hb_unet_free(&u);
+    hb_unet_free(&v);
+    hb_unet_free(&o);
+}
+END_TEST
+
+static Suite *nn_suite(void)
+{
+    Suite *s = suite_create("nn");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, conv3_fast_vs_ref_and_fd);
+    tcase_add_test(tc, down_fast_vs_ref_and_fd);
+    tcase_add_test(tc, up_fast_vs_ref_and_fd);
+    tcase_add_test(tc, small_layers_fd);
+    tcase_add_test(tc, unet_fd_tiny);
+    tcase_add_test(tc, unet_translation_equivariance);
+    tcase_add_test(tc, adam_two_steps_by_hand);
+    tcase_add_test(tc, model_file_round_trip);
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+HB_TEST_MAIN(nn_suite)
