@@ -23,9 +23,19 @@ double hb_adam_lr(const hb_adam_config *c, long step)
 double hb_adam_step(const hb_adam_config *c, long step, float *params, float *grads, float *m,
                     float *v, size_t n)
 {
+    /* the norm from fixed chunks summed in order: the same bits for any
+     * thread count (an OpenMP reduction combines in arrival order) */
+    enum { NCHUNK = 64 };
+    double part[NCHUNK];
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < NCHUNK; k++) {
+        size_t lo = n * k / NCHUNK, hi = n * (k + 1) / NCHUNK;
+        double s = 0;
+        for (size_t i = lo; i < hi; i++) s += (double)grads[i] * grads[i];
+        part[k] = s;
+    }
     double norm2 = 0;
-#pragma omp parallel for reduction(+ : norm2) schedule(static)
-    for (size_t i = 0; i < n; i++) norm2 += (double)grads[i] * grads[i];
+    for (int k = 0; k < NCHUNK; k++) norm2 += part[k];
     double norm = sqrt(norm2);
     float clip = 1.0f;
     if (c->clip_norm > 0 && norm > c->clip_norm) clip = (float)(c->clip_norm / norm);

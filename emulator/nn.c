@@ -460,14 +460,23 @@ void hb_add_backward(float *da, float *db, const float *dout, size_t n)
 
 double hb_mse_forward_backward(float *dpred, const float *pred, const float *target, size_t n, float scale)
 {
-    double s = 0;
+    /* fixed chunks summed in order: deterministic for any thread count */
+    enum { NCHUNK = 64 };
+    double part[NCHUNK];
     const float k = 2.0f * scale / (float)n;
-#pragma omp parallel for reduction(+ : s) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)pred[i] - target[i];
-        s += d * d;
-        if (dpred) dpred[i] = k * (float)d;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < NCHUNK; c++) {
+        size_t lo = n * c / NCHUNK, hi = n * (c + 1) / NCHUNK;
+        double s = 0;
+        for (size_t i = lo; i < hi; i++) {
+            double d = (double)pred[i] - target[i];
+            s += d * d;
+            if (dpred) dpred[i] = k * (float)d;
+        }
+        part[c] = s;
     }
+    double s = 0;
+    for (int c = 0; c < NCHUNK; c++) s += part[c];
     return s / (double)n;
 }
 

@@ -106,6 +106,7 @@ void hb_unet_free(hb_unet *u)
     free(u->darena);
     free(u->col);
     free(u->dcol);
+    free(u->iarena);
     memset(u, 0, sizeof *u);
 }
 
@@ -326,6 +327,95 @@ void hb_unet_backward(hb_unet *u, const float *dy)
     hb_silu_backward(de_h1, de_a1, u->e_h1, (size_t)B * E);
     hb_linear_backward(NULL, G(u, u->emb_w1), G(u, u->emb_b1), de_h1, u->feat, P(u, u->emb_w1), B,
                        HB_UNET_NFEAT, E);
+}
+
+static size_t infer_floats(const hb_unet_config *c, size_t V0)
+{
+    const size_t w = (size_t)c->width;
+    return 5 * w * V0 + 12 * w * (V0 / 8) + 12 * w * (V0 / 64) + 3 * (size_t)c->emb + 16 * w;
+}
+
+hb_status hb_unet_reserve_infer(hb_unet *u, int X, int Y, int Z)
+{
+    if (X % 4 || Y % 4 || Z % 4 || X < 4 || Y < 4 || Z < 4) {
+        return HB_ERR(HB_EARG, "network input %d x %d x %d: sizes must be multiples of 4", X, Y, Z);
+    }
+    size_t need = infer_floats(&u->cfg, (size_t)X * Y * Z);
+    const int w = u->cfg.width;
+    size_t c0 = hb_conv_workspace(2 * w > u->cin ? 2 * w : u->cin, w, X, Y, Z);
+    size_t c1 = hb_conv_workspace(4 * w, 2 * w, X / 2, Y / 2, Z / 2);
+    size_t c2 = hb_conv_workspace(4 * w, 4 * w, X / 4, Y / 4, Z / 4);
+    size_t cn = c0 > c1 ? c0 : c1;
+    cn = cn > c2 ? cn : c2;
+    if (need > u->iarena_n) {
+        free(u->iarena);
+        u->iarena = malloc(need * sizeof *u->iarena);
+        u->iarena_n = u->iarena ? need : 0;
+    }
+    if (cn > u->cap_col) {
+        free(u->col);
+        u->col = malloc(cn * sizeof *u->col);
+        u->cap_col = u->col ? cn : 0;
+    }
+    if (!u->iarena || !u->col) {
+        return HB_ERR(HB_ENOMEM, "inference workspace for %d x %d x %d (%.0f MB)", X, Y, Z,
+                      (need + cn) * 4.0 / 1e6);
+    }
+    return HB_OK;
+}
+
+/* x <- x + conv_b(SiLU(FiLM(conv_a(x)))) with scratch t1, t2 (same size as x). */
+static void resblock_infer(hb_unet *u, const hb_resblock *rb, float *x, float *t1, float *t2, float *ss,
+                           const float *e, int c, int X, int Y, int Z)
+{
+    const size_t V = (size_t)X * Y * Z;
+    hb_linear_forward(ss, e, P(u, rb->f_w), P(u, rb->f_b), 1, u->cfg.emb, 2 * c);
+    hb_conv3_forward(t1, x, P(u, rb->a_w), P(u, rb->a_b), 1, c, c, X, Y, Z, u->col);
+    hb_film_silu_forward(t1, t1, ss, 1, c, V);
+    hb_conv3_forward(t2, t1, P(u, rb->b_w), P(u, rb->b_b), 1, c, c, X, Y, Z, u->col);
+    hb_add_forward(x, x, t2, V * c);
+}
+
+hb_status hb_unet_infer(hb_unet *u, const float *x, const float *feat, float *y, int X, int Y, int Z)
+{
+    const size_t V0 = (size_t)X * Y * Z, V1 = V0 / 8, V2 = V0 / 64;
+    if (X % 4 || Y % 4 || Z % 4 || !u->iarena || infer_floats(&u->cfg, V0) > u->iarena_n) {
+        return HB_ERR(HB_EARG, "inference workspace does not fit %d x %d x %d: call hb_unet_reserve_infer", X, Y, Z);
+    }
+    const int w = u->cfg.width, E = u->cfg.emb;
+    const int X1 = X / 2, Y1 = Y / 2, Z1 = Z / 2, X2 = X / 4, Y2 = Y / 4, Z2 = Z / 4;
+    float *p = u->iarena;
+#define TAKE(n) (p += (n), p - (n))
+    float *A = TAKE(w * V0), *Bf = TAKE(w * V0), *Cf = TAKE(w * V0), *Cat = TAKE(2 * w * V0);
+    float *D1 = TAKE(2 * w * V1), *E1 = TAKE(2 * w * V1), *F1 = TAKE(2 * w * V1), *U1 = TAKE(2 * w * V1);
+    float *Cat1 = TAKE(4 * w * V1);
+    float *D2 = TAKE(4 * w * V2), *E2 = TAKE(4 * w * V2), *F2 = TAKE(4 * w * V2);
+    float *h1 = TAKE(E), *a1 = TAKE(E), *e = TAKE(E), *ss = TAKE(16 * w);
+#undef TAKE
+    hb_linear_forward(h1, feat, P(u, u->emb_w1), P(u, u->emb_b1), 1, HB_UNET_NFEAT, E);
+    hb_silu_forward(a1, h1, E);
+    hb_linear_forward(e, a1, P(u, u->emb_w2), P(u, u->emb_b2), 1, E, E);
+
+    hb_conv3_forward(A, x, P(u, u->stem_w), P(u, u->stem_b), 1, u->cin, w, X, Y, Z, u->col);
+    resblock_infer(u, &u->rb0, A, Bf, Cf, ss, e, w, X, Y, Z);
+    hb_down_forward(D1, A, P(u, u->down1_w), P(u, u->down1_b), 1, w, 2 * w, X, Y, Z, u->col);
+    resblock_infer(u, &u->rb1, D1, E1, F1, ss, e, 2 * w, X1, Y1, Z1);
+    hb_down_forward(D2, D1, P(u, u->down2_w), P(u, u->down2_b), 1, 2 * w, 4 * w, X1, Y1, Z1, u->col);
+    resblock_infer(u, &u->rb2, D2, E2, F2, ss, e, 4 * w, X2, Y2, Z2);
+
+    hb_up_forward(U1, D2, P(u, u->up1_w), P(u, u->up1_b), 1, 4 * w, 2 * w, X2, Y2, Z2, u->col);
+    hb_concat_forward(Cat1, U1, D1, 1, 2 * w, 2 * w, V1);
+    hb_conv3_forward(E1, Cat1, P(u, u->dec1_w), P(u, u->dec1_b), 1, 4 * w, 2 * w, X1, Y1, Z1, u->col);
+    hb_silu_forward(E1, E1, V1 * 2 * w);
+    resblock_infer(u, &u->rb1b, E1, F1, U1, ss, e, 2 * w, X1, Y1, Z1);
+
+    hb_up_forward(Bf, E1, P(u, u->up0_w), P(u, u->up0_b), 1, 2 * w, w, X1, Y1, Z1, u->col);
+    hb_concat_forward(Cat, Bf, A, 1, w, w, V0);
+    hb_conv3_forward(Cf, Cat, P(u, u->dec0_w), P(u, u->dec0_b), 1, 2 * w, w, X, Y, Z, u->col);
+    hb_silu_forward(Cf, Cf, V0 * w);
+    resblock_infer(u, &u->rb0b, Cf, Bf, A, ss, e, w, X, Y, Z);
+    hb_conv1_forward(y, Cf, P(u, u->head_w), P(u, u->head_b), 1, w, u->cfg.n_fields, V0);
+    return HB_OK;
 }
 
 double hb_unet_flops(const hb_unet_config *c, int B, int X, int Y, int Z)

@@ -22,6 +22,11 @@ hb_status hb_cmd_pk(int argc, char **argv);
 hb_status hb_cmd_demo(int argc, char **argv);
 hb_status hb_cmd_simulate(int argc, char **argv);
 hb_status hb_cmd_bench_net(int argc, char **argv);
+hb_status hb_cmd_train(int argc, char **argv);
+hb_status hb_cmd_suite(int argc, char **argv);
+hb_status hb_cmd_paint_mock(int argc, char **argv);
+hb_status hb_cmd_calibrate_mock(int argc, char **argv);
+hb_status hb_cmd_emulate(int argc, char **argv);
 
 /* Print `usage` on rank 0. */
 void hb_cli_usage(const char *usage);

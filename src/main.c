@@ -13,6 +13,11 @@ static const hb_command COMMANDS[] = {
     {"linear", hb_cmd_linear, "linear P(k) of a run's cosmology"},
     {"pk", hb_cmd_pk, "power spectrum (auto or cross) of fields in a box file"},
     {"simulate", hb_cmd_simulate, "particle-mesh simulation: DM density boxes from a parameter file"},
+    {"suite", hb_cmd_suite, "training boxes over a CAMELS table or a Latin hypercube (PM + mock hydro)"},
+    {"paint-mock", hb_cmd_paint_mock, "paint gas density and temperature onto a DM box (mock hydro model)"},
+    {"calibrate-mock", hb_cmd_calibrate_mock, "fit the mock's constants to the CAMELS TNG suppression"},
+    {"train", hb_cmd_train, "train the interpolant network on box files (DM -> gas)"},
+    {"emulate", hb_cmd_emulate, "emulate the gas fields of a DM box with a trained model"},
     {"bench-net", hb_cmd_bench_net, "time the network's training step and inference"},
     {"demo", hb_cmd_demo, "the end-to-end demonstration (scripts/demo.sh runs it)"},
 };

@@ -333,6 +333,49 @@ START_TEST(adam_two_steps_by_hand)
 }
 END_TEST
 
+START_TEST(unet_infer_matches_forward_and_receptive_field)
+{
+    hb_unet_config cfg = {2, 4, 16};
+    hb_unet u;
+    ck_assert_int_eq(hb_unet_init(&u, &cfg, 8), HB_OK);
+    const int X = 96, Y = 8, Z = 8;
+    const size_t V = (size_t)X * Y * Z;
+    ck_assert_int_eq(hb_unet_reserve(&u, 1, X, Y, Z), HB_OK);
+    ck_assert_int_eq(hb_unet_reserve_infer(&u, X, Y, Z), HB_OK);
+    float *x = malloc(V * 3 * 4), *y1 = malloc(V * 2 * 4), *y2 = malloc(V * 2 * 4), feat[HB_UNET_NFEAT];
+    fill_rand(x, V * 3, 51);
+    fill_rand(feat, HB_UNET_NFEAT, 52);
+    ck_assert_int_eq(hb_unet_forward(&u, x, feat, y1, 1, X, Y, Z), HB_OK);
+    ck_assert_int_eq(hb_unet_infer(&u, x, feat, y2, X, Y, Z), HB_OK);
+    double err = 0, sc = 0;
+    for (size_t i = 0; i < V * 2; i++) {
+        err = fmax(err, fabs(y1[i] - y2[i]));
+        sc = fmax(sc, fabs(y1[i]));
+    }
+    ck_assert_double_le(err, 1e-6 * sc);
+    /* the receptive field along x: perturb one input plane and see how far
+     * the output moves, for the four alignments to the stride-2 grids; the
+     * emulation halo must cover the widest */
+    int reach = 0;
+    for (int p0 = 48; p0 < 52; p0++) {
+        for (int j = 0; j < Y; j++)
+            for (int k = 0; k < Z; k++) x[(((size_t)p0 * Y + j) * Z + k) * 3] += 1.0f;
+        ck_assert_int_eq(hb_unet_infer(&u, x, feat, y2, X, Y, Z), HB_OK);
+        for (int i = 0; i < X; i++)
+            for (size_t r = 0; r < (size_t)Y * Z * 2; r++)
+                if (y2[(size_t)i * Y * Z * 2 + r] != y1[(size_t)i * Y * Z * 2 + r] && abs(i - p0) > reach) reach = abs(i - p0);
+        for (int j = 0; j < Y; j++)
+            for (int k = 0; k < Z; k++) x[(((size_t)p0 * Y + j) * Z + k) * 3] -= 1.0f;
+    }
+    printf("receptive field: the output moves up to %d planes from a perturbed input plane (halo %d)\n",
+           reach, HB_UNET_HALO);
+    ck_assert_int_le(reach, HB_UNET_HALO);
+    ck_assert_int_ge(reach, HB_UNET_HALO - 4);   /* the halo is not wastefully wide */
+    free(x); free(y1); free(y2);
+    hb_unet_free(&u);
+}
+END_TEST
+
 START_TEST(model_file_round_trip)
 {
     hb_unet_config cfg = {2, 4, 16};
@@ -387,6 +430,7 @@ static Suite *nn_suite(void)
     tcase_add_test(tc, unet_translation_equivariance);
     tcase_add_test(tc, adam_two_steps_by_hand);
     tcase_add_test(tc, model_file_round_trip);
+    tcase_add_test(tc, unet_infer_matches_forward_and_receptive_field);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return s;

@@ -25,6 +25,10 @@
 
 #define HB_UNET_NFEAT 22   /* 16 sinusoidal features of t + 6 parameters */
 #define HB_UNET_MAX_VIEWS 64
+/* Planes of input on each side that reach an output plane (the receptive
+ * radius, measured by tests/test_nn.c), rounded up to a multiple of 4 so
+ * tiles keep the stride-2 grids aligned. */
+#define HB_UNET_HALO 28
 
 typedef struct hb_unet_config {
     int n_fields;   /* output channels; input has n_fields + 1 */
@@ -60,6 +64,8 @@ typedef struct hb_unet {
     size_t cap_col;         /* floats of each im2col buffer */
     float *arena, *darena, *col, *dcol;
     size_t arena_n;
+    float *iarena;          /* inference workspace (hb_unet_reserve_infer) */
+    size_t iarena_n;
     /* the last forward: sizes and activation pointers into the arena */
     int B, X, Y, Z;
     const float *x, *feat;
@@ -79,6 +85,10 @@ hb_status hb_unet_forward(hb_unet *u, const float *x, const float *feat, float *
 /* Add the gradients of the last forward for dL/dy into u->grads. */
 void      hb_unet_backward(hb_unet *u, const float *dy);
 void      hb_unet_zero_grad(hb_unet *u);
+/* Inference without saved activations (batch 1): about 5w floats per
+ * level-0 voxel instead of ~12w, for whole-box emulation. */
+hb_status hb_unet_reserve_infer(hb_unet *u, int X, int Y, int Z);
+hb_status hb_unet_infer(hb_unet *u, const float *x, const float *feat, float *y, int X, int Y, int Z);
 /* Floating-point operations of one forward (2 per multiply-add). */
 double    hb_unet_flops(const hb_unet_config *cfg, int B, int X, int Y, int Z);
 /* Sinusoidal time features: 8 sin + 8 cos of 2^k pi t, k = 0..7. */

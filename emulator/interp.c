@@ -1,0 +1,62 @@
+/* The stochastic interpolant (hb/interp.h). */
+#include "hb/interp.h"
+
+#include <math.h>
+
+#include "hb/unet.h"
+
+const char *const HB_THETA_NAMES[6] = {"omega_m", "sigma_8", "a_sn1", "a_agn1", "a_sn2", "a_agn2"};
+
+hb_interp hb_interp_default(void)
+{
+    hb_interp c = {0.5, 1, {0, 0, 0}, {1, 1, 1}, {1e-3, 1e-3, 1.0}};   /* sigma_c 0.5: README, training notes */
+    return c;
+}
+
+double hb_interp_beta(const hb_interp *c, double t) { return c->beta_sq ? t * t : t; }
+double hb_interp_beta_dot(const hb_interp *c, double t) { return c->beta_sq ? 2 * t : 1.0; }
+double hb_interp_sigma(const hb_interp *c, double t) { return c->sigma_c * (1 - t); }
+
+float hb_interp_to_std(const hb_interp *c, int ch, double value)
+{
+    double v = value > c->floor[ch] ? value : c->floor[ch];
+    return (float)((log10(v) - c->mean[ch]) / c->std[ch]);
+}
+
+double hb_interp_from_std(const hb_interp *c, int ch, float u)
+{
+    return pow(10.0, (double)u * c->std[ch] + c->mean[ch]);
+}
+
+void hb_interp_theta_norm(const double th[6], double o[6])
+{
+    o[0] = (th[0] - 0.1) / 0.4;
+    o[1] = (th[1] - 0.6) / 0.4;
+    o[2] = log(th[2]) / log(4.0);
+    o[3] = log(th[3]) / log(4.0);
+    o[4] = log(th[4]) / log(2.0);
+    o[5] = log(th[5]) / log(2.0);
+}
+
+void hb_interp_features(double t, const double theta[6], float feat[22])
+{
+    hb_unet_time_features(t, feat);
+    double n[6];
+    hb_interp_theta_norm(theta, n);
+    for (int i = 0; i < 6; i++) feat[16 + i] = (float)n[i];
+}
+
+void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *x1, const float *z,
+                    float *in, float *target, size_t V)
+{
+    const float a = (float)(1 - t), b = (float)hb_interp_beta(c, t), bd = (float)hb_interp_beta_dot(c, t);
+    const float sg = (float)(hb_interp_sigma(c, t) * sqrt(t)), sd = (float)(c->sigma_c * sqrt(t));
+    for (size_t v = 0; v < V; v++) {
+        for (int k = 0; k < HB_NTARGET; k++) {
+            float x1v = x1[v * 2 + k], zv = z[v * 2 + k];
+            in[v * 3 + k] = a * x0[v] + b * x1v + sg * zv;
+            target[v * 2 + k] = -x0[v] + bd * x1v - sd * zv;
+        }
+        in[v * 3 + 2] = x0[v];
+    }
+}

@@ -1,0 +1,35 @@
+/* hb/emulate.h: emulate the baryon fields of a whole DM box.
+ *
+ * The box is slab-decomposed; each rank runs the drift network on tiles of
+ * its slab with a halo of HB_UNET_HALO planes (periodic at the box edges;
+ * tiles start on multiples of 4 so the stride-2 grids match a whole-box
+ * pass), exchanging the halo of the sampler state before every network
+ * evaluation. The sampler's noise is keyed by (seed, step, global cell), so
+ * the box does not depend on the rank count. Writes gas_density (rho/mean,
+ * rescaled to mean 1), gas_temperature (K) and a copy of dm_density in the
+ * box layout. Collective over comm. */
+#ifndef HB_EMULATE_H
+#define HB_EMULATE_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "hb/err.h"
+#include "hb/params.h"
+
+typedef struct hb_emulate_config {
+    char     model[1024], dm[1024], out[1024];
+    int      steps;          /* sampler steps from t = 0 to 1 */
+    int      heun;           /* 0: Euler-Maruyama, 1: stochastic Heun */
+    uint64_t seed;
+    int      tile;           /* output planes per tile (multiple of 4); 0: automatic */
+    double   max_tile_mb;    /* automatic tiles stay under this workspace */
+} hb_emulate_config;
+
+hb_emulate_config hb_emulate_config_default(void);
+
+/* overrides: parameters given on the command line (cosmology.omega_m,
+ * cosmology.sigma_8, feedback.a_*), replacing the DM file's values. */
+hb_status hb_emulate(const hb_emulate_config *cfg, const hb_params *overrides, MPI_Comm comm);
+
+#endif

@@ -1,0 +1,35 @@
+/* hb/halo.h: slab decomposition of an N^3 box and halo exchange.
+ *
+ * hb_slab describes FFTW-MPI's decomposition along x (the same as hb_mesh,
+ * without FFT plans): rank r holds planes [x0_r, x0_r + nx_r). A field with
+ * C values per cell is stored plane-major, C fastest: plane p is
+ * N*N*C floats. hb_halo_fill extends this rank's planes by hl planes on the
+ * left and hr on the right, periodically, fetching each from its owner with
+ * one Alltoallv whose schedule follows from the decomposition alone; halos
+ * may be wider than a slab and may wrap the box. Collective over comm:
+ * hb_slab_init, hb_halo_fill. */
+#ifndef HB_HALO_H
+#define HB_HALO_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "hb/err.h"
+
+typedef struct hb_slab {
+    MPI_Comm comm;           /* borrowed */
+    int      rank, nranks;
+    int      N;
+    long     x0, nx;         /* this rank's planes */
+    long    *rank_x0, *rank_nx;   /* [nranks] */
+    int     *owner;          /* [N] */
+} hb_slab;
+
+hb_status hb_slab_init(hb_slab *s, int N, MPI_Comm comm);
+void      hb_slab_free(hb_slab *s);
+
+/* ext holds hl + nx + hr planes of `plane` floats: planes hl .. hl+nx-1 must
+ * already hold this rank's data; the others are filled from their owners. */
+hb_status hb_halo_fill(const hb_slab *s, float *ext, size_t plane, long hl, long hr);
+
+#endif

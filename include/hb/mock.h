@@ -1,0 +1,49 @@
+/* hb/mock.h: the built-in mock hydro model ("stochastic baryon painter",
+ * SCIENCE.md 7, SBP-1 with our calibration): gas density and temperature
+ * painted from a DM density field and the six parameters. It stands in for
+ * CAMELS hydro boxes so the whole pipeline runs out of the box.
+ *
+ *   delta_s = delta_dm filtered by exp(-k^2 / 2 k_J^2), k_J = k_J0 (1+z)^1/2   (Jeans)
+ *   S       = 1 / (1 + exp(-(ln(1+delta_h) - ln(1+delta_c)) / w))          (halo mask;
+ *             delta_h = delta_dm filtered by exp(-k^2 R_h^2 / 2))
+ *   f_ej    = min(f0 A_AGN1^0.3 A_AGN2^0.6 A_SN1^-0.3, 0.9)
+ *   R_ej    = R0 A_AGN2^0.5 A_SN2^0.5
+ *   rho'    = rho_s (1 - f_ej S) + G_{R_ej} * (rho_s f_ej S)                  (mass conserving)
+ *   gas     = rho' exp(sigma_g xi - sigma_g^2/2) / mean,  sigma_g = s_g0 + s_g1 S A_AGN2^0.5
+ *   stars   = rho_s S / mean, a fraction f_* = 0.05 A_SN1^-0.3 of the baryons
+ *   T       = max(T_igm, T_sh) T_fb exp(sigma_T xi_T - sigma_T^2/2), clipped to [1e3, 1e8] K
+ * xi, xi_T: unit-variance Gaussian fields (white noise keyed by the mock seed
+ * and the global cell, smoothed over R_xi). Every term is a mesh operation:
+ * the result does not depend on the rank count. Collective over m->comm. */
+#ifndef HB_MOCK_H
+#define HB_MOCK_H
+
+#include <stdint.h>
+
+#include "hb/err.h"
+#include "hb/mesh.h"
+#include "hb/params.h"
+
+typedef struct hb_mock_config {
+    double f0, r0, delta_c, w;     /* calibrated: ejected fraction, radius [Mpc/h], halo threshold, width */
+    double k_jeans, r_h, r_xi;     /* Jeans scale [h/Mpc] at z=0, halo and noise smoothing [Mpc/h] */
+    double sg0, sg1;               /* lognormal gas scatter */
+    double t0, gamma;              /* IGM temperature-density relation at z=0 */
+    uint64_t seed;
+} hb_mock_config;
+
+hb_mock_config hb_mock_config_default(void);
+hb_mock_config hb_mock_config_from_params(const hb_params *p);
+
+/* gas (rho/mean) and temp (K) from rho_dm (rho/mean), all real-space mesh
+ * buffers of m; stars (may be NULL) receives the stellar density (mean 1);
+ * *f_star the stellar fraction of the baryons. theta: Om, s8, A_SN1,
+ * A_AGN1, A_SN2, A_AGN2. */
+hb_status hb_mock_paint(const hb_mesh *m, const float *rho_dm, const hb_mock_config *c, const double theta[6],
+                        double z, float *gas, float *temp, float *stars, double *f_star);
+
+/* The total matter of the hydro box: (1 - f_b) rho_dm + f_b ((1 - f_*) gas + f_* stars). */
+void hb_mock_total(const hb_mesh *m, const float *rho_dm, const float *gas, const float *stars, double f_b,
+                   double f_star, float *tot);
+
+#endif

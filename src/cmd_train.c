@@ -1,0 +1,138 @@
+/* hydrobridge train / emulate. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "hb/emulate.h"
+#include "hb/train.h"
+
+static const char *TRAIN_USAGE =
+    "usage: hydrobridge train --data DIR|LIST --out model.h5 [--val DIR|LIST] [options]\n"
+    "Train the stochastic interpolant's drift network (DM -> gas density, temperature) on box\n"
+    "files; data-parallel and domain-decomposed over the MPI ranks.\n"
+    "  --steps N          optimiser steps (2000)        --batch B       patches per step (4)\n"
+    "  --patch P          patch side, multiple of 4 (32) --width W       network width (16)\n"
+    "  --lr X             peak learning rate (2e-4)     --warmup N      warm-up steps (100)\n"
+    "  --weight-decay X   AdamW decay (0)               --clip X        gradient-norm clip (1)\n"
+    "  --ema X            weight EMA decay (0.999)      --seed S        seed (1)\n"
+    "  --val-every N      validation loss period (100)  --val-patches N validation patches (8)\n"
+    "  --checkpoint-every N  checkpoint period (500)    --no-augment    no cube symmetries\n"
+    "  --beta t2|t        interpolant beta(t) (t2)      --sigma-c X     noise scale (0.5)\n"
+    "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
+    "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n";
+
+hb_status hb_cmd_train(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, 0, 'd'}, {"val", required_argument, 0, 'v'}, {"out", required_argument, 0, 'o'},
+        {"steps", required_argument, 0, 's'}, {"batch", required_argument, 0, 'b'}, {"patch", required_argument, 0, 'p'},
+        {"width", required_argument, 0, 'w'}, {"lr", required_argument, 0, 'l'}, {"warmup", required_argument, 0, 'W'},
+        {"weight-decay", required_argument, 0, 'D'}, {"clip", required_argument, 0, 'c'}, {"ema", required_argument, 0, 'e'},
+        {"seed", required_argument, 0, 'S'}, {"val-every", required_argument, 0, 'V'}, {"val-patches", required_argument, 0, 'P'},
+        {"checkpoint-every", required_argument, 0, 'C'}, {"no-augment", no_argument, 0, 'A'},
+        {"beta", required_argument, 0, 'B'}, {"sigma-c", required_argument, 0, 'g'}, {"resume", no_argument, 0, 'R'},
+        {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    hb_train_config c = hb_train_config_default();
+    const char *data = NULL, *val = NULL;
+    long L;
+    double X;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'd': data = optarg; break;
+        case 'v': val = optarg; break;
+        case 'o': snprintf(c.out, sizeof c.out, "%s", optarg); break;
+        case 's': HB_TRY(hb_cli_long("--steps", optarg, &c.steps)); break;
+        case 'b': HB_TRY(hb_cli_long("--batch", optarg, &L)); c.batch = (int)L; break;
+        case 'p': HB_TRY(hb_cli_long("--patch", optarg, &L)); c.patch = (int)L; break;
+        case 'w': HB_TRY(hb_cli_long("--width", optarg, &L)); c.width = (int)L; break;
+        case 'l': HB_TRY(hb_cli_double("--lr", optarg, &c.adam.lr)); break;
+        case 'W': HB_TRY(hb_cli_long("--warmup", optarg, &c.adam.warmup)); break;
+        case 'D': HB_TRY(hb_cli_double("--weight-decay", optarg, &c.adam.weight_decay)); break;
+        case 'c': HB_TRY(hb_cli_double("--clip", optarg, &c.adam.clip_norm)); break;
+        case 'e': HB_TRY(hb_cli_double("--ema", optarg, &c.ema_decay)); break;
+        case 'S': HB_TRY(hb_cli_long("--seed", optarg, &L)); c.seed = (uint64_t)L; break;
+        case 'V': HB_TRY(hb_cli_long("--val-every", optarg, &c.val_every)); break;
+        case 'P': HB_TRY(hb_cli_long("--val-patches", optarg, &L)); c.val_patches = (int)L; break;
+        case 'C': HB_TRY(hb_cli_long("--checkpoint-every", optarg, &c.ckpt_every)); break;
+        case 'A': c.augment = 0; break;
+        case 'B':
+            if (strcmp(optarg, "t2") && strcmp(optarg, "t")) return HB_ERR0(HB_EARG, "--beta %s: expected t2 or t", optarg);
+            c.interp.beta_sq = strcmp(optarg, "t2") == 0;
+            break;
+        case 'g': HB_TRY(hb_cli_double("--sigma-c", optarg, &X)); c.interp.sigma_c = X; break;
+        case 'R': c.resume = 1; break;
+        case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
+        case 'h': hb_cli_usage(TRAIN_USAGE); return HB_OK;
+        default: hb_cli_usage(TRAIN_USAGE); return HB_EARG;
+        }
+    }
+    if (!data || optind != argc) return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", TRAIN_USAGE);
+    if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.patch < 4 || c.val_every < 1 || c.val_patches < 1 ||
+        !(c.adam.lr > 0) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0)) {
+        return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
+                       "--val-patches and --lr, --patch >= 4, 0 <= --ema < 1, --sigma-c >= 0");
+    }
+    c.adam.total = c.steps;
+    if (c.adam.warmup >= c.steps) c.adam.warmup = c.steps / 10;
+    char **dp = NULL, **vp = NULL;
+    int nd = 0, nv = 0;
+    HB_TRY(hb_dataset_list(data, &dp, &nd, MPI_COMM_WORLD));
+    hb_status rc = val ? hb_dataset_list(val, &vp, &nv, MPI_COMM_WORLD) : HB_OK;
+    hb_train_install_signals();
+    if (rc == HB_OK) rc = hb_train(&c, dp, nd, vp, nv, MPI_COMM_WORLD);
+    hb_dataset_free_list(dp, nd);
+    if (vp) hb_dataset_free_list(vp, nv);
+    return rc;
+}
+
+static const char *EMU_USAGE =
+    "usage: hydrobridge emulate --model model.h5 --dm dm.h5 --out gas.h5 [--steps K] [--sampler em|heun]\n"
+    "                           [--seed S] [--tile P] [--threads N] [section.key=value ...]\n"
+    "Emulate gas density and temperature for a DM box with a trained model. The parameters come\n"
+    "from the DM file's attributes; cosmology.omega_m, cosmology.sigma_8 and feedback.a_* on the\n"
+    "command line override them. --steps: sampler steps (50); --tile: output planes per network\n"
+    "tile (multiple of 4; default: the whole slab when it fits 1.5 GB).\n";
+
+hb_status hb_cmd_emulate(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"dm", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
+        {"steps", required_argument, 0, 's'}, {"sampler", required_argument, 0, 'S'}, {"seed", required_argument, 0, 'r'},
+        {"tile", required_argument, 0, 't'}, {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    hb_emulate_config c = hb_emulate_config_default();
+    int have_m = 0, have_d = 0, have_o = 0, ch;
+    long L;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': snprintf(c.model, sizeof c.model, "%s", optarg); have_m = 1; break;
+        case 'd': snprintf(c.dm, sizeof c.dm, "%s", optarg); have_d = 1; break;
+        case 'o': snprintf(c.out, sizeof c.out, "%s", optarg); have_o = 1; break;
+        case 's': HB_TRY(hb_cli_long("--steps", optarg, &L)); c.steps = (int)L; break;
+        case 'S':
+            if (strcmp(optarg, "em") && strcmp(optarg, "heun")) return HB_ERR0(HB_EARG, "--sampler %s: expected em or heun", optarg);
+            c.heun = strcmp(optarg, "heun") == 0;
+            break;
+        case 'r': HB_TRY(hb_cli_long("--seed", optarg, &L)); c.seed = (uint64_t)L; break;
+        case 't': HB_TRY(hb_cli_long("--tile", optarg, &L)); c.tile = (int)L; break;
+        case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
+        case 'h': hb_cli_usage(EMU_USAGE); return HB_OK;
+        default: hb_cli_usage(EMU_USAGE); return HB_EARG;
+        }
+    }
+    char *over[64];
+    int nover = 0;
+    for (int i = optind; i < argc; i++) {
+        if (!hb_cli_is_override(argv[i]) || nover == 64) return HB_ERR0(HB_EARG, "unexpected argument \"%s\"\n%s", argv[i], EMU_USAGE);
+        over[nover++] = argv[i];
+    }
+    if (!have_m || !have_d || !have_o) return HB_ERR0(HB_EARG, "need --model, --dm and --out\n%s", EMU_USAGE);
+    hb_params par;
+    HB_TRY(hb_params_load(&par, NULL, nover, over, NULL, MPI_COMM_WORLD));
+    return hb_emulate(&c, &par, MPI_COMM_WORLD);
+}

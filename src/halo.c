@@ -1,0 +1,135 @@
+/* Slab decomposition and periodic halo exchange (hb/halo.h). */
+#include "hb/halo.h"
+
+#include <fftw3-mpi.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hb/mpiutil.h"
+
+hb_status hb_slab_init(hb_slab *s, int N, MPI_Comm comm)
+{
+    static int fftw_ready = 0;
+    memset(s, 0, sizeof *s);
+    if (!fftw_ready) {
+        fftwf_mpi_init();
+        fftw_ready = 1;
+    }
+    s->comm = comm;
+    s->N = N;
+    MPI_Comm_rank(comm, &s->rank);
+    MPI_Comm_size(comm, &s->nranks);
+    ptrdiff_t nx, x0, ny, y0;
+    fftwf_mpi_local_size_3d_transposed(N, N, N / 2 + 1, comm, &nx, &x0, &ny, &y0);
+    s->x0 = (long)x0;
+    s->nx = (long)nx;
+    s->rank_x0 = malloc((size_t)s->nranks * sizeof *s->rank_x0);
+    s->rank_nx = malloc((size_t)s->nranks * sizeof *s->rank_nx);
+    s->owner = malloc((size_t)N * sizeof *s->owner);
+    if (hb_mpi_any(comm, !s->rank_x0 || !s->rank_nx || !s->owner)) {
+        hb_slab_free(s);
+        return HB_ERR0(HB_ENOMEM, "slab tables");
+    }
+    long mine[2] = {s->x0, s->nx};
+    long *all = malloc(2 * (size_t)s->nranks * sizeof *all);
+    MPI_Allgather(mine, 2, MPI_LONG, all, 2, MPI_LONG, comm);
+    for (int r = 0; r < s->nranks; r++) {
+        s->rank_x0[r] = all[2 * r];
+        s->rank_nx[r] = all[2 * r + 1];
+        for (long i = all[2 * r]; i < all[2 * r] + all[2 * r + 1]; i++) s->owner[i] = r;
+    }
+    free(all);
+    return HB_OK;
+}
+
+void hb_slab_free(hb_slab *s)
+{
+    free(s->rank_x0);
+    free(s->rank_nx);
+    free(s->owner);
+    s->rank_x0 = s->rank_nx = NULL;
+    s->owner = NULL;
+}
+
+static long wrapl(long i, long n) { long r = i % n; return r < 0 ? r + n : r; }
+
+/* Global plane of halo slot j of rank r (j < hl: left, else right). */
+static long halo_plane(const hb_slab *s, int r, long j, long hl)
+{
+    long g = j < hl ? s->rank_x0[r] - hl + j : s->rank_x0[r] + s->rank_nx[r] + (j - hl);
+    return wrapl(g, s->N);
+}
+
+hb_status hb_halo_fill(const hb_slab *s, float *ext, size_t plane, long hl, long hr)
+{
+    const int R = s->nranks;
+    const long H = hl + hr;
+    int *scnt = calloc((size_t)R, sizeof *scnt), *rcnt = calloc((size_t)R, sizeof *rcnt);
+    int *sdis = calloc((size_t)R, sizeof *sdis), *rdis = calloc((size_t)R, sizeof *rdis);
+    hb_status rc = (!scnt || !rcnt || !sdis || !rdis) ? HB_ERR(HB_ENOMEM, "halo counts") : HB_OK;
+    if (rc == HB_OK && plane > INT_MAX / (size_t)(H > 0 ? H : 1)) rc = HB_ERR(HB_EARG, "halo of %ld planes too large", H);
+    /* what I need from each owner, and what each other rank needs from me */
+    for (long j = 0; rc == HB_OK && j < H && s->nx > 0; j++) {
+        int o = s->owner[halo_plane(s, s->rank, j, hl)];
+        if (o != s->rank) rcnt[o] += (int)plane;
+    }
+    for (int r = 0; rc == HB_OK && r < R; r++) {
+        if (r == s->rank || s->rank_nx[r] == 0) continue;
+        for (long j = 0; j < H; j++) {
+            if (s->owner[halo_plane(s, r, j, hl)] == s->rank) scnt[r] += (int)plane;
+        }
+    }
+    size_t st = 0, rt = 0;
+    for (int r = 0; r < R; r++) {
+        sdis[r] = (int)st;
+        rdis[r] = (int)rt;
+        st += (size_t)scnt[r];
+        rt += (size_t)rcnt[r];
+    }
+    float *sbuf = rc == HB_OK ? malloc((st + 1) * sizeof *sbuf) : NULL;
+    float *rbuf = rc == HB_OK ? malloc((rt + 1) * sizeof *rbuf) : NULL;
+    if (rc == HB_OK && (!sbuf || !rbuf)) rc = HB_ERR(HB_ENOMEM, "halo buffers (%zu + %zu floats)", st, rt);
+    if (rc == HB_OK) {
+        /* pack, in each receiver's halo order; copy my own halo planes locally */
+        size_t off = 0;
+        for (int r = 0; r < R; r++) {
+            if (r == s->rank || s->rank_nx[r] == 0) continue;
+            for (long j = 0; j < H; j++) {
+                long g = halo_plane(s, r, j, hl);
+                if (s->owner[g] != s->rank) continue;
+                memcpy(sbuf + off, ext + (size_t)(hl + g - s->x0) * plane, plane * sizeof *sbuf);
+                off += plane;
+            }
+        }
+        for (long j = 0; j < H && s->nx > 0; j++) {
+            long g = halo_plane(s, s->rank, j, hl);
+            if (s->owner[g] != s->rank) continue;
+            long slot = j < hl ? j : s->nx + j;   /* ext index of halo slot j */
+            memmove(ext + (size_t)slot * plane, ext + (size_t)(hl + g - s->x0) * plane, plane * sizeof *ext);
+        }
+    }
+    if (hb_mpi_any(s->comm, rc != HB_OK)) {
+        if (rc == HB_OK) rc = hb_err_quiet(HB_ENOMEM);
+    } else {
+        rc = hb_mpi(MPI_Alltoallv(sbuf, scnt, sdis, MPI_FLOAT, rbuf, rcnt, rdis, MPI_FLOAT, s->comm));
+    }
+    if (rc == HB_OK) {
+        int *fill = calloc((size_t)R, sizeof *fill);
+        for (long j = 0; j < H && s->nx > 0; j++) {
+            int o = s->owner[halo_plane(s, s->rank, j, hl)];
+            if (o == s->rank) continue;
+            long slot = j < hl ? j : s->nx + j;
+            memcpy(ext + (size_t)slot * plane, rbuf + rdis[o] + fill[o], plane * sizeof *ext);
+            fill[o] += (int)plane;
+        }
+        free(fill);
+    }
+    free(sbuf);
+    free(rbuf);
+    free(scnt);
+    free(rcnt);
+    free(sdis);
+    free(rdis);
+    return rc;
+}

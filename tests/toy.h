@@ -1,0 +1,67 @@
+/* tests/toy.h: toy box files with a known conditional distribution, cell by
+ * cell: log10 dm = g (white noise, sd TOY_SD); log10 gas = a g + b + s eps;
+ * log10 T = 4 + c g + d + 0.1 eps', with a, b, s depending on Omega_m and
+ * A_AGN2 and c, d on Omega_m (gas is not renormalised here, but emulated gas
+ * is, so d carries the testable intercept). */
+#ifndef HB_TEST_TOY_H
+#define HB_TEST_TOY_H
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "hb/h5io.h"
+#include "hb/rng.h"
+
+#define TOY_SD 0.3
+
+static inline double toy_a(double om, double agn2) { return 0.6 + 0.3 * log(agn2) / log(2.0) + 0.2 * (om - 0.3); }
+static inline double toy_b(double om, double agn2) { return -0.3 + 1.0 * (om - 0.3) + 0.1 * log(agn2) / log(2.0); }
+static inline double toy_s(double om, double agn2) { (void)om; return 0.1 + 0.05 * log(agn2) / log(2.0); }
+static inline double toy_c(double om) { return 0.5 + 1.0 * (om - 0.3); }
+static inline double toy_d(double om) { return 4.0 + 2.0 * (om - 0.3); }
+
+static inline double toy_g(long seed, size_t i)
+{
+    double r[2];
+    hb_rng_normal2((uint64_t)seed, HB_STREAM_TEST, i, 0, r);
+    return TOY_SD * r[0];
+}
+
+/* An N^3 toy box (box size L) written by the calling process alone. */
+static inline hb_status toy_write(const char *path, int N, double L, double om, double agn2, long seed, int with_gas)
+{
+    const size_t n = (size_t)N * N * N;
+    float *dm = malloc(n * 4), *gas = malloc(n * 4), *t = malloc(n * 4);
+    for (size_t i = 0; i < n; i++) {
+        double g = toy_g(seed, i), e[2];
+        hb_rng_normal2((uint64_t)seed, HB_STREAM_TEST, i, 1, e);
+        dm[i] = (float)pow(10, g);
+        gas[i] = (float)pow(10, toy_a(om, agn2) * g + toy_b(om, agn2) + toy_s(om, agn2) * e[0]);
+        t[i] = (float)pow(10, toy_d(om) + toy_c(om) * g + 0.1 * e[1]);
+    }
+    hb_h5 f;
+    hb_status rc = hb_h5_create(&f, path, MPI_COMM_SELF);
+    if (rc == HB_OK) rc = hb_h5_write_field(&f, HB_FIELD_DM, N, 0, N, dm, (size_t)N, "none");
+    if (rc == HB_OK && with_gas) rc = hb_h5_write_field(&f, HB_FIELD_GAS, N, 0, N, gas, (size_t)N, "none");
+    if (rc == HB_OK && with_gas) rc = hb_h5_write_field(&f, HB_FIELD_TEMP, N, 0, N, t, (size_t)N, "none");
+    hb_boxinfo b = {L, 0.0, om, 0.049, 0.6711, 0.9624, 0.8, 1.0, 1.0, 1.0, agn2, seed};
+    if (rc == HB_OK) rc = hb_h5_write_boxinfo(&f, &b);
+    if (rc == HB_OK) rc = hb_h5_commit(&f);
+    else hb_h5_abort(&f);
+    free(dm);
+    free(gas);
+    free(t);
+    return rc;
+}
+
+/* Parameters of box i of an n-box Latin hypercube in Omega_m in [0.2, 0.4]
+ * and ln A_AGN2 in [ln 0.5, ln 2]: one box per stratum of each (a fixed
+ * pairing of the strata, deterministic). */
+static inline void toy_lh(int i, int n, double *om, double *agn2)
+{
+    int j = (i * 7 + 3) % n;   /* 7 is coprime with the sizes used: a permutation */
+    *om = 0.2 + 0.2 * (i + 0.5) / n;
+    *agn2 = exp(log(0.5) + (log(2.0) - log(0.5)) * (j + 0.5) / n);
+}
+
+#endif
