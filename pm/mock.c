@@ -10,7 +10,7 @@
 
 hb_mock_config hb_mock_config_default(void)
 {
-    hb_mock_config c = {0.35, 1.0, 50.0, 0.7, 15.0, 0.3, 0.5, 0.15, 0.25, 5e3, 1.5, 1};
+    hb_mock_config c = {0.35, 1.0, 50.0, 0.7, 15.0, 0.3, 0.5, 0.15, 0.25, 5e3, 1.5, 0.05, 1};
     return c;
 }
 
@@ -28,6 +28,7 @@ hb_mock_config hb_mock_config_from_params(const hb_params *p)
     c.sg1 = hb_params_double(p, "mock.sigma_gas1");
     c.t0 = hb_params_double(p, "mock.t0");
     c.gamma = hb_params_double(p, "mock.gamma");
+    c.floor = hb_params_double(p, "mock.gas_floor");
     c.seed = (uint64_t)hb_params_int(p, "mock.seed");
     if (c.seed == 0) c.seed = (uint64_t)hb_params_int(p, "simulation.seed") + 7919;   /* independent of the ICs */
     return c;
@@ -109,7 +110,7 @@ hb_status hb_mock_paint(const hb_mesh *m, const float *rho_dm, const hb_mock_con
     hb_mesh_r2c(m, dk);
     /* rho_s: Jeans-filtered density (a Gaussian of width 1/k_J) */
     filtered(m, dk, rs, 1.0 / kj);
-    FOR_CELLS(m) rs[CELL(m)] = fmaxf(1.0f + rs[CELL(m)], 0.0f);
+    FOR_CELLS(m) rs[CELL(m)] = fmaxf(1.0f + rs[CELL(m)], (float)c->floor);
     /* S: the halo mask from the density smoothed over R_h; 1 + delta_h kept in work */
     filtered(m, dk, work, c->r_h);
     const float lnc = (float)log(1 + c->delta_c), wi = (float)(1.0 / c->w);

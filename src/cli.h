@@ -26,6 +26,9 @@ hb_status hb_cmd_train(int argc, char **argv);
 hb_status hb_cmd_suite(int argc, char **argv);
 hb_status hb_cmd_paint_mock(int argc, char **argv);
 hb_status hb_cmd_calibrate_mock(int argc, char **argv);
+hb_status hb_cmd_import_camels(int argc, char **argv);
+hb_status hb_cmd_import_cmd(int argc, char **argv);
+hb_status hb_cmd_validate(int argc, char **argv);
 hb_status hb_cmd_emulate(int argc, char **argv);
 
 /* Print `usage` on rank 0. */

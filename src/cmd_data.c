@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "hb/camels.h"
 #include "hb/h5io.h"
 #include "hb/mesh.h"
 #include "hb/mock.h"
@@ -205,14 +206,35 @@ static hb_status mock_suppression(calib *c, const hb_mock_config *mc, double agn
     return HB_OK;
 }
 
+/* The fitted constants through bounding maps, so the simplex cannot leave
+ * their physical meaning: f0 in (0, 0.6) (f_ej must still grow with the A's
+ * below its 0.9 cap), delta_c > 1 and width > 0.1 (a halo mask, not a
+ * threshold on every overdensity), r0 > 0, k_jeans > 1 h/Mpc,
+ * sigma_gas0 in (0, 0.5). */
+#define NFIT 6
+static double logistic(double x) { return 1 / (1 + exp(-x)); }
+static double logit(double p) { return log(p / (1 - p)); }
+
 static hb_mock_config with(const calib *c, const gsl_vector *x)
 {
     hb_mock_config mc = c->base;
-    mc.f0 = fmin(exp(gsl_vector_get(x, 0)), 0.9);
+    mc.f0 = 0.6 * logistic(gsl_vector_get(x, 0));
     mc.r0 = exp(gsl_vector_get(x, 1));
-    mc.delta_c = exp(gsl_vector_get(x, 2));
-    mc.w = exp(gsl_vector_get(x, 3));
+    mc.delta_c = 1 + exp(gsl_vector_get(x, 2));
+    mc.w = 0.1 + exp(gsl_vector_get(x, 3));
+    mc.k_jeans = 1 + exp(gsl_vector_get(x, 4));
+    mc.sg0 = 0.5 * logistic(gsl_vector_get(x, 5));
     return mc;
+}
+
+static void start_point(const hb_mock_config *m, gsl_vector *x)
+{
+    gsl_vector_set(x, 0, logit(fmin(fmax(m->f0 / 0.6, 0.01), 0.99)));
+    gsl_vector_set(x, 1, log(m->r0));
+    gsl_vector_set(x, 2, log(fmax(m->delta_c - 1, 1e-3)));
+    gsl_vector_set(x, 3, log(fmax(m->w - 0.1, 1e-3)));
+    gsl_vector_set(x, 4, log(fmax(m->k_jeans - 1, 1e-3)));
+    gsl_vector_set(x, 5, logit(fmin(fmax(m->sg0 / 0.5, 0.01), 0.99)));
 }
 
 /* Mean squared log-ratio to the syren-baryon TNG fit over 1 <= k <= 10, three A_AGN2. */
@@ -241,9 +263,9 @@ static double objective(const gsl_vector *x, void *vp)
 
 static const char *CAL_USAGE =
     "usage: hydrobridge calibrate-mock DM.h5 [--iterations N] [section.key=value ...]\n"
-    "Fit the mock's free constants (mock.f0, mock.r0, mock.delta_c, mock.width) so that the total-matter\n"
+    "Fit the mock's free constants (mock.f0, r0, delta_c, width, k_jeans, sigma_gas0) so that the total-matter\n"
     "suppression (DM + gas + stars against DM only) of DM.h5 follows the CAMELS IllustrisTNG fit of\n"
-    "syren-baryon at k = 1-10 h/Mpc for A_AGN2 = 1, 0.5 and 2 (GSL Nelder-Mead on their logarithms),\n"
+    "syren-baryon at k = 1-10 h/Mpc for A_AGN2 = 1, 0.5 and 2 (GSL Nelder-Mead on bounded transforms),\n"
     "then print the table. DM.h5 should resolve k = 10 h/Mpc (e.g. 128^3 in 25 Mpc/h, z = 0).\n"
     "--iterations 0 only prints the table for the current constants.\n";
 
@@ -288,25 +310,26 @@ hb_status hb_cmd_calibrate_mock(int argc, char **argv)
     memcpy(c.pdm, pk.p11, (size_t)c.nb * sizeof *c.pdm);
     memcpy(c.kk, pk.k, (size_t)c.nb * sizeof *c.kk);
     hb_pk_free(&pk);
-    gsl_vector *x = gsl_vector_alloc(4), *step = gsl_vector_alloc(4);
-    gsl_vector_set(x, 0, log(c.base.f0));
-    gsl_vector_set(x, 1, log(c.base.r0));
-    gsl_vector_set(x, 2, log(c.base.delta_c));
-    gsl_vector_set(x, 3, log(c.base.w));
+    gsl_vector *x = gsl_vector_alloc(NFIT), *step = gsl_vector_alloc(NFIT);
+    start_point(&c.base, x);
     gsl_vector_set_all(step, 0.4);
-    gsl_multimin_function fn = {objective, 4, &c};
+    gsl_multimin_function fn = {objective, NFIT, &c};
     double best = objective(x, &c);
     hb_log0("calibrate-mock: start: f0 %.4f r0 %.4f delta_c %.2f width %.4f: rms log-ratio %.4f", c.base.f0,
             c.base.r0, c.base.delta_c, c.base.w, sqrt(best));
     if (iters > 0) {
         /* every rank runs the same simplex (the objective is collective) */
-        gsl_multimin_fminimizer *mn = gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, 4);
+        gsl_multimin_fminimizer *mn = gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, NFIT);
         gsl_multimin_fminimizer_set(mn, &fn, x, step);
         for (long it = 0; it < iters; it++) {
             if (gsl_multimin_fminimizer_iterate(mn) != GSL_SUCCESS) break;
             double size = gsl_multimin_fminimizer_size(mn);
-            if (it % 10 == 0) hb_log0("calibrate-mock: iteration %ld, %d evaluations, rms log-ratio %.4f, simplex %.3g",
-                                      it, c.evals, sqrt(mn->fval), size);
+            if (it % 10 == 0) {
+                hb_mock_config cur = with(&c, mn->x);
+                hb_log0("calibrate-mock: iteration %ld, %d evaluations, rms log-ratio %.4f, simplex %.3g: f0=%.4f "
+                        "r0=%.4f delta_c=%.3f width=%.4f k_jeans=%.3f sigma_gas0=%.4f", it, c.evals, sqrt(mn->fval),
+                        size, cur.f0, cur.r0, cur.delta_c, cur.w, cur.k_jeans, cur.sg0);
+            }
             if (gsl_multimin_test_size(size, 2e-3) == GSL_SUCCESS) break;
         }
         gsl_vector_memcpy(x, mn->x);
@@ -314,9 +337,9 @@ hb_status hb_cmd_calibrate_mock(int argc, char **argv)
         gsl_multimin_fminimizer_free(mn);
     }
     hb_mock_config fit = with(&c, x);
-    hb_log0("calibrate-mock: mock.f0 = %.4f  mock.r0 = %.4f  mock.delta_c = %.3f  mock.width = %.4f  "
-            "(rms log-ratio %.4f over k = 1-10 h/Mpc, %d evaluations)", fit.f0, fit.r0, fit.delta_c, fit.w,
-            sqrt(best), c.evals);
+    hb_log0("calibrate-mock: mock.f0=%.4f mock.r0=%.4f mock.delta_c=%.3f mock.width=%.4f mock.k_jeans=%.3f "
+            "mock.sigma_gas0=%.4f (rms log-ratio %.4f over k = 1-10 h/Mpc, %d evaluations)", fit.f0, fit.r0,
+            fit.delta_c, fit.w, fit.k_jeans, fit.sg0, sqrt(best), c.evals);
     double *s = malloc((size_t)c.nb * sizeof *s);
     hb_log0("%8s  %9s %9s %7s  %9s %9s %7s  %9s %9s %7s", "k[h/Mpc]", "S(A=1)", "TNG fit", "ratio", "S(A=0.5)",
             "TNG fit", "ratio", "S(A=2)", "TNG fit", "ratio");
@@ -347,4 +370,126 @@ hb_status hb_cmd_calibrate_mock(int argc, char **argv)
     free(c.pdm); free(c.kk);
     hb_mesh_free(&m);
     return rc;
+}
+
+/* ---- importers --------------------------------------------------------- */
+
+/* theta of row `name` of a CAMELS table; or of row `index` of a CMD params file
+ * (6 numbers per line). */
+static hb_status theta_from_table(const char *path, const char *name, long index, double th[6])
+{
+    hb_suite_row *rows = NULL;
+    int n = 0;
+    if (name) {
+        HB_TRY(hb_suite_read_table(path, &rows, &n, MPI_COMM_WORLD));
+        for (int i = 0; i < n; i++) {
+            if (strcmp(rows[i].name, name) == 0) {
+                memcpy(th, rows[i].theta, sizeof rows[i].theta);
+                free(rows);
+                return HB_OK;
+            }
+        }
+        free(rows);
+        return HB_ERR0(HB_EARG, "%s has no row named %s", path, name);
+    }
+    /* CMD layout: rank 0 reads line `index` */
+    hb_status rc = HB_OK;
+    if (hb_world_rank() == 0) {
+        FILE *f = fopen(path, "r");
+        char line[1024];
+        long i = 0;
+        int got = 0;
+        while (f && fgets(line, sizeof line, f)) {
+            if (line[0] == '#' || line[0] == '\n') continue;
+            if (i++ == index) {
+                got = sscanf(line, "%lf %lf %lf %lf %lf %lf", &th[0], &th[1], &th[2], &th[3], &th[4], &th[5]);
+                break;
+            }
+        }
+        if (f) fclose(f);
+        if (!f) rc = HB_ERR(HB_EIO, "cannot read %s", path);
+        else if (got != 6) rc = HB_ERR(HB_EARG, "%s: no row %ld with six numbers (Om s8 A_SN1 A_AGN1 A_SN2 A_AGN2)", path, index);
+    }
+    HB_TRY(hb_mpi_agree(MPI_COMM_WORLD, rc));
+    MPI_Bcast(th, 6, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    return HB_OK;
+}
+
+static const char *IMPORT_USAGE =
+    "usage: hydrobridge import-camels SNAPSHOT.hdf5 [--n-grid N] [--params TABLE --row NAME] --out box.h5\n"
+    "A CAMELS (Gadget/Arepo HDF5) snapshot, single file or one file of a multi-file snapshot, as a box\n"
+    "file: DM (PartType1) and gas (PartType0) CIC-painted to dm_density and gas_density (rho/mean) and\n"
+    "the mass-weighted temperature to gas_temperature, on N^3 (default 128). Omega_m, h and z come from\n"
+    "the header; sigma_8 and the A's from the CAMELS table row (else 0.8 and 1).\n";
+
+hb_status hb_cmd_import_camels(int argc, char **argv)
+{
+    static const struct option opts[] = {{"n-grid", required_argument, 0, 'n'}, {"params", required_argument, 0, 'p'},
+                                         {"row", required_argument, 0, 'r'}, {"out", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    hb_import_opts o;
+    memset(&o, 0, sizeof o);
+    o.n_grid = 128;
+    for (int k = 0; k < 6; k++) o.theta[k] = NAN;
+    const char *table = NULL, *row = NULL, *out = NULL;
+    long L;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': HB_TRY(hb_cli_long("--n-grid", optarg, &L)); o.n_grid = (int)L; break;
+        case 'p': table = optarg; break;
+        case 'r': row = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': hb_cli_usage(IMPORT_USAGE); return HB_OK;
+        default: hb_cli_usage(IMPORT_USAGE); return HB_EARG;
+        }
+    }
+    if (!out || optind != argc - 1 || (!table) != (!row) || o.n_grid < 2 || o.n_grid % 2) {
+        return HB_ERR0(HB_EARG, "need one SNAPSHOT, --out, an even --n-grid, and --params with --row together\n%s", IMPORT_USAGE);
+    }
+    if (table) {
+        HB_TRY(theta_from_table(table, row, 0, o.theta));
+        o.theta[0] = NAN;   /* Omega_m from the header */
+        snprintf(o.name, sizeof o.name, "%s", row);
+    }
+    return hb_import_camels(argv[optind], &o, out, MPI_COMM_WORLD);
+}
+
+static const char *CMD_USAGE =
+    "usage: hydrobridge import-cmd [--mcdm GRIDS.npy] [--mgas GRIDS.npy] [--temp GRIDS.npy] --index I\n"
+    "                              [--params FILE] [--box-size 25] --out box.h5\n"
+    "Grid I of CAMELS Multifield Dataset .npy files (float32, shape (n_sims, N, N, N), NPY versions 1 and\n"
+    "2) as a box file: Mcdm -> dm_density and Mgas -> gas_density (divided by their mean), T ->\n"
+    "gas_temperature. --params: the CMD params file (Om s8 A_SN1 A_AGN1 A_SN2 A_AGN2 per line).\n";
+
+hb_status hb_cmd_import_cmd(int argc, char **argv)
+{
+    static const struct option opts[] = {{"mcdm", required_argument, 0, 'c'}, {"mgas", required_argument, 0, 'g'},
+                                         {"temp", required_argument, 0, 't'}, {"index", required_argument, 0, 'i'},
+                                         {"params", required_argument, 0, 'p'}, {"box-size", required_argument, 0, 'b'},
+                                         {"out", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *mc = NULL, *mg = NULL, *tp = NULL, *params = NULL, *out = NULL;
+    long index = -1;
+    double box = 25.0, th[6] = {0.3, 0.8, 1, 1, 1, 1};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': mc = optarg; break;
+        case 'g': mg = optarg; break;
+        case 't': tp = optarg; break;
+        case 'i': HB_TRY(hb_cli_long("--index", optarg, &index)); break;
+        case 'p': params = optarg; break;
+        case 'b': HB_TRY(hb_cli_double("--box-size", optarg, &box)); break;
+        case 'o': out = optarg; break;
+        case 'h': hb_cli_usage(CMD_USAGE); return HB_OK;
+        default: hb_cli_usage(CMD_USAGE); return HB_EARG;
+        }
+    }
+    if (!out || index < 0 || (!mc && !mg && !tp) || optind != argc || !(box > 0)) {
+        return HB_ERR0(HB_EARG, "need --out, --index >= 0, a positive --box-size and at least one grid\n%s", CMD_USAGE);
+    }
+    if (params) HB_TRY(theta_from_table(params, NULL, index, th));
+    return hb_import_cmd(mc, mg, tp, index, box, th, out, MPI_COMM_WORLD);
 }

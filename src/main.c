@@ -16,8 +16,11 @@ static const hb_command COMMANDS[] = {
     {"suite", hb_cmd_suite, "training boxes over a CAMELS table or a Latin hypercube (PM + mock hydro)"},
     {"paint-mock", hb_cmd_paint_mock, "paint gas density and temperature onto a DM box (mock hydro model)"},
     {"calibrate-mock", hb_cmd_calibrate_mock, "fit the mock's constants to the CAMELS TNG suppression"},
+    {"import-camels", hb_cmd_import_camels, "a CAMELS snapshot (Gadget/Arepo HDF5) as a box file"},
+    {"import-cmd", hb_cmd_import_cmd, "CAMELS Multifield Dataset grids (.npy) as a box file"},
     {"train", hb_cmd_train, "train the interpolant network on box files (DM -> gas)"},
     {"emulate", hb_cmd_emulate, "emulate the gas fields of a DM box with a trained model"},
+    {"validate", hb_cmd_validate, "P(k), r(k), PDFs and suppression of emulated boxes against the truth"},
     {"bench-net", hb_cmd_bench_net, "time the network's training step and inference"},
     {"demo", hb_cmd_demo, "the end-to-end demonstration (scripts/demo.sh runs it)"},
 };

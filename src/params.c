@@ -71,6 +71,7 @@ static const spec SCHEMA[] = {
     {"mock.r_noise", PT_DOUBLE, "0.5", 0.0, 10.0, NULL, "mock: smoothing of the noise fields [Mpc/h]"},
     {"mock.sigma_gas0", PT_DOUBLE, "0.15", 0.0, 2.0, NULL, "mock: lognormal gas scatter outside halos"},
     {"mock.sigma_gas1", PT_DOUBLE, "0.25", 0.0, 2.0, NULL, "mock: extra gas scatter in halos (times A_AGN2^0.5)"},
+    {"mock.gas_floor", PT_DOUBLE, "0.05", 1e-4, 1.0, NULL, "mock: smallest smoothed gas density, in units of the mean"},
     {"mock.t0", PT_DOUBLE, "5000", 100.0, 1e6, NULL, "mock: IGM temperature at mean density at z = 0 [K]"},
     {"mock.gamma", PT_DOUBLE, "1.5", 0.5, 3.0, NULL, "mock: slope of the IGM temperature-density relation"},
     {"output.file", PT_STRING, "dm_z{z}.h5", 0, 0, NULL,

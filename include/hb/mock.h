@@ -3,7 +3,8 @@
  * painted from a DM density field and the six parameters. It stands in for
  * CAMELS hydro boxes so the whole pipeline runs out of the box.
  *
- *   delta_s = delta_dm filtered by exp(-k^2 / 2 k_J^2), k_J = k_J0 (1+z)^1/2   (Jeans)
+ *   rho_s   = max(1 + delta_dm filtered by exp(-k^2 / 2 k_J^2), floor),     (Jeans;
+ *             k_J = k_J0 (1+z)^1/2; the floor keeps gas in cells the DM left empty)
  *   S       = 1 / (1 + exp(-(ln(1+delta_h) - ln(1+delta_c)) / w))          (halo mask;
  *             delta_h = delta_dm filtered by exp(-k^2 R_h^2 / 2))
  *   f_ej    = min(f0 A_AGN1^0.3 A_AGN2^0.6 A_SN1^-0.3, 0.9)
@@ -29,6 +30,7 @@ typedef struct hb_mock_config {
     double k_jeans, r_h, r_xi;     /* Jeans scale [h/Mpc] at z=0, halo and noise smoothing [Mpc/h] */
     double sg0, sg1;               /* lognormal gas scatter */
     double t0, gamma;              /* IGM temperature-density relation at z=0 */
+    double floor;                  /* smallest rho_s, in units of the mean */
     uint64_t seed;
 } hb_mock_config;
 
