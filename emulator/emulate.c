@@ -214,7 +214,14 @@ hb_status hb_emulate(const hb_emulate_config *cfg, const hb_params *ov, MPI_Comm
         }
         hb_progress_step(&prog, n + 1, NULL);
     }
-    /* back to physical units; gas density rescaled to mean 1 */
+    /* back to physical units, clamped to the log10 range of the training set
+     * (the P(k) of a field is dominated by its extreme cells: a sample beyond
+     * anything seen in training must not set it); gas density rescaled to mean 1 */
+    for (int k = 0; k < 2 && rc == HB_OK; k++) {
+        float lo = (float)((e.ic.lmin[k + 1] - e.ic.mean[k + 1]) / e.ic.std[k + 1]);
+        float hi = (float)((e.ic.lmax[k + 1] - e.ic.mean[k + 1]) / e.ic.std[k + 1]);
+        for (size_t c = 0; c < (size_t)nx * plane; c++) own[2 * c + k] = fminf(fmaxf(own[2 * c + k], lo), hi);
+    }
     float *gas = NULL, *temp = NULL;
     if (rc == HB_OK) {
         gas = malloc(((size_t)nx + 1) * plane * sizeof *gas);

@@ -9,7 +9,7 @@ const char *const HB_THETA_NAMES[6] = {"omega_m", "sigma_8", "a_sn1", "a_agn1", 
 
 hb_interp hb_interp_default(void)
 {
-    hb_interp c = {0.5, 1, {0, 0, 0}, {1, 1, 1}, {1e-3, 1e-3, 1.0}};   /* sigma_c 0.5: README, training notes */
+    hb_interp c = {0.5, 1, {0, 0, 0}, {1, 1, 1}, {1e-3, 1e-3, 1.0}, {-1e30, -1e30, -1e30}, {1e30, 1e30, 1e30}};   /* sigma_c 0.5: README */
     return c;
 }
 

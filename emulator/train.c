@@ -161,7 +161,8 @@ static hb_status load(hb_dataset *ds, char **paths, int n, long halo, hb_interp 
     ds->n_boxes = n;
     ds->halo = halo;
     ds->boxes = calloc((size_t)n, sizeof *ds->boxes);
-    double sum[2 * HB_NCH] = {0};
+    double sum[2 * HB_NCH] = {0}, lmin[HB_NCH], lmax[HB_NCH];
+    for (int ch = 0; ch < HB_NCH; ch++) { lmin[ch] = 1e300; lmax[ch] = -1e300; }
     double count = 0;
     float *tmp = NULL;
     for (int b = 0; b < n; b++) {
@@ -205,6 +206,8 @@ static hb_status load(hb_dataset *ds, char **paths, int n, long halo, hb_interp 
                 if (stats && i < (size_t)nx * plane) {   /* own planes only: each cell counted once */
                     sum[ch] += lv;
                     sum[HB_NCH + ch] += lv * lv;
+                    lmin[ch] = fmin(lmin[ch], lv);
+                    lmax[ch] = fmax(lmax[ch], lv);
                 }
             }
         }
@@ -219,6 +222,13 @@ static hb_status load(hb_dataset *ds, char **paths, int n, long halo, hb_interp 
     if (stats) {
         hb_mpi_sum(comm, sum, 2 * HB_NCH);
         hb_mpi_sum(comm, &count, 1);
+        for (int ch = 0; ch < HB_NCH; ch++) lmin[ch] = -lmin[ch];
+        hb_mpi_max(comm, lmin, HB_NCH);
+        hb_mpi_max(comm, lmax, HB_NCH);
+        for (int ch = 0; ch < HB_NCH; ch++) {
+            ic->lmin[ch] = -lmin[ch];
+            ic->lmax[ch] = lmax[ch];
+        }
         for (int ch = 0; ch < HB_NCH; ch++) {
             ic->mean[ch] = sum[ch] / count;
             double var = sum[HB_NCH + ch] / count - ic->mean[ch] * ic->mean[ch];
@@ -334,6 +344,8 @@ static hb_status write_checkpoint(trainer *t, const hb_dataset *ds, int n_val)
             if (rc == HB_OK) rc = hb_h5_write_array(&f, "/interp/mean", t->ic.mean, HB_NCH);
             if (rc == HB_OK) rc = hb_h5_write_array(&f, "/interp/std", t->ic.std, HB_NCH);
             if (rc == HB_OK) rc = hb_h5_write_array(&f, "/interp/floor", t->ic.floor, HB_NCH);
+            if (rc == HB_OK) rc = hb_h5_write_array(&f, "/interp/log10_min", t->ic.lmin, HB_NCH);
+            if (rc == HB_OK) rc = hb_h5_write_array(&f, "/interp/log10_max", t->ic.lmax, HB_NCH);
             if (rc == HB_OK) rc = hb_h5_write_array(&f, "/interp/theta_min", t->theta_min, 6);
             if (rc == HB_OK) rc = hb_h5_write_array(&f, "/interp/theta_max", t->theta_max, 6);
             if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, "/interp", "channels", "log10 dm_density, log10 gas_density, log10 gas_temperature");
@@ -357,6 +369,10 @@ hb_status hb_model_read_interp(hb_h5 *f, hb_interp *ic, double theta_min[6], dou
     HB_TRY(hb_h5_read_array(f, "/interp/mean", ic->mean, HB_NCH, &n));
     HB_TRY(hb_h5_read_array(f, "/interp/std", ic->std, HB_NCH, &n));
     HB_TRY(hb_h5_read_array(f, "/interp/floor", ic->floor, HB_NCH, &n));
+    if (hb_h5_exists(f, "/interp/log10_min")) {
+        HB_TRY(hb_h5_read_array(f, "/interp/log10_min", ic->lmin, HB_NCH, &n));
+        HB_TRY(hb_h5_read_array(f, "/interp/log10_max", ic->lmax, HB_NCH, &n));
+    }
     HB_TRY(hb_h5_read_array(f, "/interp/theta_min", theta_min, 6, &n));
     HB_TRY(hb_h5_read_array(f, "/interp/theta_max", theta_max, 6, &n));
     HB_TRY(hb_h5_attr_read_double(f, "/", "sigma_c", &ic->sigma_c));

@@ -10,7 +10,9 @@
 
 hb_mock_config hb_mock_config_default(void)
 {
-    hb_mock_config c = {0.35, 1.0, 50.0, 0.7, 15.0, 0.3, 0.5, 0.15, 0.25, 5e3, 1.5, 0.05, 1};
+    /* f0, r0, delta_c, width, k_jeans and sigma_gas0 from scripts/calibrate_mock.sh
+     * (README, "The mock hydro model"); the rest from SCIENCE.md 7 */
+    hb_mock_config c = {0.6, 0.3728, 2.074, 0.3295, 7.938, 0.3, 0.5, 0.0072, 0.25, 5e3, 1.5, 0.05, 1};
     return c;
 }
 

@@ -27,6 +27,7 @@ typedef struct hb_interp {
     int    beta_sq;            /* 1: beta = t^2, 0: beta = t */
     double mean[HB_NCH], std[HB_NCH];
     double floor[HB_NCH];      /* field floor before log10 */
+    double lmin[HB_NCH], lmax[HB_NCH];   /* log10 range of the training set (emulation clamps to it) */
 } hb_interp;
 
 hb_interp hb_interp_default(void);

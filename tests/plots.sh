@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The plotting scripts run on a validation report and on box files and write
+# non-empty PNGs. Exit 77 (skipped) without matplotlib/h5py.
+set -u
+HB=$1
+SRC=$2
+/usr/bin/python3 -c "import matplotlib, h5py, numpy" 2> /dev/null \
+    || { echo "SKIP: plots need python3-matplotlib python3-h5py python3-numpy"; exit 77; }
+rm -rf toy ./*.png ./*.h5 ./*.txt
+"$(dirname "$HB")/tests/make_toy" toy > /dev/null || exit 1
+mpirun -np 2 "$HB" validate --truth toy/box00.h5 toy/box01.h5 --emulated toy/box01.h5 toy/box00.h5 --out report > v.log 2>&1 \
+    || { echo "FAIL: validate"; cat v.log; exit 1; }
+fail=0
+/usr/bin/python3 "$SRC/scripts/plot_pk.py" report.h5 --out pk.png || fail=1
+/usr/bin/python3 "$SRC/scripts/plot_slices.py" toy/box00.h5 toy/box01.h5 --plane 3 --out slices.png || fail=1
+mpirun -np 2 "$HB" pk toy/box00.h5 --field gas_density --out a.txt > /dev/null 2>&1
+mpirun -np 2 "$HB" pk toy/box01.h5 --field gas_density --out b.txt > /dev/null 2>&1
+/usr/bin/python3 "$SRC/scripts/plot_pk.py" a.txt b.txt --labels a b --out pk_text.png || fail=1
+for f in pk.png slices.png pk_text.png; do
+    [ -s $f ] && [ "$(head -c 4 $f | tail -c 3)" = PNG ] || { echo "FAIL: $f is not a PNG"; fail=1; }
+done
+[ $fail = 0 ] && echo "ok: three non-empty PNGs"
+exit $fail
