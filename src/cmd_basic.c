@@ -17,7 +17,7 @@ hb_status hb_cmd_params(int argc, char **argv)
     (void)argc;
     (void)argv;
     if (hb_world_rank() == 0) {
-        printf("# hydrobridge parameters: INI sections [cosmology], [feedback], [simulation], "
+        printf("# hydrobridge parameters: INI sections [cosmology], [feedback], [simulation], [mock], "
                "[output]; any key can be overridden on the command line as section.key=value\n");
         hb_params_fprint_reference(stdout);
     }

@@ -237,10 +237,22 @@ static void start_point(const hb_mock_config *m, gsl_vector *x)
     gsl_vector_set(x, 5, logit(fmin(fmax(m->sg0 / 0.5, 0.01), 0.99)));
 }
 
+typedef struct calib_set { calib *c; int n; } calib_set;
+
 /* Mean squared log-ratio to the syren-baryon TNG fit over 1 <= k <= 10, three A_AGN2. */
+static double objective1(const gsl_vector *x, calib *c);
+
+/* ... averaged over every calibration box (realisations differ by ~5% at k ~ 1-3) */
 static double objective(const gsl_vector *x, void *vp)
 {
-    calib *c = vp;
+    calib_set *cs = vp;
+    double s = 0;
+    for (int i = 0; i < cs->n; i++) s += objective1(x, &cs->c[i]);
+    return s / cs->n;
+}
+
+static double objective1(const gsl_vector *x, calib *c)
+{
     hb_mock_config mc = with(c, x);
     double *s = malloc((size_t)c->nb * sizeof *s), sum = 0;
     int n = 0;
@@ -262,12 +274,72 @@ static double objective(const gsl_vector *x, void *vp)
 }
 
 static const char *CAL_USAGE =
-    "usage: hydrobridge calibrate-mock DM.h5 [--iterations N] [section.key=value ...]\n"
+    "usage: hydrobridge calibrate-mock DM.h5 [DM2.h5 ...] [--iterations N] [section.key=value ...]\n"
     "Fit the mock's free constants (mock.f0, r0, delta_c, width, k_jeans, sigma_gas0) so that the total-matter\n"
     "suppression (DM + gas + stars against DM only) of DM.h5 follows the CAMELS IllustrisTNG fit of\n"
     "syren-baryon at k = 1-10 h/Mpc for A_AGN2 = 1, 0.5 and 2 (GSL Nelder-Mead on bounded transforms),\n"
-    "then print the table. DM.h5 should resolve k = 10 h/Mpc (e.g. 128^3 in 25 Mpc/h, z = 0).\n"
+    "then print the table. DM.h5 should resolve k = 10 h/Mpc (e.g. 128^3 in 25 Mpc/h, z = 0); with several\n"
+    "boxes (realisations) the mean of their objectives is minimised and each box's table printed.\n"
     "--iterations 0 only prints the table for the current constants.\n";
+
+/* The DM-only spectrum and the work meshes of one calibration box. */
+static hb_status calib_setup(calib *c, hb_mesh *m, const float *dm, const hb_params *par)
+{
+    c->m = m;
+    c->dm = dm;
+    c->base = hb_mock_config_from_params(par);
+    c->agn2[0] = 1.0; c->agn2[1] = 0.5; c->agn2[2] = 2.0;
+    c->gas = hb_mesh_alloc(m); c->temp = hb_mesh_alloc(m); c->stars = hb_mesh_alloc(m);
+    c->tot = hb_mesh_alloc(m); c->work = hb_mesh_alloc(m);
+    memcpy(c->work, dm, 2 * (size_t)m->alloc_local * sizeof *dm);
+    hb_pk pk;
+    HB_TRY(hb_pk_to_delta(m, c->work, NULL));
+    HB_TRY(hb_pk_compute(&pk, m, c->work, NULL, HB_MAS_CIC, HB_MAS_CIC));
+    c->nb = pk.nbins;
+    c->pdm = malloc((size_t)c->nb * sizeof *c->pdm);
+    c->kk = malloc((size_t)c->nb * sizeof *c->kk);
+    memcpy(c->pdm, pk.p11, (size_t)c->nb * sizeof *c->pdm);
+    memcpy(c->kk, pk.k, (size_t)c->nb * sizeof *c->kk);
+    hb_pk_free(&pk);
+    return HB_OK;
+}
+
+static void calib_free(calib *c)
+{
+    fftwf_free(c->gas); fftwf_free(c->temp); fftwf_free(c->stars); fftwf_free(c->tot); fftwf_free(c->work);
+    free(c->pdm); free(c->kk);
+}
+
+/* The table of S_mock against the TNG fit; *worst over k = 1-10 h/Mpc. */
+static hb_status print_table(calib *c, const hb_mock_config *fit, double *worst)
+{
+    double *s = malloc((size_t)c->nb * sizeof *s), tab[3][512];
+    hb_status rc = HB_OK;
+    for (int a = 0; a < 3 && rc == HB_OK; a++) {
+        rc = mock_suppression(c, fit, c->agn2[a], s);
+        for (int j = 0; j < c->nb && j < 512; j++) tab[a][j] = s[j];
+    }
+    free(s);
+    HB_TRY(rc);
+    hb_log0("%8s  %9s %9s %7s  %9s %9s %7s  %9s %9s %7s", "k[h/Mpc]", "S(A=1)", "TNG fit", "ratio", "S(A=0.5)",
+            "TNG fit", "ratio", "S(A=2)", "TNG fit", "ratio");
+    *worst = 0;
+    for (int j = 0; j < c->nb; j++) {
+        if (c->kk[j] < 0.5 || c->kk[j] > 12) continue;
+        double t[3];
+        for (int a = 0; a < 3; a++) {
+            double th[6];
+            hb_boxinfo_theta(&c->bi, th);
+            th[5] = c->agn2[a];
+            t[a] = hb_syren_tng(c->kk[j], c->bi.redshift, th);
+            if (c->kk[j] >= 1 && c->kk[j] <= 10) *worst = fmax(*worst, fabs(tab[a][j] / t[a] - 1));
+        }
+        if (j % 2 == 0)
+            hb_log0("%8.3f  %9.4f %9.4f %7.3f  %9.4f %9.4f %7.3f  %9.4f %9.4f %7.3f", c->kk[j], tab[0][j], t[0],
+                    tab[0][j] / t[0], tab[1][j], t[1], tab[1][j] / t[1], tab[2][j], t[2], tab[2][j] / t[2]);
+    }
+    return HB_OK;
+}
 
 hb_status hb_cmd_calibrate_mock(int argc, char **argv)
 {
@@ -281,42 +353,31 @@ hb_status hb_cmd_calibrate_mock(int argc, char **argv)
         else { hb_cli_usage(CAL_USAGE); return HB_EARG; }
     }
     if (optind >= argc) return HB_ERR0(HB_EARG, "need DM.h5\n%s", CAL_USAGE);
+    int first_over = optind;
+    while (first_over < argc && !hb_cli_is_override(argv[first_over])) first_over++;
+    int nbox = first_over - optind;
+    if (nbox > 8) return HB_ERR0(HB_EARG, "at most 8 calibration boxes");
     hb_status rc = HB_OK;
     char *over[64];
-    int nover = split_overrides(argc, argv, optind + 1, over, 64, CAL_USAGE, &rc);
+    int nover = split_overrides(argc, argv, first_over, over, 64, CAL_USAGE, &rc);
     HB_TRY(rc);
     hb_params par;
     HB_TRY(hb_params_load(&par, NULL, nover, over, NULL, MPI_COMM_WORLD));
-    hb_mesh m;
-    float *dm = NULL;
-    calib c;
-    memset(&c, 0, sizeof c);
-    HB_TRY(load_dm(argv[optind], &m, &dm, &c.bi, &par));
-    c.m = &m;
-    c.dm = dm;
-    c.base = hb_mock_config_from_params(&par);
-    c.agn2[0] = 1.0; c.agn2[1] = 0.5; c.agn2[2] = 2.0;
-    c.gas = hb_mesh_alloc(&m); c.temp = hb_mesh_alloc(&m); c.stars = hb_mesh_alloc(&m);
-    c.tot = hb_mesh_alloc(&m); c.work = hb_mesh_alloc(&m);
-    /* the DM-only spectrum on the same bins */
-    memcpy(c.work, dm, 2 * (size_t)m.alloc_local * sizeof *dm);
-    hb_pk pk;
-    rc = hb_pk_to_delta(&m, c.work, NULL);
-    if (rc == HB_OK) rc = hb_pk_compute(&pk, &m, c.work, NULL, HB_MAS_CIC, HB_MAS_CIC);
-    if (rc != HB_OK) return rc;
-    c.nb = pk.nbins;
-    c.pdm = malloc((size_t)c.nb * sizeof *c.pdm);
-    c.kk = malloc((size_t)c.nb * sizeof *c.kk);
-    memcpy(c.pdm, pk.p11, (size_t)c.nb * sizeof *c.pdm);
-    memcpy(c.kk, pk.k, (size_t)c.nb * sizeof *c.kk);
-    hb_pk_free(&pk);
+    hb_mesh m[8];
+    float *dm[8];
+    calib cb[8];
+    memset(cb, 0, sizeof cb);
+    for (int i = 0; i < nbox; i++) {
+        HB_TRY(load_dm(argv[optind + i], &m[i], &dm[i], &cb[i].bi, &par));
+        HB_TRY(calib_setup(&cb[i], &m[i], dm[i], &par));
+    }
+    calib_set cs = {cb, nbox};
     gsl_vector *x = gsl_vector_alloc(NFIT), *step = gsl_vector_alloc(NFIT);
-    start_point(&c.base, x);
+    start_point(&cb[0].base, x);
     gsl_vector_set_all(step, 0.4);
-    gsl_multimin_function fn = {objective, NFIT, &c};
-    double best = objective(x, &c);
-    hb_log0("calibrate-mock: start: f0 %.4f r0 %.4f delta_c %.2f width %.4f: rms log-ratio %.4f", c.base.f0,
-            c.base.r0, c.base.delta_c, c.base.w, sqrt(best));
+    gsl_multimin_function fn = {objective, NFIT, &cs};
+    double best = objective(x, &cs);
+    hb_log0("calibrate-mock: %d box(es); start: rms log-ratio %.4f", nbox, sqrt(best));
     if (iters > 0) {
         /* every rank runs the same simplex (the objective is collective) */
         gsl_multimin_fminimizer *mn = gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, NFIT);
@@ -325,10 +386,10 @@ hb_status hb_cmd_calibrate_mock(int argc, char **argv)
             if (gsl_multimin_fminimizer_iterate(mn) != GSL_SUCCESS) break;
             double size = gsl_multimin_fminimizer_size(mn);
             if (it % 10 == 0) {
-                hb_mock_config cur = with(&c, mn->x);
-                hb_log0("calibrate-mock: iteration %ld, %d evaluations, rms log-ratio %.4f, simplex %.3g: f0=%.4f "
-                        "r0=%.4f delta_c=%.3f width=%.4f k_jeans=%.3f sigma_gas0=%.4f", it, c.evals, sqrt(mn->fval),
-                        size, cur.f0, cur.r0, cur.delta_c, cur.w, cur.k_jeans, cur.sg0);
+                hb_mock_config cur = with(&cb[0], mn->x);
+                hb_log0("calibrate-mock: iteration %ld, rms log-ratio %.4f, simplex %.3g: f0=%.4f r0=%.4f delta_c=%.3f "
+                        "width=%.4f k_jeans=%.3f sigma_gas0=%.4f", it, sqrt(mn->fval), size, cur.f0, cur.r0,
+                        cur.delta_c, cur.w, cur.k_jeans, cur.sg0);
             }
             if (gsl_multimin_test_size(size, 2e-3) == GSL_SUCCESS) break;
         }
@@ -336,39 +397,25 @@ hb_status hb_cmd_calibrate_mock(int argc, char **argv)
         best = mn->fval;
         gsl_multimin_fminimizer_free(mn);
     }
-    hb_mock_config fit = with(&c, x);
+    hb_mock_config fit = with(&cb[0], x);
     hb_log0("calibrate-mock: mock.f0=%.4f mock.r0=%.4f mock.delta_c=%.3f mock.width=%.4f mock.k_jeans=%.3f "
-            "mock.sigma_gas0=%.4f (rms log-ratio %.4f over k = 1-10 h/Mpc, %d evaluations)", fit.f0, fit.r0,
-            fit.delta_c, fit.w, fit.k_jeans, fit.sg0, sqrt(best), c.evals);
-    double *s = malloc((size_t)c.nb * sizeof *s);
-    hb_log0("%8s  %9s %9s %7s  %9s %9s %7s  %9s %9s %7s", "k[h/Mpc]", "S(A=1)", "TNG fit", "ratio", "S(A=0.5)",
-            "TNG fit", "ratio", "S(A=2)", "TNG fit", "ratio");
-    double tab[3][512];
-    for (int a = 0; a < 3 && rc == HB_OK; a++) {
-        rc = mock_suppression(&c, &fit, c.agn2[a], s);
-        for (int j = 0; j < c.nb && j < 512; j++) tab[a][j] = s[j];
-    }
+            "mock.sigma_gas0=%.4f (rms log-ratio %.4f over k = 1-10 h/Mpc)", fit.f0, fit.r0, fit.delta_c, fit.w,
+            fit.k_jeans, fit.sg0, sqrt(best));
     double worst = 0;
-    for (int j = 0; rc == HB_OK && j < c.nb; j++) {
-        if (c.kk[j] < 0.5 || c.kk[j] > 12) continue;
-        double t[3];
-        for (int a = 0; a < 3; a++) {
-            double th[6];
-            hb_boxinfo_theta(&c.bi, th);
-            th[5] = c.agn2[a];
-            t[a] = hb_syren_tng(c.kk[j], c.bi.redshift, th);
-            if (c.kk[j] >= 1 && c.kk[j] <= 10) worst = fmax(worst, fabs(tab[a][j] / t[a] - 1));
-        }
-        if (j % 2 == 0)
-            hb_log0("%8.3f  %9.4f %9.4f %7.3f  %9.4f %9.4f %7.3f  %9.4f %9.4f %7.3f", c.kk[j], tab[0][j], t[0],
-                    tab[0][j] / t[0], tab[1][j], t[1], tab[1][j] / t[1], tab[2][j], t[2], tab[2][j] / t[2]);
+    for (int i = 0; i < nbox && rc == HB_OK; i++) {
+        double w = 0;
+        hb_log0("calibrate-mock: %s", argv[optind + i]);
+        rc = print_table(&cb[i], &fit, &w);
+        worst = fmax(worst, w);
     }
     hb_log0("calibrate-mock: largest |S_mock / S_TNG - 1| at k = 1-10 h/Mpc: %.3f", worst);
-    free(s);
-    gsl_vector_free(x); gsl_vector_free(step);
-    fftwf_free(dm); fftwf_free(c.gas); fftwf_free(c.temp); fftwf_free(c.stars); fftwf_free(c.tot); fftwf_free(c.work);
-    free(c.pdm); free(c.kk);
-    hb_mesh_free(&m);
+    gsl_vector_free(x);
+    gsl_vector_free(step);
+    for (int i = 0; i < nbox; i++) {
+        calib_free(&cb[i]);
+        fftwf_free(dm[i]);
+        hb_mesh_free(&m[i]);
+    }
     return rc;
 }
 
