@@ -38,7 +38,10 @@ def from_report(path, out):
             ax[1, c].fill_between(k, m - s, m + s, color="C1", alpha=0.3, lw=0)
             ax[1, c].axhline(1, color="k", lw=0.8)
             ax[1, c].axhspan(0.9, 1.1, color="0.9", zorder=0)
-            ax[1, c].set_ylim(0.5, 1.5)
+            below = k < kny / 2 if kny else np.ones_like(k, bool)
+            hi = max(1.5, 1.1 * float(np.max(m[below]))) if below.any() else 1.5
+            lo = min(0.5, 0.9 * float(np.min(m[below]))) if below.any() else 0.5
+            ax[1, c].set_ylim(max(lo, 0), hi)
             ax[1, c].set_ylabel(r"$P_{\rm emu}/P_{\rm truth}$")
             rm, rs = g["r_mean"][...], g["r_std"][...]
             ax[2, c].semilogx(k, rm, "C2-")
