@@ -85,16 +85,7 @@ static hb_status drift_at(emu *e, float *state, double t, float *out)
 static hb_status read_theta(hb_h5 *f, const hb_params *ov, double theta[6], hb_boxinfo *bi)
 {
     HB_TRY(hb_h5_read_boxinfo(f, bi));
-    static const char *keys[6] = {"cosmology.omega_m", "cosmology.sigma_8", "feedback.a_sn1", "feedback.a_agn1",
-                                  "feedback.a_sn2", "feedback.a_agn2"};
-    double *fields[6] = {&bi->omega_m, &bi->sigma_8, &bi->a_sn1, &bi->a_agn1, &bi->a_sn2, &bi->a_agn2};
-    for (int k = 0; k < 6; k++) {
-        if (ov) {
-            int i;
-            for (i = 0; i < hb_params_count(); i++) if (strcmp(hb_params_key(i), keys[k]) == 0) break;
-            if (i < hb_params_count() && ov->given[i]) *fields[k] = hb_params_double(ov, keys[k]);
-        }
-    }
+    hb_boxinfo_override(bi, ov);
     hb_boxinfo_theta(bi, theta);
     return HB_OK;
 }

@@ -118,14 +118,7 @@ static hb_status load_dm(const char *path, hb_mesh *m, float **dm, hb_boxinfo *b
         rc = hb_h5_read_mesh_field(&f, HB_FIELD_DM, m, *dm);
     }
     hb_h5_close(&f);
-    static const char *keys[6] = {"cosmology.omega_m", "cosmology.sigma_8", "feedback.a_sn1", "feedback.a_agn1",
-                                  "feedback.a_sn2", "feedback.a_agn2"};
-    double *fld[6] = {&bi->omega_m, &bi->sigma_8, &bi->a_sn1, &bi->a_agn1, &bi->a_sn2, &bi->a_agn2};
-    for (int k = 0; k < 6 && rc == HB_OK && ov; k++) {
-        for (int i = 0; i < hb_params_count(); i++) {
-            if (strcmp(hb_params_key(i), keys[k]) == 0 && ov->given[i]) *fld[k] = hb_params_double(ov, keys[k]);
-        }
-    }
+    if (rc == HB_OK) hb_boxinfo_override(bi, ov);
     return rc;
 }
 

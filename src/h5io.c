@@ -32,6 +32,18 @@ hb_boxinfo hb_boxinfo_from_params(const hb_params *p, double redshift)
     return b;
 }
 
+void hb_boxinfo_override(hb_boxinfo *b, const hb_params *p)
+{
+    static const char *keys[6] = {"cosmology.omega_m", "cosmology.sigma_8", "feedback.a_sn1", "feedback.a_agn1",
+                                  "feedback.a_sn2", "feedback.a_agn2"};
+    double *fields[6] = {&b->omega_m, &b->sigma_8, &b->a_sn1, &b->a_agn1, &b->a_sn2, &b->a_agn2};
+    for (int k = 0; k < 6 && p; k++) {
+        for (int i = 0; i < hb_params_count(); i++) {
+            if (strcmp(hb_params_key(i), keys[k]) == 0 && p->given[i]) *fields[k] = hb_params_double(p, keys[k]);
+        }
+    }
+}
+
 void hb_boxinfo_theta(const hb_boxinfo *b, double theta[6])
 {
     theta[0] = b->omega_m;

@@ -47,6 +47,9 @@ typedef struct hb_boxinfo {
 } hb_boxinfo;
 
 hb_boxinfo hb_boxinfo_from_params(const hb_params *p, double redshift);
+/* Replace b's cosmology.omega_m, sigma_8 and feedback.a_* by those given in
+ * p (from a file or the command line); the others stay. */
+void hb_boxinfo_override(hb_boxinfo *b, const hb_params *p);
 /* The six conditioning parameters in CAMELS order (Om, s8, SN1, AGN1, SN2, AGN2). */
 void hb_boxinfo_theta(const hb_boxinfo *b, double theta[6]);
 
