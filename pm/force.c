@@ -61,7 +61,9 @@ void hb_force_free(hb_force *f)
     memset(f, 0, sizeof *f);
 }
 
-void hb_force_component(hb_force *f, int d)
+/* Given delta_k in f->delta, leave component d of the force field (real
+ * space) in f->work. delta_k is kept. */
+static void force_component(hb_force *f, int d)
 {
     const hb_mesh *m = f->mesh;
     const int N = m->N;
@@ -113,7 +115,7 @@ hb_status hb_force_compute(hb_force *f, hb_particles *p)
         hb_mesh_r2c(m, f->delta);   /* the mean (DC mode) drops out: k2 = 0 there */
         hb_timer_stop(&f->t_fft);
         for (int d = 0; d < 3; d++) {
-            hb_force_component(f, d);
+            force_component(f, d);
             hb_timer_start(&f->t_readout);
             HB_TRY(hb_painter_readout(&f->painter, f->work, p, p->acc + d, 3, shift, pass > 0, 1.0f));
             hb_timer_stop(&f->t_readout);

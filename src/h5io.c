@@ -147,11 +147,6 @@ hb_status hb_h5_open(hb_h5 *f, const char *path, MPI_Comm comm)
     return open_mode(f, path, comm, H5F_ACC_RDONLY);
 }
 
-hb_status hb_h5_open_rw(hb_h5 *f, const char *path, MPI_Comm comm)
-{
-    return open_mode(f, path, comm, H5F_ACC_RDWR);
-}
-
 void hb_h5_close(hb_h5 *f)
 {
     if (f->file >= 0) H5Fclose(f->file);

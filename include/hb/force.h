@@ -51,9 +51,6 @@ hb_force_config hb_force_config_default(void);   /* fastpm kernel, CIC, no inter
 hb_status hb_force_init(hb_force *f, const hb_mesh *m, const hb_force_config *cfg, long n_particles_total);
 /* Fill p->acc with the force at every particle. */
 hb_status hb_force_compute(hb_force *f, hb_particles *p);
-/* Given delta_k in f->delta, leave component d of the force field (real
- * space) in f->work. delta_k is kept. */
-void      hb_force_component(hb_force *f, int d);
 void      hb_force_free(hb_force *f);
 
 #endif

@@ -57,7 +57,6 @@ hb_status hb_h5_create(hb_h5 *f, const char *path, MPI_Comm comm);
 hb_status hb_h5_commit(hb_h5 *f);          /* close and rename into place */
 void      hb_h5_abort(hb_h5 *f);           /* close and delete the temporary */
 hb_status hb_h5_open(hb_h5 *f, const char *path, MPI_Comm comm);   /* read-only */
-hb_status hb_h5_open_rw(hb_h5 *f, const char *path, MPI_Comm comm); /* existing file, in place */
 void      hb_h5_close(hb_h5 *f);
 
 int hb_h5_exists(hb_h5 *f, const char *path);   /* dataset or group */
