@@ -1,8 +1,10 @@
-/* Network layers, channels last (hb/nn.h). Convolutions: im2col + SGEMM
+/* Network layers, channels last (hb/nn.h). Convolutions: the direct 3x3x3
+ * kernels of conv3_direct.c where the channels allow, else im2col + SGEMM
  * over chunks of whole z-rows; the backward pass of conv3 with respect to
  * its input is itself a conv3 of dout with flipped, transposed weights, so
  * every im2col is a gather (no scatter-add, OpenMP-parallel). */
 #include "hb/nn.h"
+#include "nn_internal.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -29,6 +31,9 @@ size_t hb_conv_workspace(int Ci, int Co, int X, int Y, int Z)
         if (n > need) need = n;
     }
     size_t wf = 27 * (size_t)Ci * Co;   /* flipped conv3 weights */
+    int C = Ci > Co ? Ci : Co;
+    size_t pad = hb_conv3_direct_workspace(C, X, Y, Z);
+    if (pad > need) need = pad;
     return need > wf ? need : wf;
 }
 
@@ -99,6 +104,10 @@ static void conv3_gemm(float *out, const float *in, const float *w, int B, int C
 void hb_conv3_forward(float *out, const float *in, const float *w, const float *b, int B, int Ci,
                       int Co, int X, int Y, int Z, float *col)
 {
+    if (hb_conv3_direct_ok(Ci, Co)) {
+        hb_conv3_direct(out, in, w, b, B, Ci, Co, X, Y, Z, col, 0);
+        return;
+    }
     conv3_gemm(out, in, w, B, Ci, Co, X, Y, Z, col, 0.0f);
     add_bias(out, b, (size_t)B * X * Y * Z, Co);
 }
@@ -110,6 +119,10 @@ void hb_conv3_backward(float *din, float *dw, float *db, const float *dout, cons
     const int K = 27 * Ci, rows = X * Y, cr = chunk_rows(K, Z, rows);
     const size_t V = (size_t)rows * Z;
     /* dW (27 Ci x Co) += col(in)^T dout */
+    if (dw && hb_conv3_direct_ok(Ci, Co)) {
+        hb_conv3_direct_dw(dw, in, dout, B, Ci, Co, X, Y, Z, col);
+        dw = NULL;
+    }
     for (int b = 0; b < B && dw; b++) {
         for (int r0 = 0; r0 < rows; r0 += cr) {
             int nr = rows - r0 < cr ? rows - r0 : cr;
@@ -127,7 +140,8 @@ void hb_conv3_backward(float *din, float *dw, float *db, const float *dout, cons
         for (int ci = 0; ci < Ci; ci++)
             for (int co = 0; co < Co; co++)
                 dcol[((size_t)(26 - tap) * Co + co) * Ci + ci] = w[((size_t)tap * Ci + ci) * Co + co];
-    conv3_gemm(din, dout, dcol, B, Co, Ci, X, Y, Z, col, 1.0f);
+    if (hb_conv3_direct_ok(Co, Ci)) hb_conv3_direct(din, dout, dcol, NULL, B, Co, Ci, X, Y, Z, col, 1);
+    else conv3_gemm(din, dout, dcol, B, Co, Ci, X, Y, Z, col, 1.0f);
 }
 
 /* ---- 2x2x2 stride 2 ---------------------------------------------------- */

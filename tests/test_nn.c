@@ -13,6 +13,7 @@
 #include "hb/rng.h"
 #include "hb/unet.h"
 #include "hbtest.h"
+#include "../emulator/nn_internal.h"
 
 /* float32 convolutions of O(1) data with K <= 27*32 terms: ~1e-6 relative */
 #define TOL_CONV 2e-5
@@ -111,7 +112,24 @@ static void check_layer(ltype t, int B, int Ci, int Co, int X, int Y, int Z)
     free(ind); free(wd); free(bd); free(rd); free(ref);
 }
 
-START_TEST(conv3_fast_vs_ref_and_fd) { check_layer(L_CONV3, 2, 3, 5, 4, 6, 8); check_layer(L_CONV3, 1, 16, 16, 8, 8, 8); }
+START_TEST(conv3_fast_vs_ref_and_fd)
+{
+    check_layer(L_CONV3, 2, 3, 5, 4, 6, 8);      /* im2col + SGEMM (Co not a multiple of 16) */
+    /* the direct kernels: 1 to 5 vectors of output channels, z-rows with
+     * remainders (10 = 8 + 2, 7 = 4 + 2 + 1, 13, 5), input-channel blocks with
+     * remainders (3 = 2 + 1), the input gradient by SGEMM (Ci 3) and direct */
+    check_layer(L_CONV3, 1, 16, 16, 8, 8, 8);
+    check_layer(L_CONV3, 2, 3, 16, 4, 6, 10);
+    check_layer(L_CONV3, 1, 32, 16, 5, 4, 7);
+    check_layer(L_CONV3, 1, 16, 48, 3, 4, 13);
+    check_layer(L_CONV3, 1, 64, 64, 3, 3, 8);
+    check_layer(L_CONV3, 1, 16, 80, 3, 3, 5);
+    /* the same with one x-plane per chunk: chunk edges wrap like the box */
+    hb_conv3_direct_set_chunk(1);
+    check_layer(L_CONV3, 2, 3, 16, 4, 6, 10);
+    check_layer(L_CONV3, 1, 32, 16, 5, 4, 7);
+    hb_conv3_direct_set_chunk(0);
+}
 END_TEST
 START_TEST(down_fast_vs_ref_and_fd) { check_layer(L_DOWN, 2, 3, 5, 4, 6, 8); }
 END_TEST
@@ -260,8 +278,9 @@ END_TEST
 START_TEST(unet_translation_equivariance)
 {
     /* periodic convolutions + two stride-2 levels: shifting the input by 4
-     * cells along any axis shifts the output by 4 cells */
-    hb_unet_config cfg = {2, 4, 16};
+     * cells along any axis shifts the output by 4 cells; width 4 runs the
+     * SGEMM convolutions, width 16 the direct kernels */
+    hb_unet_config cfg = {2, _i ? 16 : 4, 16};
     hb_unet u;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 5), HB_OK);
     const int X = 8, Y = 12, Z = 16;
@@ -335,7 +354,7 @@ END_TEST
 
 START_TEST(unet_infer_matches_forward_and_receptive_field)
 {
-    hb_unet_config cfg = {2, 4, 16};
+    hb_unet_config cfg = {2, _i ? 16 : 4, 16};   /* SGEMM and direct convolutions */
     hb_unet u;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 8), HB_OK);
     const int X = 96, Y = 8, Z = 8;
@@ -427,10 +446,10 @@ static Suite *nn_suite(void)
     tcase_add_test(tc, up_fast_vs_ref_and_fd);
     tcase_add_test(tc, small_layers_fd);
     tcase_add_test(tc, unet_fd_tiny);
-    tcase_add_test(tc, unet_translation_equivariance);
+    tcase_add_loop_test(tc, unet_translation_equivariance, 0, 2);
     tcase_add_test(tc, adam_two_steps_by_hand);
     tcase_add_test(tc, model_file_round_trip);
-    tcase_add_test(tc, unet_infer_matches_forward_and_receptive_field);
+    tcase_add_loop_test(tc, unet_infer_matches_forward_and_receptive_field, 0, 2);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return s;

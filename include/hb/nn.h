@@ -5,9 +5,12 @@
  *
  * Tensors are float32, channels last: (B, X, Y, Z, C), C order, so the C
  * values of a voxel are contiguous (im2col copies whole runs, GEMMs see the
- * voxels as rows). 3-D convolutions are periodic. Convolutions run as
- * im2col + OpenBLAS SGEMM over chunks of voxels, so the workspace `col`
- * (hb_conv_workspace floats) stays small; element-wise loops use OpenMP.
+ * voxels as rows). 3-D convolutions are periodic. A 3x3x3 convolution whose
+ * output channels are a multiple of 16 runs as a register-blocked direct
+ * kernel (emulator/conv3_direct.c); the others, and the stride-2 and 1x1
+ * convolutions, as im2col + OpenBLAS SGEMM over chunks of voxels. Either way
+ * the workspace `col` (hb_conv_workspace floats) stays small; element-wise
+ * loops use OpenMP.
  * Weight layouts put the output channel last (GEMM friendly):
  *   conv3  w (27, Ci, Co), tap = (kx*3 + ky)*3 + kz, offsets k-1
  *   down   w (8, Ci, Co),  tap = (a*2 + b)*2 + c reads voxel (2x+a, 2y+b, 2z+c)

@@ -1,0 +1,258 @@
+/* Direct 3x3x3 periodic convolution, channels last, for channel counts that
+ * are multiples of 16 (the reference U-Net's at w = 16, 32, ...).
+ *
+ * im2col + SGEMM spends more time copying (im2col, then OpenBLAS packing the
+ * copy again) than multiplying. Here the input is copied once, in chunks of
+ * x-planes, into a buffer padded by one voxel in x and z (y wraps through row
+ * pointers), and a register-blocked kernel reads it in place: NZ consecutive
+ * output voxels times NV vectors of 16 output channels stay in registers over
+ * all 27 taps and input channels. The vectors are GCC vector extensions, so
+ * the compiler picks AVX-512, AVX2 or SSE for the machine.
+ *
+ * The weight gradient runs over tasks (tap, block of input channels, block of
+ * output channels), each summing over every voxel of a chunk in a fixed order
+ * into its own entries: the result does not depend on the thread count. */
+#include "nn_internal.h"
+
+#include <string.h>
+
+typedef float v16 __attribute__((vector_size(64), aligned(4)));   /* unaligned loads allowed */
+
+/* padded input per chunk: 1 MB, about one core's L2 */
+static size_t chunk_floats = 1u << 18;
+
+void hb_conv3_direct_set_chunk(size_t floats) { chunk_floats = floats ? floats : 1u << 18; }
+
+/* x-planes of output per chunk for C channels on a (Y, Z) plane. */
+static int chunk_planes(int C, int X, int Y, int Z)
+{
+    long per = (long)Y * (Z + 2) * C;
+    long n = (long)(chunk_floats / (size_t)per) - 2;
+    if (n < 1) n = 1;
+    if (n > X) n = X;
+    return (int)n;
+}
+
+int hb_conv3_direct_ok(int Ci, int Co) { return Ci > 0 && Co % 16 == 0 && Co > 0; }
+
+size_t hb_conv3_direct_workspace(int C, int X, int Y, int Z)
+{
+    return (size_t)(chunk_planes(C, X, Y, Z) + 2) * Y * (Z + 2) * C;
+}
+
+/* pad[(xx, y, zz)] = in(wrap(x0 + xx - 1), y, wrap(zz - 1)) for xx in [0, nx+2), zz in [0, Z+2). */
+static void pad_chunk(float *pad, const float *in, int C, int X, int Y, int Z, int x0, int nx)
+{
+    const size_t zr = (size_t)(Z + 2) * C, row = (size_t)Z * C;
+#pragma omp for schedule(static)
+    for (int r = 0; r < (nx + 2) * Y; r++) {
+        int xx = r / Y, y = r % Y;
+        int xs = ((x0 + xx - 1) % X + X) % X;
+        const float *src = in + ((size_t)xs * Y + y) * row;
+        float *dst = pad + (size_t)r * zr;
+        memcpy(dst, src + row - C, (size_t)C * sizeof *dst);
+        memcpy(dst + C, src, row * sizeof *dst);
+        memcpy(dst + C + row, src, (size_t)C * sizeof *dst);
+    }
+}
+
+/* The nine padded rows (kx, ky) feeding output row (xx, y) of a chunk. */
+static void row_pointers(const float *rows[9], const float *pad, int C, int Y, int Z, int xx, int y)
+{
+    const size_t zr = (size_t)(Z + 2) * C;
+    for (int kx = 0; kx < 3; kx++)
+        for (int ky = 0; ky < 3; ky++) {
+            int ys = y + ky - 1;
+            ys = ys < 0 ? ys + Y : (ys >= Y ? ys - Y : ys);
+            rows[kx * 3 + ky] = pad + ((size_t)(xx + kx) * Y + ys) * zr;
+        }
+}
+
+/* out[j][c0 .. c0+16 NV) (+)= bias + sum over taps and ci, for NZ voxels
+ * starting at padded z offset z0 of the nine rows. */
+static inline __attribute__((always_inline)) void fwd_block(float *restrict out,
+        const float *const rows[9], int z0, const float *restrict w, const float *restrict bias,
+        int Ci, int Co, int c0, int accumulate, const int NV, const int NZ)
+{
+    v16 acc[16][4];   /* fixed sizes so the used [NZ][NV] corner lives in registers */
+#pragma GCC unroll 16
+    for (int j = 0; j < NZ; j++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[j][v] = (v16){0};
+    for (int r = 0; r < 9; r++)
+        for (int kz = 0; kz < 3; kz++) {
+            const float *s = rows[r] + (size_t)(z0 + kz) * Ci;
+            const float *wt = w + (size_t)(r * 3 + kz) * Ci * Co + c0;
+            for (int ci = 0; ci < Ci; ci++) {
+                v16 wv[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++) wv[v] = *(const v16 *)(wt + (size_t)ci * Co + 16 * v);
+#pragma GCC unroll 16
+                for (int j = 0; j < NZ; j++) {
+                    float a = s[(size_t)j * Ci + ci];
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++) acc[j][v] += a * wv[v];
+                }
+            }
+        }
+#pragma GCC unroll 16
+    for (int j = 0; j < NZ; j++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            v16 *o = (v16 *)(out + (size_t)j * Co + c0 + 16 * v);
+            v16 x = acc[j][v];
+            if (bias) x += *(const v16 *)(bias + c0 + 16 * v);
+            *o = accumulate ? *o + x : x;
+        }
+}
+
+/* One output row of Z voxels, channels [c0, c0 + 16 NV): blocks of NZ, then
+ * the remainder in blocks of 8, 4, 2, 1. */
+#define FWD_ROW(NV, NZ)                                                                            \
+    static void fwd_row_##NV(float *out, const float *const rows[9], int Z, const float *w,        \
+                             const float *bias, int Ci, int Co, int c0, int accumulate)           \
+    {                                                                                              \
+        int z = 0;                                                                                 \
+        for (; z + NZ <= Z; z += NZ)                                                               \
+            fwd_block(out + (size_t)z * Co, rows, z, w, bias, Ci, Co, c0, accumulate, NV, NZ);     \
+        if (NZ > 8 && z + 8 <= Z) {                                                                \
+            fwd_block(out + (size_t)z * Co, rows, z, w, bias, Ci, Co, c0, accumulate, NV, 8);      \
+            z += 8;                                                                                \
+        }                                                                                          \
+        if (NZ > 4 && z + 4 <= Z) {                                                                \
+            fwd_block(out + (size_t)z * Co, rows, z, w, bias, Ci, Co, c0, accumulate, NV, 4);      \
+            z += 4;                                                                                \
+        }                                                                                          \
+        if (NZ > 2 && z + 2 <= Z) {                                                                \
+            fwd_block(out + (size_t)z * Co, rows, z, w, bias, Ci, Co, c0, accumulate, NV, 2);      \
+            z += 2;                                                                                \
+        }                                                                                          \
+        for (; z < Z; z++)                                                                         \
+            fwd_block(out + (size_t)z * Co, rows, z, w, bias, Ci, Co, c0, accumulate, NV, 1);      \
+    }
+FWD_ROW(1, 16)
+FWD_ROW(2, 8)
+FWD_ROW(3, 6)
+FWD_ROW(4, 4)
+
+void hb_conv3_direct(float *out, const float *in, const float *w, const float *b, int B, int Ci,
+                     int Co, int X, int Y, int Z, float *pad, int accumulate)
+{
+    const int nxc = chunk_planes(Ci, X, Y, Z);
+    const size_t V = (size_t)X * Y * Z;
+#pragma omp parallel
+    for (int bb = 0; bb < B; bb++)
+        for (int x0 = 0; x0 < X; x0 += nxc) {
+            int nx = X - x0 < nxc ? X - x0 : nxc;
+            pad_chunk(pad, in + (size_t)bb * V * Ci, Ci, X, Y, Z, x0, nx);   /* ends in a barrier */
+            float *ob = out + ((size_t)bb * V + (size_t)x0 * Y * Z) * Co;
+#pragma omp for schedule(static)
+            for (int r = 0; r < nx * Y; r++) {
+                const float *rows[9];
+                row_pointers(rows, pad, Ci, Y, Z, r / Y, r % Y);
+                float *o = ob + (size_t)r * Z * Co;
+                for (int c0 = 0; c0 < Co; c0 += 64) {
+                    int nv = (Co - c0) / 16 < 4 ? (Co - c0) / 16 : 4;
+                    if (nv == 4) fwd_row_4(o, rows, Z, w, b, Ci, Co, c0, accumulate);
+                    else if (nv == 3) fwd_row_3(o, rows, Z, w, b, Ci, Co, c0, accumulate);
+                    else if (nv == 2) fwd_row_2(o, rows, Z, w, b, Ci, Co, c0, accumulate);
+                    else fwd_row_1(o, rows, Z, w, b, Ci, Co, c0, accumulate);
+                }
+            }   /* implicit barrier: the next chunk may overwrite pad */
+        }
+}
+
+/* dw[tap][ci0 + i][c0 + 16 v] += sum over the chunk's voxels of
+ * in(voxel + offset(tap))[ci0 + i] * dout(voxel)[c0 + 16 v], i < NCI, v < NV. */
+static inline __attribute__((always_inline)) void dw_block(float *restrict dw, const float *pad,
+        const float *dout, int tap, int ci0, int c0, int Ci, int Co, int nx, int Y, int Z,
+        const int NV, const int NCI)
+{
+    const int kx = tap / 9, ky = tap / 3 % 3, kz = tap % 3;
+    v16 acc[16][4];
+#pragma GCC unroll 16
+    for (int i = 0; i < NCI; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] = (v16){0};
+    const size_t zr = (size_t)(Z + 2) * Ci;
+    for (int xx = 0; xx < nx; xx++)
+        for (int y = 0; y < Y; y++) {
+            int ys = y + ky - 1;
+            ys = ys < 0 ? ys + Y : (ys >= Y ? ys - Y : ys);
+            const float *s = pad + ((size_t)(xx + kx) * Y + ys) * zr + (size_t)kz * Ci + ci0;
+            const float *d = dout + ((size_t)xx * Y + y) * Z * Co + c0;
+            for (int z = 0; z < Z; z++) {
+                v16 dv[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++) dv[v] = *(const v16 *)(d + (size_t)z * Co + 16 * v);
+#pragma GCC unroll 16
+                for (int i = 0; i < NCI; i++) {
+                    float a = s[(size_t)z * Ci + i];
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++) acc[i][v] += a * dv[v];
+                }
+            }
+        }
+#pragma GCC unroll 16
+    for (int i = 0; i < NCI; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            v16 *o = (v16 *)(dw + ((size_t)tap * Ci + ci0 + i) * Co + c0 + 16 * v);
+            *o += acc[i][v];
+        }
+}
+
+/* All input channels [ci0, ci1) of one (tap, c0) task, NCI at a time, then the remainder. */
+#define DW_TASK(NV, NCI)                                                                           \
+    static void dw_task_##NV(float *dw, const float *pad, const float *dout, int tap, int ci0,    \
+                             int ci1, int c0, int Ci, int Co, int nx, int Y, int Z)                \
+    {                                                                                              \
+        int ci = ci0;                                                                              \
+        for (; ci + NCI <= ci1; ci += NCI)                                                         \
+            dw_block(dw, pad, dout, tap, ci, c0, Ci, Co, nx, Y, Z, NV, NCI);                       \
+        if (NCI > 8 && ci + 8 <= ci1) {                                                            \
+            dw_block(dw, pad, dout, tap, ci, c0, Ci, Co, nx, Y, Z, NV, 8);                         \
+            ci += 8;                                                                               \
+        }                                                                                          \
+        if (NCI > 4 && ci + 4 <= ci1) {                                                            \
+            dw_block(dw, pad, dout, tap, ci, c0, Ci, Co, nx, Y, Z, NV, 4);                         \
+            ci += 4;                                                                               \
+        }                                                                                          \
+        if (NCI > 2 && ci + 2 <= ci1) {                                                            \
+            dw_block(dw, pad, dout, tap, ci, c0, Ci, Co, nx, Y, Z, NV, 2);                         \
+            ci += 2;                                                                               \
+        }                                                                                          \
+        for (; ci < ci1; ci++) dw_block(dw, pad, dout, tap, ci, c0, Ci, Co, nx, Y, Z, NV, 1);      \
+    }
+DW_TASK(1, 16)
+DW_TASK(2, 8)
+DW_TASK(3, 6)
+DW_TASK(4, 4)
+
+void hb_conv3_direct_dw(float *dw, const float *in, const float *dout, int B, int Ci, int Co,
+                        int X, int Y, int Z, float *pad)
+{
+    const int nxc = chunk_planes(Ci, X, Y, Z);
+    const size_t V = (size_t)X * Y * Z;
+    const int nco = (Co + 63) / 64;       /* output-channel blocks of up to 4 vectors */
+    const int cib = Ci < 16 ? Ci : 16;    /* input channels per task */
+    const int nci = (Ci + cib - 1) / cib;
+    const int ntask = 27 * nci * nco;
+#pragma omp parallel
+    for (int bb = 0; bb < B; bb++)
+        for (int x0 = 0; x0 < X; x0 += nxc) {
+            int nx = X - x0 < nxc ? X - x0 : nxc;
+            pad_chunk(pad, in + (size_t)bb * V * Ci, Ci, X, Y, Z, x0, nx);
+            const float *db = dout + ((size_t)bb * V + (size_t)x0 * Y * Z) * Co;
+#pragma omp for schedule(dynamic, 1)
+            for (int t = 0; t < ntask; t++) {
+                int tap = t / (nci * nco), ib = t / nco % nci, c0 = t % nco * 64;
+                int ci0 = ib * cib, ci1 = ci0 + cib < Ci ? ci0 + cib : Ci;
+                int nv = (Co - c0) / 16 < 4 ? (Co - c0) / 16 : 4;
+                if (nv == 4) dw_task_4(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
+                else if (nv == 3) dw_task_3(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
+                else if (nv == 2) dw_task_2(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
+                else dw_task_1(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
+            }
+        }
+}

@@ -1,0 +1,22 @@
+/* Internal to emulator/: the direct 3x3x3 convolution kernels behind
+ * hb_conv3_forward and hb_conv3_backward (emulator/conv3_direct.c). */
+#ifndef HB_NN_INTERNAL_H
+#define HB_NN_INTERNAL_H
+
+#include <stddef.h>
+
+/* Whether the direct kernels handle Ci -> Co (Co a multiple of 16). */
+int hb_conv3_direct_ok(int Ci, int Co);
+/* Floats of padded-chunk workspace for C input channels at size (X, Y, Z). */
+size_t hb_conv3_direct_workspace(int C, int X, int Y, int Z);
+/* Tests: floats of padded input per chunk (0 restores the default), so small
+ * inputs can be cut into many chunks. Call before sizing workspaces. */
+void hb_conv3_direct_set_chunk(size_t floats);
+/* out = conv3(in, w) + b, or out += ... when accumulate; b may be NULL. */
+void hb_conv3_direct(float *out, const float *in, const float *w, const float *b, int B, int Ci,
+                     int Co, int X, int Y, int Z, float *pad, int accumulate);
+/* dw (27, Ci, Co) += the weight gradient of conv3 for input in and output gradient dout. */
+void hb_conv3_direct_dw(float *dw, const float *in, const float *dout, int B, int Ci, int Co,
+                        int X, int Y, int Z, float *pad);
+
+#endif
