@@ -576,9 +576,10 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
         for (size_t i = 0; i < t.net.n_params; i++) t.ema[i] = d * t.ema[i] + (1 - d) * t.net.params[i];
         t.step = step;
         if (n_val > 0 && (step % cfg->val_every == 0 || step == cfg->steps)) rc = validate(&t, &vs, &val_loss);
-        char extra[160];
+        char extra[160], val[32] = "-";   /* "-": no held-out boxes, or not evaluated yet */
+        if (!isnan(val_loss)) snprintf(val, sizeof val, "%.5f", val_loss);
         double sps = (double)(step - step0) * cfg->batch / (hb_now() - t_start);
-        snprintf(extra, sizeof extra, "loss %.5f  val %.5f  %.1f samples/s  lr %.2e", last_loss, val_loss, sps,
+        snprintf(extra, sizeof extra, "loss %.5f  val %s  %.1f samples/s  lr %.2e", last_loss, val, sps,
                  hb_adam_lr(&cfg->adam, step));
         hb_progress_step(&prog, step, extra);
         if (rc == HB_OK && cfg->ckpt_every > 0 && step % cfg->ckpt_every == 0 && step < cfg->steps) {

@@ -25,8 +25,8 @@
 #include "hb/validate.h"
 
 static const char *DEMO_USAGE =
-    "usage: hydrobridge demo [--out DIR] [--table FILE] [--boxes 16] [--grid 64] [--train-steps 800]\n"
-    "                        [--emulate-steps 50]\n"
+    "usage: hydrobridge demo [--out DIR] [--table FILE] [--boxes 16] [--grid 64] [--train-steps 1600]\n"
+    "                        [--emulate-steps 100]\n"
     "The pipeline end to end on small boxes: linear theory, a PM run against linear growth, a suite of\n"
     "mock-hydro boxes with parameters from the CAMELS LH table, training the reference network,\n"
     "emulating two held-out boxes, validating them; prints the accuracy reached. scripts/demo.sh runs\n"
@@ -285,7 +285,7 @@ hb_status hb_cmd_demo(int argc, char **argv)
                                          {"train-steps", required_argument, 0, 's'},
                                          {"emulate-steps", required_argument, 0, 'e'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    demo_opts o = {"demo_out", HB_DEMO_TABLE, 16, 64, 800, 50};
+    demo_opts o = {"demo_out", HB_DEMO_TABLE, 16, 64, 1600, 100};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
