@@ -589,8 +589,10 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     if (rc == HB_OK) rc = write_checkpoint(&t, &ds, n_val);
     if (rc == HB_OK) {
         double el = hb_now() - t_start;
-        hb_log0("train: done, %ld steps in %.1f s (%.2f samples/s), final loss %.5f, validation %.5f",
-                t.step - step0, el, (t.step - step0) * (double)cfg->batch / el, last_loss, val_loss);
+        char val[32] = "-";
+        if (!isnan(val_loss)) snprintf(val, sizeof val, "%.5f", val_loss);
+        hb_log0("train: done, %ld steps in %.1f s (%.2f samples/s), final loss %.5f, validation %s",
+                t.step - step0, el, (t.step - step0) * (double)cfg->batch / el, last_loss, val);
     }
     free(ps);
     trainer_free(&t);
