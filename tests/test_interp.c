@@ -52,13 +52,13 @@ static int make_train_set(char ***paths)
 /* The toy is cell by cell, so small patches lose nothing and give many more
  * interpolant times t per second: 8^3 x 16 trains in under a minute on 2
  * ranks (16^3 x 6 for 1500 steps left 10-25% errors in the scatter). */
-static hb_train_config toy_train_config(const char *out, long steps)
+static hb_train_config toy_train_config(const char *out, long steps, int width)
 {
     hb_train_config c = hb_train_config_default();
     c.steps = steps;
     c.batch = 16;
     c.patch = 8;
-    c.width = 8;
+    c.width = width;
     c.adam.lr = 3e-3;
     c.adam.warmup = 30;
     c.adam.total = steps;
@@ -101,7 +101,7 @@ START_TEST(toy_conditional_distribution)
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     double t0 = MPI_Wtime();
-    hb_train_config c = toy_train_config("toy_model.h5", 3000);
+    hb_train_config c = toy_train_config("toy_model.h5", 3000, 8);
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     double t_train = MPI_Wtime() - t0;
     /* emulate at parameters not trained on; the gas mean is renormalised to
@@ -181,23 +181,27 @@ static double rel_diff_sets(const char *a, const char *b, const char *set)
     return sqrt(num / den);
 }
 
+/* Loop index 0: width 8 (SGEMM convolutions); 1: width 16 (direct kernels). */
+#define LOOP_WIDTH (_i ? 16 : 8)
+
 START_TEST(training_rank_count_independent)
 {
+    const int width = LOOP_WIDTH;
     char **paths;
     int n = make_train_set(&paths);
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    hb_train_config c = toy_train_config("solo.h5", 20);
+    hb_train_config c = toy_train_config("solo.h5", 20, width);
     if (rank == 0) ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_SELF), HB_OK);
     MPI_Barrier(MPI_COMM_WORLD);
-    c = toy_train_config("all.h5", 20);
+    c = toy_train_config("all.h5", 20, width);
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     double d[2] = {0, 0};
     if (rank == 0) {
         d[0] = rel_diff_sets("solo.h5", "all.h5", "weights");
         d[1] = rel_diff_sets("solo.h5", "all.h5", "adam_v");
-        printf("training on %d ranks vs 1: |dw|/|w| = %.2e, |dv|/|v| = %.2e after 20 steps\n", size, d[0], d[1]);
+        printf("training at width %d on %d ranks vs 1: |dw|/|w| = %.2e, |dv|/|v| = %.2e after 20 steps\n", width, size, d[0], d[1]);
     }
     MPI_Bcast(d, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     ck_assert_double_le(d[0], 1e-5);
@@ -209,12 +213,13 @@ END_TEST
 START_TEST(emulation_rank_count_independent)
 {
     /* a 32^3 box: slabs narrower than the halo on several ranks */
+    const int width = LOOP_WIDTH;
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     char **paths;
     int n = make_train_set(&paths);
-    hb_train_config c = toy_train_config("emu_model.h5", 5);
+    hb_train_config c = toy_train_config("emu_model.h5", 5, width);
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     const int N = 32;
     if (rank == 0) {
@@ -256,7 +261,7 @@ START_TEST(emulation_rank_count_independent)
             hb_h5_close(&fb);
             for (size_t i = 0; i < nn; i++) worst = fmax(worst, fabs(a[i] - b[i]) / fabs(a[i]));
         }
-        printf("emulation on %d ranks (tiles of 4 planes) vs 1: max relative difference %.2e\n", size, worst);
+        printf("emulation at width %d on %d ranks (tiles of 4 planes) vs 1: max relative difference %.2e\n", width, size, worst);
         free(a);
         free(b);
     }
@@ -273,8 +278,8 @@ static Suite *interp_suite(void)
     int size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (size == 2) tcase_add_test(tc, toy_conditional_distribution);   /* ~1 min of training: once */
-    tcase_add_test(tc, training_rank_count_independent);
-    tcase_add_test(tc, emulation_rank_count_independent);
+    tcase_add_loop_test(tc, training_rank_count_independent, 0, 2);
+    tcase_add_loop_test(tc, emulation_rank_count_independent, 0, 2);
     tcase_set_timeout(tc, 600);
     suite_add_tcase(s, tc);
     return s;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <omp.h>
 #include <unistd.h>
 
 #include "hb/adam.h"
@@ -131,6 +132,38 @@ START_TEST(conv3_fast_vs_ref_and_fd)
     hb_conv3_direct_set_chunk(0);
 }
 END_TEST
+/* The direct kernels give the same bits on any thread count: each output
+ * voxel and each weight-gradient entry is summed in one fixed order. */
+START_TEST(conv3_direct_thread_count_independent)
+{
+    const int B = 2, Ci = 32, Co = 48, X = 6, Y = 5, Z = 9;
+    const size_t V = (size_t)X * Y * Z, nin = B * V * Ci, nout = B * V * Co, nw = 27 * (size_t)Ci * Co;
+    float *in = malloc(nin * 4), *w = malloc(nw * 4), *b = malloc(Co * 4), *r = malloc(nout * 4);
+    fill_rand(in, nin, 11); fill_rand(w, nw, 12); fill_rand(b, Co, 13); fill_rand(r, nout, 14);
+    size_t ws = hb_conv_workspace(Co, Co, X, Y, Z);
+    float *col = malloc(ws * 4), *dcol = malloc(ws * 4);
+    float *out[2], *din[2], *dw[2];
+    const int threads[2] = {1, 3};
+    const int keep = omp_get_max_threads();
+    hb_conv3_direct_set_chunk(1);   /* several chunks too */
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(threads[k]);
+        out[k] = malloc(nout * 4); din[k] = calloc(nin, 4); dw[k] = calloc(nw, 4);
+        float *db = calloc(Co, 4);
+        hb_conv3_forward(out[k], in, w, b, B, Ci, Co, X, Y, Z, col);
+        hb_conv3_backward(din[k], dw[k], db, r, in, w, B, Ci, Co, X, Y, Z, col, dcol);
+        free(db);
+    }
+    hb_conv3_direct_set_chunk(0);
+    omp_set_num_threads(keep);
+    ck_assert_msg(memcmp(out[0], out[1], nout * 4) == 0, "forward differs between 1 and 3 threads");
+    ck_assert_msg(memcmp(din[0], din[1], nin * 4) == 0, "input gradient differs between 1 and 3 threads");
+    ck_assert_msg(memcmp(dw[0], dw[1], nw * 4) == 0, "weight gradient differs between 1 and 3 threads");
+    for (int k = 0; k < 2; k++) { free(out[k]); free(din[k]); free(dw[k]); }
+    free(in); free(w); free(b); free(r); free(col); free(dcol);
+}
+END_TEST
+
 START_TEST(down_fast_vs_ref_and_fd) { check_layer(L_DOWN, 2, 3, 5, 4, 6, 8); }
 END_TEST
 START_TEST(up_fast_vs_ref_and_fd) { check_layer(L_UP, 2, 5, 3, 2, 3, 4); }
@@ -442,6 +475,7 @@ static Suite *nn_suite(void)
     Suite *s = suite_create("nn");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, conv3_fast_vs_ref_and_fd);
+    tcase_add_test(tc, conv3_direct_thread_count_independent);
     tcase_add_test(tc, down_fast_vs_ref_and_fd);
     tcase_add_test(tc, up_fast_vs_ref_and_fd);
     tcase_add_test(tc, small_layers_fd);
