@@ -236,7 +236,7 @@ static hb_status demo_pipeline(const demo_opts *o)
     if (rc == HB_OK) hb_log0("-- stage 5: emulating the 2 held-out boxes (%ld Euler-Maruyama steps) --", o->emu_steps);
     t0 = hb_now();
     char *emu[2];
-    char emu_store[2][1200];
+    char emu_store[2][sizeof ((hb_emulate_config *)0)->out];
     for (int i = 0; i < 2 && rc == HB_OK; i++) {
         hb_emulate_config ec = hb_emulate_config_default();
         snprintf(ec.model, sizeof ec.model, "%s", tc.out);

@@ -25,8 +25,9 @@
 
 #include <stddef.h>
 
-/* Floats of im2col workspace needed by the convolutions for up to Ci input
- * channels (Co output channels for up) at spatial size (X, Y, Z). */
+/* Floats of workspace (im2col chunks, padded input chunks, flipped weights)
+ * needed by the convolutions for up to Ci input channels (Co output channels
+ * for up) at spatial size (X, Y, Z). */
 size_t hb_conv_workspace(int Ci, int Co, int X, int Y, int Z);
 
 /* 3x3x3 periodic convolution + bias, stride 1.
