@@ -31,16 +31,17 @@ hb_status hb_slab_init(hb_slab *s, int N, MPI_Comm comm)
         hb_slab_free(s);
         return HB_ERR0(HB_ENOMEM, "slab tables");
     }
-    long mine[2] = {s->x0, s->nx};
-    long *all = malloc(2 * (size_t)s->nranks * sizeof *all);
-    MPI_Allgather(mine, 2, MPI_LONG, all, 2, MPI_LONG, comm);
-    for (int r = 0; r < s->nranks; r++) {
-        s->rank_x0[r] = all[2 * r];
-        s->rank_nx[r] = all[2 * r + 1];
-        for (long i = all[2 * r]; i < all[2 * r] + all[2 * r + 1]; i++) s->owner[i] = r;
-    }
-    free(all);
+    hb_slab_tables(comm, s->nranks, s->x0, s->nx, s->rank_x0, s->rank_nx, s->owner);
     return HB_OK;
+}
+
+void hb_slab_tables(MPI_Comm comm, int nranks, long x0, long nx, long *rank_x0, long *rank_nx, int *owner)
+{
+    long mine[2] = {x0, nx};
+    MPI_Allgather(mine, 1, MPI_LONG, rank_x0, 1, MPI_LONG, comm);
+    MPI_Allgather(mine + 1, 1, MPI_LONG, rank_nx, 1, MPI_LONG, comm);
+    for (int r = 0; r < nranks; r++)
+        for (long i = rank_x0[r]; i < rank_x0[r] + rank_nx[r]; i++) owner[i] = r;
 }
 
 void hb_slab_free(hb_slab *s)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hb/halo.h"
 #include "hb/mpiutil.h"
 
 hb_status hb_mesh_init(hb_mesh *m, int N, double L, MPI_Comm comm, unsigned flags)
@@ -37,14 +38,7 @@ hb_status hb_mesh_init(hb_mesh *m, int N, double L, MPI_Comm comm, unsigned flag
         hb_mesh_free(m);
         return bad ? HB_ERR(HB_ENOMEM, "mesh %d^3: out of memory", N) : hb_err_quiet(HB_ENOMEM);
     }
-    long mine[2] = {(long)m->x0, (long)m->nx_local}, *all = malloc(2 * sizeof(long) * (size_t)m->nranks);
-    MPI_Allgather(mine, 2, MPI_LONG, all, 2, MPI_LONG, comm);
-    for (int r = 0; r < m->nranks; r++) {
-        m->rank_x0[r] = all[2 * r];
-        m->rank_nx[r] = all[2 * r + 1];
-        for (long i = all[2 * r]; i < all[2 * r] + all[2 * r + 1]; i++) m->plane_owner[i] = r;
-    }
-    free(all);
+    hb_slab_tables(comm, m->nranks, (long)m->x0, (long)m->nx_local, m->rank_x0, m->rank_nx, m->plane_owner);
 
     m->fwd = fftwf_mpi_plan_dft_r2c_3d(N, N, N, tmp, (fftwf_complex *)tmp, comm,
                                        flags | FFTW_MPI_TRANSPOSED_OUT);

@@ -28,7 +28,7 @@ typedef struct hb_mesh {
     int        nzc, zpad;     /* N/2+1 and 2(N/2+1) */
     fftwf_plan fwd, bwd;
     int       *plane_owner;   /* [N]: rank holding real-space plane ix */
-    ptrdiff_t *rank_x0, *rank_nx;   /* [nranks] every rank's slab */
+    long      *rank_x0, *rank_nx;   /* [nranks] every rank's slab (hb_slab_tables) */
 } hb_mesh;
 
 /* flags: FFTW planner rigour (FFTW_ESTIMATE or FFTW_MEASURE). */
