@@ -1,13 +1,15 @@
-/* Direct 3x3x3 periodic convolution, channels last, for channel counts that
- * are multiples of 16 (the reference U-Net's at w = 16, 32, ...).
+/* Direct 3x3x3 periodic convolution, channels last, for output channel
+ * counts that are multiples of the vector width VW (16 floats with AVX-512,
+ * 8 with AVX, 4 otherwise: the reference U-Net's at w = 16, 32, ...).
  *
  * im2col + SGEMM spends more time copying (im2col, then OpenBLAS packing the
  * copy again) than multiplying. Here the input is copied once, in chunks of
  * x-planes, into a buffer padded by one voxel in x and z (y wraps through row
  * pointers), and a register-blocked kernel reads it in place: NZ consecutive
- * output voxels times NV vectors of 16 output channels stay in registers over
- * all 27 taps and input channels. The vectors are GCC vector extensions, so
- * the compiler picks AVX-512, AVX2 or SSE for the machine.
+ * output voxels times NV vectors of VW output channels stay in registers over
+ * all 27 taps and input channels. The vectors are GCC vector extensions of the
+ * ISA's own width, and the blocks are sized to its register file (32 vector
+ * registers with AVX-512, 16 otherwise), so nothing spills.
  *
  * The weight gradient runs over tasks (tap, block of input channels, block of
  * output channels), each summing over every voxel of a chunk in a fixed order
@@ -16,7 +18,26 @@
 
 #include <string.h>
 
-typedef float v16 __attribute__((vector_size(64), aligned(4)));   /* unaligned loads allowed */
+#if defined(__AVX512F__)
+#define VW 16
+/* output voxels per block (forward) and input channels per block (weight
+ * gradient) for NV = 1, 2, 3, 4 vectors: NV x block accumulators + NV loads <= 32 */
+#define B1 16
+#define B2 8
+#define B3 6
+#define B4 4
+#else
+#if defined(__AVX__)
+#define VW 8
+#else
+#define VW 4
+#endif
+#define B1 8   /* 16 registers */
+#define B2 4
+#define B3 3
+#define B4 2
+#endif
+typedef float vec __attribute__((vector_size(4 * VW), aligned(4)));   /* unaligned loads allowed */
 
 /* padded input per chunk: 1 MB, about one core's L2 */
 static size_t chunk_floats = 1u << 18;
@@ -33,7 +54,7 @@ static int chunk_planes(int C, int X, int Y, int Z)
     return (int)n;
 }
 
-int hb_conv3_direct_ok(int Ci, int Co) { return Ci > 0 && Co % 16 == 0 && Co > 0; }
+int hb_conv3_direct_ok(int Ci, int Co) { return Ci > 0 && Co % VW == 0 && Co > 0; }
 
 size_t hb_conv3_direct_workspace(int C, int X, int Y, int Z)
 {
@@ -68,25 +89,25 @@ static void row_pointers(const float *rows[9], const float *pad, int C, int Y, i
         }
 }
 
-/* out[j][c0 .. c0+16 NV) (+)= bias + sum over taps and ci, for NZ voxels
+/* out[j][c0 .. c0+VW NV) (+)= bias + sum over taps and ci, for NZ voxels
  * starting at padded z offset z0 of the nine rows. */
 static inline __attribute__((always_inline)) void fwd_block(float *restrict out,
         const float *const rows[9], int z0, const float *restrict w, const float *restrict bias,
         int Ci, int Co, int c0, int accumulate, const int NV, const int NZ)
 {
-    v16 acc[16][4];   /* fixed sizes so the used [NZ][NV] corner lives in registers */
+    vec acc[16][4];   /* fixed sizes so the used [NZ][NV] corner lives in registers */
 #pragma GCC unroll 16
     for (int j = 0; j < NZ; j++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[j][v] = (v16){0};
+        for (int v = 0; v < NV; v++) acc[j][v] = (vec){0};
     for (int r = 0; r < 9; r++)
         for (int kz = 0; kz < 3; kz++) {
             const float *s = rows[r] + (size_t)(z0 + kz) * Ci;
             const float *wt = w + (size_t)(r * 3 + kz) * Ci * Co + c0;
             for (int ci = 0; ci < Ci; ci++) {
-                v16 wv[4];
+                vec wv[4];
 #pragma GCC unroll 4
-                for (int v = 0; v < NV; v++) wv[v] = *(const v16 *)(wt + (size_t)ci * Co + 16 * v);
+                for (int v = 0; v < NV; v++) wv[v] = *(const vec *)(wt + (size_t)ci * Co + VW * v);
 #pragma GCC unroll 16
                 for (int j = 0; j < NZ; j++) {
                     float a = s[(size_t)j * Ci + ci];
@@ -99,14 +120,14 @@ static inline __attribute__((always_inline)) void fwd_block(float *restrict out,
     for (int j = 0; j < NZ; j++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
-            v16 *o = (v16 *)(out + (size_t)j * Co + c0 + 16 * v);
-            v16 x = acc[j][v];
-            if (bias) x += *(const v16 *)(bias + c0 + 16 * v);
+            vec *o = (vec *)(out + (size_t)j * Co + c0 + VW * v);
+            vec x = acc[j][v];
+            if (bias) x += *(const vec *)(bias + c0 + VW * v);
             *o = accumulate ? *o + x : x;
         }
 }
 
-/* One output row of Z voxels, channels [c0, c0 + 16 NV): blocks of NZ, then
+/* One output row of Z voxels, channels [c0, c0 + VW NV): blocks of NZ, then
  * the remainder in blocks of 8, 4, 2, 1. */
 #define FWD_ROW(NV, NZ)                                                                            \
     static void fwd_row_##NV(float *out, const float *const rows[9], int Z, const float *w,        \
@@ -130,10 +151,10 @@ static inline __attribute__((always_inline)) void fwd_block(float *restrict out,
         for (; z < Z; z++)                                                                         \
             fwd_block(out + (size_t)z * Co, rows, z, w, bias, Ci, Co, c0, accumulate, NV, 1);      \
     }
-FWD_ROW(1, 16)
-FWD_ROW(2, 8)
-FWD_ROW(3, 6)
-FWD_ROW(4, 4)
+FWD_ROW(1, B1)
+FWD_ROW(2, B2)
+FWD_ROW(3, B3)
+FWD_ROW(4, B4)
 
 void hb_conv3_direct(float *out, const float *in, const float *w, const float *b, int B, int Ci,
                      int Co, int X, int Y, int Z, float *pad, int accumulate)
@@ -151,8 +172,8 @@ void hb_conv3_direct(float *out, const float *in, const float *w, const float *b
                 const float *rows[9];
                 row_pointers(rows, pad, Ci, Y, Z, r / Y, r % Y);
                 float *o = ob + (size_t)r * Z * Co;
-                for (int c0 = 0; c0 < Co; c0 += 64) {
-                    int nv = (Co - c0) / 16 < 4 ? (Co - c0) / 16 : 4;
+                for (int c0 = 0; c0 < Co; c0 += 4 * VW) {
+                    int nv = (Co - c0) / VW < 4 ? (Co - c0) / VW : 4;
                     if (nv == 4) fwd_row_4(o, rows, Z, w, b, Ci, Co, c0, accumulate);
                     else if (nv == 3) fwd_row_3(o, rows, Z, w, b, Ci, Co, c0, accumulate);
                     else if (nv == 2) fwd_row_2(o, rows, Z, w, b, Ci, Co, c0, accumulate);
@@ -162,18 +183,18 @@ void hb_conv3_direct(float *out, const float *in, const float *w, const float *b
         }
 }
 
-/* dw[tap][ci0 + i][c0 + 16 v] += sum over the chunk's voxels of
- * in(voxel + offset(tap))[ci0 + i] * dout(voxel)[c0 + 16 v], i < NCI, v < NV. */
+/* dw[tap][ci0 + i][c0 + VW v] += sum over the chunk's voxels of
+ * in(voxel + offset(tap))[ci0 + i] * dout(voxel)[c0 + VW v], i < NCI, v < NV. */
 static inline __attribute__((always_inline)) void dw_block(float *restrict dw, const float *pad,
         const float *dout, int tap, int ci0, int c0, int Ci, int Co, int nx, int Y, int Z,
         const int NV, const int NCI)
 {
     const int kx = tap / 9, ky = tap / 3 % 3, kz = tap % 3;
-    v16 acc[16][4];
+    vec acc[16][4];
 #pragma GCC unroll 16
     for (int i = 0; i < NCI; i++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[i][v] = (v16){0};
+        for (int v = 0; v < NV; v++) acc[i][v] = (vec){0};
     const size_t zr = (size_t)(Z + 2) * Ci;
     for (int xx = 0; xx < nx; xx++)
         for (int y = 0; y < Y; y++) {
@@ -182,9 +203,9 @@ static inline __attribute__((always_inline)) void dw_block(float *restrict dw, c
             const float *s = pad + ((size_t)(xx + kx) * Y + ys) * zr + (size_t)kz * Ci + ci0;
             const float *d = dout + ((size_t)xx * Y + y) * Z * Co + c0;
             for (int z = 0; z < Z; z++) {
-                v16 dv[4];
+                vec dv[4];
 #pragma GCC unroll 4
-                for (int v = 0; v < NV; v++) dv[v] = *(const v16 *)(d + (size_t)z * Co + 16 * v);
+                for (int v = 0; v < NV; v++) dv[v] = *(const vec *)(d + (size_t)z * Co + VW * v);
 #pragma GCC unroll 16
                 for (int i = 0; i < NCI; i++) {
                     float a = s[(size_t)z * Ci + i];
@@ -197,7 +218,7 @@ static inline __attribute__((always_inline)) void dw_block(float *restrict dw, c
     for (int i = 0; i < NCI; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
-            v16 *o = (v16 *)(dw + ((size_t)tap * Ci + ci0 + i) * Co + c0 + 16 * v);
+            vec *o = (vec *)(dw + ((size_t)tap * Ci + ci0 + i) * Co + c0 + VW * v);
             *o += acc[i][v];
         }
 }
@@ -224,17 +245,17 @@ static inline __attribute__((always_inline)) void dw_block(float *restrict dw, c
         }                                                                                          \
         for (; ci < ci1; ci++) dw_block(dw, pad, dout, tap, ci, c0, Ci, Co, nx, Y, Z, NV, 1);      \
     }
-DW_TASK(1, 16)
-DW_TASK(2, 8)
-DW_TASK(3, 6)
-DW_TASK(4, 4)
+DW_TASK(1, B1)
+DW_TASK(2, B2)
+DW_TASK(3, B3)
+DW_TASK(4, B4)
 
 void hb_conv3_direct_dw(float *dw, const float *in, const float *dout, int B, int Ci, int Co,
                         int X, int Y, int Z, float *pad)
 {
     const int nxc = chunk_planes(Ci, X, Y, Z);
     const size_t V = (size_t)X * Y * Z;
-    const int nco = (Co + 63) / 64;       /* output-channel blocks of up to 4 vectors */
+    const int nco = (Co + 4 * VW - 1) / (4 * VW);   /* output-channel blocks of up to 4 vectors */
     const int cib = Ci < 16 ? Ci : 16;    /* input channels per task */
     const int nci = (Ci + cib - 1) / cib;
     const int ntask = 27 * nci * nco;
@@ -246,9 +267,9 @@ void hb_conv3_direct_dw(float *dw, const float *in, const float *dout, int B, in
             const float *db = dout + ((size_t)bb * V + (size_t)x0 * Y * Z) * Co;
 #pragma omp for schedule(dynamic, 1)
             for (int t = 0; t < ntask; t++) {
-                int tap = t / (nci * nco), ib = t / nco % nci, c0 = t % nco * 64;
+                int tap = t / (nci * nco), ib = t / nco % nci, c0 = t % nco * 4 * VW;
                 int ci0 = ib * cib, ci1 = ci0 + cib < Ci ? ci0 + cib : Ci;
-                int nv = (Co - c0) / 16 < 4 ? (Co - c0) / 16 : 4;
+                int nv = (Co - c0) / VW < 4 ? (Co - c0) / VW : 4;
                 if (nv == 4) dw_task_4(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
                 else if (nv == 3) dw_task_3(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
                 else if (nv == 2) dw_task_2(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);

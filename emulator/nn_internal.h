@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-/* Whether the direct kernels handle Ci -> Co (Co a multiple of 16). */
+/* Whether the direct kernels handle Ci -> Co (Co a multiple of the vector width). */
 int hb_conv3_direct_ok(int Ci, int Co);
 /* Floats of padded-chunk workspace for C input channels at size (X, Y, Z). */
 size_t hb_conv3_direct_workspace(int C, int X, int Y, int Z);

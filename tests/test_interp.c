@@ -181,7 +181,7 @@ static double rel_diff_sets(const char *a, const char *b, const char *set)
     return sqrt(num / den);
 }
 
-/* Loop index 0: width 8 (SGEMM convolutions); 1: width 16 (direct kernels). */
+/* Loop index 0: width 8 (SGEMM convolutions in AVX-512 builds); 1: width 16 (direct kernels). */
 #define LOOP_WIDTH (_i ? 16 : 8)
 
 START_TEST(training_rank_count_independent)

@@ -115,7 +115,7 @@ static void check_layer(ltype t, int B, int Ci, int Co, int X, int Y, int Z)
 
 START_TEST(conv3_fast_vs_ref_and_fd)
 {
-    check_layer(L_CONV3, 2, 3, 5, 4, 6, 8);      /* im2col + SGEMM (Co not a multiple of 16) */
+    check_layer(L_CONV3, 2, 3, 5, 4, 6, 8);      /* im2col + SGEMM (Co 5: no vector width divides it) */
     /* the direct kernels: 1 to 5 vectors of output channels, z-rows with
      * remainders (10 = 8 + 2, 7 = 4 + 2 + 1, 13, 5), input-channel blocks with
      * remainders (3 = 2 + 1), the input gradient by SGEMM (Ci 3) and direct */
@@ -312,7 +312,7 @@ START_TEST(unet_translation_equivariance)
 {
     /* periodic convolutions + two stride-2 levels: shifting the input by 4
      * cells along any axis shifts the output by 4 cells; width 4 runs the
-     * SGEMM convolutions, width 16 the direct kernels */
+     * SGEMM convolutions (AVX and AVX-512 builds), width 16 the direct kernels */
     hb_unet_config cfg = {2, _i ? 16 : 4, 16};
     hb_unet u;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 5), HB_OK);

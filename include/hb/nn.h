@@ -6,7 +6,8 @@
  * Tensors are float32, channels last: (B, X, Y, Z, C), C order, so the C
  * values of a voxel are contiguous (im2col copies whole runs, GEMMs see the
  * voxels as rows). 3-D convolutions are periodic. A 3x3x3 convolution whose
- * output channels are a multiple of 16 runs as a register-blocked direct
+ * output channels are a multiple of the vector width (16 floats with AVX-512,
+ * 8 with AVX, 4 otherwise) runs as a register-blocked direct
  * kernel (emulator/conv3_direct.c); the others, and the stride-2 and 1x1
  * convolutions, as im2col + OpenBLAS SGEMM over chunks of voxels. Either way
  * the workspace `col` (hb_conv_workspace floats) stays small; element-wise
