@@ -89,17 +89,36 @@ static void row_pointers(const float *rows[9], const float *pad, int C, int Y, i
         }
 }
 
+/* The accumulator block of both kernels: acc[i][v] for i < NA, v < NV, kept in
+ * registers (fixed array sizes; the loops unroll fully once NA and NV are constants). */
+static inline __attribute__((always_inline)) void acc_zero(vec acc[16][4], const int NA, const int NV)
+{
+#pragma GCC unroll 16
+    for (int i = 0; i < NA; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] = (vec){0};
+}
+
+/* acc[i][v] += a[i * stride] * b[v]: one rank-1 update of the block. */
+static inline __attribute__((always_inline)) void acc_outer(vec acc[16][4], const float *a, size_t stride,
+                                                             const vec b[4], const int NA, const int NV)
+{
+#pragma GCC unroll 16
+    for (int i = 0; i < NA; i++) {
+        float x = a[(size_t)i * stride];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] += x * b[v];
+    }
+}
+
 /* out[j][c0 .. c0+VW NV) (+)= bias + sum over taps and ci, for NZ voxels
  * starting at padded z offset z0 of the nine rows. */
 static inline __attribute__((always_inline)) void fwd_block(float *restrict out,
         const float *const rows[9], int z0, const float *restrict w, const float *restrict bias,
         int Ci, int Co, int c0, int accumulate, const int NV, const int NZ)
 {
-    vec acc[16][4];   /* fixed sizes so the used [NZ][NV] corner lives in registers */
-#pragma GCC unroll 16
-    for (int j = 0; j < NZ; j++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[j][v] = (vec){0};
+    vec acc[16][4];
+    acc_zero(acc, NZ, NV);
     for (int r = 0; r < 9; r++)
         for (int kz = 0; kz < 3; kz++) {
             const float *s = rows[r] + (size_t)(z0 + kz) * Ci;
@@ -108,12 +127,7 @@ static inline __attribute__((always_inline)) void fwd_block(float *restrict out,
                 vec wv[4];
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; v++) wv[v] = *(const vec *)(wt + (size_t)ci * Co + VW * v);
-#pragma GCC unroll 16
-                for (int j = 0; j < NZ; j++) {
-                    float a = s[(size_t)j * Ci + ci];
-#pragma GCC unroll 4
-                    for (int v = 0; v < NV; v++) acc[j][v] += a * wv[v];
-                }
+                acc_outer(acc, s + ci, (size_t)Ci, wv, NZ, NV);
             }
         }
 #pragma GCC unroll 16
@@ -191,10 +205,7 @@ static inline __attribute__((always_inline)) void dw_block(float *restrict dw, c
 {
     const int kx = tap / 9, ky = tap / 3 % 3, kz = tap % 3;
     vec acc[16][4];
-#pragma GCC unroll 16
-    for (int i = 0; i < NCI; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[i][v] = (vec){0};
+    acc_zero(acc, NCI, NV);
     const size_t zr = (size_t)(Z + 2) * Ci;
     for (int xx = 0; xx < nx; xx++)
         for (int y = 0; y < Y; y++) {
@@ -206,12 +217,7 @@ static inline __attribute__((always_inline)) void dw_block(float *restrict dw, c
                 vec dv[4];
 #pragma GCC unroll 4
                 for (int v = 0; v < NV; v++) dv[v] = *(const vec *)(d + (size_t)z * Co + VW * v);
-#pragma GCC unroll 16
-                for (int i = 0; i < NCI; i++) {
-                    float a = s[(size_t)z * Ci + i];
-#pragma GCC unroll 4
-                    for (int v = 0; v < NV; v++) acc[i][v] += a * dv[v];
-                }
+                acc_outer(acc, s + (size_t)z * Ci, 1, dv, NCI, NV);
             }
         }
 #pragma GCC unroll 16

@@ -486,6 +486,13 @@ static hb_status validate(trainer *t, const hb_dataset *val, double *loss)
     return HB_OK;
 }
 
+/* A loss for the progress lines; "-" when there is none (no held-out boxes, or not evaluated yet). */
+static void loss_text(char *buf, size_t n, double loss)
+{
+    if (isnan(loss)) snprintf(buf, n, "-");
+    else snprintf(buf, n, "%.5f", loss);
+}
+
 hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **val, int n_val, MPI_Comm comm)
 {
     trainer t;
@@ -576,8 +583,8 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
         for (size_t i = 0; i < t.net.n_params; i++) t.ema[i] = d * t.ema[i] + (1 - d) * t.net.params[i];
         t.step = step;
         if (n_val > 0 && (step % cfg->val_every == 0 || step == cfg->steps)) rc = validate(&t, &vs, &val_loss);
-        char extra[160], val[32] = "-";   /* "-": no held-out boxes, or not evaluated yet */
-        if (!isnan(val_loss)) snprintf(val, sizeof val, "%.5f", val_loss);
+        char extra[160], val[32];
+        loss_text(val, sizeof val, val_loss);
         double sps = (double)(step - step0) * cfg->batch / (hb_now() - t_start);
         snprintf(extra, sizeof extra, "loss %.5f  val %s  %.1f samples/s  lr %.2e", last_loss, val, sps,
                  hb_adam_lr(&cfg->adam, step));
@@ -589,8 +596,8 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     if (rc == HB_OK) rc = write_checkpoint(&t, &ds, n_val);
     if (rc == HB_OK) {
         double el = hb_now() - t_start;
-        char val[32] = "-";
-        if (!isnan(val_loss)) snprintf(val, sizeof val, "%.5f", val_loss);
+        char val[32];
+        loss_text(val, sizeof val, val_loss);
         hb_log0("train: done, %ld steps in %.1f s (%.2f samples/s), final loss %.5f, validation %s",
                 t.step - step0, el, (t.step - step0) * (double)cfg->batch / el, last_loss, val);
     }

@@ -10,9 +10,9 @@
 
 hb_mock_config hb_mock_config_default(void)
 {
-    /* f0, r0, delta_c, width, k_jeans and sigma_gas0 from scripts/calibrate_mock.sh
-     * (README, "The mock hydro model"); the rest from SCIENCE.md 7 */
-    hb_mock_config c = {0.6, 0.3728, 2.074, 0.3295, 7.938, 0.3, 0.5, 0.0072, 0.25, 5e3, 1.5, 0.05, 1};
+    hb_mock_config c = {HB_MOCK_F0,      HB_MOCK_R0,         HB_MOCK_DELTA_C,    HB_MOCK_WIDTH,
+                        HB_MOCK_K_JEANS, HB_MOCK_R_HALO,     HB_MOCK_R_NOISE,    HB_MOCK_SIGMA_GAS0,
+                        HB_MOCK_SIGMA_GAS1, HB_MOCK_T0,      HB_MOCK_GAMMA,      HB_MOCK_GAS_FLOOR, 1};
     return c;
 }
 

@@ -306,14 +306,14 @@ static void calib_free(calib *c)
 /* The table of S_mock against the TNG fit; *worst over k = 1-10 h/Mpc. */
 static hb_status print_table(calib *c, const hb_mock_config *fit, double *worst)
 {
-    double *s = malloc((size_t)c->nb * sizeof *s), tab[3][512];
+    double *tab[3];   /* S_mock per bin for each A_AGN2 */
+    for (int a = 0; a < 3; a++) tab[a] = malloc((size_t)c->nb * sizeof *tab[a]);
     hb_status rc = HB_OK;
-    for (int a = 0; a < 3 && rc == HB_OK; a++) {
-        rc = mock_suppression(c, fit, c->agn2[a], s);
-        for (int j = 0; j < c->nb && j < 512; j++) tab[a][j] = s[j];
+    for (int a = 0; a < 3 && rc == HB_OK; a++) rc = mock_suppression(c, fit, c->agn2[a], tab[a]);
+    if (rc != HB_OK) {
+        for (int a = 0; a < 3; a++) free(tab[a]);
+        return rc;
     }
-    free(s);
-    HB_TRY(rc);
     hb_log0("%8s  %9s %9s %7s  %9s %9s %7s  %9s %9s %7s", "k[h/Mpc]", "S(A=1)", "TNG fit", "ratio", "S(A=0.5)",
             "TNG fit", "ratio", "S(A=2)", "TNG fit", "ratio");
     *worst = 0;
@@ -331,6 +331,7 @@ static hb_status print_table(calib *c, const hb_mock_config *fit, double *worst)
             hb_log0("%8.3f  %9.4f %9.4f %7.3f  %9.4f %9.4f %7.3f  %9.4f %9.4f %7.3f", c->kk[j], tab[0][j], t[0],
                     tab[0][j] / t[0], tab[1][j], t[1], tab[1][j] / t[1], tab[2][j], t[2], tab[2][j] / t[2]);
     }
+    for (int a = 0; a < 3; a++) free(tab[a]);
     return HB_OK;
 }
 

@@ -8,10 +8,6 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-
-#ifndef HB_DEMO_TABLE
-#define HB_DEMO_TABLE "data/camels/CosmoAstroSeed_IllustrisTNG_L25n256_LH.txt"
-#endif
 #include "hb/cosmo.h"
 #include "hb/h5io.h"
 #include "hb/ic.h"
@@ -23,6 +19,10 @@
 #include "hb/suite.h"
 #include "hb/train.h"
 #include "hb/validate.h"
+
+#ifndef HB_DEMO_TABLE   /* CMake sets the checkout's absolute path */
+#define HB_DEMO_TABLE "data/camels/CosmoAstroSeed_IllustrisTNG_L25n256_LH.txt"
+#endif
 
 static const char *DEMO_USAGE =
     "usage: hydrobridge demo [--out DIR] [--table FILE] [--boxes 16] [--grid 64] [--train-steps 1600]\n"
@@ -195,12 +195,12 @@ static hb_status demo_pipeline(const demo_opts *o)
     sel[nt] = rows[held[0]];
     sel[nt + 1] = rows[held[1]];
     free(rows);
-    char train_dir[1100], val_dir[1100], grid[64], parts[64];
+    char train_dir[1100], val_dir[1100], npart[64], ngrid[64];
     snprintf(train_dir, sizeof train_dir, "%s/train", o->dir);
     snprintf(val_dir, sizeof val_dir, "%s/heldout", o->dir);
-    snprintf(grid, sizeof grid, "simulation.n_particles=%ld", o->grid);
-    snprintf(parts, sizeof parts, "simulation.n_grid=%ld", o->grid);
-    char *over[] = {"cosmology.omega_m=0.3", "cosmology.sigma_8=0.8", grid, parts, "simulation.n_steps=10"};
+    snprintf(npart, sizeof npart, "simulation.n_particles=%ld", o->grid);
+    snprintf(ngrid, sizeof ngrid, "simulation.n_grid=%ld", o->grid);
+    char *over[] = {"cosmology.omega_m=0.3", "cosmology.sigma_8=0.8", npart, ngrid, "simulation.n_steps=10"};
     hb_params par;
     HB_TRY(hb_params_load(&par, NULL, 5, over, NULL, MPI_COMM_WORLD));
     if (hb_world_rank() == 0) { mkdir(train_dir, 0755); mkdir(val_dir, 0755); }

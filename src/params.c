@@ -10,7 +10,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hb/mock.h"
 #include "hb/mpiutil.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)   /* a macro's value as a string: defaults shared with C code */
 
 typedef enum { PT_DOUBLE, PT_INT, PT_STRING, PT_DLIST, PT_CHOICE } ptype;
 
@@ -62,18 +66,18 @@ static const spec SCHEMA[] = {
      "plane_wave: scale factor of shell crossing"},
     {"simulation.plane_wave_mode", PT_INT, "1", 1, 64, NULL, "plane_wave: wavelength = box_size / mode"},
     {"mock.seed", PT_INT, "0", 0, 2147483647, NULL, "seed of the mock painter's noise (0: simulation.seed + 7919)"},
-    {"mock.f0", PT_DOUBLE, "0.6", 0.0, 0.9, NULL, "mock: ejected gas fraction in halos at A = 1 (calibrated)"},
-    {"mock.r0", PT_DOUBLE, "0.3728", 0.01, 20.0, NULL, "mock: ejection radius at A = 1 [Mpc/h] (calibrated)"},
-    {"mock.delta_c", PT_DOUBLE, "2.074", 1.0, 1e4, NULL, "mock: halo overdensity threshold of the mask (calibrated)"},
-    {"mock.width", PT_DOUBLE, "0.3295", 0.05, 5.0, NULL, "mock: width of the halo mask in ln(1+delta) (calibrated)"},
-    {"mock.k_jeans", PT_DOUBLE, "7.938", 0.1, 1e3, NULL, "mock: Jeans filtering scale at z = 0 [h/Mpc] (calibrated)"},
-    {"mock.r_halo", PT_DOUBLE, "0.3", 0.0, 10.0, NULL, "mock: smoothing of the density for the halo mask [Mpc/h]"},
-    {"mock.r_noise", PT_DOUBLE, "0.5", 0.0, 10.0, NULL, "mock: smoothing of the noise fields [Mpc/h]"},
-    {"mock.sigma_gas0", PT_DOUBLE, "0.0072", 0.0, 2.0, NULL, "mock: lognormal gas scatter outside halos (calibrated)"},
-    {"mock.sigma_gas1", PT_DOUBLE, "0.25", 0.0, 2.0, NULL, "mock: extra gas scatter in halos (times A_AGN2^0.5)"},
-    {"mock.gas_floor", PT_DOUBLE, "0.05", 1e-4, 1.0, NULL, "mock: smallest smoothed gas density, in units of the mean"},
-    {"mock.t0", PT_DOUBLE, "5000", 100.0, 1e6, NULL, "mock: IGM temperature at mean density at z = 0 [K]"},
-    {"mock.gamma", PT_DOUBLE, "1.5", 0.5, 3.0, NULL, "mock: slope of the IGM temperature-density relation"},
+    {"mock.f0", PT_DOUBLE, STR(HB_MOCK_F0), 0.0, 0.9, NULL, "mock: ejected gas fraction in halos at A = 1 (calibrated)"},
+    {"mock.r0", PT_DOUBLE, STR(HB_MOCK_R0), 0.01, 20.0, NULL, "mock: ejection radius at A = 1 [Mpc/h] (calibrated)"},
+    {"mock.delta_c", PT_DOUBLE, STR(HB_MOCK_DELTA_C), 1.0, 1e4, NULL, "mock: halo overdensity threshold of the mask (calibrated)"},
+    {"mock.width", PT_DOUBLE, STR(HB_MOCK_WIDTH), 0.05, 5.0, NULL, "mock: width of the halo mask in ln(1+delta) (calibrated)"},
+    {"mock.k_jeans", PT_DOUBLE, STR(HB_MOCK_K_JEANS), 0.1, 1e3, NULL, "mock: Jeans filtering scale at z = 0 [h/Mpc] (calibrated)"},
+    {"mock.r_halo", PT_DOUBLE, STR(HB_MOCK_R_HALO), 0.0, 10.0, NULL, "mock: smoothing of the density for the halo mask [Mpc/h]"},
+    {"mock.r_noise", PT_DOUBLE, STR(HB_MOCK_R_NOISE), 0.0, 10.0, NULL, "mock: smoothing of the noise fields [Mpc/h]"},
+    {"mock.sigma_gas0", PT_DOUBLE, STR(HB_MOCK_SIGMA_GAS0), 0.0, 2.0, NULL, "mock: lognormal gas scatter outside halos (calibrated)"},
+    {"mock.sigma_gas1", PT_DOUBLE, STR(HB_MOCK_SIGMA_GAS1), 0.0, 2.0, NULL, "mock: extra gas scatter in halos (times A_AGN2^0.5)"},
+    {"mock.gas_floor", PT_DOUBLE, STR(HB_MOCK_GAS_FLOOR), 1e-4, 1.0, NULL, "mock: smallest smoothed gas density, in units of the mean"},
+    {"mock.t0", PT_DOUBLE, STR(HB_MOCK_T0), 100.0, 1e6, NULL, "mock: IGM temperature at mean density at z = 0 [K]"},
+    {"mock.gamma", PT_DOUBLE, STR(HB_MOCK_GAMMA), 0.5, 3.0, NULL, "mock: slope of the IGM temperature-density relation"},
     {"output.file", PT_STRING, "dm_z{z}.h5", 0, 0, NULL,
      "output file; {z} is replaced by the redshift (%.2f), needed with several outputs"},
     {"output.particles", PT_INT, "0", 0, 1, NULL, "1: also write particle positions and velocities"},

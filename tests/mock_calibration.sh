@@ -7,23 +7,11 @@
 # the fit's own typical error is 3-5%; README "The mock hydro model").
 set -u
 HB=$1
+SRC=$2
 for seed in 42 7 11; do
     [ -f fid$seed\_z0.00.h5 ] && continue
-    cat > fid$seed.ini <<EOI
-[cosmology]
-omega_m = 0.3
-sigma_8 = 0.8
-[simulation]
-box_size = 25
-n_particles = 128
-z_init = 9
-z_out = 0
-n_steps = 20
-seed = $seed
-[output]
-file = fid${seed}_z{z}.h5
-EOI
-    timeout -k 5 300 mpirun -np 2 "$HB" simulate fid$seed.ini > sim$seed.log 2>&1 || { echo "FAIL: simulate seed $seed"; cat sim$seed.log; exit 1; }
+    timeout -k 5 300 mpirun -np 2 "$HB" simulate "$SRC/scripts/calibration_box.ini" simulation.seed=$seed \
+        "output.file=fid${seed}_z{z}.h5" > sim$seed.log 2>&1 || { echo "FAIL: simulate seed $seed"; cat sim$seed.log; exit 1; }
 done
 worst() { grep -o "largest |S_mock / S_TNG - 1| at k = 1-10 h/Mpc: [0-9.]*" "$1" | awk '{print $NF}'; }
 fail=0

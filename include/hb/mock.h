@@ -25,6 +25,23 @@
 #include "hb/mesh.h"
 #include "hb/params.h"
 
+/* The defaults, once for hb_mock_config_default and the [mock] parameter
+ * schema (src/params.c). F0, R0, DELTA_C, WIDTH, K_JEANS and SIGMA_GAS0 come
+ * from scripts/calibrate_mock.sh (README, "The mock hydro model"); the rest
+ * from SCIENCE.md 7. */
+#define HB_MOCK_F0         0.6
+#define HB_MOCK_R0         0.3728
+#define HB_MOCK_DELTA_C    2.074
+#define HB_MOCK_WIDTH      0.3295
+#define HB_MOCK_K_JEANS    7.938
+#define HB_MOCK_R_HALO     0.3
+#define HB_MOCK_R_NOISE    0.5
+#define HB_MOCK_SIGMA_GAS0 0.0072
+#define HB_MOCK_SIGMA_GAS1 0.25
+#define HB_MOCK_T0         5000
+#define HB_MOCK_GAMMA      1.5
+#define HB_MOCK_GAS_FLOOR  0.05
+
 typedef struct hb_mock_config {
     double f0, r0, delta_c, w;     /* calibrated: ejected fraction, radius [Mpc/h], halo threshold, width */
     double k_jeans, r_h, r_xi;     /* Jeans scale [h/Mpc] at z=0, halo and noise smoothing [Mpc/h] */
