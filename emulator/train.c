@@ -230,13 +230,10 @@ static hb_status load(hb_dataset *ds, char **paths, int n, long halo, hb_interp 
     if (stats) {
         hb_mpi_sum(comm, sum, 2 * HB_NCH);
         hb_mpi_sum(comm, &count, 1);
-        for (int ch = 0; ch < HB_NCH; ch++) lmin[ch] = -lmin[ch];
-        hb_mpi_max(comm, lmin, HB_NCH);
+        hb_mpi_min(comm, lmin, HB_NCH);
         hb_mpi_max(comm, lmax, HB_NCH);
-        for (int ch = 0; ch < HB_NCH; ch++) {
-            ic->lmin[ch] = -lmin[ch];
-            ic->lmax[ch] = lmax[ch];
-        }
+        memcpy(ic->lmin, lmin, sizeof lmin);
+        memcpy(ic->lmax, lmax, sizeof lmax);
         for (int ch = 0; ch < HB_NCH; ch++) {
             ic->mean[ch] = sum[ch] / count;
             double var = sum[HB_NCH + ch] / count - ic->mean[ch] * ic->mean[ch];

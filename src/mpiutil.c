@@ -26,6 +26,11 @@ hb_status hb_mpi_max(MPI_Comm comm, double *x, int n)
     return hb_mpi(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_MAX, comm));
 }
 
+hb_status hb_mpi_min(MPI_Comm comm, double *x, int n)
+{
+    return hb_mpi(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_MIN, comm));
+}
+
 hb_status hb_mpi_agree(MPI_Comm comm, hb_status mine)
 {
     int code = mine == HB_OK ? INT_MAX : (int)mine;

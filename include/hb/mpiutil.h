@@ -13,8 +13,9 @@ int hb_mpi_any(MPI_Comm comm, int flag);
 /* Sums of doubles / longs over ranks, in place. */
 hb_status hb_mpi_sum(MPI_Comm comm, double *x, int n);
 hb_status hb_mpi_sum_long(MPI_Comm comm, long *x, int n);
-/* Max of doubles over ranks, in place. */
+/* Max and min of doubles over ranks, in place. */
 hb_status hb_mpi_max(MPI_Comm comm, double *x, int n);
+hb_status hb_mpi_min(MPI_Comm comm, double *x, int n);
 /* Agree on a status: if any rank failed, every rank returns a failure.
  * The failing ranks return their own code (already reported); the others
  * return quietly with the lowest failing code. */
