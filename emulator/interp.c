@@ -3,9 +3,8 @@
 
 #include <math.h>
 
+#include "hb/theta.h"
 #include "hb/unet.h"
-
-const char *const HB_THETA_NAMES[6] = {"omega_m", "sigma_8", "a_sn1", "a_agn1", "a_sn2", "a_agn2"};
 
 hb_interp hb_interp_default(void)
 {
@@ -28,22 +27,12 @@ double hb_interp_from_std(const hb_interp *c, int ch, float u)
     return pow(10.0, (double)u * c->std[ch] + c->mean[ch]);
 }
 
-void hb_interp_theta_norm(const double th[6], double o[6])
-{
-    o[0] = (th[0] - 0.1) / 0.4;
-    o[1] = (th[1] - 0.6) / 0.4;
-    o[2] = log(th[2]) / log(4.0);
-    o[3] = log(th[3]) / log(4.0);
-    o[4] = log(th[4]) / log(2.0);
-    o[5] = log(th[5]) / log(2.0);
-}
-
-void hb_interp_features(double t, const double theta[6], float feat[22])
+void hb_interp_features(double t, const double theta[HB_NTHETA], float feat[22])
 {
     hb_unet_time_features(t, feat);
-    double n[6];
-    hb_interp_theta_norm(theta, n);
-    for (int i = 0; i < 6; i++) feat[16 + i] = (float)n[i];
+    double n[HB_NTHETA];
+    hb_theta_normalise(theta, n);
+    for (int i = 0; i < HB_NTHETA; i++) feat[16 + i] = (float)n[i];
 }
 
 void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *x1, const float *z,

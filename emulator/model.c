@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hb/mpiutil.h"
+#include "hb/version.h"
+
 hb_status hb_model_write_arch(hb_h5 *f, const hb_unet *u)
 {
     HB_TRY(hb_h5_attr_write_string(f, "/", "model_kind", HB_MODEL_KIND));
@@ -64,4 +67,89 @@ hb_status hb_model_read_set(hb_h5 *f, const char *group, const hb_unet *u, float
         HB_TRY(hb_h5_read_floats(f, name, buf + u->views[i].off, (long)u->views[i].n));
     }
     return HB_OK;
+}
+
+/* ---- whole files --------------------------------------------------------- */
+
+static hb_status write_meta(hb_h5 *f, const hb_model_meta *m)
+{
+    const hb_h5_attr a[] = {{"beta_sq", 'l', 0, m->ic.beta_sq, NULL}, {"grid", 'l', 0, m->grid, NULL},
+                            {"sigma_c", 'd', m->ic.sigma_c, 0, NULL}, {"box_size", 'd', m->box_size, 0, NULL},
+                            {"cell_size", 'd', m->cell_size, 0, NULL}};
+    for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) HB_TRY(hb_h5_attr_write(f, "/", &a[i]));
+    HB_TRY(hb_h5_write_array(f, "/interp/mean", m->ic.mean, HB_NCH));
+    HB_TRY(hb_h5_write_array(f, "/interp/std", m->ic.std, HB_NCH));
+    HB_TRY(hb_h5_write_array(f, "/interp/floor", m->ic.floor, HB_NCH));
+    HB_TRY(hb_h5_write_array(f, "/interp/log10_min", m->ic.lmin, HB_NCH));
+    HB_TRY(hb_h5_write_array(f, "/interp/log10_max", m->ic.lmax, HB_NCH));
+    HB_TRY(hb_h5_write_array(f, "/interp/theta_min", m->theta_min, HB_NTHETA));
+    HB_TRY(hb_h5_write_array(f, "/interp/theta_max", m->theta_max, HB_NTHETA));
+    return hb_h5_attr_write_string(f, "/interp", "channels",
+                                   "log10 dm_density, log10 gas_density, log10 gas_temperature");
+}
+
+static hb_status save_local(const char *path, const hb_unet *u, const hb_model_meta *meta, const hb_h5_attr *attrs,
+                            int n_attrs, const float *ema, const float *m, const float *v)
+{
+    hb_h5 f;
+    HB_TRY(hb_h5_create(&f, path, MPI_COMM_SELF));
+    hb_status rc = hb_model_write_arch(&f, u);
+    if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, "/", "hydrobridge_version", HB_VERSION);
+    for (int i = 0; i < n_attrs && rc == HB_OK; i++) rc = hb_h5_attr_write(&f, "/", &attrs[i]);
+    if (rc == HB_OK) rc = write_meta(&f, meta);
+    if (rc == HB_OK) rc = hb_model_write_set(&f, "weights", u, u->params);
+    if (rc == HB_OK && ema) rc = hb_model_write_set(&f, "ema", u, ema);
+    if (rc == HB_OK && m) rc = hb_model_write_set(&f, "adam_m", u, m);
+    if (rc == HB_OK && v) rc = hb_model_write_set(&f, "adam_v", u, v);
+    if (rc == HB_OK) return hb_h5_commit(&f);
+    hb_h5_abort(&f);
+    return rc;
+}
+
+hb_status hb_model_save(const char *path, MPI_Comm comm, const hb_unet *u, const hb_model_meta *meta,
+                        const hb_h5_attr *attrs, int n_attrs, const float *ema, const float *m, const float *v)
+{
+    int rank;
+    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &rank)));
+    hb_status rc = HB_OK;
+    if (rank == 0) rc = save_local(path, u, meta, attrs, n_attrs, ema, m, v);   /* every rank holds the same */
+    return hb_mpi_agree(comm, rc);
+}
+
+hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
+{
+    memset(meta, 0, sizeof *meta);
+    hb_interp *ic = &meta->ic;
+    *ic = hb_interp_default();
+    long n, bsq, grid = 0;
+    HB_TRY(hb_h5_read_array(f, "/interp/mean", ic->mean, HB_NCH, &n));
+    HB_TRY(hb_h5_read_array(f, "/interp/std", ic->std, HB_NCH, &n));
+    HB_TRY(hb_h5_read_array(f, "/interp/floor", ic->floor, HB_NCH, &n));
+    HB_TRY(hb_h5_read_array(f, "/interp/log10_min", ic->lmin, HB_NCH, &n));
+    HB_TRY(hb_h5_read_array(f, "/interp/log10_max", ic->lmax, HB_NCH, &n));
+    HB_TRY(hb_h5_read_array(f, "/interp/theta_min", meta->theta_min, HB_NTHETA, &n));
+    HB_TRY(hb_h5_read_array(f, "/interp/theta_max", meta->theta_max, HB_NTHETA, &n));
+    HB_TRY(hb_h5_attr_read_double(f, "/", "sigma_c", &ic->sigma_c));
+    HB_TRY(hb_h5_attr_read_long(f, "/", "beta_sq", &bsq));
+    HB_TRY(hb_h5_attr_read_double(f, "/", "cell_size", &meta->cell_size));
+    HB_TRY(hb_h5_attr_read_double(f, "/", "box_size", &meta->box_size));
+    HB_TRY(hb_h5_attr_read_long(f, "/", "grid", &grid));
+    ic->beta_sq = (int)bsq;
+    meta->grid = (int)grid;
+    return HB_OK;
+}
+
+hb_status hb_model_load(const char *path, MPI_Comm comm, hb_unet *u, hb_model_meta *meta)
+{
+    memset(u, 0, sizeof *u);
+    hb_h5 f;
+    HB_TRY(hb_h5_open(&f, path, comm));
+    hb_unet_config uc;
+    hb_status rc = hb_model_read_arch(&f, &uc);
+    if (rc == HB_OK) rc = hb_model_read_meta(&f, meta);
+    if (rc == HB_OK) rc = hb_unet_init(u, &uc, 0);
+    if (rc == HB_OK) rc = hb_model_read_set(&f, hb_h5_exists(&f, "/ema") ? "ema" : "weights", u, u->params);
+    hb_h5_close(&f);
+    if (rc != HB_OK) hb_unet_free(u);
+    return rc;
 }

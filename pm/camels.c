@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hb/h5io.h"
+#include "hb/box.h"
 #include "hb/mesh.h"
 #include "hb/mpiutil.h"
 #include "hb/paint.h"
@@ -203,13 +203,13 @@ static hb_status paint_weight(const hb_mesh *m, hb_particles *p, int slot, float
 hb_status hb_import_camels(const char *snapshot, const hb_import_opts *o, const char *out, MPI_Comm comm)
 {
     int rank, nranks;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &nranks);
+    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &rank)));
+    HB_TRY(hb_mpi(MPI_Comm_size(comm, &nranks)));
     snap_info s;
     hb_status rc = HB_OK;
     if (rank == 0) rc = scan(snapshot, &s);
     HB_TRY(hb_mpi_agree(comm, rc));
-    MPI_Bcast(&s, (int)sizeof s, MPI_BYTE, 0, comm);
+    HB_TRY(hb_mpi(MPI_Bcast(&s, (int)sizeof s, MPI_BYTE, 0, comm)));
     const double L = s.box / 1e3;
     hb_log0("import-camels: %s: %d file(s), box %g Mpc/h, z = %.3f, %ld gas and %ld DM particles -> %d^3", snapshot,
             s.nfiles, L, s.redshift, s.total[0], s.total[1], o->n_grid);
@@ -245,20 +245,13 @@ hb_status hb_import_camels(const char *snapshot, const hb_import_opts *o, const 
                     gas[c] = sums[1] > 0 ? (float)(gas[c] * cells / sums[1]) : 0.0f;
                 }
     }
-    hb_boxinfo bi = {L, s.redshift, s.om, s.ob, s.h, 0.9624, 0.8, 1, 1, 1, 1, 0};
-    double *th[6] = {&bi.omega_m, &bi.sigma_8, &bi.a_sn1, &bi.a_agn1, &bi.a_sn2, &bi.a_agn2};
-    for (int k = 0; k < 6; k++) if (!isnan(o->theta[k])) *th[k] = o->theta[k];
-    hb_h5 f;
-    if (rc == HB_OK) rc = hb_h5_create(&f, out, comm);
+    /* Omega_m from the header; sigma_8 and the A's from the table row, else 0.8 and 1 */
+    hb_boxinfo bi = {L, s.redshift, s.ob, s.h, 0.9624, {s.om, 0.8, 1, 1, 1, 1}, 0};
+    hb_theta_override(bi.theta, o->theta);
     if (rc == HB_OK) {
-        rc = hb_h5_write_mesh_field(&f, HB_FIELD_DM, &m, dm, "cic");
-        if (rc == HB_OK) rc = hb_h5_write_mesh_field(&f, HB_FIELD_GAS, &m, gas, "cic");
-        if (rc == HB_OK) rc = hb_h5_write_mesh_field(&f, HB_FIELD_TEMP, &m, temp, "cic");
-        if (rc == HB_OK) rc = hb_h5_write_boxinfo(&f, &bi);
-        if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, "/", "imported_from", snapshot);
-        if (rc == HB_OK && o->name[0]) rc = hb_h5_attr_write_string(&f, "/", "camels_name", o->name);
-        if (rc == HB_OK) rc = hb_h5_commit(&f);
-        else hb_h5_abort(&f);
+        hb_box_fields bf = hb_box_fields_mesh(&m, dm, "cic", gas, temp, "cic");
+        hb_h5_attr extra[] = {{"imported_from", 's', 0, 0, snapshot}, {"camels_name", 's', 0, 0, o->name}};
+        rc = hb_box_write(out, comm, &bf, &bi, extra, o->name[0] ? 2 : 1, NULL);
     }
     if (rc == HB_OK) hb_log0("import-camels: wrote %s", out);
     fftwf_free(dm); fftwf_free(gas); fftwf_free(temp);
@@ -339,10 +332,9 @@ hb_status hb_npy_read_slab(const char *path, const hb_npy *h, long index, long x
 }
 
 hb_status hb_import_cmd(const char *mcdm, const char *mgas, const char *temp, long index, double box_size,
-                        const double theta[6], const char *out, MPI_Comm comm)
+                        const double theta[HB_NTHETA], const char *out, MPI_Comm comm)
 {
     const char *paths[3] = {mcdm, mgas, temp};
-    const char *fields[3] = {HB_FIELD_DM, HB_FIELD_GAS, HB_FIELD_TEMP};
     hb_npy h[3];
     long N = -1;
     hb_status rc = HB_OK;
@@ -374,17 +366,12 @@ hb_status hb_import_cmd(const char *mcdm, const char *mgas, const char *temp, lo
         }
     }
     free(slab);
-    hb_boxinfo bi = {box_size, 0.0, theta[0], 0.049, 0.6711, 0.9624, theta[1], theta[2], theta[3], theta[4], theta[5], index};
-    hb_h5 f;
-    if (rc == HB_OK) rc = hb_h5_create(&f, out, comm);
+    hb_boxinfo bi = {box_size, 0.0, 0.049, 0.6711, 0.9624, {0}, index};
+    memcpy(bi.theta, theta, sizeof bi.theta);
     if (rc == HB_OK) {
-        for (int i = 0; i < 3 && rc == HB_OK; i++) {
-            if (bufs[i]) rc = hb_h5_write_mesh_field(&f, fields[i], &m, bufs[i], "none");
-        }
-        if (rc == HB_OK) rc = hb_h5_write_boxinfo(&f, &bi);
-        if (rc == HB_OK) rc = hb_h5_attr_write_long(&f, "/", "cmd_index", index);
-        if (rc == HB_OK) rc = hb_h5_commit(&f);
-        else hb_h5_abort(&f);
+        hb_box_fields bf = hb_box_fields_mesh(&m, bufs[0], "none", bufs[1], bufs[2], "none");
+        hb_h5_attr extra[] = {{"cmd_index", 'l', 0, index, NULL}};
+        rc = hb_box_write(out, comm, &bf, &bi, extra, 1, NULL);
     }
     for (int i = 0; i < 3; i++) fftwf_free(bufs[i]);
     hb_mesh_free(&m);

@@ -16,27 +16,10 @@ hb_mock_config hb_mock_config_default(void)
     return c;
 }
 
-hb_mock_config hb_mock_config_from_params(const hb_params *p)
+uint64_t hb_mock_seed(long mock_seed, long box_seed)
 {
-    hb_mock_config c = hb_mock_config_default();
-    c.f0 = hb_params_double(p, "mock.f0");
-    c.r0 = hb_params_double(p, "mock.r0");
-    c.delta_c = hb_params_double(p, "mock.delta_c");
-    c.w = hb_params_double(p, "mock.width");
-    c.k_jeans = hb_params_double(p, "mock.k_jeans");
-    c.r_h = hb_params_double(p, "mock.r_halo");
-    c.r_xi = hb_params_double(p, "mock.r_noise");
-    c.sg0 = hb_params_double(p, "mock.sigma_gas0");
-    c.sg1 = hb_params_double(p, "mock.sigma_gas1");
-    c.t0 = hb_params_double(p, "mock.t0");
-    c.gamma = hb_params_double(p, "mock.gamma");
-    c.floor = hb_params_double(p, "mock.gas_floor");
-    c.seed = (uint64_t)hb_params_int(p, "mock.seed");
-    if (c.seed == 0) c.seed = (uint64_t)hb_params_int(p, "simulation.seed") + 7919;   /* independent of the ICs */
-    return c;
+    return mock_seed ? (uint64_t)mock_seed : (uint64_t)box_seed + 7919;
 }
-
-typedef struct { double r; int mode; double kj; } filt;   /* mode 0: exp(-k^2 r^2/2); 1: exp(-k^2/2kj^2) */
 
 /* out = iFFT(in_k * filter) for real-space out; in_k (Fourier) is kept. */
 static void filtered(const hb_mesh *m, const float *in_k, float *out, double r)
@@ -90,7 +73,7 @@ static double global_mean(const hb_mesh *m, const float *a)
     return hb_mesh_sum(m, a) / pow((double)m->N, 3);
 }
 
-hb_status hb_mock_paint(const hb_mesh *m, const float *rho_dm, const hb_mock_config *c, const double th[6],
+hb_status hb_mock_paint(const hb_mesh *m, const float *rho_dm, const hb_mock_config *c, const double th[HB_NTHETA],
                         double z, float *gas, float *temp, float *stars, double *f_star)
 {
     const size_t nb = 2 * (size_t)m->alloc_local;
@@ -100,7 +83,7 @@ hb_status hb_mock_paint(const hb_mesh *m, const float *rho_dm, const hb_mock_con
         fftwf_free(dk); fftwf_free(rs); fftwf_free(S); fftwf_free(ej); fftwf_free(xi); fftwf_free(work);
         return HB_ERR0(HB_ENOMEM, "mock painter meshes (%d^3)", m->N);
     }
-    const double sn1 = th[2], agn1 = th[3], sn2 = th[4], agn2 = th[5];
+    const double sn1 = th[HB_A_SN1], agn1 = th[HB_A_AGN1], sn2 = th[HB_A_SN2], agn2 = th[HB_A_AGN2];
     const double f_ej = fmin(c->f0 * pow(agn1, 0.3) * pow(agn2, 0.6) * pow(sn1, -0.3), 0.9);
     const double r_ej = c->r0 * sqrt(agn2 * sn2);
     const double kj = c->k_jeans * sqrt(1 + z);

@@ -81,6 +81,79 @@ static int ghost_plane(const hb_painter *pt, int r, int j)
     return wrapi(g, m->N);
 }
 
+/* Pack the send buffer. reduce: my fixed-point ghosts by owner, in ghost
+ * order (self-owned ones are added in place); else the planes of buf I own
+ * that other ranks need, in their ghost order (and copies of my self-owned
+ * ghosts into pt->ghost). */
+static void pack_ghosts(hb_painter *pt, const float *buf, int reduce, char *sbuf, const int *dis, int *fill)
+{
+    const hb_mesh *m = pt->m;
+    const int R = m->nranks, G = pt->gl + pt->gr, N = m->N;
+    const size_t plane = (size_t)N * N, esz = reduce ? sizeof(int64_t) : sizeof(float);
+    if (reduce) {
+        for (int j = 0; j < G && m->nx_local > 0; j++) {
+            int g = ghost_plane(pt, m->rank, j), o = m->plane_owner[g];
+            const int64_t *src = pt->ghost64 + (size_t)j * plane;
+            if (o == m->rank) {
+                int64_t *dst = pt->acc + (size_t)(g - m->x0) * plane;
+                for (size_t i = 0; i < plane; i++) dst[i] += src[i];
+            } else {
+                memcpy(sbuf + (dis[o] + (size_t)fill[o]) * esz, src, plane * esz);
+                fill[o] += (int)plane;
+            }
+        }
+        return;
+    }
+    for (int r = 0; r < R; r++) {
+        if (r == m->rank || m->rank_nx[r] == 0) continue;
+        size_t off = (size_t)dis[r];
+        for (int j = 0; j < G; j++) {
+            int g = ghost_plane(pt, r, j);
+            if (m->plane_owner[g] != m->rank) continue;
+            for (int y = 0; y < N; y++)
+                memcpy(sbuf + (off + (size_t)y * N) * esz, buf + hb_mesh_ridx(m, g - m->x0, y, 0), (size_t)N * esz);
+            off += plane;
+        }
+    }
+    for (int j = 0; j < G && m->nx_local > 0; j++) {
+        int g = ghost_plane(pt, m->rank, j);
+        if (m->plane_owner[g] != m->rank) continue;
+        for (int y = 0; y < N; y++)
+            memcpy(pt->ghost + (size_t)j * plane + (size_t)y * N, buf + hb_mesh_ridx(m, g - m->x0, y, 0), (size_t)N * esz);
+    }
+}
+
+/* Unpack: reduce adds what others painted for me (in their ghost order) into
+ * acc; else my ghost planes arrive from their owners into pt->ghost. */
+static void unpack_ghosts(hb_painter *pt, int reduce, const char *rbuf, const int *dis, int *fill)
+{
+    const hb_mesh *m = pt->m;
+    const int R = m->nranks, G = pt->gl + pt->gr;
+    const size_t plane = (size_t)m->N * m->N, esz = reduce ? sizeof(int64_t) : sizeof(float);
+    if (reduce) {
+        for (int r = 0; r < R; r++) {
+            if (r == m->rank || m->rank_nx[r] == 0) continue;
+            size_t off = (size_t)dis[r];
+            for (int j = 0; j < G; j++) {
+                int g = ghost_plane(pt, r, j);
+                if (m->plane_owner[g] != m->rank) continue;
+                int64_t *dst = pt->acc + (size_t)(g - m->x0) * plane;
+                const int64_t *src = (const int64_t *)(rbuf + off * esz);
+                for (size_t i = 0; i < plane; i++) dst[i] += src[i];
+                off += plane;
+            }
+        }
+        return;
+    }
+    memset(fill, 0, (size_t)R * sizeof *fill);
+    for (int j = 0; j < G && m->nx_local > 0; j++) {
+        int o = m->plane_owner[ghost_plane(pt, m->rank, j)];
+        if (o == m->rank) continue;
+        memcpy(pt->ghost + (size_t)j * plane, rbuf + (dis[o] + (size_t)fill[o]) * esz, plane * esz);
+        fill[o] += (int)plane;
+    }
+}
+
 /* Exchange ghost planes. reduce = 1: my fixed-point ghosts (ghost64) go to
  * their owners, who add them into their slab (acc). reduce = 0: owners send
  * me copies of my ghost planes of the float field buf (into ghost). Planes
@@ -125,71 +198,15 @@ static hb_status exchange(hb_painter *pt, const float *buf, int reduce)
             tot[i] += (size_t)cnt[i][r];
         }
     char *sbuf = malloc((tot[0] + 1) * esz), *rbuf = malloc((tot[1] + 1) * esz);
-    hb_status rc = (!sbuf || !rbuf) ? HB_ERR(HB_ENOMEM, "ghost exchange buffers") : HB_OK;
     int *fill = calloc((size_t)R, sizeof *fill);
-    if (rc == HB_OK && !fill) rc = HB_ERR(HB_ENOMEM, "ghost exchange buffers");
-    if (rc == HB_OK && reduce) {
-        /* pack my ghosts by owner, in ghost order; add self-owned ones */
-        for (int j = 0; j < G && m->nx_local > 0; j++) {
-            int g = ghost_plane(pt, m->rank, j), o = m->plane_owner[g];
-            const int64_t *src = pt->ghost64 + (size_t)j * plane;
-            if (o == m->rank) {
-                int64_t *dst = pt->acc + (size_t)(g - m->x0) * plane;
-                for (size_t i = 0; i < plane; i++) dst[i] += src[i];
-            } else {
-                memcpy(sbuf + (dis[0][o] + (size_t)fill[o]) * esz, src, plane * esz);
-                fill[o] += (int)plane;
-            }
-        }
-    } else if (rc == HB_OK) {
-        /* pack the planes I own that others need, in their ghost order */
-        for (int r = 0; r < R; r++) {
-            if (r == m->rank || m->rank_nx[r] == 0) continue;
-            size_t off = (size_t)dis[0][r];
-            for (int j = 0; j < G; j++) {
-                int g = ghost_plane(pt, r, j);
-                if (m->plane_owner[g] != m->rank) continue;
-                for (int y = 0; y < N; y++)
-                    memcpy(sbuf + (off + (size_t)y * N) * esz, buf + hb_mesh_ridx(m, g - m->x0, y, 0), (size_t)N * esz);
-                off += plane;
-            }
-        }
-        /* my own ghosts that I also own */
-        for (int j = 0; j < G && m->nx_local > 0; j++) {
-            int g = ghost_plane(pt, m->rank, j);
-            if (m->plane_owner[g] != m->rank) continue;
-            for (int y = 0; y < N; y++)
-                memcpy(pt->ghost + (size_t)j * plane + (size_t)y * N, buf + hb_mesh_ridx(m, g - m->x0, y, 0), (size_t)N * esz);
-        }
-    }
+    hb_status rc = (!sbuf || !rbuf || !fill) ? HB_ERR(HB_ENOMEM, "ghost exchange buffers") : HB_OK;
+    if (rc == HB_OK) pack_ghosts(pt, buf, reduce, sbuf, dis[0], fill);
     if (hb_mpi_any(m->comm, rc != HB_OK)) {
         if (rc == HB_OK) rc = hb_err_quiet(HB_ENOMEM);
     } else {
         rc = hb_mpi(MPI_Alltoallv(sbuf, cnt[0], dis[0], type, rbuf, cnt[1], dis[1], type, m->comm));
     }
-    if (rc == HB_OK && reduce) {
-        /* add what others painted for me, in their ghost order */
-        for (int r = 0; r < R; r++) {
-            if (r == m->rank || m->rank_nx[r] == 0) continue;
-            size_t off = (size_t)dis[1][r];
-            for (int j = 0; j < G; j++) {
-                int g = ghost_plane(pt, r, j);
-                if (m->plane_owner[g] != m->rank) continue;
-                int64_t *dst = pt->acc + (size_t)(g - m->x0) * plane;
-                const int64_t *src = (const int64_t *)(rbuf + off * esz);
-                for (size_t i = 0; i < plane; i++) dst[i] += src[i];
-                off += plane;
-            }
-        }
-    } else if (rc == HB_OK) {
-        memset(fill, 0, (size_t)R * sizeof *fill);
-        for (int j = 0; j < G && m->nx_local > 0; j++) {
-            int o = m->plane_owner[ghost_plane(pt, m->rank, j)];
-            if (o == m->rank) continue;
-            memcpy(pt->ghost + (size_t)j * plane, rbuf + (dis[1][o] + (size_t)fill[o]) * esz, plane * esz);
-            fill[o] += (int)plane;
-        }
-    }
+    if (rc == HB_OK) unpack_ghosts(pt, reduce, rbuf, dis[1], fill);
     free(fill);
     free(sbuf);
     free(rbuf);

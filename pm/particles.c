@@ -15,8 +15,8 @@ hb_status hb_particles_init(hb_particles *p, MPI_Comm comm, double L, long n_tot
 {
     memset(p, 0, sizeof *p);
     p->comm = comm;
-    MPI_Comm_rank(comm, &p->rank);
-    MPI_Comm_size(comm, &p->nranks);
+    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &p->rank)));
+    HB_TRY(hb_mpi(MPI_Comm_size(comm, &p->nranks)));
     p->L = L;
     p->n_total = n_total;
     return hb_particles_reserve(p, capacity);

@@ -12,40 +12,14 @@
 #include "hb/paint.h"
 #include "hb/stepper.h"
 
-static int cmp_desc(const void *a, const void *b)
+hb_status hb_sim_config_check(const hb_sim_config *c, int nranks)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x < y) - (x > y);
-}
-
-hb_status hb_sim_config_from_params(hb_sim_config *c, const hb_params *p, int nranks)
-{
-    memset(c, 0, sizeof *c);
-    c->cosmo = hb_cosmo_config_from_params(p);
-    c->box_size = hb_params_double(p, "simulation.box_size");
-    c->n_particles = (int)hb_params_int(p, "simulation.n_particles");
-    c->mesh_factor = (int)hb_params_int(p, "simulation.mesh_factor");
-    c->n_grid = (int)hb_params_int(p, "simulation.n_grid");
-    if (c->n_grid == 0) c->n_grid = c->n_particles;
-    c->z_init = hb_params_double(p, "simulation.z_init");
-    c->n_out = hb_params_dlist(p, "simulation.z_out", c->z_out, HB_MAX_OUTPUTS);
-    qsort(c->z_out, (size_t)c->n_out, sizeof c->z_out[0], cmp_desc);
-    c->n_steps = (int)hb_params_int(p, "simulation.n_steps");
-    c->seed = hb_params_int(p, "simulation.seed");
-    c->lpt_order = (int)hb_params_int(p, "simulation.lpt_order");
-    c->fixed_amplitude = (int)hb_params_int(p, "simulation.fixed_amplitude");
-    c->force = hb_force_config_default();
-    c->force.kernel = strcmp(hb_params_string(p, "simulation.force_kernel"), "spectral") == 0
-                          ? HB_KERNEL_SPECTRAL : HB_KERNEL_FASTPM;
-    const char *mas = hb_params_string(p, "simulation.mass_assignment");
-    c->force.order = strcmp(mas, "pcs") == 0 ? 4 : strcmp(mas, "tsc") == 0 ? 3 : 2;
-    c->force.interlace = (int)hb_params_int(p, "simulation.interlacing");
-    c->plane_wave = strcmp(hb_params_string(p, "simulation.ic"), "plane_wave") == 0;
-    c->plane_wave_mode = (int)hb_params_int(p, "simulation.plane_wave_mode");
-    c->plane_wave_a_cross = hb_params_double(p, "simulation.plane_wave_a_cross");
-    snprintf(c->out_pattern, sizeof c->out_pattern, "%s", hb_params_string(p, "output.file"));
-    c->write_particles = (int)hb_params_int(p, "output.particles");
-
+    if (c->n_out < 1) return HB_ERR0(HB_EARG, "simulation.z_out: no output redshift");
+    for (int i = 1; i < c->n_out; i++) {
+        if (!(c->z_out[i] < c->z_out[i - 1])) {
+            return HB_ERR0(HB_EARG, "simulation.z_out: internal: redshifts must be sorted decreasing");
+        }
+    }
     if (c->z_out[0] > c->z_init) {
         return HB_ERR0(HB_EARG, "simulation.z_out = %g is above simulation.z_init = %g: outputs "
                        "must come after the start", c->z_out[0], c->z_init);
@@ -72,6 +46,21 @@ hb_status hb_sim_config_from_params(hb_sim_config *c, const hb_params *p, int nr
                        "mode %d", c->plane_wave_mode, c->n_particles / 2);
     }
     return HB_OK;
+}
+
+void hb_sim_config_set_theta(hb_sim_config *c, const double th[HB_NTHETA])
+{
+    c->cosmo.omega_m = th[HB_OMEGA_M];
+    c->cosmo.sigma_8 = th[HB_SIGMA_8];
+    for (int k = 0; k < 4; k++) c->feedback[k] = th[HB_A_SN1 + k];
+}
+
+hb_boxinfo hb_sim_boxinfo(const hb_sim_config *c, double z)
+{
+    hb_boxinfo b = {c->box_size, z, c->cosmo.omega_b, c->cosmo.h, c->cosmo.n_s,
+                    {c->cosmo.omega_m, c->cosmo.sigma_8, c->feedback[0], c->feedback[1], c->feedback[2], c->feedback[3]},
+                    c->seed};
+    return b;
 }
 
 void hb_sim_output_name(const hb_sim_config *cfg, double z, char *out, size_t cap)
@@ -185,7 +174,7 @@ static hb_status write_particles(hb_sim *s, hb_h5 *f)
     return rc;
 }
 
-hb_status hb_sim_write(hb_sim *s, const char *path, const hb_params *par)
+hb_status hb_sim_write(hb_sim *s, const char *path)
 {
     double t0 = hb_now();
     hb_mesh mo;
@@ -193,19 +182,18 @@ hb_status hb_sim_write(hb_sim *s, const char *path, const hb_params *par)
     float *rho = hb_mesh_alloc(&mo);
     hb_status rc = hb_mpi_any(s->comm, !rho) ? HB_ERR0(HB_ENOMEM, "output mesh") : HB_OK;
     if (rc == HB_OK) rc = hb_sim_density(s, &mo, rho);
-    hb_h5 f;
-    if (rc == HB_OK) rc = hb_h5_create(&f, path, s->comm);
     if (rc == HB_OK) {
         double z = 1.0 / s->a - 1.0;
-        hb_boxinfo bi = hb_boxinfo_from_params(par, z < 0 ? 0 : z);
-        rc = hb_h5_write_mesh_field(&f, HB_FIELD_DM, &mo, rho, "cic");
-        if (rc == HB_OK) rc = hb_h5_write_boxinfo(&f, &bi);
-        if (rc == HB_OK) rc = hb_h5_attr_write_double(&f, "/", "scale_factor", s->a);
-        if (rc == HB_OK) rc = hb_h5_attr_write_long(&f, "/", "n_particles", s->cfg.n_particles);
-        if (rc == HB_OK) rc = hb_h5_write_params(&f, par);
-        if (rc == HB_OK && s->cfg.write_particles) rc = write_particles(s, &f);
-        if (rc == HB_OK) rc = hb_h5_commit(&f);
-        else hb_h5_abort(&f);
+        hb_boxinfo bi = hb_sim_boxinfo(&s->cfg, z < 0 ? 0 : z);
+        hb_box_fields bf = hb_box_fields_mesh(&mo, rho, "cic", NULL, NULL, NULL);
+        hb_h5_attr extra[] = {{"scale_factor", 'd', s->a, 0, NULL}, {"n_particles", 'l', 0, s->cfg.n_particles, NULL}};
+        hb_h5 f;
+        rc = hb_box_create(&f, path, s->comm, &bf, &bi, extra, 2, s->cfg.prov);
+        if (rc == HB_OK) {   /* created: commit, or delete the temporary */
+            if (s->cfg.write_particles) rc = write_particles(s, &f);
+            if (rc == HB_OK) rc = hb_h5_commit(&f);
+            else hb_h5_abort(&f);
+        }
     }
     fftwf_free(rho);
     hb_mesh_free(&mo);
@@ -213,94 +201,97 @@ hb_status hb_sim_write(hb_sim *s, const char *path, const hb_params *par)
     return rc;
 }
 
-/* Four FFTs of the force mesh (one r2c, three c2r): the floor of a step. */
-static double time_four_ffts(hb_sim *s)
+/* Four FFTs of the force mesh (one r2c, three c2r): the floor of a step (best of three). */
+static hb_status time_four_ffts(hb_sim *s, double *best)
 {
     const hb_mesh *m = &s->force_mesh;
     float *b = s->force.work;
-    double best = 1e30;
+    *best = 1e30;
     for (int rep = 0; rep < 3; rep++) {
-        MPI_Barrier(s->comm);
+        HB_TRY(hb_mpi(MPI_Barrier(s->comm)));
         double t0 = hb_now();
         hb_mesh_r2c(m, b);
         for (int d = 0; d < 3; d++) hb_mesh_c2r(m, b);
         double t = hb_now() - t0;
-        MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, s->comm);
-        if (t < best) best = t;
+        HB_TRY(hb_mpi_max(s->comm, &t, 1));
+        if (t < *best) *best = t;
     }
-    return best;
+    return HB_OK;
 }
 
-static void report_timers(hb_sim *s, int n_steps, double t_steps)
+/* Timers (max over ranks), peak memory, and the step against its four-FFT floor. */
+static hb_status report_timers(hb_sim *s, int n_steps, double t_steps)
 {
     hb_force *f = &s->force;
     double t[7] = {f->t_fft.total, f->t_paint.total, f->t_readout.total, s->part.t_migrate,
                    f->t_kernel.total, s->t_ic, s->t_io};
     double mx[7];
     memcpy(mx, t, sizeof t);
-    hb_mpi_max(s->comm, mx, 7);
-    double rss = (double)hb_peak_rss();
-    hb_mpi_sum(s->comm, &rss, 1);
+    HB_TRY(hb_mpi_max(s->comm, mx, 7));
+    double rss = (double)hb_peak_rss(), floor4;
+    HB_TRY(hb_mpi_sum(s->comm, &rss, 1));
     const char *names[7] = {"FFT", "paint", "readout", "migration", "kernels", "initial conditions", "output"};
     hb_log0("time (max over ranks): steps %.2f s (%.3f s/step)", t_steps, n_steps ? t_steps / n_steps : 0);
     for (int i = 0; i < 7; i++) hb_log0("  %-20s %8.3f s", names[i], mx[i]);
     hb_log0("peak memory: %.1f MB in all, %.0f bytes per particle", rss / 1e6, rss / (double)s->part.n_total);
+    HB_TRY(time_four_ffts(s, &floor4));
+    const double per_step = n_steps ? t_steps / n_steps : 0;
+    hb_log0("four %d^3 FFTs: %.3f s; a step is %.2f x that floor", s->force_mesh.N, floor4, per_step / floor4);
+    hb_log0("bench: particles=%d mesh=%d ranks=%d steps=%d step_s=%.4f fft4_s=%.4f ratio=%.3f "
+            "bytes_per_particle=%.0f", s->cfg.n_particles, s->force_mesh.N, s->force_mesh.nranks, n_steps, per_step,
+            floor4, per_step / floor4, rss / (double)s->part.n_total);
+    return HB_OK;
 }
 
-hb_status hb_simulate(const hb_params *par, MPI_Comm comm)
+/* Steps to every output redshift with progress lines, writing each output
+ * when its scale factor is reached (outputs at z_init too). */
+static hb_status run(hb_sim *s, const double *a_out, int n_out, const double *a_steps, int n, double *t_steps)
 {
-    int nranks;
-    MPI_Comm_size(comm, &nranks);
-    hb_sim_config cfg;
-    HB_TRY(hb_sim_config_from_params(&cfg, par, nranks));
-    hb_log0("simulate: %d^3 particles in %g Mpc/h, force mesh %d^3, output grid %d^3, z = %g -> %g, "
-            "%d steps, %s ICs, %s kernel, %d ranks", cfg.n_particles, cfg.box_size,
-            cfg.mesh_factor * cfg.n_particles, cfg.n_grid, cfg.z_init, cfg.z_out[cfg.n_out - 1],
-            cfg.n_steps, cfg.plane_wave ? "plane-wave" : (cfg.lpt_order == 2 ? "2LPT" : "Zel'dovich"),
-            cfg.force.kernel == HB_KERNEL_FASTPM ? "fastpm" : "spectral", nranks);
-    hb_sim s;
-    HB_TRY(hb_sim_init(&s, &cfg, comm));
-    double a_out[HB_MAX_OUTPUTS];
-    for (int i = 0; i < cfg.n_out; i++) a_out[i] = 1.0 / (1.0 + cfg.z_out[i]);   /* z_out decreases */
-    double *a_steps = NULL;
-    int n = 0;
-    hb_status rc = hb_timesteps(s.a, a_out, cfg.n_out, cfg.n_steps, &a_steps, &n);
-    int next_out = 0;
     hb_progress prog;
     hb_progress_init(&prog, "simulate", n, "steps");
     prog.min_interval = 0;
-    double t_steps = 0;
-    for (int i = 0; rc == HB_OK && i <= n; i++) {
+    int next_out = 0;
+    for (int i = 0; i <= n; i++) {
         if (i > 0) {
             double t0 = hb_now();
-            rc = hb_sim_step(&s, a_steps[i]);
+            HB_TRY(hb_sim_step(s, a_steps[i]));
             double dt = hb_now() - t0;
-            t_steps += dt;
+            *t_steps += dt;
             char extra[128];
-            snprintf(extra, sizeof extra, "a = %.4f  z = %.3f  %.3f s/step", s.a, 1 / s.a - 1, dt);
+            snprintf(extra, sizeof extra, "a = %.4f  z = %.3f  %.3f s/step", s->a, 1 / s->a - 1, dt);
             hb_progress_step(&prog, i, extra);
         }
-        /* write every output this scale factor reaches (outputs at z_init too) */
-        while (rc == HB_OK && next_out < cfg.n_out && a_out[next_out] <= s.a * (1 + 1e-12)) {
+        while (next_out < n_out && a_out[next_out] <= s->a * (1 + 1e-12)) {
             char path[2048];
-            double z = 1 / a_out[next_out] - 1;
-            hb_sim_output_name(&cfg, z < 0 ? 0 : z, path, sizeof path);
-            rc = hb_sim_write(&s, path, par);
-            if (rc == HB_OK) hb_log0("wrote %s (z = %.3f)", path, z < 0 ? 0 : z);
+            double z = fmax(1 / a_out[next_out] - 1, 0);
+            hb_sim_output_name(&s->cfg, z, path, sizeof path);
+            HB_TRY(hb_sim_write(s, path));
+            hb_log0("wrote %s (z = %.3f)", path, z);
             next_out++;
         }
     }
-    if (rc == HB_OK) {
-        report_timers(&s, n, t_steps);
-        double floor4 = time_four_ffts(&s);
-        double rss = (double)hb_peak_rss();
-        hb_mpi_sum(comm, &rss, 1);
-        hb_log0("four %d^3 FFTs: %.3f s; a step is %.2f x that floor", s.force_mesh.N, floor4,
-                n ? t_steps / n / floor4 : 0);
-        hb_log0("bench: particles=%d mesh=%d ranks=%d steps=%d step_s=%.4f fft4_s=%.4f ratio=%.3f "
-                "bytes_per_particle=%.0f", cfg.n_particles, s.force_mesh.N, nranks, n,
-                n ? t_steps / n : 0, floor4, n ? t_steps / n / floor4 : 0, rss / (double)s.part.n_total);
-    }
+    return HB_OK;
+}
+
+hb_status hb_simulate(const hb_sim_config *cfg, MPI_Comm comm)
+{
+    int nranks;
+    HB_TRY(hb_mpi(MPI_Comm_size(comm, &nranks)));
+    HB_TRY(hb_sim_config_check(cfg, nranks));
+    hb_log0("simulate: %d^3 particles in %g Mpc/h, force mesh %d^3, output grid %d^3, z = %g -> %g, "
+            "%d steps, %s ICs, %s kernel, %d ranks", cfg->n_particles, cfg->box_size,
+            cfg->mesh_factor * cfg->n_particles, cfg->n_grid, cfg->z_init, cfg->z_out[cfg->n_out - 1],
+            cfg->n_steps, cfg->plane_wave ? "plane-wave" : (cfg->lpt_order == 2 ? "2LPT" : "Zel'dovich"),
+            cfg->force.kernel == HB_KERNEL_FASTPM ? "fastpm" : "spectral", nranks);
+    hb_sim s;
+    HB_TRY(hb_sim_init(&s, cfg, comm));
+    double a_out[HB_MAX_OUTPUTS];
+    for (int i = 0; i < cfg->n_out; i++) a_out[i] = 1.0 / (1.0 + cfg->z_out[i]);   /* z_out decreases */
+    double *a_steps = NULL, t_steps = 0;
+    int n = 0;
+    hb_status rc = hb_timesteps(s.a, a_out, cfg->n_out, cfg->n_steps, &a_steps, &n);
+    if (rc == HB_OK) rc = run(&s, a_out, cfg->n_out, a_steps, n, &t_steps);
+    if (rc == HB_OK) rc = report_timers(&s, n, t_steps);
     free(a_steps);
     hb_sim_free(&s);
     return rc;

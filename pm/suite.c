@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hb/h5io.h"
 #include "hb/mesh.h"
 #include "hb/mock.h"
 #include "hb/mpiutil.h"
@@ -18,7 +17,11 @@
 #include "hb/simulate.h"
 #include "hb/stepper.h"
 
-static const char *COLS[8] = {"name", "omega_m", "sigma_8", "a_sn1", "a_agn1", "a_sn2", "a_agn2", "seed"};
+/* Column k of the CAMELS header: Name, the six theta, seed. */
+static const char *column(int k)
+{
+    return k == 0 ? "name" : k <= HB_NTHETA ? HB_THETA[k - 1].name : "seed";
+}
 
 static hb_status parse_table(const char *path, hb_suite_row **rows, int *n)
 {
@@ -39,7 +42,7 @@ static hb_status parse_table(const char *path, hb_suite_row **rows, int *n)
             int nt = 0;
             for (char *t = strtok(s + 1, " \t\r\n"); t && nt < 64; t = strtok(NULL, " \t\r\n")) tok[nt++] = t;
             int ok = nt == 8;
-            for (int i = 0; ok && i < 8; i++) ok = strcasecmp(tok[i], COLS[i]) == 0;
+            for (int i = 0; ok && i < 8; i++) ok = strcasecmp(tok[i], column(i)) == 0;
             if (!ok && nt > 0) {
                 rc = HB_ERR(HB_EARG, "%s:%d: expected the header \"#Name Omega_m sigma_8 A_SN1 A_AGN1 A_SN2 A_AGN2 "
                             "seed\" (the CAMELS LH/CV layout), found %d columns starting \"%s\"", path, lineno, nt, tok[0]);
@@ -70,16 +73,16 @@ static hb_status parse_table(const char *path, hb_suite_row **rows, int *n)
 hb_status hb_suite_read_table(const char *path, hb_suite_row **rows, int *n, MPI_Comm comm)
 {
     int rank;
-    MPI_Comm_rank(comm, &rank);
+    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &rank)));
     hb_status rc = HB_OK;
     *rows = NULL;
     *n = 0;
     if (rank == 0) rc = parse_table(path, rows, n);
     HB_TRY(hb_mpi_agree(comm, rc));
-    MPI_Bcast(n, 1, MPI_INT, 0, comm);
+    HB_TRY(hb_mpi(MPI_Bcast(n, 1, MPI_INT, 0, comm)));
     if (rank != 0) *rows = malloc((size_t)*n * sizeof **rows);
-    MPI_Bcast(*rows, (int)(*n * sizeof **rows), MPI_BYTE, 0, comm);
-    return HB_OK;
+    if (hb_mpi_any(comm, !*rows)) return HB_ERR0(HB_ENOMEM, "%d table rows", *n);
+    return hb_mpi(MPI_Bcast(*rows, (int)(*n * sizeof **rows), MPI_BYTE, 0, comm));
 }
 
 hb_status hb_suite_latin_hypercube(int n, uint64_t seed, hb_suite_row **rows)
@@ -87,9 +90,8 @@ hb_status hb_suite_latin_hypercube(int n, uint64_t seed, hb_suite_row **rows)
     if (n < 1) return HB_ERR0(HB_EARG, "--lh %d: need at least one point", n);
     hb_suite_row *r = calloc((size_t)n, sizeof *r);
     int *perm = malloc((size_t)n * sizeof *perm);
-    static const double lo[6] = {0.1, 0.6, 0.25, 0.25, 0.5, 0.5}, hi[6] = {0.5, 1.0, 4.0, 4.0, 2.0, 2.0};
-    static const int logp[6] = {0, 0, 1, 1, 1, 1};
-    for (int p = 0; p < 6; p++) {
+    for (int p = 0; p < HB_NTHETA; p++) {
+        const double lo = HB_THETA[p].lo, hi = HB_THETA[p].hi;
         /* Fisher-Yates with counter-based draws: stratum perm[i] for point i */
         for (int i = 0; i < n; i++) perm[i] = i;
         for (int i = n - 1; i > 0; i--) {
@@ -102,7 +104,10 @@ hb_status hb_suite_latin_hypercube(int n, uint64_t seed, hb_suite_row **rows)
             double u[2];
             hb_rng_uniform2(seed, HB_STREAM_LH, (uint64_t)p * 1000003u + (uint64_t)i, 1, u);
             double x = (perm[i] + u[0]) / n;   /* inside stratum perm[i] */
-            r[i].theta[p] = logp[p] ? exp(log(lo[p]) + x * (log(hi[p]) - log(lo[p]))) : lo[p] + x * (hi[p] - lo[p]);
+            double v = HB_THETA[p].log ? exp(log(lo) + x * (log(hi) - log(lo))) : lo + x * (hi - lo);
+            /* to the 5 decimals of the table (hb_suite_write_table): the boxes and
+             * params.txt then hold the same numbers */
+            r[i].theta[p] = round(v * 1e5) / 1e5;
         }
     }
     for (int i = 0; i < n; i++) {
@@ -133,44 +138,57 @@ hb_status hb_suite_write_table(const char *path, const hb_suite_row *rows, int n
     return HB_OK;
 }
 
-hb_status hb_suite_make_box(const hb_params *par, const char *path, MPI_Comm comm)
+void hb_suite_row_config(const hb_suite_config *base, const hb_suite_row *row, hb_suite_config *out)
+{
+    *out = *base;
+    hb_sim_config_set_theta(&out->sim, row->theta);
+    out->sim.seed = row->seed;
+    out->mock.seed = hb_mock_seed(base->mock_seed, row->seed);
+    for (int k = 0; k < HB_NTHETA; k++) hb_prov_set(&out->prov, HB_THETA[k].key, "%.10g", row->theta[k]);
+    hb_prov_set(&out->prov, "simulation.seed", "%ld", row->seed);
+    out->sim.prov = &out->prov;
+}
+
+/* The DM density at the last output redshift of cfg, on a fresh n_grid mesh. */
+static hb_status simulate_dm(const hb_sim_config *cfg, hb_mesh *m, float **dm, MPI_Comm comm)
 {
     int nranks;
-    MPI_Comm_size(comm, &nranks);
-    hb_sim_config cfg;
-    HB_TRY(hb_sim_config_from_params(&cfg, par, nranks));
+    HB_TRY(hb_mpi(MPI_Comm_size(comm, &nranks)));
+    HB_TRY(hb_sim_config_check(cfg, nranks));
     hb_sim s;
-    HB_TRY(hb_sim_init(&s, &cfg, comm));
-    const double z = cfg.z_out[cfg.n_out - 1], a_end = 1 / (1 + z);
+    HB_TRY(hb_sim_init(&s, cfg, comm));
+    const double z = cfg->z_out[cfg->n_out - 1], a_end = 1 / (1 + z);
     double *a = NULL;
     int n = 0;
-    hb_status rc = hb_timesteps(s.a, &a_end, 1, cfg.n_steps, &a, &n);
+    hb_status rc = hb_timesteps(s.a, &a_end, 1, cfg->n_steps, &a, &n);
     for (int i = 1; rc == HB_OK && i <= n; i++) rc = hb_sim_step(&s, a[i]);
     free(a);
-    hb_mesh m;
-    if (rc == HB_OK) rc = hb_mesh_init(&m, cfg.n_grid, cfg.box_size, comm, FFTW_ESTIMATE);
-    if (rc != HB_OK) { hb_sim_free(&s); return rc; }
-    float *dm = hb_mesh_alloc(&m), *gas = hb_mesh_alloc(&m), *temp = hb_mesh_alloc(&m);
-    if (hb_mpi_any(comm, !dm || !gas || !temp)) rc = HB_ERR0(HB_ENOMEM, "box meshes");
-    if (rc == HB_OK) rc = hb_sim_density(&s, &m, dm);
-    hb_sim_free(&s);
-    hb_boxinfo bi = hb_boxinfo_from_params(par, z);
-    double theta[6], fstar = 0;
-    hb_boxinfo_theta(&bi, theta);
-    hb_mock_config mc = hb_mock_config_from_params(par);
-    if (rc == HB_OK) rc = hb_mock_paint(&m, dm, &mc, theta, z, gas, temp, NULL, &fstar);
-    hb_h5 f;
-    if (rc == HB_OK) rc = hb_h5_create(&f, path, comm);
+    if (rc == HB_OK) rc = hb_mesh_init(m, cfg->n_grid, cfg->box_size, comm, FFTW_ESTIMATE);
     if (rc == HB_OK) {
-        rc = hb_h5_write_mesh_field(&f, HB_FIELD_DM, &m, dm, "cic");
-        if (rc == HB_OK) rc = hb_h5_write_mesh_field(&f, HB_FIELD_GAS, &m, gas, "none");
-        if (rc == HB_OK) rc = hb_h5_write_mesh_field(&f, HB_FIELD_TEMP, &m, temp, "none");
-        if (rc == HB_OK) rc = hb_h5_write_boxinfo(&f, &bi);
-        if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, "/", "gas_model", "hydrobridge mock (SBP-1)");
-        if (rc == HB_OK) rc = hb_h5_attr_write_double(&f, "/", "stellar_fraction", fstar);
-        if (rc == HB_OK) rc = hb_h5_write_params(&f, par);
-        if (rc == HB_OK) rc = hb_h5_commit(&f);
-        else hb_h5_abort(&f);
+        *dm = hb_mesh_alloc(m);
+        if (hb_mpi_any(comm, !*dm)) rc = HB_ERR0(HB_ENOMEM, "box mesh");
+        if (rc == HB_OK) rc = hb_sim_density(&s, m, *dm);
+        if (rc != HB_OK) hb_mesh_free(m);
+    }
+    hb_sim_free(&s);
+    return rc;
+}
+
+hb_status hb_suite_make_box(const hb_suite_config *cfg, const char *path, MPI_Comm comm)
+{
+    hb_mesh m;
+    float *dm = NULL;
+    HB_TRY(simulate_dm(&cfg->sim, &m, &dm, comm));
+    const double z = cfg->sim.z_out[cfg->sim.n_out - 1];
+    float *gas = hb_mesh_alloc(&m), *temp = hb_mesh_alloc(&m);
+    hb_status rc = hb_mpi_any(comm, !gas || !temp) ? HB_ERR0(HB_ENOMEM, "box meshes") : HB_OK;
+    hb_boxinfo bi = hb_sim_boxinfo(&cfg->sim, z);
+    double fstar = 0;
+    if (rc == HB_OK) rc = hb_mock_paint(&m, dm, &cfg->mock, bi.theta, z, gas, temp, NULL, &fstar);
+    if (rc == HB_OK) {
+        hb_box_fields bf = hb_box_fields_mesh(&m, dm, "cic", gas, temp, "none");
+        hb_h5_attr extra[] = {{"gas_model", 's', 0, 0, "hydrobridge mock (SBP-1)"}, {"stellar_fraction", 'd', fstar, 0, NULL}};
+        rc = hb_box_write(path, comm, &bf, &bi, extra, 2, cfg->sim.prov);
     }
     fftwf_free(dm);
     fftwf_free(gas);
@@ -179,41 +197,34 @@ hb_status hb_suite_make_box(const hb_params *par, const char *path, MPI_Comm com
     return rc;
 }
 
-hb_status hb_suite_run(const hb_params *base, const hb_suite_row *rows, int row0, int row1, const char *dir,
+hb_status hb_suite_run(const hb_suite_config *base, const hb_suite_row *rows, int row0, int row1, const char *dir,
                        MPI_Comm comm)
 {
     int rank;
-    MPI_Comm_rank(comm, &rank);
+    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &rank)));
     hb_progress prog;
     hb_progress_init(&prog, "suite", row1 - row0, "boxes");
     prog.min_interval = 0;
-    for (int i = row0; i < row1; i++) {
+    hb_suite_config *cfg = malloc(sizeof *cfg);
+    if (hb_mpi_any(comm, !cfg)) { free(cfg); return HB_ERR0(HB_ENOMEM, "suite configuration"); }
+    hb_status rc = HB_OK;
+    for (int i = row0; i < row1 && rc == HB_OK; i++) {
         char path[2048];
         snprintf(path, sizeof path, "%s/%s.h5", dir, rows[i].name);
         int exists = 0;
         if (rank == 0) exists = access(path, F_OK) == 0;
-        MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
+        rc = hb_mpi(MPI_Bcast(&exists, 1, MPI_INT, 0, comm));
         char extra[2200];
-        if (exists) {
+        if (rc == HB_OK && exists) {
             snprintf(extra, sizeof extra, "%s exists, skipped", path);
-        } else {
-            hb_params par = *base;
-            char v[64];
-            static const char *keys[6] = {"cosmology.omega_m", "cosmology.sigma_8", "feedback.a_sn1",
-                                          "feedback.a_agn1", "feedback.a_sn2", "feedback.a_agn2"};
-            hb_status rc = HB_OK;
-            for (int k = 0; k < 6 && rc == HB_OK; k++) {
-                snprintf(v, sizeof v, "%.10g", rows[i].theta[k]);
-                rc = hb_params_set(&par, keys[k], v);
-            }
-            snprintf(v, sizeof v, "%ld", rows[i].seed);
-            if (rc == HB_OK) rc = hb_params_set(&par, "simulation.seed", v);
-            if (rc != HB_OK) return HB_ERR0(rc, "row %s of the table is out of range", rows[i].name);
+        } else if (rc == HB_OK) {
+            hb_suite_row_config(base, &rows[i], cfg);
             double t0 = hb_now();
-            HB_TRY(hb_suite_make_box(&par, path, comm));
+            rc = hb_suite_make_box(cfg, path, comm);
             snprintf(extra, sizeof extra, "%s in %.1f s", path, hb_now() - t0);
         }
-        hb_progress_step(&prog, i - row0 + 1, extra);
+        if (rc == HB_OK) hb_progress_step(&prog, i - row0 + 1, extra);
     }
-    return HB_OK;
+    free(cfg);
+    return rc;
 }

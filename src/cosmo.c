@@ -13,19 +13,6 @@
 #define GROWTH_A_END 2.0
 #define GROWTH_NTAB 2048   /* nodes from GROWTH_A_START to a = 1 */
 
-hb_cosmo_config hb_cosmo_config_from_params(const hb_params *p)
-{
-    hb_cosmo_config c;
-    c.omega_m = hb_params_double(p, "cosmology.omega_m");
-    c.omega_b = hb_params_double(p, "cosmology.omega_b");
-    c.h = hb_params_double(p, "cosmology.h");
-    c.n_s = hb_params_double(p, "cosmology.n_s");
-    c.sigma_8 = hb_params_double(p, "cosmology.sigma_8");
-    c.t_cmb = hb_params_double(p, "cosmology.t_cmb");
-    c.nowiggle = strcmp(hb_params_string(p, "cosmology.transfer"), "eh98_nowiggle") == 0;
-    return c;
-}
-
 double hb_cosmo_E(const hb_cosmo *c, double a)
 {
     double om = c->cfg.omega_m;

@@ -10,49 +10,8 @@
 #include <unistd.h>
 
 #include "hb/mpiutil.h"
-#include "hb/version.h"
 
 #define CHUNK_BYTES (1u << 20)   /* ~1 MiB chunks of whole x planes */
-
-hb_boxinfo hb_boxinfo_from_params(const hb_params *p, double redshift)
-{
-    hb_boxinfo b;
-    b.box_size = hb_params_double(p, "simulation.box_size");
-    b.redshift = redshift;
-    b.omega_m = hb_params_double(p, "cosmology.omega_m");
-    b.omega_b = hb_params_double(p, "cosmology.omega_b");
-    b.h = hb_params_double(p, "cosmology.h");
-    b.n_s = hb_params_double(p, "cosmology.n_s");
-    b.sigma_8 = hb_params_double(p, "cosmology.sigma_8");
-    b.a_sn1 = hb_params_double(p, "feedback.a_sn1");
-    b.a_agn1 = hb_params_double(p, "feedback.a_agn1");
-    b.a_sn2 = hb_params_double(p, "feedback.a_sn2");
-    b.a_agn2 = hb_params_double(p, "feedback.a_agn2");
-    b.seed = hb_params_int(p, "simulation.seed");
-    return b;
-}
-
-void hb_boxinfo_override(hb_boxinfo *b, const hb_params *p)
-{
-    static const char *keys[6] = {"cosmology.omega_m", "cosmology.sigma_8", "feedback.a_sn1", "feedback.a_agn1",
-                                  "feedback.a_sn2", "feedback.a_agn2"};
-    double *fields[6] = {&b->omega_m, &b->sigma_8, &b->a_sn1, &b->a_agn1, &b->a_sn2, &b->a_agn2};
-    for (int k = 0; k < 6 && p; k++) {
-        for (int i = 0; i < hb_params_count(); i++) {
-            if (strcmp(hb_params_key(i), keys[k]) == 0 && p->given[i]) *fields[k] = hb_params_double(p, keys[k]);
-        }
-    }
-}
-
-void hb_boxinfo_theta(const hb_boxinfo *b, double theta[6])
-{
-    theta[0] = b->omega_m;
-    theta[1] = b->sigma_8;
-    theta[2] = b->a_sn1;
-    theta[3] = b->a_agn1;
-    theta[4] = b->a_sn2;
-    theta[5] = b->a_agn2;
-}
 
 static void quiet_hdf5(void)
 {
@@ -94,16 +53,18 @@ hb_status hb_h5_commit(hb_h5 *f)
     herr_t e = H5Fclose(f->file);
     f->file = -1;
     int rank;
-    MPI_Comm_rank(f->comm, &rank);
+    HB_TRY(hb_mpi(MPI_Comm_rank(f->comm, &rank)));
     int bad = e < 0;
     if (hb_mpi_any(f->comm, bad)) {
         if (rank == 0) unlink(f->tmp);
+        f->writing = 0;
         return HB_ERR0(HB_EIO, "closing %s failed; nothing written", f->tmp);
     }
     int err = 0;
     if (rank == 0 && rename(f->tmp, f->path) != 0) err = errno;
-    MPI_Bcast(&err, 1, MPI_INT, 0, f->comm);
+    hb_status rc = hb_mpi(MPI_Bcast(&err, 1, MPI_INT, 0, f->comm));
     f->writing = 0;
+    HB_TRY(rc);
     if (err) return HB_ERR0(HB_EIO, "cannot rename %s to %s: %s", f->tmp, f->path, strerror(err));
     return HB_OK;
 }
@@ -113,10 +74,10 @@ void hb_h5_abort(hb_h5 *f)
     if (f->file >= 0) H5Fclose(f->file);
     f->file = -1;
     if (f->writing) {
-        int rank;
-        MPI_Comm_rank(f->comm, &rank);
+        int rank = 0;
+        (void)hb_mpi(MPI_Comm_rank(f->comm, &rank));
         if (rank == 0) unlink(f->tmp);
-        MPI_Barrier(f->comm);
+        (void)hb_mpi(MPI_Barrier(f->comm));   /* nobody reuses the name before it is gone */
     }
     f->writing = 0;
 }
@@ -275,7 +236,7 @@ static hb_status transfer_planes(hb_h5 *f, hid_t d, int N, long xs, long nx, flo
         p += len;
     }
     int nmax = npieces;
-    MPI_Allreduce(MPI_IN_PLACE, &nmax, 1, MPI_INT, MPI_MAX, f->comm);
+    HB_TRY(hb_mpi(MPI_Allreduce(MPI_IN_PLACE, &nmax, 1, MPI_INT, MPI_MAX, f->comm)));
     hid_t fspace = H5Dget_space(d);
     hsize_t mdims[3] = {(hsize_t)(nx > 0 ? nx : 1), (hsize_t)N, (hsize_t)zstride};
     hid_t mspace = H5Screate_simple(3, mdims, NULL);
@@ -397,7 +358,7 @@ hb_status hb_h5_write_rows_u64(hb_h5 *f, const char *name, long nrows_total, lon
 hb_status hb_h5_write_array(hb_h5 *f, const char *name, const double *data, long n)
 {
     int rank;
-    MPI_Comm_rank(f->comm, &rank);
+    HB_TRY(hb_mpi(MPI_Comm_rank(f->comm, &rank)));
     return write_rows_typed(f, name, n, 1, 0, rank == 0 ? n : 0, data, H5T_IEEE_F64LE,
                             H5T_NATIVE_DOUBLE);
 }
@@ -405,7 +366,7 @@ hb_status hb_h5_write_array(hb_h5 *f, const char *name, const double *data, long
 hb_status hb_h5_write_floats(hb_h5 *f, const char *name, const float *data, long n)
 {
     int rank;
-    MPI_Comm_rank(f->comm, &rank);
+    HB_TRY(hb_mpi(MPI_Comm_rank(f->comm, &rank)));
     return write_rows_typed(f, name, n, 1, 0, rank == 0 ? n : 0, data, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT);
 }
 
@@ -480,6 +441,16 @@ hb_status hb_h5_attr_write_string(hb_h5 *f, const char *obj, const char *name, c
     return rc;
 }
 
+hb_status hb_h5_attr_write(hb_h5 *f, const char *obj, const hb_h5_attr *a)
+{
+    switch (a->type) {
+    case 'd': return hb_h5_attr_write_double(f, obj, a->name, a->d);
+    case 'l': return hb_h5_attr_write_long(f, obj, a->name, a->l);
+    case 's': return hb_h5_attr_write_string(f, obj, a->name, a->s);
+    default: return HB_ERR(HB_EARG, "internal: attribute %s has type '%c'", a->name, a->type);
+    }
+}
+
 int hb_h5_attr_exists(hb_h5 *f, const char *obj, const char *name)
 {
     return H5Aexists_by_name(f->file, obj, name, H5P_DEFAULT) > 0;
@@ -552,45 +523,12 @@ hb_status hb_h5_attr_read_string(hb_h5 *f, const char *obj, const char *name, ch
     return HB_OK;
 }
 
-hb_status hb_h5_write_boxinfo(hb_h5 *f, const hb_boxinfo *b)
+hb_status hb_h5_create_group(hb_h5 *f, const char *path)
 {
-    const struct { const char *n; double v; } d[] = {
-        {"box_size", b->box_size}, {"redshift", b->redshift}, {"omega_m", b->omega_m},
-        {"omega_b", b->omega_b},   {"h", b->h},               {"n_s", b->n_s},
-        {"sigma_8", b->sigma_8},   {"a_sn1", b->a_sn1},       {"a_agn1", b->a_agn1},
-        {"a_sn2", b->a_sn2},       {"a_agn2", b->a_agn2}};
-    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
-        HB_TRY(hb_h5_attr_write_double(f, "/", d[i].n, d[i].v));
-    }
-    HB_TRY(hb_h5_attr_write_long(f, "/", "seed", b->seed));
-    HB_TRY(hb_h5_attr_write_string(f, "/", "hydrobridge_version", HB_VERSION));
-    return HB_OK;
-}
-
-hb_status hb_h5_read_boxinfo(hb_h5 *f, hb_boxinfo *b)
-{
-    struct { const char *n; double *v; } d[] = {
-        {"box_size", &b->box_size}, {"redshift", &b->redshift}, {"omega_m", &b->omega_m},
-        {"omega_b", &b->omega_b},   {"h", &b->h},               {"n_s", &b->n_s},
-        {"sigma_8", &b->sigma_8},   {"a_sn1", &b->a_sn1},       {"a_agn1", &b->a_agn1},
-        {"a_sn2", &b->a_sn2},       {"a_agn2", &b->a_agn2}};
-    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
-        HB_TRY(hb_h5_attr_read_double(f, "/", d[i].n, d[i].v));
-    }
-    HB_TRY(hb_h5_attr_read_long(f, "/", "seed", &b->seed));
-    return HB_OK;
-}
-
-hb_status hb_h5_write_params(hb_h5 *f, const hb_params *p)
-{
-    if (!hb_h5_exists(f, "/parameters")) {
-        hid_t g = H5Gcreate2(f->file, "/parameters", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (g < 0) return HB_ERR0(HB_EIO, "%s: cannot create /parameters", f->path);
-        H5Gclose(g);
-    }
-    for (int i = 0; i < hb_params_count(); i++) {
-        if (p->val[i][0]) HB_TRY(hb_h5_attr_write_string(f, "/parameters", hb_params_key(i), p->val[i]));
-    }
-    if (p->source[0]) HB_TRY(hb_h5_attr_write_string(f, "/parameters", "source_file", p->source));
+    hid_t lcpl = lcpl_intermediate();
+    hid_t g = H5Gcreate2(f->file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    if (g < 0) return HB_ERR0(HB_EIO, "%s: cannot create group %s", f->path, path);
+    H5Gclose(g);
     return HB_OK;
 }

@@ -18,8 +18,8 @@ hb_status hb_slab_init(hb_slab *s, int N, MPI_Comm comm)
     }
     s->comm = comm;
     s->N = N;
-    MPI_Comm_rank(comm, &s->rank);
-    MPI_Comm_size(comm, &s->nranks);
+    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &s->rank)));
+    HB_TRY(hb_mpi(MPI_Comm_size(comm, &s->nranks)));
     ptrdiff_t nx, x0, ny, y0;
     fftwf_mpi_local_size_3d_transposed(N, N, N / 2 + 1, comm, &nx, &x0, &ny, &y0);
     s->x0 = (long)x0;
@@ -31,17 +31,19 @@ hb_status hb_slab_init(hb_slab *s, int N, MPI_Comm comm)
         hb_slab_free(s);
         return HB_ERR0(HB_ENOMEM, "slab tables");
     }
-    hb_slab_tables(comm, s->nranks, s->x0, s->nx, s->rank_x0, s->rank_nx, s->owner);
-    return HB_OK;
+    hb_status rc = hb_slab_tables(comm, s->nranks, s->x0, s->nx, s->rank_x0, s->rank_nx, s->owner);
+    if (rc != HB_OK) hb_slab_free(s);
+    return rc;
 }
 
-void hb_slab_tables(MPI_Comm comm, int nranks, long x0, long nx, long *rank_x0, long *rank_nx, int *owner)
+hb_status hb_slab_tables(MPI_Comm comm, int nranks, long x0, long nx, long *rank_x0, long *rank_nx, int *owner)
 {
     long mine[2] = {x0, nx};
-    MPI_Allgather(mine, 1, MPI_LONG, rank_x0, 1, MPI_LONG, comm);
-    MPI_Allgather(mine + 1, 1, MPI_LONG, rank_nx, 1, MPI_LONG, comm);
+    HB_TRY(hb_mpi(MPI_Allgather(mine, 1, MPI_LONG, rank_x0, 1, MPI_LONG, comm)));
+    HB_TRY(hb_mpi(MPI_Allgather(mine + 1, 1, MPI_LONG, rank_nx, 1, MPI_LONG, comm)));
     for (int r = 0; r < nranks; r++)
         for (long i = rank_x0[r]; i < rank_x0[r] + rank_nx[r]; i++) owner[i] = r;
+    return HB_OK;
 }
 
 void hb_slab_free(hb_slab *s)

@@ -1,6 +1,7 @@
 /* Distributed mesh and FFTs on FFTW-MPI (hb/mesh.h). */
 #include "hb/mesh.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +19,8 @@ hb_status hb_mesh_init(hb_mesh *m, int N, double L, MPI_Comm comm, unsigned flag
         fftw_mpi_ready = 1;
     }
     m->comm = comm;
-    MPI_Comm_rank(comm, &m->rank);
-    MPI_Comm_size(comm, &m->nranks);
+    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &m->rank)));
+    HB_TRY(hb_mpi(MPI_Comm_size(comm, &m->nranks)));
     m->N = N;
     m->L = L;
     m->nzc = N / 2 + 1;
@@ -38,7 +39,13 @@ hb_status hb_mesh_init(hb_mesh *m, int N, double L, MPI_Comm comm, unsigned flag
         hb_mesh_free(m);
         return bad ? HB_ERR(HB_ENOMEM, "mesh %d^3: out of memory", N) : hb_err_quiet(HB_ENOMEM);
     }
-    hb_slab_tables(comm, m->nranks, (long)m->x0, (long)m->nx_local, m->rank_x0, m->rank_nx, m->plane_owner);
+    hb_status rc = hb_slab_tables(comm, m->nranks, (long)m->x0, (long)m->nx_local, m->rank_x0, m->rank_nx,
+                                  m->plane_owner);
+    if (rc != HB_OK) {
+        fftwf_free(tmp);
+        hb_mesh_free(m);
+        return rc;
+    }
 
     m->fwd = fftwf_mpi_plan_dft_r2c_3d(N, N, N, tmp, (fftwf_complex *)tmp, comm,
                                        flags | FFTW_MPI_TRANSPOSED_OUT);
@@ -96,6 +103,6 @@ double hb_mesh_sum(const hb_mesh *m, const float *buf)
             for (int k = 0; k < m->N; k++) rs += row[k];
             s += rs;
         }
-    MPI_Allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, m->comm);
+    if (hb_mpi(MPI_Allreduce(MPI_IN_PLACE, &s, 1, MPI_DOUBLE, MPI_SUM, m->comm)) != HB_OK) return NAN;
     return s;
 }

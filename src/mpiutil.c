@@ -7,7 +7,11 @@
 int hb_mpi_any(MPI_Comm comm, int flag)
 {
     int in = flag != 0, out = in;
-    MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LOR, comm);
+    /* a failed vote counts as "yes": the caller then takes its error path */
+    if (MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LOR, comm) != MPI_SUCCESS) {
+        HB_ERR(HB_EMPI, "MPI_Allreduce failed while agreeing on a flag");
+        return 1;
+    }
     return out;
 }
 

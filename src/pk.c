@@ -118,7 +118,11 @@ hb_status hb_pk_compute(hb_pk *out, const hb_mesh *m, float *f1, float *f2, int 
     acc_ctx a = {m, f1, f2, mas1, mas2, acc, acc + nb, acc + 2 * nb, acc + 3 * nb, cnt};
     for_each_mode(m, accumulate, &a);
     for (int b = 0; b < nb; b++) acc[4 * nb + b] = (double)cnt[b];
-    MPI_Allreduce(MPI_IN_PLACE, acc, 5 * nb, MPI_DOUBLE, MPI_SUM, m->comm);
+    if (hb_mpi(MPI_Allreduce(MPI_IN_PLACE, acc, 5 * nb, MPI_DOUBLE, MPI_SUM, m->comm)) != HB_OK) {
+        free(acc);
+        free(cnt);
+        return HB_EMPI;
+    }
 
     int used = 0;
     for (int b = 1; b < nb; b++) used += acc[4 * nb + b] > 0;
@@ -192,10 +196,10 @@ hb_status hb_pk_bin_model(const hb_pk *pk, const hb_mesh *m, double (*model)(dou
     if (!sum) return HB_ERR(HB_ENOMEM, "model accumulators");
     model_ctx c = {m, model, ctx, sum};
     for_each_mode(m, accumulate_model, &c);
-    MPI_Allreduce(MPI_IN_PLACE, sum, nb, MPI_DOUBLE, MPI_SUM, m->comm);
-    for (int j = 0; j < pk->nbins; j++) out[j] = sum[pk->bin[j]] / (double)pk->nmodes[j];
+    hb_status rc = hb_mpi(MPI_Allreduce(MPI_IN_PLACE, sum, nb, MPI_DOUBLE, MPI_SUM, m->comm));
+    for (int j = 0; j < pk->nbins && rc == HB_OK; j++) out[j] = sum[pk->bin[j]] / (double)pk->nmodes[j];
     free(sum);
-    return HB_OK;
+    return rc;
 }
 
 hb_status hb_pk_write_text(const hb_pk *pk, const char *path, const char *header)

@@ -3,9 +3,9 @@
 
 #include <math.h>
 
-double hb_syren_tng(double k, double z, const double th[6])
+double hb_syren_tng(double k, double z, const double th[HB_NTHETA])
 {
-    const double om = th[0], s8 = th[1], sn1 = th[2], sn2 = th[4], agn2 = th[5];
+    const double om = th[HB_OMEGA_M], s8 = th[HB_SIGMA_8], sn1 = th[HB_A_SN1], sn2 = th[HB_A_SN2], agn2 = th[HB_A_AGN2];
     const double a1 = 0.0109 * sn2 / om, a2 = 3592.322 * om, a3 = 0.0087, a4 = 0.059;
     const double a5 = (0.9007 * agn2 - 0.5901 * sn1 - 1.5576 * sn2 + 2.6846 * s8) / sn2;
     const double a6 = 0.048, a7 = 0.79265536265842 * pow(om, 0.193), a8 = 0.022, a9 = 0.021, a10 = 0.797;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hb/h5io.h"
+#include "hb/box.h"
 #include "hb/mesh.h"
 #include "hb/mpiutil.h"
 #include "hb/pk.h"
@@ -45,16 +45,16 @@ static hb_status load_field(hb_h5 *f, const hb_mesh *m, int which, float *buf, f
     }
     if (!hb_h5_exists(f, HB_FIELD_DM) || !hb_h5_exists(f, HB_FIELD_GAS)) return hb_err_quiet(HB_EARG);
     hb_boxinfo bi;
-    HB_TRY(hb_h5_read_boxinfo(f, &bi));
+    HB_TRY(hb_box_read_info(f, &bi));
     HB_TRY(hb_h5_read_mesh_field(f, HB_FIELD_DM, m, buf));
     HB_TRY(hb_h5_read_mesh_field(f, HB_FIELD_GAS, m, tmp));
-    const float fb = (float)(bi.omega_b / bi.omega_m);
+    const float fb = (float)(bi.omega_b / bi.theta[HB_OMEGA_M]);
     for (ptrdiff_t i = 0; i < 2 * m->alloc_local; i++) buf[i] = (1 - fb) * buf[i] + fb * tmp[i];
     *mas = HB_MAS_CIC;
     return HB_OK;
 }
 
-static void histogram(const hb_mesh *m, const float *a, int field, double *h)
+static hb_status histogram(const hb_mesh *m, const float *a, int field, double *h)
 {
     double lo = PDF_LO[field], w = (PDF_HI[field] - lo) / NPDF;
     double loc[NPDF] = {0};
@@ -65,9 +65,10 @@ static void histogram(const hb_mesh *m, const float *a, int field, double *h)
                 int b = v > 0 ? (int)floor((log10(v) - lo) / w) : 0;
                 loc[b < 0 ? 0 : b >= NPDF ? NPDF - 1 : b] += 1;
             }
-    MPI_Allreduce(loc, h, NPDF, MPI_DOUBLE, MPI_SUM, m->comm);
+    HB_TRY(hb_mpi(MPI_Allreduce(loc, h, NPDF, MPI_DOUBLE, MPI_SUM, m->comm)));
     double n = pow((double)m->N, 3);
     for (int b = 0; b < NPDF; b++) h[b] /= n * w;   /* a density per dex */
+    return HB_OK;
 }
 
 static double wasserstein1(const double *p, const double *q, double w)
@@ -183,6 +184,159 @@ static hb_status write_report(const char *out, curves *cv, int np, char **truth,
     return HB_OK;
 }
 
+/* The validation state shared by the pairs. */
+typedef struct vstate {
+    hb_mesh m;
+    float *a, *b, *ta, *tb, *dmt, *dme;   /* truth / emulated field and scratch; DM of both */
+    int ne;
+    curves cv[HB_VAL_NFIELD];
+} vstate;
+
+/* Field fi of pair i: spectra, ratio, r(k), PDFs; pdm_t/pdm_e: the DM
+ * spectra (NULL without DM, then no suppression). */
+static hb_status pair_field(vstate *v, hb_h5 *ft, hb_h5 *fe, int i, int fi, const double *pdm_t, const double *pdm_e)
+{
+    const hb_mesh *m = &v->m;
+    int mt = 0, me = 0;
+    hb_status lt = load_field(ft, m, fi, v->a, v->ta, &mt);
+    hb_status le = load_field(fe, m, fi, v->b, v->tb, &me);
+    curves *c = &v->cv[fi];
+    if (lt != HB_OK || le != HB_OK) {
+        if (i > 0 && c->present) return HB_ERR0(HB_EIO, "pair %d lacks %s, which the first pair has", i, HB_VAL_FIELD_NAMES[fi]);
+        return HB_OK;
+    }
+    if (i == 0) c->present = 1;
+    double ht[NPDF], he[NPDF];
+    HB_TRY(histogram(m, v->a, fi, ht));
+    HB_TRY(histogram(m, v->b, fi, he));
+    hb_pk pk;
+    HB_TRY(hb_pk_to_delta(m, v->a, NULL));
+    HB_TRY(hb_pk_to_delta(m, v->b, NULL));
+    HB_TRY(hb_pk_compute(&pk, m, v->a, v->b, mt, mt));   /* one compensation for both */
+    if (i == 0) {
+        c->nb = pk.nbins;
+        c->k = malloc((size_t)pk.nbins * sizeof *c->k);
+        size_t n = (size_t)v->ne * pk.nbins;
+        c->pt = calloc(n, sizeof(double)); c->pe = calloc(n, sizeof(double)); c->ratio = calloc(n, sizeof(double));
+        c->r = calloc(n, sizeof(double)); c->st = calloc(n, sizeof(double)); c->se = calloc(n, sizeof(double));
+        c->w1 = calloc((size_t)v->ne, sizeof(double));
+        if (!c->k || !c->pt || !c->pe || !c->ratio || !c->r || !c->st || !c->se || !c->w1) {
+            hb_pk_free(&pk);
+            return HB_ERR(HB_ENOMEM, "validation curves");
+        }
+        memcpy(c->k, pk.k, (size_t)pk.nbins * sizeof *c->k);
+        c->has_supp = pdm_t && fi == 0;
+    }
+    for (int j = 0; j < c->nb; j++) {
+        size_t q = (size_t)i * c->nb + j;
+        c->pt[q] = pk.p11[j];
+        c->pe[q] = pk.p22[j];
+        c->ratio[q] = pk.p22[j] / pk.p11[j];
+        c->r[q] = pk.r[j];
+        if (c->has_supp && pdm_t) {
+            c->st[q] = pk.p11[j] / pdm_t[j];
+            c->se[q] = pk.p22[j] / pdm_e[j];
+        }
+    }
+    hb_pk_free(&pk);
+    for (int bb = 0; bb < NPDF; bb++) {
+        c->pdf_t[bb] += ht[bb];
+        c->pdf_e[bb] += he[bb];
+    }
+    c->w1[i] = wasserstein1(ht, he, (PDF_HI[fi] - PDF_LO[fi]) / NPDF);
+    return HB_OK;
+}
+
+/* The mesh and buffers, sized by the first pair. */
+static hb_status vstate_init(vstate *v, int N, double L, int ne, MPI_Comm comm)
+{
+    v->ne = ne;
+    HB_TRY(hb_mesh_init(&v->m, N, L, comm, FFTW_ESTIMATE));
+    v->a = hb_mesh_alloc(&v->m); v->b = hb_mesh_alloc(&v->m); v->ta = hb_mesh_alloc(&v->m); v->tb = hb_mesh_alloc(&v->m);
+    v->dmt = hb_mesh_alloc(&v->m); v->dme = hb_mesh_alloc(&v->m);
+    if (hb_mpi_any(comm, !v->a || !v->b || !v->ta || !v->tb || !v->dmt || !v->dme)) {
+        return HB_ERR0(HB_ENOMEM, "validation meshes (%d^3)", N);
+    }
+    return HB_OK;
+}
+
+static void vstate_free(vstate *v)
+{
+    for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
+        curves *c = &v->cv[fi];
+        free(c->k); free(c->pt); free(c->pe); free(c->ratio); free(c->r); free(c->st); free(c->se); free(c->w1);
+    }
+    fftwf_free(v->a); fftwf_free(v->b); fftwf_free(v->ta); fftwf_free(v->tb); fftwf_free(v->dmt); fftwf_free(v->dme);
+    if (v->m.N) hb_mesh_free(&v->m);
+}
+
+/* Check that the pair matches (and the first pair), then every field. */
+static hb_status pair(vstate *v, hb_h5 *ft, hb_h5 *fe, int i, hb_val_summary *sum, MPI_Comm comm)
+{
+    int Nt = 0, Ne = 0;
+    hb_boxinfo bt, be;
+    HB_TRY(hb_h5_field_size(ft, HB_FIELD_GAS, &Nt));
+    HB_TRY(hb_h5_field_size(fe, HB_FIELD_GAS, &Ne));
+    HB_TRY(hb_box_read_info(ft, &bt));
+    HB_TRY(hb_box_read_info(fe, &be));
+    if (Nt != Ne || fabs(bt.box_size - be.box_size) > 1e-6 * bt.box_size) {
+        return HB_ERR0(HB_EARG, "%s is %d^3 in %g Mpc/h but %s is %d^3 in %g Mpc/h: the boxes must match",
+                       ft->path, Nt, bt.box_size, fe->path, Ne, be.box_size);
+    }
+    if (i == 0) {
+        HB_TRY(vstate_init(v, Nt, bt.box_size, v->ne, comm));
+        sum->k_nyq = M_PI * Nt / bt.box_size;
+    } else if (Nt != v->m.N || fabs(bt.box_size - v->m.L) > 1e-6 * v->m.L) {
+        return HB_ERR0(HB_EARG, "%s is %d^3 in %g Mpc/h, unlike the first pair (%d^3, %g Mpc/h)", ft->path, Nt,
+                       bt.box_size, v->m.N, v->m.L);
+    }
+    /* the DM spectra, for the suppression P_gas / P_dm */
+    int have_dm = hb_h5_exists(ft, HB_FIELD_DM) && hb_h5_exists(fe, HB_FIELD_DM);
+    const int nb = (int)floor(sqrt(3.0) * v->m.N / 2) + 2;
+    double *pdm = have_dm ? calloc(2 * (size_t)nb, sizeof *pdm) : NULL;
+    hb_status rc = have_dm && !pdm ? HB_ERR(HB_ENOMEM, "DM spectra") : HB_OK;
+    if (rc == HB_OK && have_dm) {
+        int mt = mas_of(ft, HB_FIELD_DM);
+        rc = hb_h5_read_mesh_field(ft, HB_FIELD_DM, &v->m, v->dmt);
+        if (rc == HB_OK) rc = hb_h5_read_mesh_field(fe, HB_FIELD_DM, &v->m, v->dme);
+        if (rc == HB_OK) rc = spectrum_of(&v->m, v->dmt, mt, pdm, nb);
+        if (rc == HB_OK) rc = spectrum_of(&v->m, v->dme, mt, pdm + nb, nb);
+    }
+    for (int fi = 0; fi < HB_VAL_NFIELD && rc == HB_OK; fi++) rc = pair_field(v, ft, fe, i, fi, pdm, pdm ? pdm + nb : NULL);
+    free(pdm);
+    return rc;
+}
+
+/* Means by band over pairs and bins. */
+static void summarise(const vstate *v, hb_val_summary *sum)
+{
+    const int ne = v->ne;
+    sum->n_pairs = ne;
+    for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
+        const curves *c = &v->cv[fi];
+        sum->present[fi] = c->present;
+        if (!c->present) continue;
+        int cnt[HB_VAL_NBAND] = {0};
+        for (int i = 0; i < ne; i++) {
+            sum->pdf_w1[fi] += c->w1[i] / ne;
+            for (int j = 0; j < c->nb; j++) {
+                int band;
+                band_of(c->k[j], sum->k_nyq, &band);
+                if (band < 0) continue;
+                sum->ratio_dev[fi][band] += fabs(c->ratio[(size_t)i * c->nb + j] - 1);
+                sum->r[fi][band] += c->r[(size_t)i * c->nb + j];
+                cnt[band]++;
+            }
+        }
+        for (int bnd = 0; bnd < HB_VAL_NBAND; bnd++) {
+            if (cnt[bnd]) {
+                sum->ratio_dev[fi][bnd] /= cnt[bnd];
+                sum->r[fi][bnd] /= cnt[bnd];
+            }
+        }
+    }
+}
+
 hb_status hb_validate(char **truth, int nt, char **emu, int ne, const char *out, hb_val_summary *sum, MPI_Comm comm)
 {
     memset(sum, 0, sizeof *sum);
@@ -190,141 +344,29 @@ hb_status hb_validate(char **truth, int nt, char **emu, int ne, const char *out,
         return HB_ERR0(HB_EARG, "%d truth and %d emulated files: need at least one of each, and the emulated "
                        "count a multiple of the truth count (seeds follow each other)", nt, ne);
     }
-    curves cv[HB_VAL_NFIELD];
-    memset(cv, 0, sizeof cv);
+    vstate v;
+    memset(&v, 0, sizeof v);
+    v.ne = ne;
     hb_status rc = HB_OK;
-    int N0 = 0;
-    double L0 = 0;
-    hb_mesh m;
-    memset(&m, 0, sizeof m);
-    float *a = NULL, *b = NULL, *ta = NULL, *tb = NULL, *dmt = NULL, *dme = NULL;
     for (int i = 0; i < ne && rc == HB_OK; i++) {
         hb_h5 ft, fe;
         rc = hb_h5_open(&ft, truth[i % nt], comm);
         if (rc != HB_OK) break;
         rc = hb_h5_open(&fe, emu[i], comm);
-        if (rc != HB_OK) { hb_h5_close(&ft); break; }
-        int Nt = 0, Ne = 0;
-        hb_boxinfo bt, be;
-        rc = hb_h5_field_size(&ft, HB_FIELD_GAS, &Nt);
-        if (rc == HB_OK) rc = hb_h5_field_size(&fe, HB_FIELD_GAS, &Ne);
-        if (rc == HB_OK) rc = hb_h5_read_boxinfo(&ft, &bt);
-        if (rc == HB_OK) rc = hb_h5_read_boxinfo(&fe, &be);
-        if (rc == HB_OK && (Nt != Ne || fabs(bt.box_size - be.box_size) > 1e-6 * bt.box_size)) {
-            rc = HB_ERR0(HB_EARG, "%s is %d^3 in %g Mpc/h but %s is %d^3 in %g Mpc/h: the boxes must match",
-                         truth[i % nt], Nt, bt.box_size, emu[i], Ne, be.box_size);
+        if (rc == HB_OK) {
+            rc = pair(&v, &ft, &fe, i, sum, comm);
+            hb_h5_close(&fe);
         }
-        if (rc == HB_OK && i == 0) {
-            N0 = Nt;
-            L0 = bt.box_size;
-            rc = hb_mesh_init(&m, N0, L0, comm, FFTW_ESTIMATE);
-            a = hb_mesh_alloc(&m); b = hb_mesh_alloc(&m); ta = hb_mesh_alloc(&m); tb = hb_mesh_alloc(&m);
-            dmt = hb_mesh_alloc(&m); dme = hb_mesh_alloc(&m);
-            sum->k_nyq = M_PI * N0 / L0;
-        } else if (rc == HB_OK && (Nt != N0 || fabs(bt.box_size - L0) > 1e-6 * L0)) {
-            rc = HB_ERR0(HB_EARG, "%s is %d^3 in %g Mpc/h, unlike the first pair (%d^3, %g Mpc/h)", truth[i % nt], Nt,
-                         bt.box_size, N0, L0);
-        }
-        /* the DM spectra, for the suppression P_gas / P_dm */
-        int have_dm = rc == HB_OK && hb_h5_exists(&ft, HB_FIELD_DM) && hb_h5_exists(&fe, HB_FIELD_DM);
-        double *pdm_t = NULL, *pdm_e = NULL;
-        if (have_dm) {
-            int nb = (int)floor(sqrt(3.0) * N0 / 2) + 2;
-            pdm_t = calloc((size_t)nb, sizeof *pdm_t);
-            pdm_e = calloc((size_t)nb, sizeof *pdm_e);
-            int mt = mas_of(&ft, HB_FIELD_DM);
-            rc = hb_h5_read_mesh_field(&ft, HB_FIELD_DM, &m, dmt);
-            if (rc == HB_OK) rc = hb_h5_read_mesh_field(&fe, HB_FIELD_DM, &m, dme);
-            if (rc == HB_OK) rc = spectrum_of(&m, dmt, mt, pdm_t, nb);
-            if (rc == HB_OK) rc = spectrum_of(&m, dme, mt, pdm_e, nb);
-        }
-        for (int fi = 0; fi < HB_VAL_NFIELD && rc == HB_OK; fi++) {
-            int mt = 0, me = 0;
-            hb_status lt = load_field(&ft, &m, fi, a, ta, &mt);
-            hb_status le = load_field(&fe, &m, fi, b, tb, &me);
-            if (lt != HB_OK || le != HB_OK) {
-                if (i > 0 && cv[fi].present) rc = HB_ERR0(HB_EIO, "pair %d lacks %s, which the first pair has", i, HB_VAL_FIELD_NAMES[fi]);
-                continue;
-            }
-            curves *c = &cv[fi];
-            if (i == 0) c->present = 1;
-            double ht[NPDF], he[NPDF];
-            histogram(&m, a, fi, ht);
-            histogram(&m, b, fi, he);
-            hb_pk pk;
-            rc = hb_pk_to_delta(&m, a, NULL);
-            if (rc == HB_OK) rc = hb_pk_to_delta(&m, b, NULL);
-            if (rc == HB_OK) rc = hb_pk_compute(&pk, &m, a, b, mt, mt);   /* one compensation for both */
-            if (rc != HB_OK) break;
-            if (i == 0) {
-                c->nb = pk.nbins;
-                c->k = malloc((size_t)pk.nbins * sizeof *c->k);
-                memcpy(c->k, pk.k, (size_t)pk.nbins * sizeof *c->k);
-                size_t n = (size_t)ne * pk.nbins;
-                c->pt = calloc(n, sizeof(double)); c->pe = calloc(n, sizeof(double)); c->ratio = calloc(n, sizeof(double));
-                c->r = calloc(n, sizeof(double)); c->st = calloc(n, sizeof(double)); c->se = calloc(n, sizeof(double));
-                c->w1 = calloc((size_t)ne, sizeof(double));
-                c->has_supp = have_dm && fi == 0;
-            }
-            for (int j = 0; j < c->nb; j++) {
-                size_t q = (size_t)i * c->nb + j;
-                c->pt[q] = pk.p11[j];
-                c->pe[q] = pk.p22[j];
-                c->ratio[q] = pk.p22[j] / pk.p11[j];
-                c->r[q] = pk.r[j];
-                if (c->has_supp && pdm_t) {
-                    c->st[q] = pk.p11[j] / pdm_t[j];
-                    c->se[q] = pk.p22[j] / pdm_e[j];
-                }
-            }
-            hb_pk_free(&pk);
-            for (int bb = 0; bb < NPDF; bb++) {
-                c->pdf_t[bb] += ht[bb];
-                c->pdf_e[bb] += he[bb];
-            }
-            c->w1[i] = wasserstein1(ht, he, (PDF_HI[fi] - PDF_LO[fi]) / NPDF);
-        }
-        free(pdm_t);
-        free(pdm_e);
         hb_h5_close(&ft);
-        hb_h5_close(&fe);
     }
     if (rc == HB_OK) {
-        sum->n_pairs = ne;
-        for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
-            curves *c = &cv[fi];
-            sum->present[fi] = c->present;
-            if (!c->present) continue;
-            int cnt[HB_VAL_NBAND] = {0};
-            for (int i = 0; i < ne; i++) {
-                sum->pdf_w1[fi] += c->w1[i] / ne;
-                for (int j = 0; j < c->nb; j++) {
-                    int band;
-                    band_of(c->k[j], sum->k_nyq, &band);
-                    if (band < 0) continue;
-                    sum->ratio_dev[fi][band] += fabs(c->ratio[(size_t)i * c->nb + j] - 1);
-                    sum->r[fi][band] += c->r[(size_t)i * c->nb + j];
-                    cnt[band]++;
-                }
-            }
-            for (int bnd = 0; bnd < HB_VAL_NBAND; bnd++) {
-                if (cnt[bnd]) {
-                    sum->ratio_dev[fi][bnd] /= cnt[bnd];
-                    sum->r[fi][bnd] /= cnt[bnd];
-                }
-            }
-        }
+        summarise(&v, sum);
         int rank;
-        MPI_Comm_rank(comm, &rank);
+        rc = hb_mpi(MPI_Comm_rank(comm, &rank));
         hb_status wr = HB_OK;
-        if (rank == 0 && out) wr = write_report(out, cv, ne, truth, nt, emu, ne, sum);
-        rc = hb_mpi_agree(comm, wr);
+        if (rc == HB_OK && rank == 0 && out) wr = write_report(out, v.cv, ne, truth, nt, emu, ne, sum);
+        if (rc == HB_OK) rc = hb_mpi_agree(comm, wr);
     }
-    for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
-        curves *c = &cv[fi];
-        free(c->k); free(c->pt); free(c->pe); free(c->ratio); free(c->r); free(c->st); free(c->se); free(c->w1);
-    }
-    fftwf_free(a); fftwf_free(b); fftwf_free(ta); fftwf_free(tb); fftwf_free(dmt); fftwf_free(dme);
-    if (m.N) hb_mesh_free(&m);
+    vstate_free(&v);
     return rc;
 }

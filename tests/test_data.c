@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
+#include "hb/box.h"
 #include "hb/camels.h"
 #include "hb/h5io.h"
 #include "hb/mock.h"
@@ -108,7 +110,8 @@ static float *dm_box(hb_mesh *m, MPI_Comm comm)
     int size;
     MPI_Comm_size(comm, &size);
     hb_sim_config cfg;
-    ck_assert_int_eq(hb_sim_config_from_params(&cfg, &p, size), HB_OK);
+    ck_assert_int_eq(hb_cli_sim_config(&p, NULL, &cfg), HB_OK);
+    ck_assert_int_eq(hb_sim_config_check(&cfg, size), HB_OK);
     hb_sim s;
     ck_assert_int_eq(hb_sim_init(&s, &cfg, comm), HB_OK);
     for (int i = 1; i <= 10; i++) ck_assert_int_eq(hb_sim_step(&s, 0.1 + 0.09 * i), HB_OK);
@@ -370,7 +373,7 @@ START_TEST(gadget_two_file_snapshot)
     hb_import_opts o;
     memset(&o, 0, sizeof o);
     o.n_grid = 8;
-    for (int k = 0; k < 6; k++) o.theta[k] = NAN;
+    hb_theta_none(o.theta);
     ck_assert_int_eq(hb_import_camels("snap_033.1.hdf5", &o, "imported.h5", MPI_COMM_WORLD), HB_OK);
     if (rank == 0) {
         hb_h5 f;
@@ -380,7 +383,7 @@ START_TEST(gadget_two_file_snapshot)
         ck_assert_int_eq(hb_h5_read_field(&f, HB_FIELD_GAS, 8, 0, 8, gas, 8), HB_OK);
         ck_assert_int_eq(hb_h5_read_field(&f, HB_FIELD_TEMP, 8, 0, 8, t, 8), HB_OK);
         hb_boxinfo bi;
-        ck_assert_int_eq(hb_h5_read_boxinfo(&f, &bi), HB_OK);
+        ck_assert_int_eq(hb_box_read_info(&f, &bi), HB_OK);
         hb_h5_close(&f);
         ck_assert_double_eq_tol(bi.box_size, 1.0, 1e-12);
         ck_assert_double_eq_tol(bi.redshift, 0.5, 1e-12);

@@ -3,6 +3,7 @@
  * mass and momentum conservation, the IC spectrum, rank-count independence. */
 #include <string.h>
 
+#include "cli.h"
 #include "hb/ic.h"
 #include "hb/paint.h"
 #include "hb/pk.h"
@@ -18,7 +19,8 @@ static hb_sim_config make_config(const char *const *kv)
     hb_sim_config c;
     int size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    ck_assert_int_eq(hb_sim_config_from_params(&c, &p, size), HB_OK);
+    ck_assert_int_eq(hb_cli_sim_config(&p, NULL, &c), HB_OK);
+    ck_assert_int_eq(hb_sim_config_check(&c, size), HB_OK);
     return c;
 }
 

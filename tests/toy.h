@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "hb/box.h"
 #include "hb/h5io.h"
 #include "hb/rng.h"
 
@@ -44,8 +45,8 @@ static inline hb_status toy_write(const char *path, int N, double L, double om, 
     if (rc == HB_OK) rc = hb_h5_write_field(&f, HB_FIELD_DM, N, 0, N, dm, (size_t)N, "none");
     if (rc == HB_OK && with_gas) rc = hb_h5_write_field(&f, HB_FIELD_GAS, N, 0, N, gas, (size_t)N, "none");
     if (rc == HB_OK && with_gas) rc = hb_h5_write_field(&f, HB_FIELD_TEMP, N, 0, N, t, (size_t)N, "none");
-    hb_boxinfo b = {L, 0.0, om, 0.049, 0.6711, 0.9624, 0.8, 1.0, 1.0, 1.0, agn2, seed};
-    if (rc == HB_OK) rc = hb_h5_write_boxinfo(&f, &b);
+    hb_boxinfo b = {L, 0.0, 0.049, 0.6711, 0.9624, {om, 0.8, 1.0, 1.0, 1.0, agn2}, seed};
+    if (rc == HB_OK) rc = hb_box_write_info(&f, &b);
     if (rc == HB_OK) rc = hb_h5_commit(&f);
     else hb_h5_abort(&f);
     free(dm);

@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "hb/err.h"
+#include "hb/theta.h"
 
 #define HB_CAMELS_YHE 0.0789          /* (1 - X_H) / (4 X_H), X_H = 0.76 */
 #define HB_CAMELS_MP 1.6726e-24       /* g */
@@ -31,7 +32,7 @@ double hb_camels_temperature(double u, double xe);
 
 typedef struct hb_import_opts {
     int    n_grid;          /* output grid per side */
-    double theta[6];        /* parameters: NaN where unknown (then header / defaults) */
+    double theta[HB_NTHETA];   /* hb/theta.h order: NaN where unknown (then header / defaults) */
     char   name[64];
 } hb_import_opts;
 
@@ -52,6 +53,6 @@ hb_status hb_npy_read_slab(const char *path, const hb_npy *h, long index, long x
 /* CMD import: the fields present (NULL paths skipped) of grid `index`;
  * densities divided by their mean. box_size in Mpc/h. */
 hb_status hb_import_cmd(const char *mcdm, const char *mgas, const char *temp, long index, double box_size,
-                        const double theta[6], const char *out, MPI_Comm comm);
+                        const double theta[HB_NTHETA], const char *out, MPI_Comm comm);
 
 #endif

@@ -13,7 +13,6 @@
 #include <gsl/gsl_spline.h>
 
 #include "hb/err.h"
-#include "hb/params.h"
 
 typedef struct hb_cosmo_config {
     double omega_m, omega_b, h, n_s, sigma_8;
@@ -34,7 +33,6 @@ typedef struct hb_cosmo {
     double lna_min, lna_max;
 } hb_cosmo;
 
-hb_cosmo_config hb_cosmo_config_from_params(const hb_params *p);
 hb_status hb_cosmo_init(hb_cosmo *c, const hb_cosmo_config *cfg);
 void      hb_cosmo_free(hb_cosmo *c);
 

@@ -15,7 +15,8 @@
 #include <stdint.h>
 
 #include "hb/err.h"
-#include "hb/params.h"
+#include "hb/box.h"
+#include "hb/theta.h"
 
 typedef struct hb_emulate_config {
     char     model[1024], dm[1024], out[1024];
@@ -24,12 +25,12 @@ typedef struct hb_emulate_config {
     uint64_t seed;
     int      tile;           /* output planes per tile (multiple of 4); 0: automatic */
     double   max_tile_mb;    /* automatic tiles stay under this workspace */
+    double   theta_override[HB_NTHETA];   /* replace the DM file's values where not NaN */
+    const hb_provenance *prov;            /* borrowed, may be NULL: written to /parameters */
 } hb_emulate_config;
 
-hb_emulate_config hb_emulate_config_default(void);
+hb_emulate_config hb_emulate_config_default(void);   /* nothing overridden */
 
-/* overrides: parameters given on the command line (cosmology.omega_m,
- * cosmology.sigma_8, feedback.a_*), replacing the DM file's values. */
-hb_status hb_emulate(const hb_emulate_config *cfg, const hb_params *overrides, MPI_Comm comm);
+hb_status hb_emulate(const hb_emulate_config *cfg, MPI_Comm comm);
 
 #endif

@@ -1,11 +1,7 @@
 /* hb/h5io.h: box files in parallel HDF5 (MPI-IO driver).
  *
- * Layout (README "File layout"): one file per box; float32 N^3 datasets in C
- * order (x slowest) under /fields: dm_density and gas_density as rho/mean
- * (mean 1), gas_temperature in K, each with a string attribute
- * mass_assignment ("cic" or "none"); attributes on / describe the box
- * (hb_boxinfo); group /parameters holds every effective run parameter as a
- * string attribute. Optional /particles/{position,velocity,id}.
+ * Datasets, attributes and groups; the box layout on top of it is hb/box.h.
+ * Fields are float32 N^3 datasets in C order (x slowest), chunked by x planes.
  *
  * Files are written to "<name>.tmp" and renamed to <name> by hb_h5_commit,
  * so a crash never leaves a file that looks complete. A field written on R
@@ -23,11 +19,6 @@
 
 #include "hb/err.h"
 #include "hb/mesh.h"
-#include "hb/params.h"
-
-#define HB_FIELD_DM "/fields/dm_density"
-#define HB_FIELD_GAS "/fields/gas_density"
-#define HB_FIELD_TEMP "/fields/gas_temperature"
 
 typedef struct hb_h5 {
     hid_t    file;
@@ -36,22 +27,6 @@ typedef struct hb_h5 {
     char     path[PATH_MAX];   /* final name */
     char     tmp[PATH_MAX];    /* name while being written */
 } hb_h5;
-
-/* The attributes on "/" that every box file carries. */
-typedef struct hb_boxinfo {
-    double box_size;                        /* Mpc/h */
-    double redshift;
-    double omega_m, omega_b, h, n_s, sigma_8;
-    double a_sn1, a_agn1, a_sn2, a_agn2;
-    long   seed;
-} hb_boxinfo;
-
-hb_boxinfo hb_boxinfo_from_params(const hb_params *p, double redshift);
-/* Replace b's cosmology.omega_m, sigma_8 and feedback.a_* by those given in
- * p (from a file or the command line); the others stay. */
-void hb_boxinfo_override(hb_boxinfo *b, const hb_params *p);
-/* The six conditioning parameters in CAMELS order (Om, s8, SN1, AGN1, SN2, AGN2). */
-void hb_boxinfo_theta(const hb_boxinfo *b, double theta[6]);
 
 hb_status hb_h5_create(hb_h5 *f, const char *path, MPI_Comm comm);
 hb_status hb_h5_commit(hb_h5 *f);          /* close and rename into place */
@@ -92,14 +67,21 @@ hb_status hb_h5_read_array(hb_h5 *f, const char *name, double *data, long cap, l
 hb_status hb_h5_attr_write_double(hb_h5 *f, const char *obj, const char *name, double v);
 hb_status hb_h5_attr_write_long(hb_h5 *f, const char *obj, const char *name, long v);
 hb_status hb_h5_attr_write_string(hb_h5 *f, const char *obj, const char *name, const char *v);
+/* An attribute value of one of three types, for lists of attributes. */
+typedef struct hb_h5_attr {
+    const char *name;
+    char        type;            /* 'd' double, 'l' long, 's' string */
+    double      d;
+    long        l;
+    const char *s;
+} hb_h5_attr;
+hb_status hb_h5_attr_write(hb_h5 *f, const char *obj, const hb_h5_attr *a);
 hb_status hb_h5_attr_read_double(hb_h5 *f, const char *obj, const char *name, double *v);
 hb_status hb_h5_attr_read_long(hb_h5 *f, const char *obj, const char *name, long *v);
 hb_status hb_h5_attr_read_string(hb_h5 *f, const char *obj, const char *name, char *v, size_t cap);
 int       hb_h5_attr_exists(hb_h5 *f, const char *obj, const char *name);
 
-hb_status hb_h5_write_boxinfo(hb_h5 *f, const hb_boxinfo *b);
-hb_status hb_h5_read_boxinfo(hb_h5 *f, hb_boxinfo *b);
-/* Every effective parameter as a string attribute of /parameters. */
-hb_status hb_h5_write_params(hb_h5 *f, const hb_params *p);
+/* Create a group (intermediate groups too). */
+hb_status hb_h5_create_group(hb_h5 *f, const char *path);
 
 #endif

@@ -29,7 +29,7 @@ hb_status hb_slab_init(hb_slab *s, int N, MPI_Comm comm);
 /* Every rank's slab [x0, x0 + nx) of an N-plane decomposition, gathered from
  * each rank's own (x0, nx): rank_x0, rank_nx [nranks] and owner [N] (the
  * caller allocates). Collective. Shared by hb_slab and hb_mesh. */
-void      hb_slab_tables(MPI_Comm comm, int nranks, long x0, long nx, long *rank_x0, long *rank_nx,
+hb_status hb_slab_tables(MPI_Comm comm, int nranks, long x0, long nx, long *rank_x0, long *rank_nx,
                          int *owner);
 void      hb_slab_free(hb_slab *s);
 

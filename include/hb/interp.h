@@ -9,8 +9,7 @@
  *   target = -x0 + beta'(t) x1 - sigma_c sqrt(t) z           (the drift b)
  *   beta = t^2 (default) or t.
  * The network sees (x_t, x0) and features of t and the six parameters,
- * normalised as in SCIENCE.md 1.3: (Om - 0.1)/0.4, (s8 - 0.6)/0.4,
- * ln A / ln 4 for A_SN1, A_AGN1 and ln A / ln 2 for A_SN2, A_AGN2.
+ * normalised as in SCIENCE.md 1.3 (hb/theta.h).
  * Samplers integrate dX = b dt + sigma(t) dW from X(0) = x0 to t = 1.
  * Nothing here is collective. */
 #ifndef HB_INTERP_H
@@ -18,6 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "hb/theta.h"
 
 #define HB_NCH 3        /* DM, gas density, gas temperature */
 #define HB_NTARGET 2    /* the interpolated (baryon) channels */
@@ -39,17 +40,13 @@ double hb_interp_sigma(const hb_interp *c, double t);
 float hb_interp_to_std(const hb_interp *c, int ch, double value);
 double hb_interp_from_std(const hb_interp *c, int ch, float u);
 
-/* Normalised parameters (SCIENCE.md 1.3) and the 22 network features. */
-void hb_interp_theta_norm(const double theta[6], double out[6]);
-void hb_interp_features(double t, const double theta[6], float feat[22]);
+/* The 22 network features: 16 of t and the normalised theta (hb/theta.h). */
+void hb_interp_features(double t, const double theta[HB_NTHETA], float feat[22]);
 
 /* One training pair over V voxels (channels last): x0 (V), x1 (V, 2), noise
  * z (V, 2) -> net input (V, 3) = (x_t channel 1, x_t channel 2, x0) and
  * target (V, 2). */
 void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *x1, const float *z,
                     float *in, float *target, size_t V);
-
-/* Names of the theta components, for messages. */
-extern const char *const HB_THETA_NAMES[6];
 
 #endif

@@ -23,10 +23,10 @@
 
 #include "hb/err.h"
 #include "hb/mesh.h"
-#include "hb/params.h"
+#include "hb/theta.h"
 
 /* The defaults, once for hb_mock_config_default and the [mock] parameter
- * schema (src/params.c). F0, R0, DELTA_C, WIDTH, K_JEANS and SIGMA_GAS0 come
+ * schema (src/cli/params.c). F0, R0, DELTA_C, WIDTH, K_JEANS and SIGMA_GAS0 come
  * from scripts/calibrate_mock.sh (README, "The mock hydro model"); the rest
  * from SCIENCE.md 7. */
 #define HB_MOCK_F0         0.6
@@ -52,13 +52,14 @@ typedef struct hb_mock_config {
 } hb_mock_config;
 
 hb_mock_config hb_mock_config_default(void);
-hb_mock_config hb_mock_config_from_params(const hb_params *p);
+/* The noise seed: mock.seed when given (non-zero), else the box's seed + 7919
+ * (an offset kept from the first version so painted boxes stay the same). */
+uint64_t hb_mock_seed(long mock_seed, long box_seed);
 
 /* gas (rho/mean) and temp (K) from rho_dm (rho/mean), all real-space mesh
  * buffers of m; stars (may be NULL) receives the stellar density (mean 1);
- * *f_star the stellar fraction of the baryons. theta: Om, s8, A_SN1,
- * A_AGN1, A_SN2, A_AGN2. */
-hb_status hb_mock_paint(const hb_mesh *m, const float *rho_dm, const hb_mock_config *c, const double theta[6],
+ * *f_star the stellar fraction of the baryons. theta in hb/theta.h order. */
+hb_status hb_mock_paint(const hb_mesh *m, const float *rho_dm, const hb_mock_config *c, const double theta[HB_NTHETA],
                         double z, float *gas, float *temp, float *stars, double *f_star);
 
 /* The total matter of the hydro box: (1 - f_b) rho_dm + f_b ((1 - f_*) gas + f_* stars). */

@@ -1,17 +1,23 @@
-/* hb/model.h: network weights in HDF5 model files.
+/* hb/model.h: model files, which are also the training checkpoints.
  *
  * A model file holds the architecture as attributes on "/" (model_kind =
- * "hydrobridge-unet3d-small", n_fields, width, emb, n_params) and any number
- * of weight sets, each a group with one float32 dataset per named view of the
- * flat parameter buffer (/weights, /ema, /adam_m, /adam_v, ...). Reading a set
- * checks the architecture first: a file of another architecture or kind is a
- * clear error. Collective over f->comm (the trainer writes with rank 0 on
- * MPI_COMM_SELF). */
+ * "hydrobridge-unet3d-small", n_fields, width, emb, n_params); the
+ * interpolant and what emulation must know of the training set (hb_model_meta:
+ * sigma_c and beta_sq on "/", /interp/mean, std, floor, log10_min, log10_max,
+ * theta_min, theta_max, box_size, cell_size and grid); the training state
+ * (step and the settings the trainer records as attributes); and weight
+ * sets, each a group with one float32 dataset per named view of the flat
+ * parameter buffer: /weights, /ema (what emulation uses), /adam_m, /adam_v.
+ * Reading a set checks the architecture first: a file of another
+ * architecture or kind is a clear error. Collective over f->comm (the trainer
+ * writes with rank 0 on MPI_COMM_SELF). */
 #ifndef HB_MODEL_H
 #define HB_MODEL_H
 
 #include "hb/err.h"
 #include "hb/h5io.h"
+#include "hb/interp.h"
+#include "hb/theta.h"
 #include "hb/unet.h"
 
 #define HB_MODEL_KIND "hydrobridge-unet3d-small"
@@ -24,5 +30,23 @@ hb_status hb_model_check_arch(hb_h5 *f, const hb_unet *u);
 /* One weight set: buf holds u->n_params floats laid out like u->params. */
 hb_status hb_model_write_set(hb_h5 *f, const char *group, const hb_unet *u, const float *buf);
 hb_status hb_model_read_set(hb_h5 *f, const char *group, const hb_unet *u, float *buf);
+
+/* What emulation needs to know besides the weights. */
+typedef struct hb_model_meta {
+    hb_interp ic;
+    double    theta_min[HB_NTHETA], theta_max[HB_NTHETA];   /* the training set's range */
+    double    box_size, cell_size;                         /* Mpc/h */
+    int       grid;
+} hb_model_meta;
+
+/* Write a whole model file at path (atomically): architecture, meta, the
+ * attributes (training settings; may be NULL) and the weight sets
+ * weights = u->params, ema, adam_m, adam_v (any of the last three may be NULL). */
+hb_status hb_model_save(const char *path, MPI_Comm comm, const hb_unet *u, const hb_model_meta *meta,
+                        const hb_h5_attr *attrs, int n_attrs, const float *ema, const float *m, const float *v);
+hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta);
+/* Open path, build the network it holds (u is initialised here) and load its
+ * EMA weights (or /weights when it has none) and its meta. */
+hb_status hb_model_load(const char *path, MPI_Comm comm, hb_unet *u, hb_model_meta *meta);
 
 #endif

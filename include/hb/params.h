@@ -1,12 +1,13 @@
 /* hb/params.h: run parameters from INI files (iniparser) and command-line
- * overrides "section.key=value".
+ * overrides "section.key=value". Part of the front end (src/cli/params.c):
+ * only src/cli reads parameters; the stages take typed configurations.
  *
  * One schema (src/params.c) lists every key hydrobridge knows, with its type,
  * default, allowed range and meaning; `hydrobridge params` prints it. Unknown
  * keys, malformed or out-of-range values and missing required keys are errors
  * naming the key (and the file line). Rank 0 parses and broadcasts, so every
  * rank holds the same effective parameter set; it is written into every
- * output file (hb/h5io.h). hb_params_load is collective over comm. */
+ * output file (hb_provenance, hb/box.h). hb_params_load is collective over comm. */
 #ifndef HB_PARAMS_H
 #define HB_PARAMS_H
 
@@ -43,12 +44,15 @@ double      hb_params_double(const hb_params *p, const char *key);
 long        hb_params_int(const hb_params *p, const char *key);
 const char *hb_params_string(const hb_params *p, const char *key);
 int         hb_params_is_set(const hb_params *p, const char *key);
+/* 1 when key was given in the file or on the command line (not a default). */
+int         hb_params_given(const hb_params *p, const char *key);
 /* A list of doubles ("0, 0.5, 1"); returns the count, at most cap. */
 int hb_params_dlist(const hb_params *p, const char *key, double *out, int cap);
 
 /* Iteration over the schema, for writing every effective value. */
 int         hb_params_count(void);
 const char *hb_params_key(int i);
+const char *hb_params_value(const hb_params *p, int i);   /* "" when unset */
 /* Write "prefix key = value" lines for every set key. */
 void hb_params_fprint(const hb_params *p, FILE *f, const char *prefix);
 /* The parameter reference: every key, type, default, range and meaning. */

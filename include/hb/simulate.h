@@ -16,7 +16,7 @@
 #include "hb/err.h"
 #include "hb/force.h"
 #include "hb/mesh.h"
-#include "hb/params.h"
+#include "hb/box.h"
 #include "hb/particles.h"
 
 #define HB_MAX_OUTPUTS 32
@@ -40,10 +40,16 @@ typedef struct hb_sim_config {
     double   plane_wave_a_cross;
     char     out_pattern[1024]; /* "{z}" -> %.2f of the redshift */
     int      write_particles;
+    double   feedback[4];       /* A_SN1, A_AGN1, A_SN2, A_AGN2: recorded on the box, unused by the PM */
+    const hb_provenance *prov;  /* borrowed, may be NULL: written to /parameters */
 } hb_sim_config;
 
-/* Build and validate (every rank identically; errors reported by rank 0). */
-hb_status hb_sim_config_from_params(hb_sim_config *cfg, const hb_params *p, int nranks);
+/* Check a filled configuration (every rank identically; errors reported by rank 0). */
+hb_status hb_sim_config_check(const hb_sim_config *cfg, int nranks);
+/* Set Omega_m, sigma_8 and the feedback parameters from theta (hb/theta.h order). */
+void hb_sim_config_set_theta(hb_sim_config *cfg, const double theta[HB_NTHETA]);
+/* The description of the box this run writes at redshift z. */
+hb_boxinfo hb_sim_boxinfo(const hb_sim_config *cfg, double z);
 
 typedef struct hb_sim {
     hb_sim_config cfg;
@@ -63,13 +69,13 @@ hb_status hb_sim_step(hb_sim *s, double a1);
 /* CIC density rho/mean of the particles on mesh m (migrates them to m). */
 hb_status hb_sim_density(hb_sim *s, const hb_mesh *m, float *buf);
 /* Write the current state as a box file (density on n_grid, particles). */
-hb_status hb_sim_write(hb_sim *s, const char *path, const hb_params *par);
+hb_status hb_sim_write(hb_sim *s, const char *path);
 void      hb_sim_free(hb_sim *s);
 
 /* The output file name for redshift z. */
 void hb_sim_output_name(const hb_sim_config *cfg, double z, char *out, size_t cap);
 
 /* The whole run: ICs, steps with progress lines, outputs, timing summary. */
-hb_status hb_simulate(const hb_params *par, MPI_Comm comm);
+hb_status hb_simulate(const hb_sim_config *cfg, MPI_Comm comm);
 
 #endif

@@ -16,23 +16,38 @@
 #include <stdint.h>
 
 #include "hb/err.h"
-#include "hb/params.h"
+#include "hb/box.h"
+#include "hb/mock.h"
+#include "hb/simulate.h"
+#include "hb/theta.h"
 
 typedef struct hb_suite_row {
     char   name[64];
-    double theta[6];   /* Om, s8, A_SN1, A_AGN1, A_SN2, A_AGN2 */
+    double theta[HB_NTHETA];   /* hb/theta.h order */
     long   seed;
 } hb_suite_row;
+
+/* Everything but a row's theta and seed: the simulation (z = its last
+ * output), the mock painter, and the provenance written to each box (the
+ * row's theta and seed replace their keys). */
+typedef struct hb_suite_config {
+    hb_sim_config  sim;
+    hb_mock_config mock;
+    long           mock_seed;   /* mock.seed: 0 = the row's seed + 7919 (hb_mock_seed) */
+    hb_provenance  prov;
+} hb_suite_config;
 
 hb_status hb_suite_read_table(const char *path, hb_suite_row **rows, int *n, MPI_Comm comm);
 /* n rows LH_0 .. LH_{n-1}; seeds seed + i. */
 hb_status hb_suite_latin_hypercube(int n, uint64_t seed, hb_suite_row **rows);
 /* The table in CAMELS layout, written atomically (call on one rank). */
 hb_status hb_suite_write_table(const char *path, const hb_suite_row *rows, int n);
-/* Make boxes for rows [row0, row1) into dir; base holds every other parameter. */
-hb_status hb_suite_run(const hb_params *base, const hb_suite_row *rows, int row0, int row1, const char *dir,
+/* Make boxes for rows [row0, row1) into dir. */
+hb_status hb_suite_run(const hb_suite_config *base, const hb_suite_row *rows, int row0, int row1, const char *dir,
                        MPI_Comm comm);
-/* One box: simulate + paint + write (used by the suite and the demo). */
-hb_status hb_suite_make_box(const hb_params *par, const char *path, MPI_Comm comm);
+/* The configuration of one row: base with the row's theta and seed. */
+void hb_suite_row_config(const hb_suite_config *base, const hb_suite_row *row, hb_suite_config *out);
+/* One box: simulate + paint + write. */
+hb_status hb_suite_make_box(const hb_suite_config *cfg, const char *path, MPI_Comm comm);
 
 #endif

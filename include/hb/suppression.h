@@ -6,8 +6,9 @@
 #ifndef HB_SUPPRESSION_H
 #define HB_SUPPRESSION_H
 
-/* theta: Omega_m, sigma_8, A_SN1, A_AGN1, A_SN2, A_AGN2 (the fit does not
- * depend on A_AGN1). */
-double hb_syren_tng(double k, double z, const double theta[6]);
+#include "hb/theta.h"
+
+/* theta in hb/theta.h order (the fit does not depend on A_AGN1). */
+double hb_syren_tng(double k, double z, const double theta[HB_NTHETA]);
 
 #endif

@@ -1,7 +1,9 @@
 /* hydrobridge simulate: the PM solver from a parameter file. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "hb/mpiutil.h"
 #include "hb/params.h"
 #include "hb/simulate.h"
 
@@ -30,5 +32,15 @@ hb_status hb_cmd_simulate(int argc, char **argv)
     static const char *required[] = {"cosmology.omega_m", "cosmology.sigma_8", NULL};
     hb_params par;
     HB_TRY(hb_params_load(&par, ini, nover, over, required, MPI_COMM_WORLD));
-    return hb_simulate(&par, MPI_COMM_WORLD);
+    hb_provenance *prov = malloc(sizeof *prov);
+    hb_sim_config *cfg = malloc(sizeof *cfg);
+    hb_status rc = hb_mpi_any(MPI_COMM_WORLD, !prov || !cfg) ? HB_ERR0(HB_ENOMEM, "configuration") : HB_OK;
+    if (rc == HB_OK) {
+        hb_cli_provenance(&par, prov);
+        rc = hb_cli_sim_config(&par, prov, cfg);
+    }
+    if (rc == HB_OK) rc = hb_simulate(cfg, MPI_COMM_WORLD);
+    free(prov);
+    free(cfg);
+    return rc;
 }

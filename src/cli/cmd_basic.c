@@ -72,7 +72,7 @@ hb_status hb_cmd_linear(int argc, char **argv)
     static const char *required[] = {"cosmology.omega_m", "cosmology.sigma_8", NULL};
     hb_params par;
     HB_TRY(hb_params_load(&par, ini, nover, over, required, MPI_COMM_WORLD));
-    hb_cosmo_config cc = hb_cosmo_config_from_params(&par);
+    hb_cosmo_config cc = hb_cli_cosmo(&par);
     hb_cosmo cosmo;
     HB_TRY(hb_cosmo_init(&cosmo, &cc));
     hb_status rc = HB_OK;
@@ -131,6 +131,18 @@ static hb_status field_mas(hb_h5 *f, const char *path, int override, int *mas)
     }
     *mas = hb_mas_from_name(s);
     if (*mas < 0) return HB_ERR0(HB_EIO, "%s: unknown mass_assignment \"%s\" on %s", f->path, s, path);
+    return HB_OK;
+}
+
+/* The spectrum on stdout, in the layout of hb_pk_write_text. */
+static hb_status print_pk(const hb_pk *pk, const char *hdr)
+{
+    printf("# %s\n", hdr);
+    printf(pk->cross ? "# k[h/Mpc] P12[(Mpc/h)^3] n_modes r P11 P22\n" : "# k[h/Mpc] P[(Mpc/h)^3] n_modes\n");
+    for (int j = 0; j < pk->nbins; j++) {
+        if (pk->cross) printf("%.8e %.8e %ld %.8f %.8e %.8e\n", pk->k[j], pk->p12[j], pk->nmodes[j], pk->r[j], pk->p11[j], pk->p22[j]);
+        else printf("%.8e %.8e %ld\n", pk->k[j], pk->p11[j], pk->nmodes[j]);
+    }
     return HB_OK;
 }
 
@@ -206,16 +218,7 @@ hb_status hb_cmd_pk(int argc, char **argv)
         snprintf(hdr, sizeof hdr, "file %s, field %s%s%s, mass assignment %s%s%s", file, p1,
                  cross ? " x " : "", cross ? p2 : "", hb_mas_name(mas1), cross ? " / " : "",
                  cross ? hb_mas_name(mas2) : "");
-        if (out) {
-            rc = hb_pk_write_text(&pk, out, hdr);
-        } else {
-            printf("# %s\n", hdr);
-            printf(cross ? "# k[h/Mpc] P12[(Mpc/h)^3] n_modes r P11 P22\n" : "# k[h/Mpc] P[(Mpc/h)^3] n_modes\n");
-            for (int j = 0; j < pk.nbins; j++) {
-                if (cross) printf("%.8e %.8e %ld %.8f %.8e %.8e\n", pk.k[j], pk.p12[j], pk.nmodes[j], pk.r[j], pk.p11[j], pk.p22[j]);
-                else printf("%.8e %.8e %ld\n", pk.k[j], pk.p11[j], pk.nmodes[j]);
-            }
-        }
+        rc = out ? hb_pk_write_text(&pk, out, hdr) : print_pk(&pk, hdr);
     }
     rc = hb_mpi_agree(MPI_COMM_WORLD, rc);
     if (rc == HB_OK) {

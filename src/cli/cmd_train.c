@@ -2,10 +2,12 @@
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "hb/emulate.h"
+#include "hb/mpiutil.h"
 #include "hb/train.h"
 
 static const char *TRAIN_USAGE =
@@ -134,5 +136,12 @@ hb_status hb_cmd_emulate(int argc, char **argv)
     if (!have_m || !have_d || !have_o) return HB_ERR0(HB_EARG, "need --model, --dm and --out\n%s", EMU_USAGE);
     hb_params par;
     HB_TRY(hb_params_load(&par, NULL, nover, over, NULL, MPI_COMM_WORLD));
-    return hb_emulate(&c, &par, MPI_COMM_WORLD);
+    hb_cli_theta_overrides(&par, c.theta_override);
+    hb_provenance *prov = malloc(sizeof *prov);
+    if (hb_mpi_any(MPI_COMM_WORLD, !prov)) { free(prov); return HB_ERR0(HB_ENOMEM, "provenance"); }
+    hb_cli_provenance(&par, prov);
+    c.prov = prov;
+    hb_status rc = hb_emulate(&c, MPI_COMM_WORLD);
+    free(prov);
+    return rc;
 }

@@ -1,5 +1,4 @@
-/* Training-data commands: suite, paint-mock, calibrate-mock. */
-#include <gsl/gsl_multimin.h>
+/* Training-data commands: suite, paint-mock, calibrate-mock, import-camels, import-cmd. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,13 +7,11 @@
 
 #include "cli.h"
 #include "hb/camels.h"
-#include "hb/h5io.h"
 #include "hb/mesh.h"
 #include "hb/mock.h"
+#include "hb/mock_calib.h"
 #include "hb/mpiutil.h"
-#include "hb/pk.h"
 #include "hb/suite.h"
-#include "hb/suppression.h"
 
 static int split_overrides(int argc, char **argv, int first, char **over, int cap, const char *usage, hb_status *rc)
 {
@@ -73,18 +70,22 @@ hb_status hb_cmd_suite(int argc, char **argv)
     for (int i = 0; i < nover; i++) base_over[2 + i] = over[i];
     hb_params par;
     HB_TRY(hb_params_load(&par, NULL, nover + 2, base_over, NULL, MPI_COMM_WORLD));
+    hb_suite_config *cfg = malloc(sizeof *cfg);
+    if (hb_mpi_any(MPI_COMM_WORLD, !cfg)) { free(cfg); return HB_ERR0(HB_ENOMEM, "suite configuration"); }
+    hb_cli_provenance(&par, &cfg->prov);
+    rc = hb_cli_sim_config(&par, &cfg->prov, &cfg->sim);
+    cfg->mock = hb_cli_mock(&par, 0);
+    cfg->mock_seed = hb_params_int(&par, "mock.seed");
+    if (rc != HB_OK) { free(cfg); return rc; }
     hb_suite_row *rows = NULL;
     int n = 0;
-    if (table) HB_TRY(hb_suite_read_table(table, &rows, &n, MPI_COMM_WORLD));
-    else HB_TRY(hb_suite_latin_hypercube((int)lh, (uint64_t)seed, &rows));
+    rc = table ? hb_suite_read_table(table, &rows, &n, MPI_COMM_WORLD) : hb_suite_latin_hypercube((int)lh, (uint64_t)seed, &rows);
     if (lh > 0) n = (int)lh;
     int r0 = 0, r1 = n;
-    if (rows_arg) {
-        if (sscanf(rows_arg, "%d:%d", &r0, &r1) != 2 || r0 < 0 || r1 > n || r0 >= r1) {
-            free(rows);
-            return HB_ERR0(HB_EARG, "--rows %s: expected I:J with 0 <= I < J <= %d", rows_arg, n);
-        }
+    if (rc == HB_OK && rows_arg && (sscanf(rows_arg, "%d:%d", &r0, &r1) != 2 || r0 < 0 || r1 > n || r0 >= r1)) {
+        rc = HB_ERR0(HB_EARG, "--rows %s: expected I:J with 0 <= I < J <= %d", rows_arg, n);
     }
+    if (rc != HB_OK) { free(rows); free(cfg); return rc; }
     int rank = hb_world_rank();
     if (rank == 0) mkdir(dir, 0755);
     char tpath[2048];
@@ -93,9 +94,10 @@ hb_status hb_cmd_suite(int argc, char **argv)
     rc = hb_mpi_agree(MPI_COMM_WORLD, rc);
     if (rc == HB_OK) {
         hb_log0("suite: rows %d..%d of %d into %s/ (%s)", r0, r1 - 1, n, dir, table ? table : "Latin hypercube");
-        rc = hb_suite_run(&par, rows, r0, r1, dir, MPI_COMM_WORLD);
+        rc = hb_suite_run(cfg, rows, r0, r1, dir, MPI_COMM_WORLD);
     }
     free(rows);
+    free(cfg);
     return rc;
 }
 
@@ -104,21 +106,23 @@ static const char *PAINT_USAGE =
     "Paint gas density and temperature onto a DM box with the mock hydro model; the parameters come\n"
     "from the file's attributes ([cosmology], [feedback] overrides replace them; [mock] tunes the model).\n";
 
-/* Read a DM box into a mesh; theta from the file with overrides applied. */
-static hb_status load_dm(const char *path, hb_mesh *m, float **dm, hb_boxinfo *bi, const hb_params *ov)
+/* Read a DM box into a mesh; theta from the file with the overrides of p applied. */
+static hb_status load_dm(const char *path, hb_mesh *m, float **dm, hb_boxinfo *bi, const hb_params *p)
 {
     hb_h5 f;
     HB_TRY(hb_h5_open(&f, path, MPI_COMM_WORLD));
     int N;
     hb_status rc = hb_h5_field_size(&f, HB_FIELD_DM, &N);
-    if (rc == HB_OK) rc = hb_h5_read_boxinfo(&f, bi);
+    if (rc == HB_OK) rc = hb_box_read_info(&f, bi);
     if (rc == HB_OK) rc = hb_mesh_init(m, N, bi->box_size, MPI_COMM_WORLD, FFTW_ESTIMATE);
     if (rc == HB_OK) {
         *dm = hb_mesh_alloc(m);
-        rc = hb_h5_read_mesh_field(&f, HB_FIELD_DM, m, *dm);
+        rc = hb_mpi_any(MPI_COMM_WORLD, !*dm) ? HB_ERR0(HB_ENOMEM, "DM mesh") : hb_h5_read_mesh_field(&f, HB_FIELD_DM, m, *dm);
     }
     hb_h5_close(&f);
-    if (rc == HB_OK) hb_boxinfo_override(bi, ov);
+    double ov[HB_NTHETA];
+    hb_cli_theta_overrides(p, ov);
+    hb_theta_override(bi->theta, ov);
     return rc;
 }
 
@@ -146,124 +150,23 @@ hb_status hb_cmd_paint_mock(int argc, char **argv)
     hb_boxinfo bi;
     HB_TRY(load_dm(in, &m, &dm, &bi, &par));
     float *gas = hb_mesh_alloc(&m), *temp = hb_mesh_alloc(&m);
-    double th[6], fs;
-    hb_boxinfo_theta(&bi, th);
-    hb_mock_config mc = hb_mock_config_from_params(&par);
-    if (!hb_params_int(&par, "mock.seed")) mc.seed = (uint64_t)bi.seed + 7919;
-    rc = hb_mock_paint(&m, dm, &mc, th, bi.redshift, gas, temp, NULL, &fs);
-    hb_h5 f;
-    if (rc == HB_OK) rc = hb_h5_create(&f, out, MPI_COMM_WORLD);
+    if (hb_mpi_any(MPI_COMM_WORLD, !gas || !temp)) rc = HB_ERR0(HB_ENOMEM, "gas meshes");
+    double fs;
+    hb_mock_config mc = hb_cli_mock(&par, bi.seed);
+    if (rc == HB_OK) rc = hb_mock_paint(&m, dm, &mc, bi.theta, bi.redshift, gas, temp, NULL, &fs);
     if (rc == HB_OK) {
-        rc = hb_h5_write_mesh_field(&f, HB_FIELD_DM, &m, dm, "cic");
-        if (rc == HB_OK) rc = hb_h5_write_mesh_field(&f, HB_FIELD_GAS, &m, gas, "none");
-        if (rc == HB_OK) rc = hb_h5_write_mesh_field(&f, HB_FIELD_TEMP, &m, temp, "none");
-        if (rc == HB_OK) rc = hb_h5_write_boxinfo(&f, &bi);
-        if (rc == HB_OK) rc = hb_h5_attr_write_double(&f, "/", "stellar_fraction", fs);
-        if (rc == HB_OK) rc = hb_h5_write_params(&f, &par);
-        if (rc == HB_OK) rc = hb_h5_commit(&f);
-        else hb_h5_abort(&f);
+        hb_provenance *prov = malloc(sizeof *prov);
+        if (prov) hb_cli_provenance(&par, prov);
+        hb_box_fields bf = hb_box_fields_mesh(&m, dm, "cic", gas, temp, "none");
+        hb_h5_attr extra[] = {{"stellar_fraction", 'd', fs, 0, NULL}};
+        rc = hb_mpi_any(MPI_COMM_WORLD, !prov) ? HB_ERR0(HB_ENOMEM, "provenance")
+                                               : hb_box_write(out, MPI_COMM_WORLD, &bf, &bi, extra, 1, prov);
+        free(prov);
     }
     if (rc == HB_OK) hb_log0("paint-mock: wrote %s", out);
     fftwf_free(dm); fftwf_free(gas); fftwf_free(temp);
     hb_mesh_free(&m);
     return rc;
-}
-
-/* ---- calibration ------------------------------------------------------- */
-
-typedef struct calib {
-    hb_mesh *m;
-    const float *dm;
-    hb_boxinfo bi;
-    hb_mock_config base;
-    float *gas, *temp, *stars, *tot, *work;
-    double *pdm, *kk;        /* DM-only P(k) on the bins */
-    int nb;
-    double agn2[3];
-    int evals;
-} calib;
-
-/* S_mock(k) = P_tot / P_dm for A_AGN2 = agn2; fills s[nb]. */
-static hb_status mock_suppression(calib *c, const hb_mock_config *mc, double agn2, double *s)
-{
-    double th[6], fs;
-    hb_boxinfo_theta(&c->bi, th);
-    th[5] = agn2;
-    HB_TRY(hb_mock_paint(c->m, c->dm, mc, th, c->bi.redshift, c->gas, c->temp, c->stars, &fs));
-    hb_mock_total(c->m, c->dm, c->gas, c->stars, c->bi.omega_b / c->bi.omega_m, fs, c->tot);
-    HB_TRY(hb_pk_to_delta(c->m, c->tot, NULL));
-    hb_pk pk;
-    HB_TRY(hb_pk_compute(&pk, c->m, c->tot, NULL, HB_MAS_CIC, HB_MAS_CIC));
-    for (int j = 0; j < c->nb; j++) s[j] = pk.p11[j] / c->pdm[j];
-    hb_pk_free(&pk);
-    return HB_OK;
-}
-
-/* The fitted constants through bounding maps, so the simplex cannot leave
- * their physical meaning: f0 in (0, 0.6) (f_ej must still grow with the A's
- * below its 0.9 cap), delta_c > 1 and width > 0.1 (a halo mask, not a
- * threshold on every overdensity), r0 > 0, k_jeans > 1 h/Mpc,
- * sigma_gas0 in (0, 0.5). */
-#define NFIT 6
-static double logistic(double x) { return 1 / (1 + exp(-x)); }
-static double logit(double p) { return log(p / (1 - p)); }
-
-static hb_mock_config with(const calib *c, const gsl_vector *x)
-{
-    hb_mock_config mc = c->base;
-    mc.f0 = 0.6 * logistic(gsl_vector_get(x, 0));
-    mc.r0 = exp(gsl_vector_get(x, 1));
-    mc.delta_c = 1 + exp(gsl_vector_get(x, 2));
-    mc.w = 0.1 + exp(gsl_vector_get(x, 3));
-    mc.k_jeans = 1 + exp(gsl_vector_get(x, 4));
-    mc.sg0 = 0.5 * logistic(gsl_vector_get(x, 5));
-    return mc;
-}
-
-static void start_point(const hb_mock_config *m, gsl_vector *x)
-{
-    gsl_vector_set(x, 0, logit(fmin(fmax(m->f0 / 0.6, 0.01), 0.99)));
-    gsl_vector_set(x, 1, log(m->r0));
-    gsl_vector_set(x, 2, log(fmax(m->delta_c - 1, 1e-3)));
-    gsl_vector_set(x, 3, log(fmax(m->w - 0.1, 1e-3)));
-    gsl_vector_set(x, 4, log(fmax(m->k_jeans - 1, 1e-3)));
-    gsl_vector_set(x, 5, logit(fmin(fmax(m->sg0 / 0.5, 0.01), 0.99)));
-}
-
-typedef struct calib_set { calib *c; int n; } calib_set;
-
-/* Mean squared log-ratio to the syren-baryon TNG fit over 1 <= k <= 10, three A_AGN2. */
-static double objective1(const gsl_vector *x, calib *c);
-
-/* ... averaged over every calibration box (realisations differ by ~5% at k ~ 1-3) */
-static double objective(const gsl_vector *x, void *vp)
-{
-    calib_set *cs = vp;
-    double s = 0;
-    for (int i = 0; i < cs->n; i++) s += objective1(x, &cs->c[i]);
-    return s / cs->n;
-}
-
-static double objective1(const gsl_vector *x, calib *c)
-{
-    hb_mock_config mc = with(c, x);
-    double *s = malloc((size_t)c->nb * sizeof *s), sum = 0;
-    int n = 0;
-    for (int a = 0; a < 3; a++) {
-        if (mock_suppression(c, &mc, c->agn2[a], s) != HB_OK) { free(s); return 1e30; }
-        double th[6];
-        hb_boxinfo_theta(&c->bi, th);
-        th[5] = c->agn2[a];
-        for (int j = 0; j < c->nb; j++) {
-            if (c->kk[j] < 1 || c->kk[j] > 10) continue;
-            double r = log(s[j] / hb_syren_tng(c->kk[j], c->bi.redshift, th));
-            sum += r * r;
-            n++;
-        }
-    }
-    free(s);
-    c->evals++;
-    return sum / (n > 0 ? n : 1);
 }
 
 static const char *CAL_USAGE =
@@ -274,66 +177,6 @@ static const char *CAL_USAGE =
     "then print the table. DM.h5 should resolve k = 10 h/Mpc (e.g. 128^3 in 25 Mpc/h, z = 0); with several\n"
     "boxes (realisations) the mean of their objectives is minimised and each box's table printed.\n"
     "--iterations 0 only prints the table for the current constants.\n";
-
-/* The DM-only spectrum and the work meshes of one calibration box. */
-static hb_status calib_setup(calib *c, hb_mesh *m, const float *dm, const hb_params *par)
-{
-    c->m = m;
-    c->dm = dm;
-    c->base = hb_mock_config_from_params(par);
-    c->agn2[0] = 1.0; c->agn2[1] = 0.5; c->agn2[2] = 2.0;
-    c->gas = hb_mesh_alloc(m); c->temp = hb_mesh_alloc(m); c->stars = hb_mesh_alloc(m);
-    c->tot = hb_mesh_alloc(m); c->work = hb_mesh_alloc(m);
-    memcpy(c->work, dm, 2 * (size_t)m->alloc_local * sizeof *dm);
-    hb_pk pk;
-    HB_TRY(hb_pk_to_delta(m, c->work, NULL));
-    HB_TRY(hb_pk_compute(&pk, m, c->work, NULL, HB_MAS_CIC, HB_MAS_CIC));
-    c->nb = pk.nbins;
-    c->pdm = malloc((size_t)c->nb * sizeof *c->pdm);
-    c->kk = malloc((size_t)c->nb * sizeof *c->kk);
-    memcpy(c->pdm, pk.p11, (size_t)c->nb * sizeof *c->pdm);
-    memcpy(c->kk, pk.k, (size_t)c->nb * sizeof *c->kk);
-    hb_pk_free(&pk);
-    return HB_OK;
-}
-
-static void calib_free(calib *c)
-{
-    fftwf_free(c->gas); fftwf_free(c->temp); fftwf_free(c->stars); fftwf_free(c->tot); fftwf_free(c->work);
-    free(c->pdm); free(c->kk);
-}
-
-/* The table of S_mock against the TNG fit; *worst over k = 1-10 h/Mpc. */
-static hb_status print_table(calib *c, const hb_mock_config *fit, double *worst)
-{
-    double *tab[3];   /* S_mock per bin for each A_AGN2 */
-    for (int a = 0; a < 3; a++) tab[a] = malloc((size_t)c->nb * sizeof *tab[a]);
-    hb_status rc = HB_OK;
-    for (int a = 0; a < 3 && rc == HB_OK; a++) rc = mock_suppression(c, fit, c->agn2[a], tab[a]);
-    if (rc != HB_OK) {
-        for (int a = 0; a < 3; a++) free(tab[a]);
-        return rc;
-    }
-    hb_log0("%8s  %9s %9s %7s  %9s %9s %7s  %9s %9s %7s", "k[h/Mpc]", "S(A=1)", "TNG fit", "ratio", "S(A=0.5)",
-            "TNG fit", "ratio", "S(A=2)", "TNG fit", "ratio");
-    *worst = 0;
-    for (int j = 0; j < c->nb; j++) {
-        if (c->kk[j] < 0.5 || c->kk[j] > 12) continue;
-        double t[3];
-        for (int a = 0; a < 3; a++) {
-            double th[6];
-            hb_boxinfo_theta(&c->bi, th);
-            th[5] = c->agn2[a];
-            t[a] = hb_syren_tng(c->kk[j], c->bi.redshift, th);
-            if (c->kk[j] >= 1 && c->kk[j] <= 10) *worst = fmax(*worst, fabs(tab[a][j] / t[a] - 1));
-        }
-        if (j % 2 == 0)
-            hb_log0("%8.3f  %9.4f %9.4f %7.3f  %9.4f %9.4f %7.3f  %9.4f %9.4f %7.3f", c->kk[j], tab[0][j], t[0],
-                    tab[0][j] / t[0], tab[1][j], t[1], tab[1][j] / t[1], tab[2][j], t[2], tab[2][j] / t[2]);
-    }
-    for (int a = 0; a < 3; a++) free(tab[a]);
-    return HB_OK;
-}
 
 hb_status hb_cmd_calibrate_mock(int argc, char **argv)
 {
@@ -358,55 +201,20 @@ hb_status hb_cmd_calibrate_mock(int argc, char **argv)
     hb_params par;
     HB_TRY(hb_params_load(&par, NULL, nover, over, NULL, MPI_COMM_WORLD));
     hb_mesh m[8];
-    float *dm[8];
-    calib cb[8];
-    memset(cb, 0, sizeof cb);
-    for (int i = 0; i < nbox; i++) {
-        HB_TRY(load_dm(argv[optind + i], &m[i], &dm[i], &cb[i].bi, &par));
-        HB_TRY(calib_setup(&cb[i], &m[i], dm[i], &par));
+    float *dm[8] = {NULL};
+    hb_calib_box boxes[8];
+    int loaded = 0;
+    for (int i = 0; i < nbox && rc == HB_OK; i++, loaded++) {
+        rc = load_dm(argv[optind + i], &m[i], &dm[i], &boxes[i].info, &par);
+        boxes[i].m = &m[i];
+        boxes[i].dm = dm[i];
+        boxes[i].name = argv[optind + i];
     }
-    calib_set cs = {cb, nbox};
-    gsl_vector *x = gsl_vector_alloc(NFIT), *step = gsl_vector_alloc(NFIT);
-    start_point(&cb[0].base, x);
-    gsl_vector_set_all(step, 0.4);
-    gsl_multimin_function fn = {objective, NFIT, &cs};
-    double best = objective(x, &cs);
-    hb_log0("calibrate-mock: %d box(es); start: rms log-ratio %.4f", nbox, sqrt(best));
-    if (iters > 0) {
-        /* every rank runs the same simplex (the objective is collective) */
-        gsl_multimin_fminimizer *mn = gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, NFIT);
-        gsl_multimin_fminimizer_set(mn, &fn, x, step);
-        for (long it = 0; it < iters; it++) {
-            if (gsl_multimin_fminimizer_iterate(mn) != GSL_SUCCESS) break;
-            double size = gsl_multimin_fminimizer_size(mn);
-            if (it % 10 == 0) {
-                hb_mock_config cur = with(&cb[0], mn->x);
-                hb_log0("calibrate-mock: iteration %ld, rms log-ratio %.4f, simplex %.3g: f0=%.4f r0=%.4f delta_c=%.3f "
-                        "width=%.4f k_jeans=%.3f sigma_gas0=%.4f", it, sqrt(mn->fval), size, cur.f0, cur.r0,
-                        cur.delta_c, cur.w, cur.k_jeans, cur.sg0);
-            }
-            if (gsl_multimin_test_size(size, 2e-3) == GSL_SUCCESS) break;
-        }
-        gsl_vector_memcpy(x, mn->x);
-        best = mn->fval;
-        gsl_multimin_fminimizer_free(mn);
-    }
-    hb_mock_config fit = with(&cb[0], x);
-    hb_log0("calibrate-mock: mock.f0=%.4f mock.r0=%.4f mock.delta_c=%.3f mock.width=%.4f mock.k_jeans=%.3f "
-            "mock.sigma_gas0=%.4f (rms log-ratio %.4f over k = 1-10 h/Mpc)", fit.f0, fit.r0, fit.delta_c, fit.w,
-            fit.k_jeans, fit.sg0, sqrt(best));
+    /* the noise seed of the painter: mock.seed, else simulation.seed + 7919 (not the box's) */
+    hb_mock_config base = hb_cli_mock(&par, hb_params_int(&par, "simulation.seed")), fit;
     double worst = 0;
-    for (int i = 0; i < nbox && rc == HB_OK; i++) {
-        double w = 0;
-        hb_log0("calibrate-mock: %s", argv[optind + i]);
-        rc = print_table(&cb[i], &fit, &w);
-        worst = fmax(worst, w);
-    }
-    hb_log0("calibrate-mock: largest |S_mock / S_TNG - 1| at k = 1-10 h/Mpc: %.3f", worst);
-    gsl_vector_free(x);
-    gsl_vector_free(step);
-    for (int i = 0; i < nbox; i++) {
-        calib_free(&cb[i]);
+    if (rc == HB_OK) rc = hb_mock_calibrate(boxes, nbox, &base, iters, &fit, &worst);
+    for (int i = 0; i < loaded; i++) {
         fftwf_free(dm[i]);
         hb_mesh_free(&m[i]);
     }
@@ -417,7 +225,7 @@ hb_status hb_cmd_calibrate_mock(int argc, char **argv)
 
 /* theta of row `name` of a CAMELS table; or of row `index` of a CMD params file
  * (6 numbers per line). */
-static hb_status theta_from_table(const char *path, const char *name, long index, double th[6])
+static hb_status theta_from_table(const char *path, const char *name, long index, double th[HB_NTHETA])
 {
     hb_suite_row *rows = NULL;
     int n = 0;
@@ -452,8 +260,7 @@ static hb_status theta_from_table(const char *path, const char *name, long index
         else if (got != 6) rc = HB_ERR(HB_EARG, "%s: no row %ld with six numbers (Om s8 A_SN1 A_AGN1 A_SN2 A_AGN2)", path, index);
     }
     HB_TRY(hb_mpi_agree(MPI_COMM_WORLD, rc));
-    MPI_Bcast(th, 6, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    return HB_OK;
+    return hb_mpi(MPI_Bcast(th, HB_NTHETA, MPI_DOUBLE, 0, MPI_COMM_WORLD));
 }
 
 static const char *IMPORT_USAGE =
@@ -471,7 +278,7 @@ hb_status hb_cmd_import_camels(int argc, char **argv)
     hb_import_opts o;
     memset(&o, 0, sizeof o);
     o.n_grid = 128;
-    for (int k = 0; k < 6; k++) o.theta[k] = NAN;
+    hb_theta_none(o.theta);
     const char *table = NULL, *row = NULL, *out = NULL;
     long L;
     int c;
@@ -491,7 +298,7 @@ hb_status hb_cmd_import_camels(int argc, char **argv)
     }
     if (table) {
         HB_TRY(theta_from_table(table, row, 0, o.theta));
-        o.theta[0] = NAN;   /* Omega_m from the header */
+        o.theta[HB_OMEGA_M] = NAN;   /* Omega_m from the header */
         snprintf(o.name, sizeof o.name, "%s", row);
     }
     return hb_import_camels(argv[optind], &o, out, MPI_COMM_WORLD);
@@ -512,7 +319,7 @@ hb_status hb_cmd_import_cmd(int argc, char **argv)
                                          {"out", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *mc = NULL, *mg = NULL, *tp = NULL, *params = NULL, *out = NULL;
     long index = -1;
-    double box = 25.0, th[6] = {0.3, 0.8, 1, 1, 1, 1};
+    double box = 25.0, th[HB_NTHETA] = {0.3, 0.8, 1, 1, 1, 1};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hb/box.h"
 #include "hb/mock.h"
 #include "hb/mpiutil.h"
 
@@ -84,6 +85,7 @@ static const spec SCHEMA[] = {
 };
 enum { N_SCHEMA = sizeof SCHEMA / sizeof SCHEMA[0] };
 _Static_assert(N_SCHEMA <= HB_PARAMS_MAX, "raise HB_PARAMS_MAX");
+_Static_assert(N_SCHEMA <= HB_PROV_MAX, "raise HB_PROV_MAX (hb/box.h)");
 
 static int find_key(const char *key)
 {
@@ -312,7 +314,7 @@ hb_status hb_params_load(hb_params *p, const char *file, int n_over, char *const
                          const char *const *required, MPI_Comm comm)
 {
     int rank;
-    MPI_Comm_rank(comm, &rank);
+    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &rank)));
     hb_params_defaults(p);
     if (file) snprintf(p->source, sizeof p->source, "%s", file);
     hb_status rc = HB_OK;
@@ -355,6 +357,17 @@ const char *hb_params_string(const hb_params *p, const char *key)
         return "";
     }
     return p->val[i];
+}
+
+int hb_params_given(const hb_params *p, const char *key)
+{
+    int i = find_key(key);
+    return i >= 0 && p->given[i];
+}
+
+const char *hb_params_value(const hb_params *p, int i)
+{
+    return (i >= 0 && i < N_SCHEMA) ? p->val[i] : "";
 }
 
 int hb_params_is_set(const hb_params *p, const char *key)

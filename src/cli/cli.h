@@ -1,12 +1,19 @@
-/* src/cli.h: the hydrobridge subcommands (private to the command-line front
- * end). Each takes the arguments after its name (argv[0] = command name) and
+/* src/cli/cli.h: the hydrobridge subcommands and the typed configurations
+ * built from parameters (private to the command-line front end, the only
+ * code that reads the parameter dictionary and reaches pm/ and emulator/). Each takes the arguments after its name (argv[0] = command name) and
  * returns an hb_status; every rank of MPI_COMM_WORLD calls it. */
 #ifndef HB_CLI_H
 #define HB_CLI_H
 
 #include <getopt.h>
 
+#include "hb/box.h"
+#include "hb/cosmo.h"
 #include "hb/err.h"
+#include "hb/mock.h"
+#include "hb/params.h"
+#include "hb/simulate.h"
+#include "hb/theta.h"
 
 typedef hb_status (*hb_cmd_fn)(int argc, char **argv);
 
@@ -30,6 +37,20 @@ hb_status hb_cmd_import_camels(int argc, char **argv);
 hb_status hb_cmd_import_cmd(int argc, char **argv);
 hb_status hb_cmd_validate(int argc, char **argv);
 hb_status hb_cmd_emulate(int argc, char **argv);
+
+/* Typed configurations from the parameters (src/cli/config.c). */
+hb_cosmo_config hb_cli_cosmo(const hb_params *p);
+/* The simulation of p (z_out sorted decreasing, duplicates refused); prov
+ * (borrowed, may be NULL) is what its boxes record. */
+hb_status hb_cli_sim_config(const hb_params *p, const hb_provenance *prov, hb_sim_config *c);
+/* The mock painter of p; its seed from mock.seed or the box's seed (hb_mock_seed). */
+hb_mock_config hb_cli_mock(const hb_params *p, long box_seed);
+/* theta given explicitly in p (file or command line); NaN elsewhere. */
+void hb_cli_theta_overrides(const hb_params *p, double ov[HB_NTHETA]);
+/* Every set parameter, for /parameters of the boxes written. */
+void hb_cli_provenance(const hb_params *p, hb_provenance *prov);
+/* The box description of p at redshift z. */
+hb_boxinfo hb_cli_boxinfo(const hb_params *p, double z);
 
 /* Print `usage` on rank 0. */
 void hb_cli_usage(const char *usage);

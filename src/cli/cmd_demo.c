@@ -4,11 +4,13 @@
  * measured P(k) against the input. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli.h"
 #include "hb/cosmo.h"
+#include "hb/box.h"
 #include "hb/h5io.h"
 #include "hb/ic.h"
 #include "hb/mesh.h"
@@ -34,7 +36,7 @@ static const char *DEMO_USAGE =
 
 static hb_status demo_grf(const char *dir, const hb_params *par)
 {
-    hb_cosmo_config cc = hb_cosmo_config_from_params(par);
+    hb_cosmo_config cc = hb_cli_cosmo(par);
     hb_cosmo cosmo;
     HB_TRY(hb_cosmo_init(&cosmo, &cc));
     hb_log0("cosmology: Omega_m = %.3f, sigma_8 = %.3f -> A = %.5e (Mpc/h)^%.4f, "
@@ -55,14 +57,19 @@ static hb_status demo_grf(const char *dir, const hb_params *par)
     char path[1024];
     snprintf(path, sizeof path, "%s/grf_linear.h5", dir);
     hb_h5 f;
-    rc = hb_h5_create(&f, path, MPI_COMM_WORLD);
+    hb_boxinfo bi = hb_cli_boxinfo(par, 0.0);
+    bi.box_size = L;
+    bi.seed = 42;
+    hb_box_fields none = {N, (long)m.x0, (long)m.nx_local, (size_t)m.zpad, {NULL, NULL, NULL}, {NULL, NULL, NULL}};
+    hb_provenance *prov = malloc(sizeof *prov);
+    rc = hb_mpi_any(MPI_COMM_WORLD, !prov) ? HB_ERR0(HB_ENOMEM, "provenance") : HB_OK;
     if (rc == HB_OK) {
-        hb_boxinfo bi = hb_boxinfo_from_params(par, 0.0);
-        bi.box_size = L;
-        bi.seed = 42;
+        hb_cli_provenance(par, prov);
+        rc = hb_box_create(&f, path, MPI_COMM_WORLD, &none, &bi, NULL, 0, prov);
+    }
+    free(prov);
+    if (rc == HB_OK) {
         rc = hb_h5_write_mesh_field(&f, "/fields/linear_density", &m, buf, "none");
-        if (rc == HB_OK) rc = hb_h5_write_boxinfo(&f, &bi);
-        if (rc == HB_OK) rc = hb_h5_write_params(&f, par);
         if (rc == HB_OK) rc = hb_h5_commit(&f);
         else hb_h5_abort(&f);
     }
@@ -109,7 +116,7 @@ static hb_status compare_linear(const char *path, const hb_cosmo *cosmo)
     int N;
     hb_boxinfo bi;
     hb_status rc = hb_h5_field_size(&f, HB_FIELD_DM, &N);
-    if (rc == HB_OK) rc = hb_h5_read_boxinfo(&f, &bi);
+    if (rc == HB_OK) rc = hb_box_read_info(&f, &bi);
     hb_mesh m;
     if (rc == HB_OK) rc = hb_mesh_init(&m, N, bi.box_size, MPI_COMM_WORLD, FFTW_ESTIMATE);
     if (rc != HB_OK) { hb_h5_close(&f); return rc; }
@@ -145,17 +152,24 @@ static hb_status demo_pm(const char *dir)
                     "simulation.n_steps=10", "simulation.seed=7", "simulation.fixed_amplitude=1", ovf};
     hb_params par;
     HB_TRY(hb_params_load(&par, NULL, 10, over, NULL, MPI_COMM_WORLD));
-    HB_TRY(hb_simulate(&par, MPI_COMM_WORLD));
-    hb_cosmo_config cc = hb_cosmo_config_from_params(&par);
+    hb_provenance *prov = malloc(sizeof *prov);
+    hb_sim_config *sc = malloc(sizeof *sc);
+    hb_status rc = hb_mpi_any(MPI_COMM_WORLD, !prov || !sc) ? HB_ERR0(HB_ENOMEM, "configuration") : HB_OK;
+    if (rc == HB_OK) {
+        hb_cli_provenance(&par, prov);
+        rc = hb_cli_sim_config(&par, prov, sc);
+    }
+    if (rc == HB_OK) rc = hb_simulate(sc, MPI_COMM_WORLD);
     hb_cosmo cosmo;
-    HB_TRY(hb_cosmo_init(&cosmo, &cc));
-    hb_sim_config sc;
-    hb_status rc = hb_sim_config_from_params(&sc, &par, 1);
-    for (int i = 0; rc == HB_OK && i < sc.n_out; i++) {
+    if (rc == HB_OK) rc = hb_cosmo_init(&cosmo, &sc->cosmo);
+    for (int i = 0; rc == HB_OK && i < sc->n_out; i++) {
         char path[1200];
-        hb_sim_output_name(&sc, sc.z_out[i], path, sizeof path);
+        hb_sim_output_name(sc, sc->z_out[i], path, sizeof path);
         rc = compare_linear(path, &cosmo);
     }
+    free(prov);
+    free(sc);
+    HB_TRY(rc);
     hb_log0("(fixed-amplitude ICs, k up to half the particle Nyquist: at z = 3 large scales follow\n"
             " linear growth; at z = 0 nonlinear collapse boosts small scales, and in a 100 Mpc/h box\n"
             " mode coupling already moves the few largest modes by ~10%%)");
@@ -168,52 +182,63 @@ typedef struct demo_opts {
     long boxes, grid, train_steps, emu_steps;
 } demo_opts;
 
-/* Stages 3-6: suite, training, emulation of two held-out boxes, validation. */
-static hb_status demo_pipeline(const demo_opts *o)
+/* The training rows (the first `boxes` of the table) and two held out: the
+ * first later rows whose parameters lie inside the training set's range
+ * (emulate refuses extrapolation). sel holds boxes + 2 rows. */
+static hb_status select_rows(const demo_opts *o, hb_suite_row *sel)
 {
     hb_suite_row *rows = NULL;
     int n = 0;
     HB_TRY(hb_suite_read_table(o->table, &rows, &n, MPI_COMM_WORLD));
-    int nt = (int)o->boxes;
+    const int nt = (int)o->boxes;
     if (n < nt + 2) { free(rows); return HB_ERR0(HB_EARG, "%s has %d rows; the demo needs %d", o->table, n, nt + 2); }
-    /* held out: the first two later rows whose parameters lie inside the
-     * training set's range (emulate refuses extrapolation) */
-    double lo[6], hi[6];
-    for (int k = 0; k < 6; k++) {
+    double lo[HB_NTHETA], hi[HB_NTHETA];
+    for (int k = 0; k < HB_NTHETA; k++) {
         lo[k] = 1e300; hi[k] = -1e300;
         for (int i = 0; i < nt; i++) { lo[k] = fmin(lo[k], rows[i].theta[k]); hi[k] = fmax(hi[k], rows[i].theta[k]); }
     }
-    int held[2], nh = 0;
+    int nh = 0;
+    for (int i = 0; i < nt; i++) sel[i] = rows[i];
     for (int i = nt; i < n && nh < 2; i++) {
         int inside = 1;
-        for (int k = 0; k < 6; k++) inside &= rows[i].theta[k] >= lo[k] && rows[i].theta[k] <= hi[k];
-        if (inside) held[nh++] = i;
+        for (int k = 0; k < HB_NTHETA; k++) inside &= rows[i].theta[k] >= lo[k] && rows[i].theta[k] <= hi[k];
+        if (inside) sel[nt + nh++] = rows[i];
     }
-    if (nh < 2) { free(rows); return HB_ERR0(HB_EARG, "no two rows of %s lie inside the training range", o->table); }
-    hb_suite_row sel[64];
-    for (int i = 0; i < nt; i++) sel[i] = rows[i];
-    sel[nt] = rows[held[0]];
-    sel[nt + 1] = rows[held[1]];
     free(rows);
-    char train_dir[1100], val_dir[1100], npart[64], ngrid[64];
-    snprintf(train_dir, sizeof train_dir, "%s/train", o->dir);
-    snprintf(val_dir, sizeof val_dir, "%s/heldout", o->dir);
+    if (nh < 2) return HB_ERR0(HB_EARG, "no two rows of %s lie inside the training range", o->table);
+    return HB_OK;
+}
+
+/* Stage 3: the training and held-out boxes (PM + mock hydro). */
+static hb_status demo_suite(const demo_opts *o, const hb_suite_row *sel, const char *train_dir, const char *val_dir)
+{
+    char npart[64], ngrid[64];
     snprintf(npart, sizeof npart, "simulation.n_particles=%ld", o->grid);
     snprintf(ngrid, sizeof ngrid, "simulation.n_grid=%ld", o->grid);
     char *over[] = {"cosmology.omega_m=0.3", "cosmology.sigma_8=0.8", npart, ngrid, "simulation.n_steps=10"};
     hb_params par;
     HB_TRY(hb_params_load(&par, NULL, 5, over, NULL, MPI_COMM_WORLD));
+    hb_suite_config *sc = malloc(sizeof *sc);
+    if (hb_mpi_any(MPI_COMM_WORLD, !sc)) { free(sc); return HB_ERR0(HB_ENOMEM, "suite configuration"); }
+    hb_cli_provenance(&par, &sc->prov);
+    hb_status rc = hb_cli_sim_config(&par, &sc->prov, &sc->sim);
+    sc->mock = hb_cli_mock(&par, 0);
+    sc->mock_seed = hb_params_int(&par, "mock.seed");
     if (hb_world_rank() == 0) { mkdir(train_dir, 0755); mkdir(val_dir, 0755); }
-    MPI_Barrier(MPI_COMM_WORLD);
-    double t0 = hb_now();
+    if (rc == HB_OK) rc = hb_mpi(MPI_Barrier(MPI_COMM_WORLD));
+    const int nt = (int)o->boxes;
     hb_log0("-- stage 3: %d training boxes and 2 held-out boxes (%s, 25 Mpc/h, %ld^3, PM + mock hydro) --",
             nt, o->table, o->grid);
-    HB_TRY(hb_suite_run(&par, sel, 0, nt, train_dir, MPI_COMM_WORLD));
-    HB_TRY(hb_suite_run(&par, sel, nt, nt + 2, val_dir, MPI_COMM_WORLD));
-    double t_suite = hb_now() - t0;
+    if (rc == HB_OK) rc = hb_suite_run(sc, sel, 0, nt, train_dir, MPI_COMM_WORLD);
+    if (rc == HB_OK) rc = hb_suite_run(sc, sel, nt, nt + 2, val_dir, MPI_COMM_WORLD);
+    free(sc);
+    return rc;
+}
 
+/* Stage 4: training the reference network. */
+static hb_status demo_train(const demo_opts *o, char **dp, int nd, char **vp, int nv, char *model, size_t cap)
+{
     hb_log0("-- stage 4: training the reference network (w = 16, 32^3 patches), %ld steps --", o->train_steps);
-    t0 = hb_now();
     hb_train_config tc = hb_train_config_default();
     tc.steps = o->train_steps;
     tc.batch = 4;
@@ -226,53 +251,70 @@ static hb_status demo_pipeline(const demo_opts *o)
     tc.val_every = o->train_steps / 4 > 0 ? o->train_steps / 4 : 1;
     tc.ckpt_every = 0;
     snprintf(tc.out, sizeof tc.out, "%s/model.h5", o->dir);
+    snprintf(model, cap, "%s", tc.out);
+    return hb_train(&tc, dp, nd, vp, nv, MPI_COMM_WORLD);
+}
+
+/* Stage 6: the report and the aim. */
+static hb_status demo_validate(const demo_opts *o, char **vp, char **emu, const double times[3])
+{
+    hb_val_summary s;
+    char rep[1100];
+    snprintf(rep, sizeof rep, "%s/report", o->dir);
+    hb_log0("-- stage 6: validating the emulated boxes against the mock truth --");
+    HB_TRY(hb_validate(vp, 2, emu, 2, rep, &s, MPI_COMM_WORLD));
+    const char *bands[HB_VAL_NBAND] = {"k < kN/4", "kN/4..kN/2", "kN/2..kN"};
+    hb_log0("%-16s %-11s %14s %9s %13s", "field", "band", "<|ratio-1|>", "<r(k)>", "PDF W1 [dex]");
+    for (int f = 0; f < HB_VAL_NFIELD; f++) {
+        if (!s.present[f]) continue;
+        for (int b = 0; b < HB_VAL_NBAND; b++)
+            hb_log0("%-16s %-11s %14.4f %9.4f %13.4f", HB_VAL_FIELD_NAMES[f], bands[b], s.ratio_dev[f][b], s.r[f][b],
+                    s.pdf_w1[f]);
+    }
+    double dev = fmax(s.ratio_dev[0][0], s.ratio_dev[0][1]), r = fmin(s.r[0][0], s.r[0][1]);
+    hb_log0("== accuracy on held-out parameters, gas density, k < k_Nyq/2 = %.1f h/Mpc: mean |P_emu/P_truth - 1| "
+            "= %.1f%% (aim 10%%), r(k) >= %.3f (aim 0.9): %s ==", s.k_nyq / 2, 100 * dev, r,
+            dev <= 0.10 && r >= 0.9 ? "aim reached" : "aim not reached");
+    hb_log0("== times: suite %.0f s, training %.0f s, emulation %.0f s; report in %s.txt and %s.h5 ==", times[0],
+            times[1], times[2], rep, rep);
+    return HB_OK;
+}
+
+/* Stages 3-6: suite, training, emulation of two held-out boxes, validation. */
+static hb_status demo_pipeline(const demo_opts *o)
+{
+    hb_suite_row sel[64];
+    HB_TRY(select_rows(o, sel));
+    char train_dir[1100], val_dir[1100], model[sizeof ((hb_emulate_config *)0)->model];
+    snprintf(train_dir, sizeof train_dir, "%s/train", o->dir);
+    snprintf(val_dir, sizeof val_dir, "%s/heldout", o->dir);
+    double times[3], t0 = hb_now();
+    HB_TRY(demo_suite(o, sel, train_dir, val_dir));
+    times[0] = hb_now() - t0;
     char **dp = NULL, **vp = NULL;
     int nd = 0, nv = 0;
     HB_TRY(hb_dataset_list(train_dir, &dp, &nd, MPI_COMM_WORLD));
     hb_status rc = hb_dataset_list(val_dir, &vp, &nv, MPI_COMM_WORLD);
-    if (rc == HB_OK) rc = hb_train(&tc, dp, nd, vp, nv, MPI_COMM_WORLD);
-    double t_train = hb_now() - t0;
-
+    t0 = hb_now();
+    if (rc == HB_OK) rc = demo_train(o, dp, nd, vp, nv, model, sizeof model);
+    times[1] = hb_now() - t0;
     if (rc == HB_OK) hb_log0("-- stage 5: emulating the 2 held-out boxes (%ld Euler-Maruyama steps) --", o->emu_steps);
     t0 = hb_now();
     char *emu[2];
     char emu_store[2][sizeof ((hb_emulate_config *)0)->out];
     for (int i = 0; i < 2 && rc == HB_OK; i++) {
         hb_emulate_config ec = hb_emulate_config_default();
-        snprintf(ec.model, sizeof ec.model, "%s", tc.out);
+        snprintf(ec.model, sizeof ec.model, "%s", model);
         snprintf(ec.dm, sizeof ec.dm, "%s", vp[i]);
-        snprintf(emu_store[i], sizeof emu_store[i], "%s/emulated_%d.h5", o->dir, i);
-        snprintf(ec.out, sizeof ec.out, "%s", emu_store[i]);
+        snprintf(ec.out, sizeof ec.out, "%s/emulated_%d.h5", o->dir, i);
+        memcpy(emu_store[i], ec.out, sizeof ec.out);
         ec.steps = (int)o->emu_steps;
         ec.seed = 1;
         emu[i] = emu_store[i];
-        rc = hb_emulate(&ec, NULL, MPI_COMM_WORLD);
+        rc = hb_emulate(&ec, MPI_COMM_WORLD);
     }
-    double t_emu = hb_now() - t0;
-
-    hb_val_summary s;
-    char rep[1100];
-    snprintf(rep, sizeof rep, "%s/report", o->dir);
-    if (rc == HB_OK) {
-        hb_log0("-- stage 6: validating the emulated boxes against the mock truth --");
-        rc = hb_validate(vp, 2, emu, 2, rep, &s, MPI_COMM_WORLD);
-    }
-    if (rc == HB_OK) {
-        const char *bands[HB_VAL_NBAND] = {"k < kN/4", "kN/4..kN/2", "kN/2..kN"};
-        hb_log0("%-16s %-11s %14s %9s %13s", "field", "band", "<|ratio-1|>", "<r(k)>", "PDF W1 [dex]");
-        for (int f = 0; f < HB_VAL_NFIELD; f++) {
-            if (!s.present[f]) continue;
-            for (int b = 0; b < HB_VAL_NBAND; b++)
-                hb_log0("%-16s %-11s %14.4f %9.4f %13.4f", HB_VAL_FIELD_NAMES[f], bands[b], s.ratio_dev[f][b], s.r[f][b],
-                        s.pdf_w1[f]);
-        }
-        double dev = fmax(s.ratio_dev[0][0], s.ratio_dev[0][1]), r = fmin(s.r[0][0], s.r[0][1]);
-        hb_log0("== accuracy on held-out parameters, gas density, k < k_Nyq/2 = %.1f h/Mpc: mean |P_emu/P_truth - 1| "
-                "= %.1f%% (aim 10%%), r(k) >= %.3f (aim 0.9): %s ==", s.k_nyq / 2, 100 * dev, r,
-                dev <= 0.10 && r >= 0.9 ? "aim reached" : "aim not reached");
-        hb_log0("== times: suite %.0f s, training %.0f s, emulation %.0f s; report in %s.txt and %s.h5 ==", t_suite,
-                t_train, t_emu, rep, rep);
-    }
+    times[2] = hb_now() - t0;
+    if (rc == HB_OK) rc = demo_validate(o, vp, emu, times);
     hb_dataset_free_list(dp, nd);
     if (vp) hb_dataset_free_list(vp, nv);
     return rc;
@@ -305,7 +347,7 @@ hb_status hb_cmd_demo(int argc, char **argv)
     }
     const char *dir = o.dir;
     if (hb_world_rank() == 0) mkdir(dir, 0755);
-    MPI_Barrier(MPI_COMM_WORLD);
+    HB_TRY(hb_mpi(MPI_Barrier(MPI_COMM_WORLD)));
     char *over[] = {"cosmology.omega_m=0.3", "cosmology.sigma_8=0.8"};
     hb_params par;
     HB_TRY(hb_params_load(&par, NULL, 2, over, NULL, MPI_COMM_WORLD));

@@ -1,0 +1,44 @@
+/* SDE samplers of the interpolant (hb/sampler.h). */
+#include "hb/sampler.h"
+
+#include <math.h>
+
+#include "hb/rng.h"
+
+/* The two channels' noise of global cell g at step n. */
+static inline void noise(uint64_t seed, int n, uint64_t g, float xi[2])
+{
+    double r[2];
+    hb_rng_normal2(seed, HB_STREAM_SAMPLER, g, (uint32_t)n, r);
+    xi[0] = (float)r[0];
+    xi[1] = (float)r[1];
+}
+
+/* out[c] = x[c] + (dt b[c] + amp xi), or with b the mean of b and b2 (b2 != NULL). */
+static void advance(float *out, const float *x, const float *b, const float *b2, float dt, float amp, uint64_t seed,
+                    int n, uint64_t first_cell, size_t n_cells)
+{
+    for (size_t c = 0; c < n_cells; c++) {
+        float xi[2];
+        noise(seed, n, first_cell + c, xi);
+        for (int k = 0; k < 2; k++) {
+            float d = b2 ? 0.5f * (b[2 * c + k] + b2[2 * c + k]) : b[2 * c + k];
+            out[2 * c + k] = x[2 * c + k] + (dt * d + amp * xi[k]);
+        }
+    }
+}
+
+hb_status hb_sampler_step(const hb_sampler *s, int n, float *x, float *pred, size_t own, size_t n_cells,
+                          uint64_t first_cell, hb_drift_fn drift, void *ctx, float *b, float *b2)
+{
+    const double dt = 1.0 / s->steps, t = n * dt;
+    const int last = n == s->steps - 1;
+    const float amp = last ? 0.0f : (float)(hb_interp_sigma(s->ic, t) * sqrt(dt));
+    HB_TRY(drift(ctx, x, t, b));
+    if (s->heun) {
+        advance(pred + own, x + own, b, NULL, (float)dt, amp, s->seed, n, first_cell, n_cells);
+        HB_TRY(drift(ctx, pred, t + dt, b2));
+    }
+    advance(x + own, x + own, b, s->heun ? b2 : NULL, (float)dt, amp, s->seed, n, first_cell, n_cells);
+    return HB_OK;
+}

@@ -1,0 +1,40 @@
+/* hb/sampler.h: integrating the interpolant's SDE dX = b(t, X) dt + sigma(t) dW
+ * from t = 0 to 1 (SCIENCE.md 1.1-1.2), one step at a time.
+ *
+ *   Euler-Maruyama  x += b(t, x) dt + sigma(t) sqrt(dt) xi
+ *   stochastic Heun x' = x + b(t, x) dt + sigma(t) sqrt(dt) xi,
+ *                   x += (b(t, x) + b(t + dt, x')) dt / 2 + sigma(t) sqrt(dt) xi
+ * with no noise on the last step. xi is drawn per (seed, step, global cell,
+ * channel) from Philox, so a box does not depend on the rank count. The
+ * drift is the caller's (the network, with whatever halo exchange it
+ * needs): the sampler sees only this rank's cells. Not collective itself;
+ * the drift callback may be. */
+#ifndef HB_SAMPLER_H
+#define HB_SAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hb/err.h"
+#include "hb/interp.h"
+
+typedef struct hb_sampler {
+    int             heun;       /* 0: Euler-Maruyama, 1: stochastic Heun */
+    int             steps;      /* from t = 0 to 1 */
+    uint64_t        seed;
+    const hb_interp *ic;        /* sigma(t) */
+} hb_sampler;
+
+/* The drift b(t, x) of `state` into out (this rank's cells, 2 channels). The
+ * sampler passes its own buffers: `state` is either the sampler state or the
+ * Heun predictor, both as the caller laid them out. */
+typedef hb_status (*hb_drift_fn)(void *ctx, float *state, double t, float *out);
+
+/* Step n (0-based) of s->steps. x and pred are the caller's state buffers
+ * (pred only for Heun), whose cells [own, own + 2 n_cells) are this rank's;
+ * first_cell: the global index of this rank's first cell; drift, drift2:
+ * 2 n_cells floats of scratch (drift2 only for Heun). */
+hb_status hb_sampler_step(const hb_sampler *s, int n, float *x, float *pred, size_t own, size_t n_cells,
+                          uint64_t first_cell, hb_drift_fn drift, void *ctx, float *drift_buf, float *drift2);
+
+#endif

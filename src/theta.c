@@ -1,0 +1,44 @@
+/* The six conditioning parameters (hb/theta.h). */
+#include "hb/theta.h"
+
+#include <math.h>
+
+const hb_theta_spec HB_THETA[HB_NTHETA] = {
+    {"omega_m", "cosmology.omega_m", "Omega_m", 0.1, 0.5, 0.4, 0},
+    {"sigma_8", "cosmology.sigma_8", "sigma_8", 0.6, 1.0, 0.4, 0},
+    {"a_sn1", "feedback.a_sn1", "A_SN1", 0.25, 4.0, 3.75, 1},
+    {"a_agn1", "feedback.a_agn1", "A_AGN1", 0.25, 4.0, 3.75, 1},
+    {"a_sn2", "feedback.a_sn2", "A_SN2", 0.5, 2.0, 1.5, 1},
+    {"a_agn2", "feedback.a_agn2", "A_AGN2", 0.5, 2.0, 1.5, 1},
+};
+
+void hb_theta_normalise(const double th[HB_NTHETA], double out[HB_NTHETA])
+{
+    for (int k = 0; k < HB_NTHETA; k++) {
+        const hb_theta_spec *s = &HB_THETA[k];
+        out[k] = s->log ? log(th[k]) / log(s->hi) : (th[k] - s->lo) / s->span;
+    }
+}
+
+void hb_theta_override(double th[HB_NTHETA], const double ov[HB_NTHETA])
+{
+    for (int k = 0; k < HB_NTHETA; k++) {
+        if (!isnan(ov[k])) th[k] = ov[k];
+    }
+}
+
+void hb_theta_none(double th[HB_NTHETA])
+{
+    for (int k = 0; k < HB_NTHETA; k++) th[k] = NAN;
+}
+
+hb_status hb_theta_check(const double th[HB_NTHETA], const char *where)
+{
+    for (int k = 0; k < HB_NTHETA; k++) {
+        if (!isfinite(th[k]) || th[k] <= 0) {
+            return HB_ERR0(HB_EARG, "%s: %s = %g; expected a finite positive value (CAMELS range [%g, %g])",
+                           where, HB_THETA[k].name, th[k], HB_THETA[k].lo, HB_THETA[k].hi);
+        }
+    }
+    return HB_OK;
+}
