@@ -16,6 +16,8 @@
  * into its own entries: the result does not depend on the thread count. */
 #include "nn_internal.h"
 
+#include "hb/nn.h"
+
 #include <string.h>
 
 #if defined(__AVX512F__)
@@ -61,14 +63,16 @@ size_t hb_conv3_direct_workspace(int C, int X, int Y, int Z)
     return (size_t)(chunk_planes(C, X, Y, Z) + 2) * Y * (Z + 2) * C;
 }
 
-/* pad[(xx, y, zz)] = in(wrap(x0 + xx - 1), y, wrap(zz - 1)) for xx in [0, nx+2), zz in [0, Z+2). */
-static void pad_chunk(float *pad, const float *in, int C, int X, int Y, int Z, int x0, int nx)
+/* pad[(xx, y, zz)] = in(x0 + xx - 1, y, wrap(zz - 1)) for xx in [0, nx+2), zz in [0, Z+2):
+ * x wraps within X planes (HB_XWRAP) or reads the halo planes of an input
+ * of X + 2 planes whose plane 0 is x = -1 (HB_XHALO). */
+static void pad_chunk(float *pad, const float *in, int C, int X, int Y, int Z, int x0, int nx, int xmode)
 {
     const size_t zr = (size_t)(Z + 2) * C, row = (size_t)Z * C;
 #pragma omp for schedule(static)
     for (int r = 0; r < (nx + 2) * Y; r++) {
         int xx = r / Y, y = r % Y;
-        int xs = ((x0 + xx - 1) % X + X) % X;
+        int xs = xmode == HB_XHALO ? x0 + xx : ((x0 + xx - 1) % X + X) % X;
         const float *src = in + ((size_t)xs * Y + y) * row;
         float *dst = pad + (size_t)r * zr;
         memcpy(dst, src + row - C, (size_t)C * sizeof *dst);
@@ -170,31 +174,29 @@ FWD_ROW(2, B2)
 FWD_ROW(3, B3)
 FWD_ROW(4, B4)
 
-void hb_conv3_direct(float *out, const float *in, const float *w, const float *b, int B, int Ci,
-                     int Co, int X, int Y, int Z, float *pad, int accumulate)
+void hb_conv3_direct(float *out, const float *in, const float *w, const float *b, int Ci, int Co, int X, int Y,
+                     int Z, int xmode, int xa, int xb, float *pad, int accumulate)
 {
     const int nxc = chunk_planes(Ci, X, Y, Z);
-    const size_t V = (size_t)X * Y * Z;
 #pragma omp parallel
-    for (int bb = 0; bb < B; bb++)
-        for (int x0 = 0; x0 < X; x0 += nxc) {
-            int nx = X - x0 < nxc ? X - x0 : nxc;
-            pad_chunk(pad, in + (size_t)bb * V * Ci, Ci, X, Y, Z, x0, nx);   /* ends in a barrier */
-            float *ob = out + ((size_t)bb * V + (size_t)x0 * Y * Z) * Co;
+    for (int x0 = xa; x0 < xb; x0 += nxc) {
+        int nx = xb - x0 < nxc ? xb - x0 : nxc;
+        pad_chunk(pad, in, Ci, X, Y, Z, x0, nx, xmode);   /* ends in a barrier */
+        float *ob = out + (size_t)x0 * Y * Z * Co;
 #pragma omp for schedule(static)
-            for (int r = 0; r < nx * Y; r++) {
-                const float *rows[9];
-                row_pointers(rows, pad, Ci, Y, Z, r / Y, r % Y);
-                float *o = ob + (size_t)r * Z * Co;
-                for (int c0 = 0; c0 < Co; c0 += 4 * VW) {
-                    int nv = (Co - c0) / VW < 4 ? (Co - c0) / VW : 4;
-                    if (nv == 4) fwd_row_4(o, rows, Z, w, b, Ci, Co, c0, accumulate);
-                    else if (nv == 3) fwd_row_3(o, rows, Z, w, b, Ci, Co, c0, accumulate);
-                    else if (nv == 2) fwd_row_2(o, rows, Z, w, b, Ci, Co, c0, accumulate);
-                    else fwd_row_1(o, rows, Z, w, b, Ci, Co, c0, accumulate);
-                }
-            }   /* implicit barrier: the next chunk may overwrite pad */
-        }
+        for (int r = 0; r < nx * Y; r++) {
+            const float *rows[9];
+            row_pointers(rows, pad, Ci, Y, Z, r / Y, r % Y);
+            float *o = ob + (size_t)r * Z * Co;
+            for (int c0 = 0; c0 < Co; c0 += 4 * VW) {
+                int nv = (Co - c0) / VW < 4 ? (Co - c0) / VW : 4;
+                if (nv == 4) fwd_row_4(o, rows, Z, w, b, Ci, Co, c0, accumulate);
+                else if (nv == 3) fwd_row_3(o, rows, Z, w, b, Ci, Co, c0, accumulate);
+                else if (nv == 2) fwd_row_2(o, rows, Z, w, b, Ci, Co, c0, accumulate);
+                else fwd_row_1(o, rows, Z, w, b, Ci, Co, c0, accumulate);
+            }
+        }   /* implicit barrier: the next chunk may overwrite pad */
+    }
 }
 
 /* dw[tap][ci0 + i][c0 + VW v] += sum over the chunk's voxels of
@@ -256,30 +258,28 @@ DW_TASK(2, B2)
 DW_TASK(3, B3)
 DW_TASK(4, B4)
 
-void hb_conv3_direct_dw(float *dw, const float *in, const float *dout, int B, int Ci, int Co,
-                        int X, int Y, int Z, float *pad)
+void hb_conv3_direct_dw(float *dw, const float *in, const float *dout, int Ci, int Co, int X, int Y, int Z,
+                        int xmode, float *pad)
 {
     const int nxc = chunk_planes(Ci, X, Y, Z);
-    const size_t V = (size_t)X * Y * Z;
     const int nco = (Co + 4 * VW - 1) / (4 * VW);   /* output-channel blocks of up to 4 vectors */
     const int cib = Ci < 16 ? Ci : 16;    /* input channels per task */
     const int nci = (Ci + cib - 1) / cib;
     const int ntask = 27 * nci * nco;
 #pragma omp parallel
-    for (int bb = 0; bb < B; bb++)
-        for (int x0 = 0; x0 < X; x0 += nxc) {
-            int nx = X - x0 < nxc ? X - x0 : nxc;
-            pad_chunk(pad, in + (size_t)bb * V * Ci, Ci, X, Y, Z, x0, nx);
-            const float *db = dout + ((size_t)bb * V + (size_t)x0 * Y * Z) * Co;
+    for (int x0 = 0; x0 < X; x0 += nxc) {
+        int nx = X - x0 < nxc ? X - x0 : nxc;
+        pad_chunk(pad, in, Ci, X, Y, Z, x0, nx, xmode);
+        const float *db = dout + (size_t)x0 * Y * Z * Co;
 #pragma omp for schedule(dynamic, 1)
-            for (int t = 0; t < ntask; t++) {
-                int tap = t / (nci * nco), ib = t / nco % nci, c0 = t % nco * 4 * VW;
-                int ci0 = ib * cib, ci1 = ci0 + cib < Ci ? ci0 + cib : Ci;
-                int nv = (Co - c0) / VW < 4 ? (Co - c0) / VW : 4;
-                if (nv == 4) dw_task_4(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
-                else if (nv == 3) dw_task_3(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
-                else if (nv == 2) dw_task_2(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
-                else dw_task_1(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
-            }
+        for (int t = 0; t < ntask; t++) {
+            int tap = t / (nci * nco), ib = t / nco % nci, c0 = t % nco * 4 * VW;
+            int ci0 = ib * cib, ci1 = ci0 + cib < Ci ? ci0 + cib : Ci;
+            int nv = (Co - c0) / VW < 4 ? (Co - c0) / VW : 4;
+            if (nv == 4) dw_task_4(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
+            else if (nv == 3) dw_task_3(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
+            else if (nv == 2) dw_task_2(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
+            else dw_task_1(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
         }
+    }
 }

@@ -1,15 +1,20 @@
-/* Training sets: file lists, statistics, standardised slabs, patches (hb/dataset.h). */
+/* Training sets streamed from box files: listing, plane offsets,
+ * statistics, samples and the prefetching loader (hb/dataset.h). */
 #include "hb/dataset.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hb/mpiutil.h"
 #include "hb/rng.h"
+
+static const char *const FIELD[HB_NCH] = {HB_FIELD_DM, HB_FIELD_GAS, HB_FIELD_TEMP};
 
 /* ---- file lists -------------------------------------------------------- */
 
@@ -104,45 +109,142 @@ void hb_dataset_free_list(char **paths, int n)
     free(paths);
 }
 
-/* ---- reading ----------------------------------------------------------- */
+/* ---- opening: descriptions and plane offsets --------------------------- */
 
-static const char *const FIELD[HB_NCH] = {HB_FIELD_DM, HB_FIELD_GAS, HB_FIELD_TEMP};
-
-void hb_dataset_free(hb_dataset *ds)
+/* The file offset of every x plane of dataset d (N^3) when its data can be
+ * read raw: little-endian float32 without filters, contiguous or chunked by
+ * whole x planes. Returns 0 (use HDF5) otherwise. */
+static int plane_offsets(hid_t d, int N, int64_t *off)
 {
-    for (int i = 0; i < ds->n_boxes && ds->boxes; i++) free(ds->boxes[i].data);
-    free(ds->boxes);
-    hb_slab_free(&ds->slab);
-    memset(ds, 0, sizeof *ds);
+    const size_t plane_bytes = (size_t)N * N * 4;
+    hid_t t = H5Dget_type(d), dcpl = H5Dget_create_plist(d);
+    int ok = H5Tequal(t, H5T_IEEE_F32LE) > 0 && H5Pget_nfilters(dcpl) == 0;
+    H5D_layout_t lay = H5Pget_layout(dcpl);
+    const uint16_t one = 1;
+    ok = ok && *(const uint8_t *)&one == 1;   /* a little-endian host */
+    if (ok && lay == H5D_CONTIGUOUS) {
+        haddr_t a = H5Dget_offset(d);
+        ok = a != HADDR_UNDEF;
+        for (int x = 0; ok && x < N; x++) off[x] = (int64_t)a + (int64_t)x * (int64_t)plane_bytes;
+    } else if (ok && lay == H5D_CHUNKED) {
+        hsize_t ch[3] = {0, 0, 0};
+        ok = H5Pget_chunk(dcpl, 3, ch) == 3 && ch[1] == (hsize_t)N && ch[2] == (hsize_t)N && ch[0] >= 1;
+        for (int x0 = 0; ok && x0 < N; x0 += (int)ch[0]) {
+            hsize_t at[3] = {(hsize_t)x0, 0, 0}, size = 0;
+            haddr_t a = HADDR_UNDEF;
+            unsigned mask = 0;
+            ok = H5Dget_chunk_info_by_coord(d, at, &mask, &a, &size) >= 0 && a != HADDR_UNDEF && mask == 0 &&
+                 size == ch[0] * plane_bytes;
+            for (int x = x0; ok && x < x0 + (int)ch[0] && x < N; x++)
+                off[x] = (int64_t)a + (int64_t)(x - x0) * (int64_t)plane_bytes;
+        }
+    } else {
+        ok = 0;
+    }
+    H5Pclose(dcpl);
+    H5Tclose(t);
+    return ok;
 }
 
-/* Open box b, check its three fields are N^3 alike and read its description. */
-static hb_status open_box(const char *path, hb_h5 *f, int *N, hb_boxinfo *info, MPI_Comm comm)
+/* Box b on rank 0: sizes, description, plane offsets. */
+static hb_status open_box(hb_box_src *bx, int *N)
 {
-    HB_TRY(hb_h5_open(f, path, comm));
+    hb_h5 f;
+    HB_TRY(hb_h5_open(&f, bx->path, MPI_COMM_SELF));
     hb_status rc = HB_OK;
     for (int ch = 0; ch < HB_NCH && rc == HB_OK; ch++) {
         int Nc;
-        rc = hb_h5_field_size(f, FIELD[ch], &Nc);
+        rc = hb_h5_field_size(&f, FIELD[ch], &Nc);
         if (rc == HB_OK && ch == 0) *N = Nc;
-        if (rc == HB_OK && Nc != *N) rc = HB_ERR0(HB_EIO, "%s: %s is %d^3 but %s is %d^3", path, FIELD[ch], Nc, FIELD[0], *N);
+        if (rc == HB_OK && Nc != *N) rc = HB_ERR(HB_EIO, "%s: %s is %d^3 but %s is %d^3", bx->path, FIELD[ch], Nc, FIELD[0], *N);
     }
-    if (rc == HB_OK) rc = hb_box_read_info(f, info);
-    if (rc == HB_OK && *N % 4) rc = HB_ERR0(HB_EARG, "%s: grid %d^3 is not a multiple of 4 (the network halves it twice)", path, *N);
-    if (rc != HB_OK) hb_h5_close(f);
+    if (rc == HB_OK) rc = hb_box_read_info(&f, &bx->info);
+    if (rc == HB_OK && *N % 4) rc = HB_ERR(HB_EARG, "%s: grid %d^3 is not a multiple of 4 (the network halves it twice)", bx->path, *N);
+    bx->direct = rc == HB_OK;
+    for (int ch = 0; ch < HB_NCH && rc == HB_OK; ch++) {
+        bx->plane_off[ch] = calloc((size_t)*N, sizeof(int64_t));
+        if (!bx->plane_off[ch]) { rc = HB_ERR(HB_ENOMEM, "plane offsets"); break; }
+        hid_t d = H5Dopen2(f.file, FIELD[ch], H5P_DEFAULT);
+        bx->direct = bx->direct && d >= 0 && plane_offsets(d, *N, bx->plane_off[ch]);
+        if (d >= 0) H5Dclose(d);
+    }
+    hb_h5_close(&f);
     return rc;
 }
 
-/* log10 of channel ch (floored) of ext planes from x0 into out[i * HB_NCH + ch]. */
-static hb_status read_log(hb_h5 *f, int ch, int N, long x0, long ext, double floor, float *tmp, float *out)
+/* Rank 0's view of the set, to broadcast. */
+static hb_status open_local(hb_dataset *ds, char **paths, int n)
 {
-    HB_TRY(hb_h5_read_field(f, FIELD[ch], N, x0, ext, tmp, (size_t)N));
-    const size_t n = (size_t)ext * N * N;
-    for (size_t i = 0; i < n; i++) out[i * HB_NCH + ch] = (float)log10(tmp[i] > floor ? tmp[i] : floor);
+    for (int b = 0; b < n; b++) {
+        hb_box_src *bx = &ds->boxes[b];
+        snprintf(bx->path, sizeof bx->path, "%s", paths[b]);
+        int N = 0;
+        HB_TRY(open_box(bx, &N));
+        if (b == 0) {
+            ds->N = N;
+            ds->box_size = bx->info.box_size;
+        } else if (N != ds->N || fabs(bx->info.box_size - ds->box_size) > 1e-6 * ds->box_size) {
+            return HB_ERR(HB_EARG, "%s is %d^3 in %g Mpc/h, but %s is %d^3 in %g Mpc/h: every box must match",
+                          paths[b], N, bx->info.box_size, paths[0], ds->N, ds->box_size);
+        }
+    }
     return HB_OK;
 }
 
-/* Add log10 of one channel's own planes (floored) to the sums (in double). */
+hb_status hb_dataset_open(hb_dataset *ds, char **paths, int n, MPI_Comm comm)
+{
+    memset(ds, 0, sizeof *ds);
+    int rank;
+    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &rank)));
+    if (n < 1) return HB_ERR0(HB_EARG, "no box files");
+    ds->n_boxes = n;
+    ds->boxes = calloc((size_t)n, sizeof *ds->boxes);
+    if (hb_mpi_any(comm, !ds->boxes)) { free(ds->boxes); return HB_ERR0(HB_ENOMEM, "%d boxes", n); }
+    hb_status rc = rank == 0 ? open_local(ds, paths, n) : HB_OK;
+    rc = hb_mpi_agree(comm, rc);
+    int dims[2] = {ds->N, 0};
+    if (rc == HB_OK) rc = hb_mpi(MPI_Bcast(dims, 2, MPI_INT, 0, comm));
+    if (rc == HB_OK) rc = hb_mpi(MPI_Bcast(&ds->box_size, 1, MPI_DOUBLE, 0, comm));
+    ds->N = dims[0];
+    for (int b = 0; b < n && rc == HB_OK; b++) {
+        hb_box_src *bx = &ds->boxes[b];
+        int64_t *keep[HB_NCH];
+        memcpy(keep, bx->plane_off, sizeof keep);
+        rc = hb_mpi(MPI_Bcast(bx, (int)sizeof *bx, MPI_BYTE, 0, comm));   /* path, info, direct */
+        memcpy(bx->plane_off, keep, sizeof keep);
+        for (int ch = 0; ch < HB_NCH && rc == HB_OK; ch++) {
+            if (rank != 0) bx->plane_off[ch] = calloc((size_t)ds->N, sizeof(int64_t));
+            if (hb_mpi_any(comm, !bx->plane_off[ch])) rc = HB_ERR0(HB_ENOMEM, "plane offsets");
+            else rc = hb_mpi(MPI_Bcast(bx->plane_off[ch], ds->N, MPI_INT64_T, 0, comm));
+        }
+    }
+    if (rc != HB_OK) hb_dataset_close(ds);
+    return rc;
+}
+
+void hb_dataset_close(hb_dataset *ds)
+{
+    for (int b = 0; b < ds->n_boxes && ds->boxes; b++)
+        for (int ch = 0; ch < HB_NCH; ch++) free(ds->boxes[b].plane_off[ch]);
+    free(ds->boxes);
+    memset(ds, 0, sizeof *ds);
+}
+
+void hb_dataset_theta_range(const hb_dataset *ds, double lo[HB_NTHETA], double hi[HB_NTHETA])
+{
+    for (int k = 0; k < HB_NTHETA; k++) {
+        lo[k] = 1e300;
+        hi[k] = -1e300;
+        for (int b = 0; b < ds->n_boxes; b++) {
+            lo[k] = fmin(lo[k], ds->boxes[b].info.theta[k]);
+            hi[k] = fmax(hi[k], ds->boxes[b].info.theta[k]);
+        }
+    }
+}
+
+/* ---- statistics ---------------------------------------------------------- */
+
+/* Add log10 of one channel's values (floored) to the sums (in double). */
 static void accumulate_log(const float *v, size_t n, double floor, double *sum, double *sum2, double *lmin,
                            double *lmax)
 {
@@ -155,33 +257,24 @@ static void accumulate_log(const float *v, size_t n, double floor, double *sum, 
     }
 }
 
-hb_status hb_dataset_stats(char **paths, int n, hb_interp *ic, MPI_Comm comm)
+hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm)
 {
     double sum[2 * HB_NCH] = {0}, lmin[HB_NCH], lmax[HB_NCH], count = 0;
     for (int ch = 0; ch < HB_NCH; ch++) { lmin[ch] = 1e300; lmax[ch] = -1e300; }
+    const int N = ds->N;
     hb_slab slab;
-    memset(&slab, 0, sizeof slab);
-    float *tmp = NULL;
-    hb_status rc = HB_OK;
-    for (int b = 0; b < n && rc == HB_OK; b++) {
+    HB_TRY(hb_slab_init(&slab, N, comm));
+    float *tmp = malloc(((size_t)slab.nx + 1) * N * N * sizeof *tmp);
+    hb_status rc = hb_mpi_any(comm, !tmp) ? HB_ERR0(HB_ENOMEM, "statistics buffer") : HB_OK;
+    const size_t nc = (size_t)slab.nx * N * N;   /* own planes: each cell counted once */
+    for (int b = 0; b < ds->n_boxes && rc == HB_OK; b++) {
         hb_h5 f;
-        hb_boxinfo info;
-        int N = 0;
-        rc = open_box(paths[b], &f, &N, &info, comm);
-        if (rc != HB_OK) break;
-        if (b == 0) {
-            rc = hb_slab_init(&slab, N, comm);
-            tmp = malloc(((size_t)slab.nx + 1) * N * N * sizeof *tmp);
-            if (rc == HB_OK && hb_mpi_any(comm, !tmp)) rc = HB_ERR0(HB_ENOMEM, "statistics buffer");
-        } else if (N != slab.N) {
-            rc = HB_ERR0(HB_EARG, "%s is %d^3, but %s is %d^3: every box must match", paths[b], N, paths[0], slab.N);
-        }
-        const size_t nc = (size_t)slab.nx * N * N;   /* own planes: each cell counted once */
+        rc = hb_h5_open(&f, ds->boxes[b].path, comm);
         for (int ch = 0; ch < HB_NCH && rc == HB_OK; ch++) {
             rc = hb_h5_read_field(&f, FIELD[ch], N, slab.x0, slab.nx, tmp, (size_t)N);
             if (rc == HB_OK) accumulate_log(tmp, nc, ic->floor[ch], &sum[ch], &sum[HB_NCH + ch], &lmin[ch], &lmax[ch]);
         }
-        hb_h5_close(&f);
+        if (rc == HB_OK) hb_h5_close(&f);
         count += (double)nc;
     }
     free(tmp);
@@ -201,114 +294,251 @@ hb_status hb_dataset_stats(char **paths, int n, hb_interp *ic, MPI_Comm comm)
     return HB_OK;
 }
 
-hb_status hb_dataset_load(hb_dataset *ds, char **paths, int n, long halo, const hb_interp *ic, MPI_Comm comm)
-{
-    memset(ds, 0, sizeof *ds);
-    ds->n_boxes = n;
-    ds->halo = halo;
-    ds->boxes = calloc((size_t)n, sizeof *ds->boxes);
-    if (hb_mpi_any(comm, !ds->boxes)) return HB_ERR0(HB_ENOMEM, "%d boxes", n);
-    float *tmp = NULL;
-    hb_status rc = HB_OK;
-    for (int b = 0; b < n && rc == HB_OK; b++) {
-        hb_box_slab *bx = &ds->boxes[b];
-        snprintf(bx->path, sizeof bx->path, "%s", paths[b]);
-        hb_h5 f;
-        int N = 0;
-        rc = open_box(paths[b], &f, &N, &bx->info, comm);
-        if (rc != HB_OK) break;
-        if (b == 0) {
-            ds->N = N;
-            ds->box_size = bx->info.box_size;
-            rc = hb_slab_init(&ds->slab, N, comm);
-            if (rc == HB_OK && halo > N) rc = HB_ERR0(HB_EARG, "patch of %ld cells is larger than the %d^3 boxes", halo + 1, N);
-            if (rc == HB_OK) tmp = malloc(((size_t)(ds->slab.nx + halo) + 1) * N * N * sizeof *tmp);
-        } else if (N != ds->N || fabs(bx->info.box_size - ds->box_size) > 1e-6 * ds->box_size) {
-            rc = HB_ERR0(HB_EARG, "%s is %d^3 in %g Mpc/h, but %s is %d^3 in %g Mpc/h: every box must match",
-                         paths[b], N, bx->info.box_size, paths[0], ds->N, ds->box_size);
-        }
-        const long ext = ds->slab.nx > 0 ? ds->slab.nx + halo : 0;
-        const size_t cells = (size_t)ext * ds->N * ds->N;
-        if (rc == HB_OK) {
-            bx->data = malloc((cells + 1) * HB_NCH * sizeof *bx->data);
-            if (hb_mpi_any(comm, !bx->data || !tmp)) rc = HB_ERR0(HB_ENOMEM, "training slabs (%zu MB per box)", cells * 12 / 1000000);
-        }
-        for (int ch = 0; ch < HB_NCH && rc == HB_OK; ch++) rc = read_log(&f, ch, ds->N, ds->slab.x0, ext, ic->floor[ch], tmp, bx->data);
-        hb_h5_close(&f);
-        /* standardise in place, halos included */
-        for (size_t i = 0; rc == HB_OK && i < cells; i++)
-            for (int ch = 0; ch < HB_NCH; ch++)
-                bx->data[i * HB_NCH + ch] = (float)((bx->data[i * HB_NCH + ch] - ic->mean[ch]) / ic->std[ch]);
-    }
-    free(tmp);
-    if (rc != HB_OK) hb_dataset_free(ds);
-    return rc;
-}
-
-void hb_dataset_theta_range(const hb_dataset *ds, double lo[HB_NTHETA], double hi[HB_NTHETA])
-{
-    for (int k = 0; k < HB_NTHETA; k++) {
-        lo[k] = 1e300;
-        hi[k] = -1e300;
-        for (int b = 0; b < ds->n_boxes; b++) {
-            lo[k] = fmin(lo[k], ds->boxes[b].info.theta[k]);
-            hi[k] = fmax(hi[k], ds->boxes[b].info.theta[k]);
-        }
-    }
-}
-
-/* ---- patches ----------------------------------------------------------- */
+/* ---- samples ------------------------------------------------------------- */
 
 static double u32_to_unit(uint32_t r) { return ((double)r + 0.5) / 4294967296.0; }
 
-/* Patch j of B at `step`: x-origin in the j-th stratum, the rest uniform. */
-static void patch_at(uint64_t seed, uint32_t stream, long step, int j, int B, int nbox, int N, int augment,
-                     hb_patch *s)
+void hb_dataset_sample(const hb_dataset *ds, uint64_t seed, uint32_t stream, long step, int j, int augment,
+                       hb_sample *s)
 {
     uint32_t r[4], q[4];
     hb_rng_u32x4(seed, stream, (uint64_t)step, 2u * (uint32_t)j, r);
     hb_rng_u32x4(seed, stream, (uint64_t)step, 2u * (uint32_t)j + 1, q);
+    memset(s, 0, sizeof *s);
     s->j = j;
-    s->box = (int)(r[0] % (uint32_t)nbox);
-    s->ox = (int)floor(((double)j + u32_to_unit(r[1])) * N / B);
-    if (s->ox >= N) s->ox = N - 1;
-    s->oy = (int)(r[2] % (uint32_t)N);
-    s->oz = (int)(r[3] % (uint32_t)N);
+    s->box = (int)(r[0] % (uint32_t)ds->n_boxes);
+    for (int d = 0; d < 3 && augment; d++) s->shift[d] = (int)(r[1 + d] % (uint32_t)ds->N);
     s->sym = augment ? (int)(q[0] % 48u) : 0;
     s->t = u32_to_unit(q[1]);
 }
 
-int hb_dataset_patches(const hb_dataset *ds, uint64_t seed, uint32_t stream, long step, int B, int augment,
-                       hb_patch *out)
+static int same_sample(const hb_sample *a, const hb_sample *b)
 {
-    int n = 0;
-    for (int j = 0; j < B; j++) {
-        hb_patch s;
-        patch_at(seed, stream, step, j, B, ds->n_boxes, ds->N, augment, &s);
-        if (ds->slab.owner[s.ox] == ds->slab.rank) out[n++] = s;
-    }
-    return n;
+    return a->box == b->box && a->sym == b->sym && a->t == b->t && a->j == b->j && a->shift[0] == b->shift[0] &&
+           a->shift[1] == b->shift[1] && a->shift[2] == b->shift[2];
 }
+
+/* ---- the loader ---------------------------------------------------------- */
 
 static const int PERM[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
 
-/* Output index a maps to patch offsets q[perm[d]] = a[d] or P-1-a[d]. */
-void hb_dataset_extract(const hb_dataset *ds, const hb_patch *s, int P, float *x0, float *x1)
+/* Reading one original x plane of a field: raw (pread) or through HDF5. */
+typedef struct plane_reader {
+    int   fd;          /* raw */
+    hid_t file, dset;  /* HDF5 */
+    const int64_t *off;
+} plane_reader;
+
+static int read_plane(plane_reader *pr, int x, int N, float *buf, char *err, size_t nerr, const char *path)
 {
-    const int N = ds->N, *perm = PERM[s->sym / 8], flip = s->sym % 8;
-    const float *d = ds->boxes[s->box].data;
-    const long lx0 = s->ox - ds->slab.x0;
-    for (int a0 = 0; a0 < P; a0++)
-        for (int a1 = 0; a1 < P; a1++)
-            for (int a2 = 0; a2 < P; a2++) {
-                int a[3] = {a0, a1, a2}, q[3];
-                for (int dd = 0; dd < 3; dd++) q[perm[dd]] = (flip >> dd & 1) ? P - 1 - a[dd] : a[dd];
-                long px = lx0 + q[0];
-                int py = (s->oy + q[1]) % N, pz = (s->oz + q[2]) % N;
-                const float *src = d + (((size_t)px * N + py) * N + pz) * HB_NCH;
-                size_t v = ((size_t)a0 * P + a1) * P + a2;
-                x0[v] = src[0];
-                x1[2 * v] = src[1];
-                x1[2 * v + 1] = src[2];
+    const size_t bytes = (size_t)N * N * sizeof *buf;
+    if (pr->off) {
+        ssize_t got = pread(pr->fd, buf, bytes, (off_t)pr->off[x]);
+        if (got != (ssize_t)bytes) {
+            snprintf(err, nerr, "%.900s: reading plane %d failed (%s)", path, x, got < 0 ? strerror(errno) : "short read");
+            return 0;
+        }
+        return 1;
+    }
+    hid_t fs = H5Dget_space(pr->dset);
+    hsize_t st[3] = {(hsize_t)x, 0, 0}, ct[3] = {1, (hsize_t)N, (hsize_t)N};
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, ct, NULL);
+    hid_t ms = H5Screate_simple(3, ct, NULL);
+    herr_t e = H5Dread(pr->dset, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, buf);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    if (e < 0) snprintf(err, nerr, "%.900s: reading plane %d through HDF5 failed", path, x);
+    return e >= 0;
+}
+
+/* Scatter the needed cells of original plane ox of channel ch into the
+ * slot, standardised. A non-finite or negative value is an error naming the
+ * cell; zeros are floored like any value below the floor. */
+static int scatter_plane(const hb_loader *L, const hb_sample *s, int ch, int ox, const float *plane, const char *need,
+                         float *x0, float *x1, char *err, size_t nerr)
+{
+    const int N = L->ds->N, *perm = PERM[s->sym / 8], flip = s->sym % 8, i0 = perm[0];
+    const long sx0 = L->slab->x0;
+    const double fl = L->ic.floor[ch], mean = L->ic.mean[ch], sd = L->ic.std[ch];
+    int q[3];
+    q[0] = ((ox - s->shift[0]) % N + N) % N;
+    for (int oy = 0; oy < N; oy++) {
+        if (i0 == 1 && !need[oy]) continue;
+        q[1] = ((oy - s->shift[1]) % N + N) % N;
+        for (int oz = 0; oz < N; oz++) {
+            if (i0 == 2 && !need[oz]) continue;
+            q[2] = ((oz - s->shift[2]) % N + N) % N;
+            int a[3];
+            for (int d = 0; d < 3; d++) a[d] = (flip >> d & 1) ? N - 1 - q[perm[d]] : q[perm[d]];
+            const float v = plane[(size_t)oy * N + oz];
+            if (!isfinite(v) || v < 0) {
+                snprintf(err, nerr, "%.900s: %s[%d][%d][%d] = %g; expected a finite, non-negative value",
+                         L->ds->boxes[s->box].path, FIELD[ch], ox, oy, oz, v);
+                return 0;
             }
+            const size_t idx = ((size_t)(a[0] - sx0) * N + (size_t)a[1]) * N + (size_t)a[2];
+            const float lf = (float)log10(v > fl ? v : fl), u = (float)((lf - mean) / sd);
+            if (ch == 0) x0[idx] = u;
+            else x1[2 * idx + (size_t)(ch - 1)] = u;
+        }
+    }
+    return 1;
+}
+
+/* Fill slot k with sample s, reading with pread (raw) or HDF5. Runs in the
+ * loader thread for raw boxes; must not call MPI or report errors itself. */
+static int fill(hb_loader *L, const hb_sample *s, int k, float *plane, int raw, char *err, size_t nerr)
+{
+    const hb_box_src *bx = &L->ds->boxes[s->box];
+    const int N = L->ds->N, *perm = PERM[s->sym / 8], flip = s->sym % 8, i0 = perm[0];
+    /* need[o]: original index o along axis i0 lands in this rank's slab */
+    char *need = malloc((size_t)N);
+    if (!need) { snprintf(err, nerr, "out of memory"); return 0; }
+    for (int o = 0; o < N; o++) {
+        int qv = ((o - s->shift[i0]) % N + N) % N, a0 = (flip & 1) ? N - 1 - qv : qv;
+        need[o] = a0 >= L->slab->x0 && a0 < L->slab->x0 + L->slab->nx;
+    }
+    int ok = 1;
+    plane_reader pr = {-1, -1, -1, NULL};
+    if (raw) pr.fd = open(bx->path, O_RDONLY);
+    else pr.file = H5Fopen(bx->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if ((raw && pr.fd < 0) || (!raw && pr.file < 0)) {
+        snprintf(err, nerr, "cannot open %.900s: %s", bx->path, raw ? strerror(errno) : "not HDF5");
+        ok = 0;
+    }
+    for (int ch = 0; ch < HB_NCH && ok; ch++) {
+        if (raw) pr.off = bx->plane_off[ch];
+        else pr.dset = H5Dopen2(pr.file, FIELD[ch], H5P_DEFAULT);
+        for (int ox = 0; ox < N && ok; ox++) {
+            if (i0 == 0 && !need[ox]) continue;
+            ok = read_plane(&pr, ox, N, plane, err, nerr, bx->path) &&
+                 scatter_plane(L, s, ch, ox, plane, need, L->x0[k], L->x1[k], err, nerr);
+        }
+        if (!raw && pr.dset >= 0) H5Dclose(pr.dset);
+    }
+    if (pr.fd >= 0) close(pr.fd);
+    if (pr.file >= 0) H5Fclose(pr.file);
+    free(need);
+    return ok;
+}
+
+static void *loader_main(void *vp)
+{
+    hb_loader *L = vp;
+    float *plane = L->plane + (size_t)L->ds->N * L->ds->N;   /* the thread's own plane */
+    pthread_mutex_lock(&L->mu);
+    for (;;) {
+        while (!L->busy && !L->quit) pthread_cond_wait(&L->cv, &L->mu);
+        if (L->quit) break;
+        hb_sample job = L->job;
+        int k = L->next;
+        pthread_mutex_unlock(&L->mu);
+        int ok = fill(L, &job, k, plane, 1, L->err, sizeof L->err);
+        pthread_mutex_lock(&L->mu);
+        L->job_rc = ok ? HB_OK : HB_EIO;
+        L->held[k] = job;
+        if (!ok) L->held[k].box = -1;
+        L->busy = 0;
+        pthread_cond_broadcast(&L->cv);
+    }
+    pthread_mutex_unlock(&L->mu);
+    return NULL;
+}
+
+hb_status hb_loader_init(hb_loader *L, const hb_dataset *ds, const hb_slab *slab, const hb_interp *ic)
+{
+    memset(L, 0, sizeof *L);
+    L->ds = ds;
+    L->slab = slab;
+    L->ic = *ic;
+    L->n = (size_t)slab->nx * ds->N * ds->N;
+    for (int k = 0; k < 2; k++) {
+        L->x0[k] = malloc((L->n + 1) * sizeof *L->x0[k]);
+        L->x1[k] = malloc((L->n + 1) * 2 * sizeof *L->x1[k]);
+        L->held[k].box = -1;
+    }
+    L->plane = malloc(2 * (size_t)ds->N * ds->N * sizeof *L->plane);
+    if (!L->x0[0] || !L->x0[1] || !L->x1[0] || !L->x1[1] || !L->plane) {
+        hb_loader_free(L);
+        return HB_ERR(HB_ENOMEM, "sample buffers (%zu cells)", L->n);
+    }
+    pthread_mutex_init(&L->mu, NULL);
+    pthread_cond_init(&L->cv, NULL);
+    if (pthread_create(&L->thread, NULL, loader_main, L) != 0) {
+        pthread_mutex_destroy(&L->mu);
+        pthread_cond_destroy(&L->cv);
+        hb_loader_free(L);
+        return HB_ERR(HB_ENOMEM, "cannot start the loader thread");
+    }
+    L->started = 1;
+    return HB_OK;
+}
+
+void hb_loader_free(hb_loader *L)
+{
+    if (L->started) {
+        pthread_mutex_lock(&L->mu);
+        L->quit = 1;
+        pthread_cond_broadcast(&L->cv);
+        pthread_mutex_unlock(&L->mu);
+        pthread_join(L->thread, NULL);
+        pthread_mutex_destroy(&L->mu);
+        pthread_cond_destroy(&L->cv);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(L->x0[k]);
+        free(L->x1[k]);
+    }
+    free(L->plane);
+    memset(L, 0, sizeof *L);
+}
+
+/* Wait until the thread is idle (caller holds the mutex). */
+static void wait_idle(hb_loader *L)
+{
+    while (L->busy) pthread_cond_wait(&L->cv, &L->mu);
+}
+
+void hb_loader_prefetch(hb_loader *L, const hb_sample *s)
+{
+    if (!L->ds->boxes[s->box].direct) return;   /* read through HDF5 when asked for */
+    pthread_mutex_lock(&L->mu);
+    wait_idle(L);
+    for (int k = 0; k < 2; k++) {
+        if (L->held[k].box >= 0 && same_sample(&L->held[k], s)) {   /* already here */
+            pthread_mutex_unlock(&L->mu);
+            return;
+        }
+    }
+    L->job = *s;
+    L->busy = 1;
+    pthread_cond_broadcast(&L->cv);
+    pthread_mutex_unlock(&L->mu);
+}
+
+hb_status hb_loader_get(hb_loader *L, const hb_sample *s, const float **x0, const float **x1)
+{
+    double t0 = hb_now();
+    pthread_mutex_lock(&L->mu);
+    wait_idle(L);
+    hb_status rc = L->job_rc;
+    L->job_rc = HB_OK;
+    int k = -1;
+    for (int i = 0; i < 2; i++) {
+        if (L->held[i].box >= 0 && same_sample(&L->held[i], s)) k = i;
+    }
+    pthread_mutex_unlock(&L->mu);
+    if (rc != HB_OK) return HB_ERR(rc, "%s", L->err);
+    if (k < 0) {   /* not prefetched: read it now, through HDF5 when the box needs it */
+        char err[2048] = "";
+        k = L->next;
+        L->held[k].box = -1;
+        if (!fill(L, s, k, L->plane, L->ds->boxes[s->box].direct, err, sizeof err)) return HB_ERR(HB_EIO, "%s", err);
+        L->held[k] = *s;
+    }
+    L->next = 1 - k;   /* the next prefetch fills the other slot */
+    *x0 = L->x0[k];
+    *x1 = L->x1[k];
+    L->t_wait += hb_now() - t0;
+    return HB_OK;
 }

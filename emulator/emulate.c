@@ -20,67 +20,44 @@ hb_emulate_config hb_emulate_config_default(void)
     c.steps = 50;
     c.heun = 0;
     c.seed = 1;
-    c.tile = 0;
-    c.max_tile_mb = 1500;
     hb_theta_none(c.theta_override);
     return c;
 }
 
-static long floor4(long x) { return x >= 0 ? x / 4 * 4 : -((-x + 3) / 4 * 4); }
-static long ceil4(long x) { return floor4(x + 3); }
-
 typedef struct emu {
     hb_unet net;
     hb_model_meta meta;
-    hb_slab slab;
+    hb_slab slab;              /* the network's decomposition (boundaries at multiples of 4) */
     hb_boxinfo info;           /* the DM box's, with the overrides */
-    int N, H;
-    long a, b, hl, hr, T;      /* aligned region [a, b), halos, tile planes */
-    float *raw;                /* (hl + nx + hr) planes x N^2: the DM density as read */
-    float *x0;                 /* (hl + nx + hr) planes x N^2: standardised log DM */
-    float *xt, *xp;            /* (hl + nx + hr) planes x N^2 x 2: sampler state, predictor */
-    float *drift, *drift2;     /* nx planes x N^2 x 2 */
-    float *tin, *tout;         /* a tile: (T + 2H) planes x N^2 x 3 and x 2 */
+    int N;
+    size_t n;                  /* this rank's cells */
+    float *dm;                 /* the DM density as read */
+    float *x0;                 /* standardised log DM */
+    float *xt, *xp;            /* cells x 2: sampler state, Heun predictor */
+    float *in;                 /* cells x 3: the network's input (x_t, x0) */
+    float *drift, *drift2;     /* cells x 2 */
 } emu;
 
 static void emu_free(emu *e)
 {
     hb_unet_free(&e->net);
     hb_slab_free(&e->slab);
-    free(e->raw); free(e->x0); free(e->xt); free(e->xp); free(e->drift); free(e->drift2); free(e->tin); free(e->tout);
+    free(e->dm); free(e->x0); free(e->xt); free(e->xp); free(e->in); free(e->drift); free(e->drift2);
 }
 
-/* The drift at time t of `state` (halos filled here) for this rank's planes (hb_drift_fn). */
+/* The drift at time t of `state` for this rank's cells (hb_drift_fn): the
+ * network on the whole box, one-plane halos per layer. */
 static hb_status drift_at(void *ctx, float *state, double t, float *out)
 {
     emu *e = ctx;
-    const int N = e->N, H = e->H;
-    const size_t plane = (size_t)N * N;
-    const long x0 = e->slab.x0, nx = e->slab.nx, base = x0 - e->hl;   /* global plane of ext index 0 */
-    HB_TRY(hb_halo_fill(&e->slab, state, plane * 2, e->hl, e->hr));
+    for (size_t c = 0; c < e->n; c++) {
+        e->in[3 * c] = state[2 * c];
+        e->in[3 * c + 1] = state[2 * c + 1];
+        e->in[3 * c + 2] = e->x0[c];
+    }
     float feat[HB_UNET_NFEAT];
     hb_interp_features(t, e->info.theta, feat);
-    for (long t0 = e->a; t0 < e->b && nx > 0; t0 += e->T) {
-        long T = e->b - t0 < e->T ? e->b - t0 : e->T, X = T + 2 * H;
-        /* input planes [t0 - H, t0 + T + H): (x_t, x0) per cell */
-        for (long p = 0; p < X; p++) {
-            long ei = t0 - H + p - base;
-            const float *xs = state + (size_t)ei * plane * 2, *ds = e->x0 + (size_t)ei * plane;
-            float *dst = e->tin + (size_t)p * plane * 3;
-            for (size_t c = 0; c < plane; c++) {
-                dst[3 * c] = xs[2 * c];
-                dst[3 * c + 1] = xs[2 * c + 1];
-                dst[3 * c + 2] = ds[c];
-            }
-        }
-        HB_TRY(hb_unet_infer(&e->net, e->tin, feat, e->tout, (int)X, N, N));
-        for (long p = H; p < H + T; p++) {
-            long g = t0 - H + p;
-            if (g < x0 || g >= x0 + nx) continue;
-            memcpy(out + (size_t)(g - x0) * plane * 2, e->tout + (size_t)p * plane * 2, plane * 2 * sizeof *out);
-        }
-    }
-    return HB_OK;
+    return hb_unet_infer(&e->net, e->in, feat, out);
 }
 
 /* The DM box's size and parameters against what the model was trained on. */
@@ -88,7 +65,6 @@ static hb_status check_box(const emu *e, const char *dm)
 {
     const int N = e->N;
     const double cell = e->meta.cell_size, L = e->info.box_size;
-    if (N % 4) return HB_ERR0(HB_EARG, "%s: grid %d^3 is not a multiple of 4 (the network halves it twice)", dm, N);
     if (fabs(L / N - cell) > 0.01 * cell) {
         return HB_ERR0(HB_EARG, "%s has cells of %.4g Mpc/h (%g Mpc/h / %d); the model was trained on cells of %.4g Mpc/h",
                        dm, L / N, L, N, cell);
@@ -104,43 +80,27 @@ static hb_status check_box(const emu *e, const char *dm)
     return HB_OK;
 }
 
-/* The decomposition, tiles and buffers for an N^3 box. */
+/* The decomposition and buffers for an N^3 box. */
 static hb_status plan(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
 {
     const int N = e->N;
-    e->H = HB_UNET_HALO;
-    HB_TRY(hb_slab_init(&e->slab, N, comm));
-    const long x0 = e->slab.x0, nx = e->slab.nx;
-    const size_t plane = (size_t)N * N;
-    e->a = floor4(x0);
-    e->b = nx > 0 ? ceil4(x0 + nx) : e->a;
-    e->hl = x0 - e->a + e->H;
-    e->hr = e->b + e->H - (x0 + nx);
-    /* tile: the whole aligned slab when it fits the workspace budget */
-    long S = e->b - e->a;
-    e->T = cfg->tile > 0 ? cfg->tile : (S > 0 ? S : 4);
-    while (cfg->tile <= 0 && e->T > 4) {
-        double mb = (double)(e->T + 2 * e->H) * plane * (5.0 * e->net.cfg.width + 5 + 1.5 * e->net.cfg.width) * 4 / 1e6;
-        if (mb <= cfg->max_tile_mb) break;
-        e->T = floor4(e->T / 2 > 4 ? e->T / 2 : 4);
-    }
-    if (e->T % 4) return HB_ERR0(HB_EARG, "--tile %ld must be a multiple of 4", e->T);
-    const long ext = e->hl + nx + e->hr, X = e->T + 2 * e->H;
-    e->raw = malloc(((size_t)ext + 1) * plane * sizeof *e->raw);
-    e->x0 = malloc((size_t)ext * plane * sizeof *e->x0);
-    e->xt = malloc((size_t)ext * plane * 2 * sizeof *e->xt);
-    e->xp = cfg->heun ? malloc((size_t)ext * plane * 2 * sizeof *e->xp) : NULL;
-    e->drift = malloc(((size_t)nx + 1) * plane * 2 * sizeof *e->drift);
-    e->drift2 = cfg->heun ? malloc(((size_t)nx + 1) * plane * 2 * sizeof *e->drift2) : NULL;
-    e->tin = malloc((size_t)X * plane * 3 * sizeof *e->tin);
-    e->tout = malloc((size_t)X * plane * 2 * sizeof *e->tout);
-    int bad = !e->raw || !e->x0 || !e->xt || !e->drift || !e->tin || !e->tout || (cfg->heun && (!e->xp || !e->drift2));
-    hb_status rc = bad ? HB_ERR(HB_ENOMEM, "emulation buffers (%ld planes of %d^2)", ext, N) : HB_OK;
-    if (rc == HB_OK && nx > 0) rc = hb_unet_reserve_infer(&e->net, (int)X, N, N);
+    HB_TRY(hb_slab_init_aligned(&e->slab, N, 4, comm));
+    e->n = (size_t)e->slab.nx * N * N;
+    const size_t n = e->n;
+    e->dm = malloc(n * sizeof *e->dm);
+    e->x0 = malloc(n * sizeof *e->x0);
+    e->xt = malloc(n * 2 * sizeof *e->xt);
+    e->xp = cfg->heun ? malloc(n * 2 * sizeof *e->xp) : NULL;
+    e->in = malloc(n * 3 * sizeof *e->in);
+    e->drift = malloc(n * 2 * sizeof *e->drift);
+    e->drift2 = cfg->heun ? malloc(n * 2 * sizeof *e->drift2) : NULL;
+    int bad = !e->dm || !e->x0 || !e->xt || !e->in || !e->drift || (cfg->heun && (!e->xp || !e->drift2));
+    hb_status rc = bad ? HB_ERR(HB_ENOMEM, "emulation buffers (%ld planes of %d^2)", e->slab.nx, N) : HB_OK;
+    if (rc == HB_OK) rc = hb_unet_reserve(&e->net, &e->slab, N, N, 0);
     return hb_mpi_agree(comm, rc);
 }
 
-/* The model, the DM box (slab with its halos, straight from the file) and its parameters. */
+/* The model, the DM box (this rank's planes) and its parameters. */
 static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
 {
     if (cfg->steps < 1) return HB_ERR0(HB_EARG, "--steps %d: need at least one sampler step", cfg->steps);
@@ -154,17 +114,12 @@ static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
         rc = check_box(e, cfg->dm);
     }
     if (rc == HB_OK) rc = plan(e, cfg, comm);
-    const long nx = e->slab.nx, ext = e->hl + nx + e->hr;
-    if (rc == HB_OK) {
-        rc = hb_h5_read_field(&df, HB_FIELD_DM, e->N, nx > 0 ? e->slab.x0 - e->hl : e->slab.x0, nx > 0 ? ext : 0,
-                              e->raw, (size_t)e->N);
-    }
+    if (rc == HB_OK) rc = hb_h5_read_field(&df, HB_FIELD_DM, e->N, e->slab.x0, e->slab.nx, e->dm, (size_t)e->N);
     hb_h5_close(&df);
     HB_TRY(rc);
-    const size_t n = (size_t)(nx > 0 ? ext : 0) * e->N * e->N;
-    for (size_t i = 0; i < n; i++) e->x0[i] = hb_interp_to_std(&e->meta.ic, 0, e->raw[i]);
+    for (size_t i = 0; i < e->n; i++) e->x0[i] = hb_interp_to_std(&e->meta.ic, 0, e->dm[i]);
     /* X(0) = x0 for both channels */
-    for (size_t i = 0; i < n; i++) e->xt[2 * i] = e->xt[2 * i + 1] = e->x0[i];
+    for (size_t i = 0; i < e->n; i++) e->xt[2 * i] = e->xt[2 * i + 1] = e->x0[i];
     return HB_OK;
 }
 
@@ -174,7 +129,7 @@ static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
 static hb_status destandardise(const emu *e, float *own, float *gas, float *temp, MPI_Comm comm)
 {
     const hb_interp *ic = &e->meta.ic;
-    const size_t n = (size_t)e->slab.nx * e->N * e->N;
+    const size_t n = e->n;
     for (int k = 0; k < 2; k++) {
         float lo = (float)((ic->lmin[k + 1] - ic->mean[k + 1]) / ic->std[k + 1]);
         float hi = (float)((ic->lmax[k + 1] - ic->mean[k + 1]) / ic->std[k + 1]);
@@ -195,27 +150,29 @@ static hb_status destandardise(const emu *e, float *own, float *gas, float *temp
 static hb_status write_box(const emu *e, const hb_emulate_config *cfg, const float *gas, const float *temp,
                            MPI_Comm comm)
 {
-    const size_t plane = (size_t)e->N * e->N;
-    hb_box_fields bf = {e->N, e->slab.x0, e->slab.nx, (size_t)e->N,
-                        {e->raw + (size_t)e->hl * plane, gas, temp}, {"cic", "none", "none"}};
+    hb_box_fields bf = {e->N, e->slab.x0, e->slab.nx, (size_t)e->N, {e->dm, gas, temp}, {"cic", "none", "none"}};
     const hb_h5_attr extra[] = {{"emulated_by", 's', 0, 0, cfg->model}, {"emulated_from", 's', 0, 0, cfg->dm},
                                 {"sampler", 's', 0, 0, cfg->heun ? "heun" : "em"},
                                 {"sampler_steps", 'l', 0, cfg->steps, NULL}, {"sampler_seed", 'l', 0, (long)cfg->seed, NULL}};
     return hb_box_write(cfg->out, comm, &bf, &e->info, extra, (int)(sizeof extra / sizeof extra[0]), cfg->prov);
 }
 
-/* Integrate from X(0) = x0 to t = 1. */
-static hb_status integrate(emu *e, const hb_emulate_config *cfg)
+/* Integrate from X(0) = x0 to t = 1; *per_step: seconds per sampler step. */
+static hb_status integrate(emu *e, const hb_emulate_config *cfg, double *per_step)
 {
     const size_t plane = (size_t)e->N * e->N;
     hb_sampler s = {cfg->heun, cfg->steps, cfg->seed, &e->meta.ic};
     hb_progress prog;
     hb_progress_init(&prog, "emulate", cfg->steps, "steps");
+    double t0 = hb_now();
     for (int n = 0; n < cfg->steps; n++) {
-        HB_TRY(hb_sampler_step(&s, n, e->xt, e->xp, (size_t)e->hl * plane * 2, (size_t)e->slab.nx * plane,
-                               (uint64_t)(e->slab.x0 * (long)plane), drift_at, e, e->drift, e->drift2));
-        hb_progress_step(&prog, n + 1, NULL);
+        HB_TRY(hb_sampler_step(&s, n, e->xt, e->xp, 0, e->n, (uint64_t)(e->slab.x0 * (long)plane), drift_at, e,
+                               e->drift, e->drift2));
+        char extra[64];
+        snprintf(extra, sizeof extra, "%.2f s/step", (hb_now() - t0) / (n + 1));
+        hb_progress_step(&prog, n + 1, extra);
     }
+    *per_step = (hb_now() - t0) / cfg->steps;
     return HB_OK;
 }
 
@@ -228,19 +185,21 @@ hb_status hb_emulate(const hb_emulate_config *cfg, MPI_Comm comm)
     if (rc != HB_OK) { emu_free(&e); return rc; }
     const double *th = e.info.theta;
     hb_log0("emulate: %s with %s on %d ranks: %d^3, theta = (%.4g %.4g %.4g %.4g %.4g %.4g), %d %s steps, "
-            "tiles of %ld + 2 x %d planes", cfg->dm, cfg->model, e.slab.nranks, e.N, th[0], th[1], th[2], th[3],
-            th[4], th[5], cfg->steps, cfg->heun ? "Heun" : "Euler-Maruyama", e.T, e.H);
-    rc = integrate(&e, cfg);
-    const size_t n = (size_t)e.slab.nx * e.N * e.N;
-    float *gas = malloc((n + 1) * sizeof *gas), *temp = malloc((n + 1) * sizeof *temp);
+            "slabs of %ld planes", cfg->dm, cfg->model, e.slab.nranks, e.N, th[0], th[1], th[2], th[3],
+            th[4], th[5], cfg->steps, cfg->heun ? "Heun" : "Euler-Maruyama", e.slab.nx);
+    double per_step = 0;
+    rc = integrate(&e, cfg, &per_step);
+    float *gas = malloc((e.n + 1) * sizeof *gas), *temp = malloc((e.n + 1) * sizeof *temp);
     if (rc == HB_OK && hb_mpi_any(comm, !gas || !temp)) rc = HB_ERR0(HB_ENOMEM, "output fields");
-    if (rc == HB_OK) rc = destandardise(&e, e.xt + (size_t)e.hl * e.N * e.N * 2, gas, temp, comm);
+    if (rc == HB_OK) rc = destandardise(&e, e.xt, gas, temp, comm);
     if (rc == HB_OK) rc = write_box(&e, cfg, gas, temp, comm);
     if (rc == HB_OK) {
         double mx = (double)hb_peak_rss();
         rc = hb_mpi_max(comm, &mx, 1);
-        hb_log0("emulate: wrote %s in %.1f s; peak memory %.0f MB per rank (max), %d^3 box on %d ranks",
-                cfg->out, hb_now() - t_start, mx / 1e6, e.N, e.slab.nranks);
+        hb_log0("emulate: wrote %s in %.1f s (%.3f s per sampler step); peak memory %.0f MB per rank (max), "
+                "%d^3 box on %d ranks", cfg->out, hb_now() - t_start, per_step, mx / 1e6, e.N, e.slab.nranks);
+        hb_log0("bench: emulate_step_s=%.4f peak_mb_per_rank=%.0f n=%d ranks=%d", per_step, mx / 1e6, e.N,
+                e.slab.nranks);
     }
     free(gas);
     free(temp);

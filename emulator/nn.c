@@ -24,14 +24,13 @@ static int chunk_rows(int K, int Z, int rows)
 
 size_t hb_conv_workspace(int Ci, int Co, int X, int Y, int Z)
 {
-    size_t need = 0;
-    int Ks[3] = {27 * (Ci > Co ? Ci : Co), 8 * Ci, 8 * Co};
-    for (int i = 0; i < 3; i++) {
-        size_t n = (size_t)chunk_rows(Ks[i], Z, X * Y) * Z * (size_t)Ks[i];
-        if (n > need) need = n;
-    }
+    /* an im2col chunk of K columns holds chunk_rows(K) * Z * K <= COL_TARGET
+     * floats (at least one row): bound it for every K up to the largest */
+    const int C = Ci > Co ? Ci : Co;
+    const size_t Kmax = 27 * (size_t)C, rows_all = (size_t)X * Y * Z * Kmax;
+    size_t need = rows_all < COL_TARGET ? rows_all : COL_TARGET;
+    if ((size_t)Z * Kmax > need) need = (size_t)Z * Kmax;
     size_t wf = 27 * (size_t)Ci * Co;   /* flipped conv3 weights */
-    int C = Ci > Co ? Ci : Co;
     size_t pad = hb_conv3_direct_workspace(C, X, Y, Z);
     if (pad > need) need = pad;
     return need > wf ? need : wf;
@@ -39,15 +38,16 @@ size_t hb_conv_workspace(int Ci, int Co, int X, int Y, int Z)
 
 static inline int wrap(int i, int n) { return i < 0 ? i + n : (i >= n ? i - n : i); }
 
-/* col[r*Z + z][(tap, c)] for z-rows [row0, row0+nrows) of a periodic 3x3x3 stencil. */
-static void im2col3(float *col, const float *in, int C, int X, int Y, int Z, int row0, int nrows)
+/* col[r*Z + z][(tap, c)] for z-rows [row0, row0+nrows) of a 3x3x3 stencil,
+ * periodic in y and z; in x per xmode (hb/nn.h). */
+static void im2col3(float *col, const float *in, int C, int X, int Y, int Z, int row0, int nrows, int xmode)
 {
     const int K = 27 * C;
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < nrows; r++) {
         int x = (row0 + r) / Y, y = (row0 + r) % Y;
         for (int kx = 0; kx < 3; kx++) {
-            int xs = wrap(x + kx - 1, X);
+            int xs = xmode == HB_XHALO ? x + kx : wrap(x + kx - 1, X);
             for (int ky = 0; ky < 3; ky++) {
                 int ys = wrap(y + ky - 1, Y);
                 const float *src = in + ((size_t)xs * Y + ys) * Z * C;
@@ -83,65 +83,81 @@ static void bias_grad(float *db, const float *dout, size_t n, int C)
     free(acc);
 }
 
-/* out (+)= conv3(in, w): beta 0 overwrites, 1 accumulates. */
-static void conv3_gemm(float *out, const float *in, const float *w, int B, int Ci, int Co, int X,
-                       int Y, int Z, float *col, float beta)
+/* Output planes [xa, xb) of out (+)= conv3(in, w): beta 0 overwrites, 1 accumulates. */
+static void conv3_gemm(float *out, const float *in, const float *w, int Ci, int Co, int X, int Y, int Z, int xmode,
+                       int xa, int xb, float *col, float beta)
+{
+    const int K = 27 * Ci, cr = chunk_rows(K, Z, X * Y);
+    for (int r0 = xa * Y; r0 < xb * Y; r0 += cr) {
+        int nr = xb * Y - r0 < cr ? xb * Y - r0 : cr;
+        im2col3(col, in, Ci, X, Y, Z, r0, nr, xmode);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr * Z, Co, K, 1.0f, col, K, w, Co, beta,
+                    out + (size_t)r0 * Z * Co, Co);
+    }
+}
+
+void hb_conv3_planes(float *out, const float *in, const float *w, const float *b, int Ci, int Co, int X, int Y,
+                     int Z, int xmode, int xa, int xb, int accumulate, float *col)
+{
+    if (xa >= xb) return;
+    if (hb_conv3_direct_ok(Ci, Co)) {
+        hb_conv3_direct(out, in, w, b, Ci, Co, X, Y, Z, xmode, xa, xb, col, accumulate);
+        return;
+    }
+    conv3_gemm(out, in, w, Ci, Co, X, Y, Z, xmode, xa, xb, col, accumulate ? 1.0f : 0.0f);
+    const size_t off = (size_t)xa * Y * Z;
+    add_bias(out + off * Co, b, (size_t)(xb - xa) * Y * Z, Co);
+}
+
+void hb_conv3_wgrad(float *dw, float *db, const float *dout, const float *in, int Ci, int Co, int X, int Y, int Z,
+                    int xmode, float *col)
 {
     const int K = 27 * Ci, rows = X * Y, cr = chunk_rows(K, Z, rows);
-    const size_t V = (size_t)rows * Z;
-    for (int b = 0; b < B; b++) {
-        const float *inb = in + (size_t)b * V * Ci;
-        float *outb = out + (size_t)b * V * Co;
-        for (int r0 = 0; r0 < rows; r0 += cr) {
+    if (hb_conv3_direct_ok(Ci, Co)) {
+        hb_conv3_direct_dw(dw, in, dout, Ci, Co, X, Y, Z, xmode, col);
+    } else {
+        for (int r0 = 0; r0 < rows; r0 += cr) {   /* dW (27 Ci x Co) += col(in)^T dout */
             int nr = rows - r0 < cr ? rows - r0 : cr;
-            im2col3(col, inb, Ci, X, Y, Z, r0, nr);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr * Z, Co, K, 1.0f, col, K, w, Co,
-                        beta, outb + (size_t)r0 * Z * Co, Co);
+            im2col3(col, in, Ci, X, Y, Z, r0, nr, xmode);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, Co, nr * Z, 1.0f, col, K,
+                        dout + (size_t)r0 * Z * Co, Co, 1.0f, dw, Co);
         }
     }
+    bias_grad(db, dout, (size_t)rows * Z, Co);
+}
+
+void hb_conv3_igrad(float *din, const float *dout, const float *w, int Ci, int Co, int X, int Y, int Z, int xmode,
+                    int xa, int xb, float *col, float *wf)
+{
+    if (xa >= xb) return;
+    /* the adjoint of a periodic convolution is the convolution with the
+     * flipped kernel: wf[26 - tap][co][ci] = w[tap][ci][co] */
+    for (int tap = 0; tap < 27; tap++)
+        for (int ci = 0; ci < Ci; ci++)
+            for (int co = 0; co < Co; co++)
+                wf[((size_t)(26 - tap) * Co + co) * Ci + ci] = w[((size_t)tap * Ci + ci) * Co + co];
+    if (hb_conv3_direct_ok(Co, Ci)) hb_conv3_direct(din, dout, wf, NULL, Co, Ci, X, Y, Z, xmode, xa, xb, col, 1);
+    else conv3_gemm(din, dout, wf, Co, Ci, X, Y, Z, xmode, xa, xb, col, 1.0f);
 }
 
 void hb_conv3_forward(float *out, const float *in, const float *w, const float *b, int B, int Ci,
                       int Co, int X, int Y, int Z, float *col)
 {
-    if (hb_conv3_direct_ok(Ci, Co)) {
-        hb_conv3_direct(out, in, w, b, B, Ci, Co, X, Y, Z, col, 0);
-        return;
-    }
-    conv3_gemm(out, in, w, B, Ci, Co, X, Y, Z, col, 0.0f);
-    add_bias(out, b, (size_t)B * X * Y * Z, Co);
+    const size_t V = (size_t)X * Y * Z;
+    for (int bb = 0; bb < B; bb++)
+        hb_conv3_planes(out + bb * V * Co, in + bb * V * Ci, w, b, Ci, Co, X, Y, Z, HB_XWRAP, 0, X, 0, col);
 }
 
 void hb_conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                        const float *w, int B, int Ci, int Co, int X, int Y, int Z, float *col,
                        float *dcol)
 {
-    const int K = 27 * Ci, rows = X * Y, cr = chunk_rows(K, Z, rows);
-    const size_t V = (size_t)rows * Z;
-    /* dW (27 Ci x Co) += col(in)^T dout */
-    if (dw && hb_conv3_direct_ok(Ci, Co)) {
-        hb_conv3_direct_dw(dw, in, dout, B, Ci, Co, X, Y, Z, col);
-        dw = NULL;
+    const size_t V = (size_t)X * Y * Z;
+    for (int bb = 0; bb < B; bb++) {
+        if (dw) hb_conv3_wgrad(dw, db, dout + bb * V * Co, in + bb * V * Ci, Ci, Co, X, Y, Z, HB_XWRAP, col);
+        else if (db) bias_grad(db, dout + bb * V * Co, V, Co);
+        if (din) hb_conv3_igrad(din + bb * V * Ci, dout + bb * V * Co, w, Ci, Co, X, Y, Z, HB_XWRAP, 0, X, col, dcol);
     }
-    for (int b = 0; b < B && dw; b++) {
-        for (int r0 = 0; r0 < rows; r0 += cr) {
-            int nr = rows - r0 < cr ? rows - r0 : cr;
-            im2col3(col, in + (size_t)b * V * Ci, Ci, X, Y, Z, r0, nr);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, Co, nr * Z, 1.0f, col, K,
-                        dout + ((size_t)b * V + (size_t)r0 * Z) * Co, Co, 1.0f, dw, Co);
-        }
-    }
-    bias_grad(db, dout, (size_t)B * V, Co);
-    if (!din) return;
-    /* din += conv3(dout, wf), wf[26 - tap][co][ci] = w[tap][ci][co]: the
-     * adjoint of a periodic convolution is the convolution with the flipped
-     * kernel. dcol holds wf; col is reused for the im2col of dout. */
-    for (int tap = 0; tap < 27; tap++)
-        for (int ci = 0; ci < Ci; ci++)
-            for (int co = 0; co < Co; co++)
-                dcol[((size_t)(26 - tap) * Co + co) * Ci + ci] = w[((size_t)tap * Ci + ci) * Co + co];
-    if (hb_conv3_direct_ok(Co, Ci)) hb_conv3_direct(din, dout, dcol, NULL, B, Co, Ci, X, Y, Z, col, 1);
-    else conv3_gemm(din, dout, dcol, B, Co, Ci, X, Y, Z, col, 1.0f);
 }
 
 /* ---- 2x2x2 stride 2 ---------------------------------------------------- */
@@ -435,6 +451,39 @@ void hb_film_silu_backward(float *dh, float *dss, const float *dout, const float
         film_grads(dh ? dh + o : NULL, dss + (size_t)b * 2 * C, g, hb, sc, C, V);
     }
     free(g);
+}
+
+void hb_film_silu_grad_inplace(float *hd, float *dss, const float *ds, const float *ss, int C, size_t V)
+{
+    const float *sc = ss, *sh = ss + C;
+    /* per-channel sums in double over fixed chunks, combined in order: the
+     * same bits for any thread count */
+    enum { NCHUNK = 32 };
+    double *part = calloc((size_t)NCHUNK * 2 * C, sizeof *part);
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < NCHUNK; k++) {
+        double *acc = part + (size_t)k * 2 * C;
+        for (size_t v = V * k / NCHUNK; v < V * (k + 1) / NCHUNK; v++)
+            for (int c = 0; c < C; c++) {
+                float h = hd[v * C + c], f = h * (1.0f + sc[c]) + sh[c], s = sigmoidf(f);
+                float g = ds[v * C + c] * s * (1.0f + f * (1.0f - s));
+                acc[c] += (double)g * h;
+                acc[C + c] += g;
+                hd[v * C + c] = g * (1.0f + sc[c]);
+            }
+    }
+    for (int k = 0; k < NCHUNK; k++)
+        for (int c = 0; c < 2 * C; c++) dss[c] += (float)part[(size_t)k * 2 * C + c];
+    free(part);
+}
+
+void hb_silu_grad_inplace(float *d, const float *g, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float s = sigmoidf(g[i]);
+        d[i] *= s * (1.0f + g[i] * (1.0f - s));
+    }
 }
 
 void hb_concat_forward(float *out, const float *a, const float *b, int B, int Ca, int Cb, size_t V)

@@ -12,11 +12,12 @@ size_t hb_conv3_direct_workspace(int C, int X, int Y, int Z);
 /* Tests: floats of padded input per chunk (0 restores the default), so small
  * inputs can be cut into many chunks. Call before sizing workspaces. */
 void hb_conv3_direct_set_chunk(size_t floats);
-/* out = conv3(in, w) + b, or out += ... when accumulate; b may be NULL. */
-void hb_conv3_direct(float *out, const float *in, const float *w, const float *b, int B, int Ci,
-                     int Co, int X, int Y, int Z, float *pad, int accumulate);
-/* dw (27, Ci, Co) += the weight gradient of conv3 for input in and output gradient dout. */
-void hb_conv3_direct_dw(float *dw, const float *in, const float *dout, int B, int Ci, int Co,
-                        int X, int Y, int Z, float *pad);
+/* Output planes [xa, xb) of out = conv3(in, w) + b, or out += ... when
+ * accumulate; b may be NULL; one sample; in laid out per xmode (hb/nn.h). */
+void hb_conv3_direct(float *out, const float *in, const float *w, const float *b, int Ci, int Co, int X, int Y,
+                     int Z, int xmode, int xa, int xb, float *pad, int accumulate);
+/* dw (27, Ci, Co) += the weight gradient of conv3 for input in and output gradient dout (one sample). */
+void hb_conv3_direct_dw(float *dw, const float *in, const float *dout, int Ci, int Co, int X, int Y, int Z,
+                        int xmode, float *pad);
 
 #endif

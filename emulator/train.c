@@ -13,7 +13,7 @@
 #include "hb/nn.h"
 #include "hb/rng.h"
 
-#define STREAM_VAL 101   /* validation patches: fixed, independent of the step */
+#define STREAM_VAL 101   /* validation samples: fixed, independent of the step */
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
@@ -40,14 +40,14 @@ hb_train_config hb_train_config_default(void)
     hb_train_config c;
     memset(&c, 0, sizeof c);
     c.steps = 2000;
-    c.batch = 4;
-    c.patch = 32;
+    c.batch = 2;
     c.width = 16;
+    c.group = 0;
     c.augment = 1;
     c.ema_decay = 0.999;
     c.val_every = 100;
     c.ckpt_every = 500;
-    c.val_patches = 8;
+    c.val_samples = 4;
     c.seed = 1;
     c.adam = hb_adam_config_default();
     c.interp = hb_interp_default();
@@ -59,33 +59,44 @@ hb_train_config hb_train_config_default(void)
 
 typedef struct trainer {
     const hb_train_config *cfg;
-    MPI_Comm comm;
-    int rank;
+    MPI_Comm comm, gcomm;            /* all ranks; this rank's group */
+    int rank, nranks, group, ngroups, G;
+    hb_slab slab;                    /* the group's decomposition of a box */
+    hb_dataset ds, vs;
+    hb_loader ld, lv;
     hb_unet net;
     float *m, *v, *ema;
     long step;                       /* steps done */
     hb_model_meta meta;
-    /* batch buffers */
-    float *in, *target, *y, *dy, *feat, *x0, *x1, *z;
+    size_t n;                        /* cells of this rank's slab */
+    float *in, *target, *y, *dy;     /* n x 3, n x 2, n x 2, n x 2 */
+    double t_net;                    /* seconds in the network (forward + backward) */
 } trainer;
 
 static void trainer_free(trainer *t)
 {
     hb_unet_free(&t->net);
+    hb_loader_free(&t->ld);
+    hb_loader_free(&t->lv);
+    hb_dataset_close(&t->ds);
+    hb_dataset_close(&t->vs);
+    hb_slab_free(&t->slab);
+    if (t->gcomm != MPI_COMM_NULL) (void)hb_mpi(MPI_Comm_free(&t->gcomm));
     free(t->m); free(t->v); free(t->ema);
-    free(t->in); free(t->target); free(t->y); free(t->dy); free(t->feat); free(t->x0); free(t->x1); free(t->z);
+    free(t->in); free(t->target); free(t->y); free(t->dy);
 }
 
-static hb_status write_checkpoint(trainer *t, const hb_dataset *ds, int n_val)
+static hb_status write_checkpoint(trainer *t)
 {
     double t0 = hb_now();
     const hb_train_config *c = t->cfg;
     const hb_h5_attr attrs[] = {
         {"step", 'l', 0, t->step, NULL}, {"steps_total", 'l', 0, c->steps, NULL}, {"batch", 'l', 0, c->batch, NULL},
-        {"patch", 'l', 0, c->patch, NULL}, {"seed", 'l', 0, (long)c->seed, NULL}, {"augment", 'l', 0, c->augment, NULL},
-        {"n_train_boxes", 'l', 0, ds->n_boxes, NULL}, {"n_val_boxes", 'l', 0, n_val, NULL},
+        {"seed", 'l', 0, (long)c->seed, NULL}, {"augment", 'l', 0, c->augment, NULL}, {"group", 'l', 0, t->G, NULL},
+        {"n_train_boxes", 'l', 0, t->ds.n_boxes, NULL}, {"n_val_boxes", 'l', 0, t->vs.n_boxes, NULL},
         {"ema_decay", 'd', c->ema_decay, 0, NULL}, {"lr", 'd', c->adam.lr, 0, NULL},
-        {"weight_decay", 'd', c->adam.weight_decay, 0, NULL}, {"clip_norm", 'd', c->adam.clip_norm, 0, NULL}};
+        {"weight_decay", 'd', c->adam.weight_decay, 0, NULL}, {"clip_norm", 'd', c->adam.clip_norm, 0, NULL},
+        {"training", 's', 0, 0, "whole periodic boxes, cube symmetries and periodic shifts"}};
     HB_TRY(hb_model_save(c->out, t->comm, &t->net, &t->meta, attrs, (int)(sizeof attrs / sizeof attrs[0]), t->ema,
                          t->m, t->v));
     hb_log0("checkpoint: step %ld written to %s (%.2f s)", t->step, c->out, hb_now() - t0);
@@ -97,15 +108,13 @@ static hb_status resume(trainer *t)
     hb_h5 f;
     HB_TRY(hb_h5_open(&f, t->cfg->out, t->comm));
     hb_status rc = hb_model_check_arch(&f, &t->net);
-    long step = 0, batch = 0, patch = 0, seed = 0;
+    long step = 0, batch = 0, seed = 0;
     if (rc == HB_OK) rc = hb_h5_attr_read_long(&f, "/", "step", &step);
     if (rc == HB_OK) rc = hb_h5_attr_read_long(&f, "/", "batch", &batch);
-    if (rc == HB_OK) rc = hb_h5_attr_read_long(&f, "/", "patch", &patch);
     if (rc == HB_OK) rc = hb_h5_attr_read_long(&f, "/", "seed", &seed);
-    if (rc == HB_OK && (batch != t->cfg->batch || patch != t->cfg->patch || (uint64_t)seed != t->cfg->seed)) {
-        rc = HB_ERR0(HB_EARG, "%s was trained with --batch %ld --patch %ld --seed %ld; resume with the same "
-                     "(got %d, %d, %lu)", t->cfg->out, batch, patch, seed, t->cfg->batch, t->cfg->patch,
-                     (unsigned long)t->cfg->seed);
+    if (rc == HB_OK && (batch != t->cfg->batch || (uint64_t)seed != t->cfg->seed)) {
+        rc = HB_ERR0(HB_EARG, "%s was trained with --batch %ld --seed %ld; resume with the same (got %d, %lu)",
+                     t->cfg->out, batch, seed, t->cfg->batch, (unsigned long)t->cfg->seed);
     }
     if (rc == HB_OK) rc = hb_model_read_set(&f, "weights", &t->net, t->net.params);
     if (rc == HB_OK) rc = hb_model_read_set(&f, "ema", &t->net, t->ema);
@@ -118,55 +127,67 @@ static hb_status resume(trainer *t)
     return HB_OK;
 }
 
-/* Inputs, targets and features of the local patches; then forward (and
- * backward when train). *loss_sum: the summed per-patch losses. */
-static hb_status run_batch(trainer *t, const hb_dataset *ds, const hb_patch *ps, int nloc, int B, long key,
-                           uint32_t noise_stream, int train, double *loss_sum)
+/* The samples of batch `step` this rank's group computes, in order: j = group, group + ngroups, ... */
+static int group_samples(const trainer *t, const hb_dataset *ds, uint32_t stream, long step, int B, int augment,
+                         hb_sample *out)
 {
-    const int P = t->cfg->patch;
-    const size_t V = (size_t)P * P * P;
-    for (int i = 0; i < nloc; i++) {
-        const hb_patch *s = &ps[i];
-        hb_dataset_extract(ds, s, P, t->x0, t->x1);
-        for (size_t vv = 0; vv < V; vv++) {
-            double g[2];
-            hb_rng_normal2(t->cfg->seed, noise_stream, (uint64_t)key * (uint64_t)B + (uint64_t)s->j, (uint32_t)vv, g);
-            t->z[2 * vv] = (float)g[0];
-            t->z[2 * vv + 1] = (float)g[1];
-        }
-        hb_interp_pair(&t->meta.ic, s->t, t->x0, t->x1, t->z, t->in + (size_t)i * V * 3, t->target + (size_t)i * V * 2, V);
-        hb_interp_features(s->t, ds->boxes[s->box].info.theta, t->feat + (size_t)i * HB_UNET_NFEAT);
+    int n = 0;
+    for (int j = t->group; j < B; j += t->ngroups) hb_dataset_sample(ds, t->cfg->seed, stream, step, j, augment, &out[n++]);
+    return n;
+}
+
+/* One sample through the network: the interpolant's input and target from
+ * the loaded channels and the noise keyed by (seed, key, global cell);
+ * forward; the squared error of this rank's cells into *sse and, when
+ * train, dL/dy = 2 (y - target) / (2 N^3 B) and the backward pass. */
+static hb_status run_sample(trainer *t, const hb_dataset *ds, hb_loader *L, const hb_sample *s, long key, int B,
+                            uint32_t noise_stream, int train, double *sse)
+{
+    const float *x0, *x1;
+    HB_TRY(hb_loader_get(L, s, &x0, &x1));
+    const size_t n = t->n, first = (size_t)t->slab.x0 * ds->N * ds->N;
+    float *z = t->dy;   /* the noise, before dy is needed */
+    const uint32_t sub = (uint32_t)((uint64_t)key * (uint64_t)B + (uint64_t)s->j);
+    for (size_t c = 0; c < n; c++) {
+        double g[2];
+        hb_rng_normal2(t->cfg->seed, noise_stream, first + c, sub, g);
+        z[2 * c] = (float)g[0];
+        z[2 * c + 1] = (float)g[1];
     }
-    *loss_sum = 0;
-    if (nloc == 0) return HB_OK;
-    HB_TRY(hb_unet_forward(&t->net, t->in, t->feat, t->y, nloc, P, P, P));
-    /* L = (1/B) sum_patches mean_voxels (y - target)^2: the local share */
-    double mse = hb_mse_forward_backward(train ? t->dy : NULL, t->y, t->target, (size_t)nloc * V * 2,
-                                         (float)nloc / (float)B);
-    *loss_sum = mse * nloc;
-    if (train) hb_unet_backward(&t->net, t->dy);
+    hb_interp_pair(&t->meta.ic, s->t, x0, x1, z, t->in, t->target, n);
+    float feat[HB_UNET_NFEAT];
+    hb_interp_features(s->t, ds->boxes[s->box].info.theta, feat);
+    double t0 = hb_now();
+    HB_TRY(hb_unet_forward(&t->net, t->in, feat, t->y));
+    const double n_box = 2.0 * pow((double)ds->N, 3);   /* voxels x channels of a box */
+    double mse = hb_mse_forward_backward(train ? t->dy : NULL, t->y, t->target, 2 * n,
+                                         (float)(2.0 * (double)n / (n_box * B)));
+    *sse = mse * 2.0 * (double)n;
+    if (train) HB_TRY(hb_unet_backward(&t->net, t->dy, NULL));
+    t->t_net += hb_now() - t0;
     return HB_OK;
 }
 
-static hb_status validate(trainer *t, const hb_dataset *val, double *loss)
+/* The held-out loss: val_samples fixed samples (no augmentation), each at
+ * its own fixed t; the mean of their per-box losses. */
+static hb_status validate(trainer *t, double *loss)
 {
-    const int B = t->cfg->val_patches;
-    hb_patch *ps = malloc((size_t)B * sizeof *ps);
-    if (hb_mpi_any(t->comm, !ps)) { free(ps); return HB_ERR0(HB_ENOMEM, "validation patches"); }
-    int nloc = hb_dataset_patches(val, t->cfg->seed, STREAM_VAL, 0, B, 0, ps);
+    const int B = t->cfg->val_samples;
+    hb_sample *ss = malloc((size_t)B * sizeof *ss);
+    if (hb_mpi_any(t->comm, !ss)) { free(ss); return HB_ERR0(HB_ENOMEM, "validation samples"); }
+    int n = group_samples(t, &t->vs, STREAM_VAL, 0, B, 0, ss);
     double sum = 0;
     hb_status rc = HB_OK;
-    /* in chunks of the training batch size: the workspace holds that many */
-    for (int i0 = 0; i0 < nloc && rc == HB_OK; i0 += t->cfg->batch) {
-        int n = nloc - i0 < t->cfg->batch ? nloc - i0 : t->cfg->batch;
-        double s;
-        rc = run_batch(t, val, ps + i0, n, B, 0, STREAM_VAL, 0, &s);
-        sum += s;
+    for (int i = 0; i < n && rc == HB_OK; i++) {
+        double sse = 0;
+        if (i + 1 < n) hb_loader_prefetch(&t->lv, &ss[i + 1]);
+        rc = run_sample(t, &t->vs, &t->lv, &ss[i], 0, B, STREAM_VAL, 0, &sse);
+        sum += sse;
     }
-    free(ps);
+    free(ss);
     HB_TRY(hb_mpi_agree(t->comm, rc));
     HB_TRY(hb_mpi_sum(t->comm, &sum, 1));
-    *loss = sum / B;
+    *loss = sum / (2.0 * pow((double)t->vs.N, 3) * B);
     return HB_OK;
 }
 
@@ -177,74 +198,106 @@ static void loss_text(char *buf, size_t n, double loss)
     else snprintf(buf, n, "%.5f", loss);
 }
 
-/* Statistics, the training and validation sets, the training range. */
-static hb_status load_data(trainer *t, hb_dataset *ds, hb_dataset *vs, char **data, int n_data, char **val, int n_val)
+/* The groups (ranks per box) and the decomposition of a box over a group. */
+static hb_status make_groups(trainer *t, int N)
 {
     const hb_train_config *cfg = t->cfg;
-    double t_load = hb_now();
-    t->meta.ic = cfg->interp;
-    HB_TRY(hb_dataset_stats(data, n_data, &t->meta.ic, t->comm));
-    HB_TRY(hb_dataset_load(ds, data, n_data, cfg->patch - 1, &t->meta.ic, t->comm));
-    if (n_val > 0) {
-        HB_TRY(hb_dataset_load(vs, val, n_val, cfg->patch - 1, &t->meta.ic, t->comm));
-        if (vs->N != ds->N || fabs(vs->box_size - ds->box_size) > 1e-6 * ds->box_size) {
-            return HB_ERR0(HB_EARG, "validation boxes (%d^3, %g Mpc/h) differ from the training boxes (%d^3, %g Mpc/h)",
-                           vs->N, vs->box_size, ds->N, ds->box_size);
-        }
+    t->G = cfg->group > 0 ? cfg->group : t->nranks;
+    if (t->nranks % t->G) {
+        return HB_ERR0(HB_EARG, "--group %d does not divide the %d ranks: every group needs the same number of ranks",
+                       t->G, t->nranks);
     }
-    if (cfg->patch % 4 || cfg->patch > ds->N) {
-        return HB_ERR0(HB_EARG, "--patch %d must be a multiple of 4 and at most the grid %d", cfg->patch, ds->N);
+    t->ngroups = t->nranks / t->G;
+    t->group = t->rank / t->G;
+    HB_TRY(hb_mpi(MPI_Comm_split(t->comm, t->group, t->rank, &t->gcomm)));
+    HB_TRY(hb_mpi(MPI_Comm_set_errhandler(t->gcomm, MPI_ERRORS_RETURN)));
+    HB_TRY(hb_slab_init_aligned(&t->slab, N, 4, t->gcomm));
+    if (t->ngroups > cfg->batch) {
+        hb_log0("train: warning: %d groups but a batch of %d boxes: %d groups idle each step", t->ngroups, cfg->batch,
+                t->ngroups - cfg->batch);
     }
-    hb_dataset_theta_range(ds, t->meta.theta_min, t->meta.theta_max);
-    t->meta.box_size = ds->box_size;
-    t->meta.cell_size = ds->box_size / ds->N;
-    t->meta.grid = ds->N;
-    const hb_interp *ic = &t->meta.ic;
-    hb_log0("train: %d boxes of %d^3 (%g Mpc/h), %d validation boxes, loaded in %.2f s; standardised log10 "
-            "means %.3f %.3f %.3f, std %.3f %.3f %.3f", ds->n_boxes, ds->N, ds->box_size, n_val, hb_now() - t_load,
-            ic->mean[0], ic->mean[1], ic->mean[2], ic->std[0], ic->std[1], ic->std[2]);
     return HB_OK;
 }
 
-/* The network, its workspace, Adam moments, EMA and the batch buffers. */
+/* The sets, statistics, groups, the training range. */
+static hb_status load_data(trainer *t, char **data, int n_data, char **val, int n_val)
+{
+    const hb_train_config *cfg = t->cfg;
+    double t_load = hb_now();
+    HB_TRY(hb_dataset_open(&t->ds, data, n_data, t->comm));
+    if (n_val > 0) {
+        HB_TRY(hb_dataset_open(&t->vs, val, n_val, t->comm));
+        if (t->vs.N != t->ds.N || fabs(t->vs.box_size - t->ds.box_size) > 1e-6 * t->ds.box_size) {
+            return HB_ERR0(HB_EARG, "validation boxes (%d^3, %g Mpc/h) differ from the training boxes (%d^3, %g Mpc/h)",
+                           t->vs.N, t->vs.box_size, t->ds.N, t->ds.box_size);
+        }
+    }
+    t->meta.ic = cfg->interp;
+    HB_TRY(hb_dataset_stats(&t->ds, &t->meta.ic, t->comm));
+    HB_TRY(make_groups(t, t->ds.N));
+    hb_dataset_theta_range(&t->ds, t->meta.theta_min, t->meta.theta_max);
+    t->meta.box_size = t->ds.box_size;
+    t->meta.cell_size = t->ds.box_size / t->ds.N;
+    t->meta.grid = t->ds.N;
+    const hb_interp *ic = &t->meta.ic;
+    int direct = 0;
+    for (int b = 0; b < t->ds.n_boxes; b++) direct += t->ds.boxes[b].direct;
+    hb_log0("train: %d boxes of %d^3 (%g Mpc/h; %d read raw, %d through HDF5), %d validation boxes, statistics in "
+            "%.2f s; standardised log10 means %.3f %.3f %.3f, std %.3f %.3f %.3f", t->ds.n_boxes, t->ds.N,
+            t->ds.box_size, direct, t->ds.n_boxes - direct, n_val, hb_now() - t_load, ic->mean[0], ic->mean[1],
+            ic->mean[2], ic->std[0], ic->std[1], ic->std[2]);
+    return HB_OK;
+}
+
+/* The network, its workspace, Adam moments, EMA, the loaders and the sample buffers. */
 static hb_status setup(trainer *t)
 {
     const hb_train_config *cfg = t->cfg;
     hb_unet_config uc = {HB_NTARGET, cfg->width, 64};
     HB_TRY(hb_unet_init(&t->net, &uc, cfg->seed));
-    HB_TRY(hb_unet_reserve(&t->net, cfg->batch, cfg->patch, cfg->patch, cfg->patch));
-    const size_t V = (size_t)cfg->patch * cfg->patch * cfg->patch, B = (size_t)cfg->batch;
+    HB_TRY(hb_unet_reserve(&t->net, &t->slab, t->ds.N, t->ds.N, 1));
+    HB_TRY(hb_loader_init(&t->ld, &t->ds, &t->slab, &t->meta.ic));
+    if (t->vs.n_boxes > 0) HB_TRY(hb_loader_init(&t->lv, &t->vs, &t->slab, &t->meta.ic));
+    t->n = (size_t)t->slab.nx * t->ds.N * t->ds.N;
     t->m = calloc(t->net.n_params, sizeof *t->m);
     t->v = calloc(t->net.n_params, sizeof *t->v);
     t->ema = malloc(t->net.n_params * sizeof *t->ema);
-    t->in = malloc(B * V * 3 * sizeof *t->in);
-    t->target = malloc(B * V * 2 * sizeof *t->target);
-    t->y = malloc(B * V * 2 * sizeof *t->y);
-    t->dy = malloc(B * V * 2 * sizeof *t->dy);
-    t->feat = malloc(B * HB_UNET_NFEAT * sizeof *t->feat);
-    t->x0 = malloc(V * sizeof *t->x0);
-    t->x1 = malloc(V * 2 * sizeof *t->x1);
-    t->z = malloc(V * 2 * sizeof *t->z);
-    if (!t->m || !t->v || !t->ema || !t->in || !t->target || !t->y || !t->dy || !t->feat || !t->x0 || !t->x1 || !t->z) {
-        return HB_ERR(HB_ENOMEM, "training buffers");
+    t->in = malloc(t->n * 3 * sizeof *t->in);
+    t->target = malloc(t->n * 2 * sizeof *t->target);
+    t->y = malloc(t->n * 2 * sizeof *t->y);
+    t->dy = malloc(t->n * 2 * sizeof *t->dy);
+    if (!t->m || !t->v || !t->ema || !t->in || !t->target || !t->y || !t->dy) {
+        return HB_ERR(HB_ENOMEM, "training buffers (%zu cells)", t->n);
     }
     memcpy(t->ema, t->net.params, t->net.n_params * sizeof *t->ema);
     return HB_OK;
 }
 
-/* One optimiser step: the local patches' gradients, one Allreduce, AdamW, EMA. */
-static hb_status train_step(trainer *t, const hb_dataset *ds, hb_patch *ps, double *loss)
+/* One optimiser step: the group's samples' gradients (the next sample
+ * prefetched while the network runs), one Allreduce, AdamW, EMA. */
+static hb_status train_step(trainer *t, hb_sample *ss, double *loss)
 {
     const hb_train_config *cfg = t->cfg;
     const long step = t->step + 1;
-    int nloc = hb_dataset_patches(ds, cfg->seed, HB_STREAM_PATCH, step, cfg->batch, cfg->augment, ps);
+    const int B = cfg->batch;
+    int n = group_samples(t, &t->ds, HB_STREAM_PATCH, step, B, cfg->augment, ss);
     hb_unet_zero_grad(&t->net);
-    double sum;
-    HB_TRY(hb_mpi_agree(t->comm, run_batch(t, ds, ps, nloc, cfg->batch, step, HB_STREAM_TRAIN_NOISE, 1, &sum)));
+    double sum = 0;
+    hb_status rc = HB_OK;
+    for (int i = 0; i < n && rc == HB_OK; i++) {
+        hb_sample next;   /* the following sample, or the next step's first */
+        if (i + 1 < n) next = ss[i + 1];
+        else hb_dataset_sample(&t->ds, cfg->seed, HB_STREAM_PATCH, step + 1, t->group, cfg->augment, &next);
+        if (i + 1 < n || step < cfg->steps) hb_loader_prefetch(&t->ld, &next);
+        double sse = 0;
+        rc = run_sample(t, &t->ds, &t->ld, &ss[i], step, B, HB_STREAM_TRAIN_NOISE, 1, &sse);
+        sum += sse;
+    }
+    HB_TRY(hb_mpi_agree(t->comm, rc));
     /* one Allreduce for the gradients; the loss is a second, tiny one */
     HB_TRY(hb_mpi(MPI_Allreduce(MPI_IN_PLACE, t->net.grads, (int)t->net.n_params, MPI_FLOAT, MPI_SUM, t->comm)));
     HB_TRY(hb_mpi_sum(t->comm, &sum, 1));
-    *loss = sum / cfg->batch;
+    *loss = sum / (2.0 * pow((double)t->ds.N, 3) * B);
     hb_adam_step(&cfg->adam, step, t->net.params, t->net.grads, t->m, t->v, t->net.n_params);
     /* EMA with a short warm-up so early averages are not stuck at the init */
     float d = (float)fmin(cfg->ema_decay, (1.0 + step) / (10.0 + step));
@@ -253,45 +306,57 @@ static hb_status train_step(trainer *t, const hb_dataset *ds, hb_patch *ps, doub
     return HB_OK;
 }
 
+/* The progress line's numbers. */
+static void progress_text(const trainer *t, char *buf, size_t cap, double loss, double val_loss, long done,
+                          double elapsed)
+{
+    char val[32];
+    loss_text(val, sizeof val, val_loss);
+    const double sps = (double)done * t->cfg->batch / elapsed, vox = sps * pow((double)t->ds.N, 3);
+    snprintf(buf, cap, "loss %.5f  val %s  %.2f boxes/s  %.2e voxels/s  I/O wait %.0f%%  lr %.2e", loss, val, sps,
+             vox, 100 * t->ld.t_wait / elapsed, hb_adam_lr(&t->cfg->adam, t->step));
+}
+
 /* The step loop: progress, validation, checkpoints, stop on a signal. */
-static hb_status loop(trainer *t, const hb_dataset *ds, const hb_dataset *vs, int n_val)
+static hb_status loop(trainer *t)
 {
     const hb_train_config *cfg = t->cfg;
-    hb_patch *ps = malloc((size_t)cfg->batch * sizeof *ps);
-    if (hb_mpi_any(t->comm, !ps)) { free(ps); return HB_ERR0(HB_ENOMEM, "batch list"); }
+    hb_sample *ss = malloc((size_t)cfg->batch * sizeof *ss);
+    if (hb_mpi_any(t->comm, !ss)) { free(ss); return HB_ERR0(HB_ENOMEM, "batch list"); }
     hb_progress prog;
     hb_progress_init(&prog, "train", cfg->steps, "steps");
     const long step0 = t->step;
     double val_loss = NAN, last_loss = NAN, t_start = hb_now();
+    t->ld.t_wait = t->t_net = 0;
     hb_status rc = HB_OK;
     while (rc == HB_OK && t->step < cfg->steps) {
         if (hb_mpi_any(t->comm, g_stop)) {   /* SLURM's warning signal: checkpoint, stop cleanly */
             hb_log0("train: stop requested (SIGTERM/SIGUSR1) at step %ld", t->step);
-            rc = write_checkpoint(t, ds, n_val);
+            rc = write_checkpoint(t);
             if (rc == HB_OK) rc = HB_ESTOP;
             break;
         }
-        rc = train_step(t, ds, ps, &last_loss);
+        rc = train_step(t, ss, &last_loss);
         const long step = t->step;
-        if (rc == HB_OK && n_val > 0 && (step % cfg->val_every == 0 || step == cfg->steps)) rc = validate(t, vs, &val_loss);
-        char extra[160], val[32];
-        loss_text(val, sizeof val, val_loss);
-        double sps = (double)(step - step0) * cfg->batch / (hb_now() - t_start);
-        snprintf(extra, sizeof extra, "loss %.5f  val %s  %.1f samples/s  lr %.2e", last_loss, val, sps,
-                 hb_adam_lr(&cfg->adam, step));
+        if (rc == HB_OK && t->vs.n_boxes > 0 && (step % cfg->val_every == 0 || step == cfg->steps)) rc = validate(t, &val_loss);
+        char extra[200];
+        progress_text(t, extra, sizeof extra, last_loss, val_loss, step - step0, hb_now() - t_start);
         if (rc == HB_OK) hb_progress_step(&prog, step, extra);
         if (rc == HB_OK && cfg->ckpt_every > 0 && step % cfg->ckpt_every == 0 && step < cfg->steps) {
-            rc = write_checkpoint(t, ds, n_val);
+            rc = write_checkpoint(t);
         }
     }
-    free(ps);
-    if (rc == HB_OK) rc = write_checkpoint(t, ds, n_val);
+    free(ss);
+    if (rc == HB_OK) rc = write_checkpoint(t);
     if (rc == HB_OK) {
-        double el = hb_now() - t_start;
+        double el = hb_now() - t_start, rss = (double)hb_peak_rss(), done = (double)(t->step - step0);
         char val[32];
         loss_text(val, sizeof val, val_loss);
-        hb_log0("train: done, %ld steps in %.1f s (%.2f samples/s), final loss %.5f, validation %s",
-                t->step - step0, el, (t->step - step0) * (double)cfg->batch / el, last_loss, val);
+        rc = hb_mpi_max(t->comm, &rss, 1);
+        hb_log0("train: done, %ld steps in %.1f s (%.2f boxes/s, %.3e voxels/s; network %.0f%%, waiting for data "
+                "%.1f%% of the time), final loss %.5f, validation %s; peak memory %.0f MB per rank",
+                t->step - step0, el, done * cfg->batch / el, done * cfg->batch * pow((double)t->ds.N, 3) / el,
+                100 * t->t_net / el, 100 * t->ld.t_wait / el, last_loss, val, rss / 1e6);
     }
     return rc;
 }
@@ -302,20 +367,18 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     memset(&t, 0, sizeof t);
     t.cfg = cfg;
     t.comm = comm;
+    t.gcomm = MPI_COMM_NULL;
     HB_TRY(hb_mpi(MPI_Comm_rank(comm, &t.rank)));
-    hb_dataset ds, vs;
-    memset(&ds, 0, sizeof ds);
-    memset(&vs, 0, sizeof vs);
-    hb_status rc = load_data(&t, &ds, &vs, data, n_data, val, n_val);
+    HB_TRY(hb_mpi(MPI_Comm_size(comm, &t.nranks)));
+    hb_status rc = load_data(&t, data, n_data, val, n_val);
     if (rc == HB_OK) rc = hb_mpi_agree(comm, setup(&t));
     if (rc == HB_OK && cfg->resume) rc = resume(&t);
     if (rc == HB_OK) {
-        hb_log0("train: network w=%d (%zu parameters), batch %d of %d^3 patches, %ld steps, lr %.2e, %d ranks",
-                cfg->width, t.net.n_params, cfg->batch, cfg->patch, cfg->steps, cfg->adam.lr, ds.slab.nranks);
-        rc = loop(&t, &ds, &vs, n_val);
+        hb_log0("train: network w=%d (%zu parameters), batch %d boxes of %d^3, %d groups of %d ranks (slabs of "
+                "%ld planes), %ld steps, lr %.2e", cfg->width, t.net.n_params, cfg->batch, t.ds.N, t.ngroups, t.G,
+                t.slab.nx, cfg->steps, cfg->adam.lr);
+        rc = loop(&t);
     }
     trainer_free(&t);
-    hb_dataset_free(&ds);
-    hb_dataset_free(&vs);
     return rc;
 }

@@ -1,4 +1,5 @@
-/* The reference UNet3D-small: parameters, forward, backward (hb/unet.h). */
+/* The reference UNet3D-small on a slab of a box: parameters, forward,
+ * backward, lean inference (hb/unet.h). */
 #include "hb/unet.h"
 
 #include <math.h>
@@ -58,24 +59,24 @@ hb_status hb_unet_init(hb_unet *u, const hb_unet_config *cfg, uint64_t seed)
     u->emb_b2 = add_view(u, "emb.b2", (size_t)E, E);
     u->stem_w = add_view(u, "stem.w", 27 * (size_t)cin * w, 27 * cin);
     u->stem_b = add_view(u, "stem.b", (size_t)w, 27 * cin);
-    u->rb0 = add_resblock(u, "res0", w);
+    u->rb[0] = add_resblock(u, "res0", w);
     u->down1_w = add_view(u, "down1.w", 8 * (size_t)w * 2 * w, 8 * w);
     u->down1_b = add_view(u, "down1.b", 2 * (size_t)w, 8 * w);
-    u->rb1 = add_resblock(u, "res1", 2 * w);
+    u->rb[1] = add_resblock(u, "res1", 2 * w);
     u->down2_w = add_view(u, "down2.w", 8 * (size_t)2 * w * 4 * w, 16 * w);
     u->down2_b = add_view(u, "down2.b", 4 * (size_t)w, 16 * w);
-    u->rb2 = add_resblock(u, "res2", 4 * w);
+    u->rb[2] = add_resblock(u, "res2", 4 * w);
     /* PyTorch's fan-in of a transposed convolution is out_channels * 8 */
     u->up1_w = add_view(u, "up1.w", (size_t)4 * w * 8 * 2 * w, 16 * w);
     u->up1_b = add_view(u, "up1.b", 2 * (size_t)w, 16 * w);
     u->dec1_w = add_view(u, "dec1.w", 27 * (size_t)4 * w * 2 * w, 27 * 4 * w);
     u->dec1_b = add_view(u, "dec1.b", 2 * (size_t)w, 27 * 4 * w);
-    u->rb1b = add_resblock(u, "res1b", 2 * w);
+    u->rb[3] = add_resblock(u, "res1b", 2 * w);
     u->up0_w = add_view(u, "up0.w", (size_t)2 * w * 8 * w, 8 * w);
     u->up0_b = add_view(u, "up0.b", (size_t)w, 8 * w);
     u->dec0_w = add_view(u, "dec0.w", 27 * (size_t)2 * w * w, 27 * 2 * w);
     u->dec0_b = add_view(u, "dec0.b", (size_t)w, 27 * 2 * w);
-    u->rb0b = add_resblock(u, "res0b", w);
+    u->rb[4] = add_resblock(u, "res0b", w);
     u->head_w = add_view(u, "head.w", (size_t)w * F, w);
     u->head_b = add_view(u, "head.b", (size_t)F, w);
 
@@ -102,11 +103,9 @@ void hb_unet_free(hb_unet *u)
 {
     free(u->params);
     free(u->grads);
-    free(u->arena);
-    free(u->darena);
+    free(u->ws);
     free(u->col);
-    free(u->dcol);
-    free(u->iarena);
+    free(u->wf);
     memset(u, 0, sizeof *u);
 }
 
@@ -115,306 +114,405 @@ void hb_unet_zero_grad(hb_unet *u) { memset(u->grads, 0, u->n_params * sizeof *u
 static inline float *P(hb_unet *u, int view) { return u->params + u->views[view].off; }
 static inline float *G(hb_unet *u, int view) { return u->grads + u->views[view].off; }
 
-/* Floats of activations per sample of V0 level-0 voxels (all levels). */
-static size_t arena_per_sample(const hb_unet_config *c, size_t V0)
+/* Level l of the slab: planes, plane sides and voxels per plane. */
+static inline int LX(const hb_unet *u, int l) { return u->X >> l; }
+static inline int LY(const hb_unet *u, int l) { return u->Y >> l; }
+static inline int LZ(const hb_unet *u, int l) { return u->Z >> l; }
+static inline size_t LP(const hb_unet *u, int l) { return (size_t)LY(u, l) * (size_t)LZ(u, l); }
+/* Floats of a level-l tensor of c channels with one halo plane on each side. */
+static inline size_t hsize(const hb_unet *u, int l, int c) { return (size_t)(LX(u, l) + 2) * LP(u, l) * c; }
+/* The first interior plane of such a tensor. */
+static inline float *interior(const hb_unet *u, float *t, int l, int c) { return t + LP(u, l) * c; }
+
+/* The activation layout. Training keeps what the backward pass needs (the
+ * resblock inputs, their first convolutions' outputs h, the skip outputs,
+ * the concatenations and the decoders' pre-SiLU outputs); the backward pass
+ * recomputes SiLU(FiLM(h)) and SiLU(g) and writes gradients into buffers
+ * whose forward values are dead. Inference keeps two tensors per level plus
+ * the concatenation. Returns the floats needed; carves when base != NULL. */
+static size_t layout(hb_unet *u, float *base, int train)
 {
-    const size_t w = (size_t)c->width, F = (size_t)c->n_fields, V1 = V0 / 8, V2 = V0 / 64;
-    (void)F;
-    size_t n = 3 * (size_t)c->emb;                                   /* e_h1, e_a1, e */
-    n += V0 * w;                                                     /* s0 */
-    n += 2 * (2 * w) + 3 * V0 * w;                                   /* r0 */
-    n += V1 * 2 * w + 2 * (4 * w) + 3 * V1 * 2 * w;                  /* d1, r1 */
-    n += V2 * 4 * w + 2 * (8 * w) + 3 * V2 * 4 * w;                  /* d2, r2 */
-    n += V1 * 2 * w + V1 * 4 * w + 2 * V1 * 2 * w + 2 * (4 * w) + 3 * V1 * 2 * w;   /* u1 c1 g1 a1 r1b */
-    n += V0 * w + V0 * 2 * w + 2 * V0 * w + 2 * (2 * w) + 3 * V0 * w;                 /* u0 c0 g0 a0 r0b */
+    const int w = u->cfg.width, E = u->cfg.emb;
+    size_t n = 0;
+    hb_unet_acts *a = &u->a;
+#define TAKE(ptr, cnt) do { if (base) (ptr) = base + n; n += (cnt); } while (0)
+    TAKE(a->e_h1, E); TAKE(a->e_a1, E); TAKE(a->e, E); TAKE(a->de, E); TAKE(a->de_a1, E); TAKE(a->de_h1, E);
+    static const int mult[5] = {1, 2, 4, 2, 1};
+    for (int k = 0; k < 5; k++) { TAKE(a->ss[k], 2 * (size_t)mult[k] * w); TAKE(a->dss[k], 2 * (size_t)mult[k] * w); }
+    TAKE(a->x0, hsize(u, 0, u->cin));
+    if (train) {
+        TAKE(a->s0, hsize(u, 0, w)); TAKE(a->h0, hsize(u, 0, w)); TAKE(a->o0, hsize(u, 0, w));
+        TAKE(a->c0, hsize(u, 0, 2 * w)); TAKE(a->g0, hsize(u, 0, w)); TAKE(a->hb0, hsize(u, 0, w));
+        TAKE(a->ob0, hsize(u, 0, w)); TAKE(a->t0a, hsize(u, 0, w)); TAKE(a->t0b, hsize(u, 0, w));
+        TAKE(a->d1, hsize(u, 1, 2 * w)); TAKE(a->h1, hsize(u, 1, 2 * w)); TAKE(a->o1, hsize(u, 1, 2 * w));
+        TAKE(a->c1, hsize(u, 1, 4 * w)); TAKE(a->g1, hsize(u, 1, 2 * w)); TAKE(a->hb1, hsize(u, 1, 2 * w));
+        TAKE(a->ob1, hsize(u, 1, 2 * w)); TAKE(a->t1a, hsize(u, 1, 2 * w)); TAKE(a->t1b, hsize(u, 1, 2 * w));
+        TAKE(a->d2, hsize(u, 2, 4 * w)); TAKE(a->h2, hsize(u, 2, 4 * w)); TAKE(a->o2, hsize(u, 2, 4 * w));
+        TAKE(a->t2a, hsize(u, 2, 4 * w));
+    } else {
+        /* inference: o0 = the level-0 skip, t0a scratch, c0 the concatenation,
+         * g0 the decoder; likewise at level 1; d2, h2 at level 2 */
+        TAKE(a->o0, hsize(u, 0, w)); TAKE(a->t0a, hsize(u, 0, w)); TAKE(a->c0, hsize(u, 0, 2 * w));
+        TAKE(a->o1, hsize(u, 1, 2 * w)); TAKE(a->t1a, hsize(u, 1, 2 * w)); TAKE(a->c1, hsize(u, 1, 4 * w));
+        TAKE(a->g1, hsize(u, 1, 2 * w));
+        TAKE(a->d2, hsize(u, 2, 4 * w)); TAKE(a->h2, hsize(u, 2, 4 * w));
+    }
+#undef TAKE
     return n;
 }
 
-hb_status hb_unet_reserve(hb_unet *u, int B, int X, int Y, int Z)
+double hb_unet_floats_per_voxel(const hb_unet_config *c, int train)
 {
-    if (X % 4 || Y % 4 || Z % 4 || X < 4 || Y < 4 || Z < 4 || B < 1) {
-        return HB_ERR(HB_EARG, "network input %d x %d x %d (batch %d): sizes must be multiples of 4",
-                      X, Y, Z, B);
+    const double w = c->width;
+    return train ? 10 * w + (c->n_fields + 1) + 20 * w / 8 + 16 * w / 64 : 4 * w + (c->n_fields + 1) + 10 * w / 8 + 8 * w / 64;
+}
+
+hb_status hb_unet_reserve(hb_unet *u, const hb_slab *slab, int Y, int Z, int train)
+{
+    const int X = (int)slab->nx;
+    if (X % 4 || slab->x0 % 4 || Y % 4 || Z % 4 || X < 4 || Y < 4 || Z < 4) {
+        return HB_ERR(HB_EARG, "network slab of %d planes from x = %ld of %d x %d planes: every size and the slab "
+                      "start must be multiples of 4 (hb_slab_init_aligned)", X, slab->x0, Y, Z);
     }
-    const int w = u->cfg.width;
-    size_t bv = (size_t)B * X * Y * Z;
-    size_t an = arena_per_sample(&u->cfg, (size_t)X * Y * Z) * (size_t)B;
-    size_t cn = 0;
-    /* the largest im2col of any layer at any level */
-    size_t c0 = hb_conv_workspace(2 * w > u->cin ? 2 * w : u->cin, w, X, Y, Z);
-    size_t c1 = hb_conv_workspace(4 * w, 2 * w, X / 2, Y / 2, Z / 2);
-    size_t c2 = hb_conv_workspace(4 * w, 4 * w, X / 4, Y / 4, Z / 4);
-    cn = c0 > c1 ? c0 : c1;
-    cn = cn > c2 ? cn : c2;
-    if (bv <= u->cap_bv && an <= u->arena_n && cn <= u->cap_col) return HB_OK;
-    free(u->arena);
-    free(u->darena);
+    if (u->ws && u->slab == slab && u->X == X && u->Y == Y && u->Z == Z && u->train >= train) return HB_OK;
+    free(u->ws);
     free(u->col);
-    free(u->dcol);
-    u->arena = malloc(an * sizeof *u->arena);
-    u->darena = malloc(an * sizeof *u->darena);
-    u->col = malloc(cn * sizeof *u->col);
-    u->dcol = malloc(cn * sizeof *u->dcol);
-    if (!u->arena || !u->darena || !u->col || !u->dcol) {
-        u->cap_bv = u->cap_col = u->arena_n = 0;
-        return HB_ERR(HB_ENOMEM, "network workspace for %d x %d^3-ish samples (%.0f MB)", B, X,
-                      (2.0 * an + 2.0 * cn) * 4 / 1e6);
+    free(u->wf);
+    u->slab = slab;
+    u->X = X;
+    u->Y = Y;
+    u->Z = Z;
+    u->train = train;
+    u->ws_n = layout(u, NULL, train);
+    const int w = u->cfg.width, cmax = 8 * w > u->cin ? 8 * w : u->cin;
+    size_t c0 = hb_conv_workspace(2 * w > u->cin ? 2 * w : u->cin, 2 * w, X + 2, Y, Z);
+    size_t c1 = hb_conv_workspace(4 * w, 4 * w, X / 2 + 2, Y / 2, Z / 2);
+    size_t c2 = hb_conv_workspace(8 * w, 8 * w, X / 4 + 2, Y / 4, Z / 4);
+    u->col_n = c0 > c1 ? (c0 > c2 ? c0 : c2) : (c1 > c2 ? c1 : c2);
+    u->wf_n = u->col_n > 27 * (size_t)cmax * cmax ? u->col_n : 27 * (size_t)cmax * cmax;
+    u->ws = calloc(u->ws_n, sizeof *u->ws);
+    u->col = malloc(u->col_n * sizeof *u->col);
+    u->wf = malloc(u->wf_n * sizeof *u->wf);
+    if (!u->ws || !u->col || !u->wf) {
+        double mb = (double)(u->ws_n + u->col_n + u->wf_n) * 4 / 1e6;
+        free(u->ws); free(u->col); free(u->wf);
+        u->ws = u->col = u->wf = NULL;
+        return HB_ERR(HB_ENOMEM, "network workspace for %d planes of %d x %d (%s): %.0f MB", X, Y, Z,
+                      train ? "training" : "inference", mb);
     }
-    u->cap_bv = bv;
-    u->arena_n = an;
-    u->cap_col = cn;
+    layout(u, u->ws, train);
     return HB_OK;
 }
 
-/* Carve the activations of a (B, X, Y, Z) pass out of `base`. */
-static void layout(hb_unet *u, float *base, int B, size_t V0, float **e_h1, float **e_a1, float **e,
-                   float **s0, hb_rb_act *r0, float **d1, hb_rb_act *r1, float **d2, hb_rb_act *r2,
-                   float **u1, float **c1, float **g1, float **a1, hb_rb_act *r1b, float **u0,
-                   float **c0, float **g0, float **a0, hb_rb_act *r0b)
+/* ---- halo exchange and convolutions on halo'd tensors ------------------- */
+
+static hb_status xbegin(hb_unet *u, hb_xchg_req *r, float *t, int l, int c)
 {
-    const size_t w = (size_t)u->cfg.width, E = (size_t)u->cfg.emb, b = (size_t)B;
-    const size_t V1 = V0 / 8, V2 = V0 / 64;
-    float *p = base;
-#define TAKE(n) (p += (n), p - (n))
-    *e_h1 = TAKE(b * E); *e_a1 = TAKE(b * E); *e = TAKE(b * E);
-    *s0 = TAKE(b * V0 * w);
-    r0->ss = TAKE(b * 2 * w); r0->h = TAKE(b * V0 * w); r0->s = TAKE(b * V0 * w); r0->out = TAKE(b * V0 * w);
-    *d1 = TAKE(b * V1 * 2 * w);
-    r1->ss = TAKE(b * 4 * w); r1->h = TAKE(b * V1 * 2 * w); r1->s = TAKE(b * V1 * 2 * w); r1->out = TAKE(b * V1 * 2 * w);
-    *d2 = TAKE(b * V2 * 4 * w);
-    r2->ss = TAKE(b * 8 * w); r2->h = TAKE(b * V2 * 4 * w); r2->s = TAKE(b * V2 * 4 * w); r2->out = TAKE(b * V2 * 4 * w);
-    *u1 = TAKE(b * V1 * 2 * w); *c1 = TAKE(b * V1 * 4 * w); *g1 = TAKE(b * V1 * 2 * w); *a1 = TAKE(b * V1 * 2 * w);
-    r1b->ss = TAKE(b * 4 * w); r1b->h = TAKE(b * V1 * 2 * w); r1b->s = TAKE(b * V1 * 2 * w); r1b->out = TAKE(b * V1 * 2 * w);
-    *u0 = TAKE(b * V0 * w); *c0 = TAKE(b * V0 * 2 * w); *g0 = TAKE(b * V0 * w); *a0 = TAKE(b * V0 * w);
-    r0b->ss = TAKE(b * 2 * w); r0b->h = TAKE(b * V0 * w); r0b->s = TAKE(b * V0 * w); r0b->out = TAKE(b * V0 * w);
-#undef TAKE
+    hb_timer_start(&u->t_xchg);
+    hb_status rc = hb_xchg_begin(r, u->slab, t, LX(u, l), LP(u, l) * c);
+    hb_timer_stop(&u->t_xchg);
+    return rc;
 }
 
-static void resblock_forward(hb_unet *u, const hb_resblock *rb, hb_rb_act *a, const float *x, int c,
-                             int X, int Y, int Z)
+static hb_status xend(hb_unet *u, hb_xchg_req *r)
 {
-    const int B = u->B;
-    const size_t V = (size_t)X * Y * Z;
-    hb_linear_forward(a->ss, u->e, P(u, rb->f_w), P(u, rb->f_b), B, u->cfg.emb, 2 * c);
-    hb_conv3_forward(a->h, x, P(u, rb->a_w), P(u, rb->a_b), B, c, c, X, Y, Z, u->col);
-    hb_film_silu_forward(a->s, a->h, a->ss, B, c, V);
-    hb_conv3_forward(a->out, a->s, P(u, rb->b_w), P(u, rb->b_b), B, c, c, X, Y, Z, u->col);
-    hb_add_forward(a->out, a->out, x, (size_t)B * V * c);
+    hb_timer_start(&u->t_xchg);
+    hb_status rc = hb_xchg_end(r);
+    hb_timer_stop(&u->t_xchg);
+    return rc;
 }
 
-/* da: gradient slots (same layout); dx accumulates; de accumulates. */
-static void resblock_backward(hb_unet *u, const hb_resblock *rb, const hb_rb_act *a, const hb_rb_act *da,
-                              const float *x, float *dx, float *de, int c, int X, int Y, int Z)
+static hb_status xchg(hb_unet *u, float *t, int l, int c)
 {
-    const int B = u->B;
-    const size_t V = (size_t)X * Y * Z, n = (size_t)B * V * c;
-    /* out = x + conv_b(s): dx += dout; ds = conv_b^T dout */
-    for (size_t i = 0; i < n; i++) dx[i] += da->out[i];
-    memset(da->s, 0, n * sizeof *da->s);
-    hb_conv3_backward(da->s, G(u, rb->b_w), G(u, rb->b_b), da->out, a->s, P(u, rb->b_w), B, c, c, X, Y, Z,
-                      u->col, u->dcol);
-    memset(da->h, 0, n * sizeof *da->h);
-    memset(da->ss, 0, (size_t)B * 2 * c * sizeof *da->ss);
-    hb_film_silu_backward(da->h, da->ss, da->s, a->h, a->ss, B, c, V);
-    hb_conv3_backward(dx, G(u, rb->a_w), G(u, rb->a_b), da->h, x, P(u, rb->a_w), B, c, c, X, Y, Z, u->col,
-                      u->dcol);
-    hb_linear_backward(de, G(u, rb->f_w), G(u, rb->f_b), da->ss, u->e, P(u, rb->f_w), B, u->cfg.emb, 2 * c);
+    hb_xchg_req r;
+    HB_TRY(xbegin(u, &r, t, l, c));
+    return xend(u, &r);
 }
 
-hb_status hb_unet_forward(hb_unet *u, const float *x, const float *feat, float *y, int B, int X, int Y, int Z)
+/* Planes [xa, xb) of out_int (+)= conv3(in) at level l (in halo'd). */
+static void conv_planes(hb_unet *u, int l, float *out_int, const float *in, int wv, int bv, int Ci, int Co, int xa,
+                        int xb, int acc)
 {
-    if (X % 4 || Y % 4 || Z % 4 || X < 4 || Y < 4 || Z < 4) {
-        return HB_ERR(HB_EARG, "network input %d x %d x %d: sizes must be multiples of 4", X, Y, Z);
+    hb_conv3_planes(out_int, in, P(u, wv), bv >= 0 ? P(u, bv) : NULL, Ci, Co, LX(u, l), LY(u, l), LZ(u, l), HB_XHALO,
+                    xa, xb, acc, u->col);
+}
+
+/* out_int (+)= conv3(in) + b at level l. With xchg, in's halo planes are
+ * exchanged while the interior planes are computed. */
+static hb_status conv_x(hb_unet *u, int l, float *out_int, float *in, int wv, int bv, int Ci, int Co, int xchg_in,
+                        int acc)
+{
+    const int X = LX(u, l), inner_end = X - 1 > 1 ? X - 1 : 1;
+    hb_xchg_req r;
+    if (xchg_in) HB_TRY(xbegin(u, &r, in, l, Ci));
+    conv_planes(u, l, out_int, in, wv, bv, Ci, Co, 1, inner_end, acc);   /* needs only this rank's planes */
+    if (xchg_in) HB_TRY(xend(u, &r));
+    conv_planes(u, l, out_int, in, wv, bv, Ci, Co, 0, 1, acc);
+    if (X > 1) conv_planes(u, l, out_int, in, wv, bv, Ci, Co, X - 1, X, acc);
+    return HB_OK;
+}
+
+/* s = SiLU(FiLM(h)) on planes [p0, p1) of halo'd level-l tensors. */
+static void film_silu_planes(hb_unet *u, int l, int c, float *s, const float *h, const float *ss, int p0, int p1)
+{
+    const size_t pc = LP(u, l) * c;
+    hb_film_silu_forward(s + (size_t)p0 * pc, h + (size_t)p0 * pc, ss, 1, c, (size_t)(p1 - p0) * LP(u, l));
+}
+
+/* ---- forward ------------------------------------------------------------ */
+
+/* ResBlock k at level l (c channels): out = in + conv_b(SiLU(FiLM(conv_a(in)))).
+ * in, h, s, out halo'd; in's halos exchanged here when xchg_in. h keeps
+ * conv_a(in) with its halos (the backward pass recomputes s from it); s may
+ * be h (inference: then in place, without overlap) and out may be in. */
+static hb_status rb_forward(hb_unet *u, int k, int l, int c, float *in, int xchg_in, float *h, float *s, float *out)
+{
+    const hb_resblock *rb = &u->rb[k];
+    const int X = LX(u, l), inner_end = X - 1 > 1 ? X - 1 : 1;
+    const size_t pc = LP(u, l) * c;
+    float *ss = u->a.ss[k];
+    hb_linear_forward(ss, u->a.e, P(u, rb->f_w), P(u, rb->f_b), 1, u->cfg.emb, 2 * c);
+    HB_TRY(conv_x(u, l, h + pc, in, rb->a_w, rb->a_b, c, c, xchg_in, 0));
+    if (out != in) memcpy(out + pc, in + pc, (size_t)X * pc * sizeof *out);
+    if (s == h) {   /* in place: h may not change while its planes are being sent */
+        HB_TRY(xchg(u, h, l, c));
+        film_silu_planes(u, l, c, s, h, ss, 0, X + 2);
+        conv_planes(u, l, out + pc, s, rb->b_w, rb->b_b, c, c, 0, X, 1);
+        return HB_OK;
     }
-    const size_t V0 = (size_t)X * Y * Z;
-    if ((size_t)B * V0 > u->cap_bv || arena_per_sample(&u->cfg, V0) * (size_t)B > u->arena_n) {
-        return HB_ERR(HB_EARG, "network workspace holds %zu voxel-samples, %d x %zu asked: "
-                      "call hb_unet_reserve with the largest batch first", u->cap_bv, B, V0);
+    hb_xchg_req r;
+    HB_TRY(xbegin(u, &r, h, l, c));
+    film_silu_planes(u, l, c, s, h, ss, 1, X + 1);
+    conv_planes(u, l, out + pc, s, rb->b_w, rb->b_b, c, c, 1, inner_end, 1);
+    HB_TRY(xend(u, &r));
+    film_silu_planes(u, l, c, s, h, ss, 0, 1);
+    film_silu_planes(u, l, c, s, h, ss, X + 1, X + 2);
+    conv_planes(u, l, out + pc, s, rb->b_w, rb->b_b, c, c, 0, 1, 1);
+    if (X > 1) conv_planes(u, l, out + pc, s, rb->b_w, rb->b_b, c, c, X - 1, X, 1);
+    return HB_OK;
+}
+
+static void embed(hb_unet *u, const float *feat)
+{
+    const int E = u->cfg.emb;
+    hb_linear_forward(u->a.e_h1, feat, P(u, u->emb_w1), P(u, u->emb_b1), 1, HB_UNET_NFEAT, E);
+    hb_silu_forward(u->a.e_a1, u->a.e_h1, (size_t)E);
+    hb_linear_forward(u->a.e, u->a.e_a1, P(u, u->emb_w2), P(u, u->emb_b2), 1, E, E);
+}
+
+/* out (halo'd, level l, c channels) = SiLU(g) on every plane, halos included
+ * (g's halos exchanged here). */
+static hb_status silu_all(hb_unet *u, int l, int c, float *out, float *g)
+{
+    HB_TRY(xchg(u, g, l, c));
+    hb_silu_forward(out, g, hsize(u, l, c));
+    return HB_OK;
+}
+
+/* up(coarse, level l + 1) concatenated with the skip (level l, c channels
+ * each) into cat; scratch: c channels at level l (interior). */
+static void up_concat(hb_unet *u, int l, int c, float *cat, float *coarse, float *skip, float *scratch, int wv,
+                      int bv)
+{
+    const size_t V = (size_t)LX(u, l) * LP(u, l);
+    hb_up_forward(interior(u, scratch, l, c), interior(u, coarse, l + 1, 2 * c), P(u, wv), P(u, bv), 1, 2 * c, c,
+                  LX(u, l + 1), LY(u, l + 1), LZ(u, l + 1), u->col);
+    hb_concat_forward(interior(u, cat, l, 2 * c), interior(u, scratch, l, c), interior(u, skip, l, c), 1, c, c, V);
+}
+
+static void down(hb_unet *u, int l, int c, float *out, float *in, int wv, int bv)
+{
+    hb_down_forward(interior(u, out, l + 1, 2 * c), interior(u, in, l, c), P(u, wv), P(u, bv), 1, c, 2 * c, LX(u, l),
+                    LY(u, l), LZ(u, l), u->col);
+}
+
+static hb_status check_reserved(const hb_unet *u, int train)
+{
+    if (!u->ws || u->train < train) {
+        return HB_ERR(HB_EARG, "network workspace not reserved for %s: call hb_unet_reserve first",
+                      train ? "training" : "inference");
     }
-    u->B = B; u->X = X; u->Y = Y; u->Z = Z;
-    u->x = x;
+    return HB_OK;
+}
+
+hb_status hb_unet_forward(hb_unet *u, const float *x, const float *feat, float *y)
+{
+    HB_TRY(check_reserved(u, 1));
+    hb_unet_acts *a = &u->a;
+    const int w = u->cfg.width;
+    const size_t V0 = (size_t)u->X * LP(u, 0);
     u->feat = feat;
-    layout(u, u->arena, B, V0, &u->e_h1, &u->e_a1, &u->e, &u->s0, &u->r0, &u->d1, &u->r1, &u->d2, &u->r2,
-           &u->u1, &u->c1, &u->g1, &u->a1, &u->r1b, &u->u0, &u->c0, &u->g0, &u->a0, &u->r0b);
-    const int w = u->cfg.width, E = u->cfg.emb;
-    const int X1 = X / 2, Y1 = Y / 2, Z1 = Z / 2, X2 = X / 4, Y2 = Y / 4, Z2 = Z / 4;
-    const size_t V1 = V0 / 8;
-    hb_linear_forward(u->e_h1, feat, P(u, u->emb_w1), P(u, u->emb_b1), B, HB_UNET_NFEAT, E);
-    hb_silu_forward(u->e_a1, u->e_h1, (size_t)B * E);
-    hb_linear_forward(u->e, u->e_a1, P(u, u->emb_w2), P(u, u->emb_b2), B, E, E);
-
-    hb_conv3_forward(u->s0, x, P(u, u->stem_w), P(u, u->stem_b), B, u->cin, w, X, Y, Z, u->col);
-    resblock_forward(u, &u->rb0, &u->r0, u->s0, w, X, Y, Z);
-    hb_down_forward(u->d1, u->r0.out, P(u, u->down1_w), P(u, u->down1_b), B, w, 2 * w, X, Y, Z, u->col);
-    resblock_forward(u, &u->rb1, &u->r1, u->d1, 2 * w, X1, Y1, Z1);
-    hb_down_forward(u->d2, u->r1.out, P(u, u->down2_w), P(u, u->down2_b), B, 2 * w, 4 * w, X1, Y1, Z1, u->col);
-    resblock_forward(u, &u->rb2, &u->r2, u->d2, 4 * w, X2, Y2, Z2);
-
-    hb_up_forward(u->u1, u->r2.out, P(u, u->up1_w), P(u, u->up1_b), B, 4 * w, 2 * w, X2, Y2, Z2, u->col);
-    hb_concat_forward(u->c1, u->u1, u->r1.out, B, 2 * w, 2 * w, V1);
-    hb_conv3_forward(u->g1, u->c1, P(u, u->dec1_w), P(u, u->dec1_b), B, 4 * w, 2 * w, X1, Y1, Z1, u->col);
-    hb_silu_forward(u->a1, u->g1, (size_t)B * V1 * 2 * w);
-    resblock_forward(u, &u->rb1b, &u->r1b, u->a1, 2 * w, X1, Y1, Z1);
-
-    hb_up_forward(u->u0, u->r1b.out, P(u, u->up0_w), P(u, u->up0_b), B, 2 * w, w, X1, Y1, Z1, u->col);
-    hb_concat_forward(u->c0, u->u0, u->r0.out, B, w, w, V0);
-    hb_conv3_forward(u->g0, u->c0, P(u, u->dec0_w), P(u, u->dec0_b), B, 2 * w, w, X, Y, Z, u->col);
-    hb_silu_forward(u->a0, u->g0, (size_t)B * V0 * w);
-    resblock_forward(u, &u->rb0b, &u->r0b, u->a0, w, X, Y, Z);
-    hb_conv1_forward(y, u->r0b.out, P(u, u->head_w), P(u, u->head_b), B, w, u->cfg.n_fields, V0);
+    embed(u, feat);
+    memcpy(interior(u, a->x0, 0, u->cin), x, V0 * u->cin * sizeof *x);
+    HB_TRY(conv_x(u, 0, interior(u, a->s0, 0, w), a->x0, u->stem_w, u->stem_b, u->cin, w, 1, 0));
+    HB_TRY(rb_forward(u, 0, 0, w, a->s0, 1, a->h0, a->t0a, a->o0));
+    down(u, 0, w, a->d1, a->o0, u->down1_w, u->down1_b);
+    HB_TRY(rb_forward(u, 1, 1, 2 * w, a->d1, 1, a->h1, a->t1a, a->o1));
+    down(u, 1, 2 * w, a->d2, a->o1, u->down2_w, u->down2_b);
+    HB_TRY(rb_forward(u, 2, 2, 4 * w, a->d2, 1, a->h2, a->t2a, a->o2));
+    up_concat(u, 1, 2 * w, a->c1, a->o2, a->o1, a->t1b, u->up1_w, u->up1_b);
+    HB_TRY(conv_x(u, 1, interior(u, a->g1, 1, 2 * w), a->c1, u->dec1_w, u->dec1_b, 4 * w, 2 * w, 1, 0));
+    HB_TRY(silu_all(u, 1, 2 * w, a->t1b, a->g1));
+    HB_TRY(rb_forward(u, 3, 1, 2 * w, a->t1b, 0, a->hb1, a->t1a, a->ob1));
+    up_concat(u, 0, w, a->c0, a->ob1, a->o0, a->t0b, u->up0_w, u->up0_b);
+    HB_TRY(conv_x(u, 0, interior(u, a->g0, 0, w), a->c0, u->dec0_w, u->dec0_b, 2 * w, w, 1, 0));
+    HB_TRY(silu_all(u, 0, w, a->t0b, a->g0));
+    HB_TRY(rb_forward(u, 4, 0, w, a->t0b, 0, a->hb0, a->t0a, a->ob0));
+    hb_conv1_forward(y, interior(u, a->ob0, 0, w), P(u, u->head_w), P(u, u->head_b), 1, w, u->cfg.n_fields, V0);
     return HB_OK;
 }
 
-void hb_unet_backward(hb_unet *u, const float *dy)
+hb_status hb_unet_infer(hb_unet *u, const float *x, const float *feat, float *y)
 {
-    const int B = u->B, X = u->X, Y = u->Y, Z = u->Z, w = u->cfg.width, E = u->cfg.emb;
-    const int X1 = X / 2, Y1 = Y / 2, Z1 = Z / 2, X2 = X / 4, Y2 = Y / 4, Z2 = Z / 4;
-    const size_t V0 = (size_t)X * Y * Z, V1 = V0 / 8, V2 = V0 / 64;
-    float *de_h1, *de_a1, *de, *ds0, *dd1, *dd2, *du1, *dc1, *dg1, *da1, *du0, *dc0, *dg0, *da0;
-    hb_rb_act dr0, dr1, dr2, dr1b, dr0b;
-    layout(u, u->darena, B, V0, &de_h1, &de_a1, &de, &ds0, &dr0, &dd1, &dr1, &dd2, &dr2, &du1, &dc1, &dg1,
-           &da1, &dr1b, &du0, &dc0, &dg0, &da0, &dr0b);
-    /* gradient slots are zeroed where several consumers add into them */
-    memset(de, 0, (size_t)B * E * sizeof *de);
-    memset(dr0b.out, 0, (size_t)B * V0 * w * sizeof(float));
-    hb_conv1_backward(dr0b.out, G(u, u->head_w), G(u, u->head_b), dy, u->r0b.out, P(u, u->head_w), B, w,
-                      u->cfg.n_fields, V0);
-    memset(da0, 0, (size_t)B * V0 * w * sizeof(float));
-    resblock_backward(u, &u->rb0b, &u->r0b, &dr0b, u->a0, da0, de, w, X, Y, Z);
-    memset(dg0, 0, (size_t)B * V0 * w * sizeof(float));
-    hb_silu_backward(dg0, da0, u->g0, (size_t)B * V0 * w);
-    memset(dc0, 0, (size_t)B * V0 * 2 * w * sizeof(float));
-    hb_conv3_backward(dc0, G(u, u->dec0_w), G(u, u->dec0_b), dg0, u->c0, P(u, u->dec0_w), B, 2 * w, w, X, Y, Z,
-                      u->col, u->dcol);
-    memset(du0, 0, (size_t)B * V0 * w * sizeof(float));
-    memset(dr0.out, 0, (size_t)B * V0 * w * sizeof(float));
-    hb_concat_backward(du0, dr0.out, dc0, B, w, w, V0);
-    memset(dr1b.out, 0, (size_t)B * V1 * 2 * w * sizeof(float));
-    hb_up_backward(dr1b.out, G(u, u->up0_w), G(u, u->up0_b), du0, u->r1b.out, P(u, u->up0_w), B, 2 * w, w,
-                   X1, Y1, Z1, u->dcol);
+    HB_TRY(check_reserved(u, 0));
+    hb_unet_acts *a = &u->a;
+    const int w = u->cfg.width;
+    const size_t V0 = (size_t)u->X * LP(u, 0);
+    embed(u, feat);
+    memcpy(interior(u, a->x0, 0, u->cin), x, V0 * u->cin * sizeof *x);
+    HB_TRY(conv_x(u, 0, interior(u, a->o0, 0, w), a->x0, u->stem_w, u->stem_b, u->cin, w, 1, 0));
+    HB_TRY(rb_forward(u, 0, 0, w, a->o0, 1, a->t0a, a->t0a, a->o0));
+    down(u, 0, w, a->o1, a->o0, u->down1_w, u->down1_b);
+    HB_TRY(rb_forward(u, 1, 1, 2 * w, a->o1, 1, a->t1a, a->t1a, a->o1));
+    down(u, 1, 2 * w, a->d2, a->o1, u->down2_w, u->down2_b);
+    HB_TRY(rb_forward(u, 2, 2, 4 * w, a->d2, 1, a->h2, a->h2, a->d2));
+    up_concat(u, 1, 2 * w, a->c1, a->d2, a->o1, a->t1a, u->up1_w, u->up1_b);
+    HB_TRY(conv_x(u, 1, interior(u, a->g1, 1, 2 * w), a->c1, u->dec1_w, u->dec1_b, 4 * w, 2 * w, 1, 0));
+    HB_TRY(silu_all(u, 1, 2 * w, a->g1, a->g1));
+    HB_TRY(rb_forward(u, 3, 1, 2 * w, a->g1, 0, a->t1a, a->t1a, a->g1));
+    up_concat(u, 0, w, a->c0, a->g1, a->o0, a->t0a, u->up0_w, u->up0_b);
+    /* the skip o0 is dead: it takes the decoder's output */
+    HB_TRY(conv_x(u, 0, interior(u, a->o0, 0, w), a->c0, u->dec0_w, u->dec0_b, 2 * w, w, 1, 0));
+    HB_TRY(silu_all(u, 0, w, a->o0, a->o0));
+    HB_TRY(rb_forward(u, 4, 0, w, a->o0, 0, a->t0a, a->t0a, a->o0));
+    hb_conv1_forward(y, interior(u, a->o0, 0, w), P(u, u->head_w), P(u, u->head_b), 1, w, u->cfg.n_fields, V0);
+    return HB_OK;
+}
 
-    memset(da1, 0, (size_t)B * V1 * 2 * w * sizeof(float));
-    resblock_backward(u, &u->rb1b, &u->r1b, &dr1b, u->a1, da1, de, 2 * w, X1, Y1, Z1);
-    memset(dg1, 0, (size_t)B * V1 * 2 * w * sizeof(float));
-    hb_silu_backward(dg1, da1, u->g1, (size_t)B * V1 * 2 * w);
-    memset(dc1, 0, (size_t)B * V1 * 4 * w * sizeof(float));
-    hb_conv3_backward(dc1, G(u, u->dec1_w), G(u, u->dec1_b), dg1, u->c1, P(u, u->dec1_w), B, 4 * w, 2 * w,
-                      X1, Y1, Z1, u->col, u->dcol);
-    memset(du1, 0, (size_t)B * V1 * 2 * w * sizeof(float));
-    memset(dr1.out, 0, (size_t)B * V1 * 2 * w * sizeof(float));
-    hb_concat_backward(du1, dr1.out, dc1, B, 2 * w, 2 * w, V1);
-    memset(dr2.out, 0, (size_t)B * V2 * 4 * w * sizeof(float));
-    hb_up_backward(dr2.out, G(u, u->up1_w), G(u, u->up1_b), du1, u->r2.out, P(u, u->up1_w), B, 4 * w, 2 * w,
-                   X2, Y2, Z2, u->dcol);
+/* ---- backward ----------------------------------------------------------- */
 
-    memset(dd2, 0, (size_t)B * V2 * 4 * w * sizeof(float));
-    resblock_backward(u, &u->rb2, &u->r2, &dr2, u->d2, dd2, de, 4 * w, X2, Y2, Z2);
-    hb_down_backward(dr1.out, G(u, u->down2_w), G(u, u->down2_b), dd2, u->r1.out, P(u, u->down2_w), B, 2 * w,
-                     4 * w, X1, Y1, Z1, u->col, u->dcol);
-    memset(dd1, 0, (size_t)B * V1 * 2 * w * sizeof(float));
-    resblock_backward(u, &u->rb1, &u->r1, &dr1, u->d1, dd1, de, 2 * w, X1, Y1, Z1);
-    hb_down_backward(dr0.out, G(u, u->down1_w), G(u, u->down1_b), dd1, u->r0.out, P(u, u->down1_w), B, w,
-                     2 * w, X, Y, Z, u->col, u->dcol);
-    memset(ds0, 0, (size_t)B * V0 * w * sizeof(float));
-    resblock_backward(u, &u->rb0, &u->r0, &dr0, u->s0, ds0, de, w, X, Y, Z);
-    hb_conv3_backward(NULL, G(u, u->stem_w), G(u, u->stem_b), ds0, u->x, P(u, u->stem_w), B, u->cin, w, X, Y,
-                      Z, u->col, u->dcol);
+/* ResBlock k at level l: D holds dL/d(out) (halo'd) on entry and dL/d(in) on
+ * exit; in: the block's input (halos valid), h: its conv_a output (halos
+ * valid; overwritten with dL/dh); s: scratch. */
+static hb_status rb_backward(hb_unet *u, int k, int l, int c, const float *in, float *h, float *s, float *D)
+{
+    const hb_resblock *rb = &u->rb[k];
+    const int X = LX(u, l), Y = LY(u, l), Z = LZ(u, l);
+    const size_t pc = LP(u, l) * c, n = (size_t)X * pc;
+    float *ss = u->a.ss[k], *dss = u->a.dss[k];
+    film_silu_planes(u, l, c, s, h, ss, 0, X + 2);   /* s as in the forward, halos included */
+    hb_xchg_req r;
+    HB_TRY(xbegin(u, &r, D, l, c));
+    hb_conv3_wgrad(G(u, rb->b_w), G(u, rb->b_b), D + pc, s, c, c, X, Y, Z, HB_XHALO, u->col);
+    HB_TRY(xend(u, &r));
+    memset(s + pc, 0, n * sizeof *s);   /* s's interior takes dL/ds */
+    hb_conv3_igrad(s + pc, D, P(u, rb->b_w), c, c, X, Y, Z, HB_XHALO, 0, X, u->col, u->wf);
+    memset(dss, 0, 2 * (size_t)c * sizeof *dss);
+    hb_film_silu_grad_inplace(h + pc, dss, s + pc, ss, c, (size_t)X * LP(u, l));
+    HB_TRY(xbegin(u, &r, h, l, c));
+    hb_conv3_wgrad(G(u, rb->a_w), G(u, rb->a_b), h + pc, in, c, c, X, Y, Z, HB_XHALO, u->col);
+    HB_TRY(xend(u, &r));
+    /* D's interior is dL/d(out), the residual's share of dL/d(in): add conv_a's */
+    hb_conv3_igrad(D + pc, h, P(u, rb->a_w), c, c, X, Y, Z, HB_XHALO, 0, X, u->col, u->wf);
+    hb_linear_backward(u->a.de, G(u, rb->f_w), G(u, rb->f_b), dss, u->a.e, P(u, rb->f_w), 1, u->cfg.emb, 2 * c);
+    return HB_OK;
+}
 
-    /* the embedding: e = W2 SiLU(W1 feat + b1) + b2 */
-    memset(de_a1, 0, (size_t)B * E * sizeof(float));
-    hb_linear_backward(de_a1, G(u, u->emb_w2), G(u, u->emb_b2), de, u->e_a1, P(u, u->emb_w2), B, E, E);
-    memset(de_h1, 0, (size_t)B * E * sizeof(float));
-    hb_silu_backward(de_h1, de_a1, u->e_h1, (size_t)B * E);
-    hb_linear_backward(NULL, G(u, u->emb_w1), G(u, u->emb_b1), de_h1, u->feat, P(u, u->emb_w1), B,
+/* A decoder conv3 (level l, Ci -> Co) backward: D holds dL/d(SiLU output)
+ * on entry (halo'd); cat (halo'd, its input) receives dL/d(cat) in its
+ * interior; du (c = Ci/2 channels, interior) and dskip (accumulated) get the
+ * two halves. */
+static hb_status decoder_backward(hb_unet *u, int l, int Ci, int Co, float *D, const float *g, float *cat, float *du,
+                                  float *dskip, int wv, int bv)
+{
+    const int X = LX(u, l), Y = LY(u, l), Z = LZ(u, l);
+    const size_t V = (size_t)X * LP(u, l);
+    hb_silu_grad_inplace(interior(u, D, l, Co), interior(u, (float *)g, l, Co), V * Co);
+    hb_xchg_req r;
+    HB_TRY(xbegin(u, &r, D, l, Co));
+    hb_conv3_wgrad(G(u, wv), G(u, bv), interior(u, D, l, Co), cat, Ci, Co, X, Y, Z, HB_XHALO, u->col);
+    HB_TRY(xend(u, &r));
+    float *dcat = interior(u, cat, l, Ci);
+    memset(dcat, 0, V * Ci * sizeof *dcat);
+    hb_conv3_igrad(dcat, D, P(u, wv), Ci, Co, X, Y, Z, HB_XHALO, 0, X, u->col, u->wf);
+    memset(du, 0, V * (Ci / 2) * sizeof *du);
+    hb_concat_backward(du, dskip, dcat, 1, Ci / 2, Ci / 2, V);
+    return HB_OK;
+}
+
+/* The up layer (coarse level l + 1, 2c -> c at level l) backward: du (level
+ * l interior) -> dW, and dL/d(coarse) written over coarse's interior. */
+static void up_backward(hb_unet *u, int l, int c, const float *du, float *coarse, int wv, int bv)
+{
+    const int Xc = LX(u, l + 1), Yc = LY(u, l + 1), Zc = LZ(u, l + 1);
+    float *ci = interior(u, coarse, l + 1, 2 * c);
+    hb_up_backward(NULL, G(u, wv), G(u, bv), du, ci, P(u, wv), 1, 2 * c, c, Xc, Yc, Zc, u->wf);
+    memset(ci, 0, (size_t)Xc * LP(u, l + 1) * 2 * c * sizeof *ci);
+    hb_up_backward(ci, NULL, NULL, du, ci, P(u, wv), 1, 2 * c, c, Xc, Yc, Zc, u->wf);   /* in unused without dw */
+}
+
+/* The down layer (level l, c -> 2c at l + 1) backward: dd (level l + 1
+ * interior) -> dW, and dL/d(in) added into din (level l interior). */
+static void down_backward(hb_unet *u, int l, int c, const float *dd, const float *in, float *din, int wv, int bv)
+{
+    hb_down_backward(interior(u, din, l, c), G(u, wv), G(u, bv), interior(u, (float *)dd, l + 1, 2 * c),
+                     interior(u, (float *)in, l, c), P(u, wv), 1, c, 2 * c, LX(u, l), LY(u, l), LZ(u, l), u->col,
+                     u->wf);
+}
+
+static void embed_backward(hb_unet *u)
+{
+    hb_unet_acts *a = &u->a;
+    const int E = u->cfg.emb;
+    memset(a->de_a1, 0, (size_t)E * sizeof *a->de_a1);
+    hb_linear_backward(a->de_a1, G(u, u->emb_w2), G(u, u->emb_b2), a->de, a->e_a1, P(u, u->emb_w2), 1, E, E);
+    memset(a->de_h1, 0, (size_t)E * sizeof *a->de_h1);
+    hb_silu_backward(a->de_h1, a->de_a1, a->e_h1, (size_t)E);
+    hb_linear_backward(NULL, G(u, u->emb_w1), G(u, u->emb_b1), a->de_h1, u->feat, P(u, u->emb_w1), 1,
                        HB_UNET_NFEAT, E);
 }
 
-static size_t infer_floats(const hb_unet_config *c, size_t V0)
+hb_status hb_unet_backward(hb_unet *u, const float *dy, float *dx)
 {
-    const size_t w = (size_t)c->width;
-    return 5 * w * V0 + 12 * w * (V0 / 8) + 12 * w * (V0 / 64) + 3 * (size_t)c->emb + 16 * w;
-}
-
-hb_status hb_unet_reserve_infer(hb_unet *u, int X, int Y, int Z)
-{
-    if (X % 4 || Y % 4 || Z % 4 || X < 4 || Y < 4 || Z < 4) {
-        return HB_ERR(HB_EARG, "network input %d x %d x %d: sizes must be multiples of 4", X, Y, Z);
+    HB_TRY(check_reserved(u, 1));
+    hb_unet_acts *a = &u->a;
+    const int w = u->cfg.width, F = u->cfg.n_fields;
+    const size_t V0 = (size_t)u->X * LP(u, 0), V1 = V0 / 8;
+    memset(a->de, 0, (size_t)u->cfg.emb * sizeof *a->de);
+    /* head; then ob0 takes dL/d(ob0) */
+    float *ob0 = interior(u, a->ob0, 0, w);
+    hb_conv1_backward(NULL, G(u, u->head_w), G(u, u->head_b), dy, ob0, P(u, u->head_w), 1, w, F, V0);
+    memset(ob0, 0, V0 * w * sizeof *ob0);
+    hb_conv1_backward(ob0, NULL, NULL, dy, NULL, P(u, u->head_w), 1, w, F, V0);
+    /* level 0 decoder: a0 = SiLU(g0) recomputed into t0b; t0b then collects dL/d(o0) */
+    hb_silu_forward(a->t0b, a->g0, hsize(u, 0, w));
+    HB_TRY(rb_backward(u, 4, 0, w, a->t0b, a->hb0, a->t0a, a->ob0));
+    memset(interior(u, a->t0b, 0, w), 0, V0 * w * sizeof(float));
+    HB_TRY(decoder_backward(u, 0, 2 * w, w, a->ob0, a->g0, a->c0, interior(u, a->t0a, 0, w),
+                            interior(u, a->t0b, 0, w), u->dec0_w, u->dec0_b));
+    up_backward(u, 0, w, interior(u, a->t0a, 0, w), a->ob1, u->up0_w, u->up0_b);
+    /* level 1 decoder, the same way */
+    hb_silu_forward(a->t1b, a->g1, hsize(u, 1, 2 * w));
+    HB_TRY(rb_backward(u, 3, 1, 2 * w, a->t1b, a->hb1, a->t1a, a->ob1));
+    memset(interior(u, a->t1b, 1, 2 * w), 0, V1 * 2 * w * sizeof(float));
+    HB_TRY(decoder_backward(u, 1, 4 * w, 2 * w, a->ob1, a->g1, a->c1, interior(u, a->t1a, 1, 2 * w),
+                            interior(u, a->t1b, 1, 2 * w), u->dec1_w, u->dec1_b));
+    up_backward(u, 1, 2 * w, interior(u, a->t1a, 1, 2 * w), a->o2, u->up1_w, u->up1_b);
+    /* the encoder, bottom up: o2 holds dL/d(o2), then dL/d(d2) */
+    HB_TRY(rb_backward(u, 2, 2, 4 * w, a->d2, a->h2, a->t2a, a->o2));
+    down_backward(u, 1, 2 * w, a->o2, a->o1, a->t1b, u->down2_w, u->down2_b);
+    HB_TRY(rb_backward(u, 1, 1, 2 * w, a->d1, a->h1, a->t1a, a->t1b));
+    down_backward(u, 0, w, a->t1b, a->o0, a->t0b, u->down1_w, u->down1_b);
+    HB_TRY(rb_backward(u, 0, 0, w, a->s0, a->h0, a->t0a, a->t0b));
+    /* t0b holds dL/d(s0): the stem */
+    hb_conv3_wgrad(G(u, u->stem_w), G(u, u->stem_b), interior(u, a->t0b, 0, w), a->x0, u->cin, w, u->X, u->Y, u->Z,
+                   HB_XHALO, u->col);
+    if (dx) {
+        HB_TRY(xchg(u, a->t0b, 0, w));
+        memset(dx, 0, V0 * u->cin * sizeof *dx);
+        hb_conv3_igrad(dx, a->t0b, P(u, u->stem_w), u->cin, w, u->X, u->Y, u->Z, HB_XHALO, 0, u->X, u->col, u->wf);
     }
-    size_t need = infer_floats(&u->cfg, (size_t)X * Y * Z);
-    const int w = u->cfg.width;
-    size_t c0 = hb_conv_workspace(2 * w > u->cin ? 2 * w : u->cin, w, X, Y, Z);
-    size_t c1 = hb_conv_workspace(4 * w, 2 * w, X / 2, Y / 2, Z / 2);
-    size_t c2 = hb_conv_workspace(4 * w, 4 * w, X / 4, Y / 4, Z / 4);
-    size_t cn = c0 > c1 ? c0 : c1;
-    cn = cn > c2 ? cn : c2;
-    if (need > u->iarena_n) {
-        free(u->iarena);
-        u->iarena = malloc(need * sizeof *u->iarena);
-        u->iarena_n = u->iarena ? need : 0;
-    }
-    if (cn > u->cap_col) {
-        free(u->col);
-        u->col = malloc(cn * sizeof *u->col);
-        u->cap_col = u->col ? cn : 0;
-    }
-    if (!u->iarena || !u->col) {
-        return HB_ERR(HB_ENOMEM, "inference workspace for %d x %d x %d (%.0f MB)", X, Y, Z,
-                      (need + cn) * 4.0 / 1e6);
-    }
-    return HB_OK;
-}
-
-/* x <- x + conv_b(SiLU(FiLM(conv_a(x)))) with scratch t1, t2 (same size as x). */
-static void resblock_infer(hb_unet *u, const hb_resblock *rb, float *x, float *t1, float *t2, float *ss,
-                           const float *e, int c, int X, int Y, int Z)
-{
-    const size_t V = (size_t)X * Y * Z;
-    hb_linear_forward(ss, e, P(u, rb->f_w), P(u, rb->f_b), 1, u->cfg.emb, 2 * c);
-    hb_conv3_forward(t1, x, P(u, rb->a_w), P(u, rb->a_b), 1, c, c, X, Y, Z, u->col);
-    hb_film_silu_forward(t1, t1, ss, 1, c, V);
-    hb_conv3_forward(t2, t1, P(u, rb->b_w), P(u, rb->b_b), 1, c, c, X, Y, Z, u->col);
-    hb_add_forward(x, x, t2, V * c);
-}
-
-hb_status hb_unet_infer(hb_unet *u, const float *x, const float *feat, float *y, int X, int Y, int Z)
-{
-    const size_t V0 = (size_t)X * Y * Z, V1 = V0 / 8, V2 = V0 / 64;
-    if (X % 4 || Y % 4 || Z % 4 || !u->iarena || infer_floats(&u->cfg, V0) > u->iarena_n) {
-        return HB_ERR(HB_EARG, "inference workspace does not fit %d x %d x %d: call hb_unet_reserve_infer", X, Y, Z);
-    }
-    const int w = u->cfg.width, E = u->cfg.emb;
-    const int X1 = X / 2, Y1 = Y / 2, Z1 = Z / 2, X2 = X / 4, Y2 = Y / 4, Z2 = Z / 4;
-    float *p = u->iarena;
-#define TAKE(n) (p += (n), p - (n))
-    float *A = TAKE(w * V0), *Bf = TAKE(w * V0), *Cf = TAKE(w * V0), *Cat = TAKE(2 * w * V0);
-    float *D1 = TAKE(2 * w * V1), *E1 = TAKE(2 * w * V1), *F1 = TAKE(2 * w * V1), *U1 = TAKE(2 * w * V1);
-    float *Cat1 = TAKE(4 * w * V1);
-    float *D2 = TAKE(4 * w * V2), *E2 = TAKE(4 * w * V2), *F2 = TAKE(4 * w * V2);
-    float *h1 = TAKE(E), *a1 = TAKE(E), *e = TAKE(E), *ss = TAKE(16 * w);
-#undef TAKE
-    hb_linear_forward(h1, feat, P(u, u->emb_w1), P(u, u->emb_b1), 1, HB_UNET_NFEAT, E);
-    hb_silu_forward(a1, h1, E);
-    hb_linear_forward(e, a1, P(u, u->emb_w2), P(u, u->emb_b2), 1, E, E);
-
-    hb_conv3_forward(A, x, P(u, u->stem_w), P(u, u->stem_b), 1, u->cin, w, X, Y, Z, u->col);
-    resblock_infer(u, &u->rb0, A, Bf, Cf, ss, e, w, X, Y, Z);
-    hb_down_forward(D1, A, P(u, u->down1_w), P(u, u->down1_b), 1, w, 2 * w, X, Y, Z, u->col);
-    resblock_infer(u, &u->rb1, D1, E1, F1, ss, e, 2 * w, X1, Y1, Z1);
-    hb_down_forward(D2, D1, P(u, u->down2_w), P(u, u->down2_b), 1, 2 * w, 4 * w, X1, Y1, Z1, u->col);
-    resblock_infer(u, &u->rb2, D2, E2, F2, ss, e, 4 * w, X2, Y2, Z2);
-
-    hb_up_forward(U1, D2, P(u, u->up1_w), P(u, u->up1_b), 1, 4 * w, 2 * w, X2, Y2, Z2, u->col);
-    hb_concat_forward(Cat1, U1, D1, 1, 2 * w, 2 * w, V1);
-    hb_conv3_forward(E1, Cat1, P(u, u->dec1_w), P(u, u->dec1_b), 1, 4 * w, 2 * w, X1, Y1, Z1, u->col);
-    hb_silu_forward(E1, E1, V1 * 2 * w);
-    resblock_infer(u, &u->rb1b, E1, F1, U1, ss, e, 2 * w, X1, Y1, Z1);
-
-    hb_up_forward(Bf, E1, P(u, u->up0_w), P(u, u->up0_b), 1, 2 * w, w, X1, Y1, Z1, u->col);
-    hb_concat_forward(Cat, Bf, A, 1, w, w, V0);
-    hb_conv3_forward(Cf, Cat, P(u, u->dec0_w), P(u, u->dec0_b), 1, 2 * w, w, X, Y, Z, u->col);
-    hb_silu_forward(Cf, Cf, V0 * w);
-    resblock_infer(u, &u->rb0b, Cf, Bf, A, ss, e, w, X, Y, Z);
-    hb_conv1_forward(y, Cf, P(u, u->head_w), P(u, u->head_b), 1, w, u->cfg.n_fields, V0);
+    embed_backward(u);
     return HB_OK;
 }
 

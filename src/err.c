@@ -6,6 +6,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 const char *hb_status_name(hb_status code)
 {
@@ -13,6 +16,13 @@ const char *hb_status_name(hb_status code)
                                   "HB_ENOMEM", "HB_ENUM", "HB_ESTOP"};
     if ((int)code < 0 || (size_t)code >= sizeof names / sizeof names[0]) return "HB_E?";
     return names[code];
+}
+
+void hb_fp_setup(void)
+{
+#if defined(__SSE__)
+    _mm_setcsr(_mm_getcsr() | 0x8040);   /* FTZ (bit 15) and DAZ (bit 6) */
+#endif
 }
 
 static int mpi_up(void)

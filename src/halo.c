@@ -8,6 +8,21 @@
 
 #include "hb/mpiutil.h"
 
+/* The tables of a decomposition whose (x0, nx) this rank already knows. */
+static hb_status slab_tables(hb_slab *s, MPI_Comm comm)
+{
+    s->rank_x0 = malloc((size_t)s->nranks * sizeof *s->rank_x0);
+    s->rank_nx = malloc((size_t)s->nranks * sizeof *s->rank_nx);
+    s->owner = malloc((size_t)s->N * sizeof *s->owner);
+    if (hb_mpi_any(comm, !s->rank_x0 || !s->rank_nx || !s->owner)) {
+        hb_slab_free(s);
+        return HB_ERR0(HB_ENOMEM, "slab tables");
+    }
+    hb_status rc = hb_slab_tables(comm, s->nranks, s->x0, s->nx, s->rank_x0, s->rank_nx, s->owner);
+    if (rc != HB_OK) hb_slab_free(s);
+    return rc;
+}
+
 hb_status hb_slab_init(hb_slab *s, int N, MPI_Comm comm)
 {
     static int fftw_ready = 0;
@@ -24,16 +39,7 @@ hb_status hb_slab_init(hb_slab *s, int N, MPI_Comm comm)
     fftwf_mpi_local_size_3d_transposed(N, N, N / 2 + 1, comm, &nx, &x0, &ny, &y0);
     s->x0 = (long)x0;
     s->nx = (long)nx;
-    s->rank_x0 = malloc((size_t)s->nranks * sizeof *s->rank_x0);
-    s->rank_nx = malloc((size_t)s->nranks * sizeof *s->rank_nx);
-    s->owner = malloc((size_t)N * sizeof *s->owner);
-    if (hb_mpi_any(comm, !s->rank_x0 || !s->rank_nx || !s->owner)) {
-        hb_slab_free(s);
-        return HB_ERR0(HB_ENOMEM, "slab tables");
-    }
-    hb_status rc = hb_slab_tables(comm, s->nranks, s->x0, s->nx, s->rank_x0, s->rank_nx, s->owner);
-    if (rc != HB_OK) hb_slab_free(s);
-    return rc;
+    return slab_tables(s, comm);
 }
 
 hb_status hb_slab_tables(MPI_Comm comm, int nranks, long x0, long nx, long *rank_x0, long *rank_nx, int *owner)
@@ -44,6 +50,28 @@ hb_status hb_slab_tables(MPI_Comm comm, int nranks, long x0, long nx, long *rank
     for (int r = 0; r < nranks; r++)
         for (long i = rank_x0[r]; i < rank_x0[r] + rank_nx[r]; i++) owner[i] = r;
     return HB_OK;
+}
+
+hb_status hb_slab_init_aligned(hb_slab *s, int N, int align, MPI_Comm comm)
+{
+    memset(s, 0, sizeof *s);
+    s->comm = comm;
+    s->N = N;
+    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &s->rank)));
+    HB_TRY(hb_mpi(MPI_Comm_size(comm, &s->nranks)));
+    if (N < align || N % align) {
+        return HB_ERR0(HB_EARG, "a %d^3 box cannot be cut into slabs of multiples of %d planes: the network "
+                       "halves the grid twice; use a grid that is a multiple of %d", N, align, align);
+    }
+    const long blocks = N / align, R = s->nranks;
+    if (blocks < R) {
+        return HB_ERR0(HB_EARG, "a %d^3 box has %ld blocks of %d planes for %ld ranks: every rank needs at least "
+                       "one; use at most %ld ranks (per box) or a larger grid", N, blocks, align, R, blocks);
+    }
+    const long q = blocks / R, r = blocks % R, me = s->rank;
+    s->x0 = align * (me * q + (me < r ? me : r));
+    s->nx = align * (q + (me < r ? 1 : 0));
+    return slab_tables(s, comm);
 }
 
 void hb_slab_free(hb_slab *s)
@@ -135,4 +163,43 @@ hb_status hb_halo_fill(const hb_slab *s, float *ext, size_t plane, long hl, long
     free(sdis);
     free(rdis);
     return rc;
+}
+
+/* ---- one-plane exchange -------------------------------------------------- */
+
+enum { TAG_LEFTWARD = 7101, TAG_RIGHTWARD = 7102 };
+
+hb_status hb_xchg_begin(hb_xchg_req *x, const hb_slab *s, float *buf, long nx, size_t plane)
+{
+    x->n = 0;
+    if (plane > INT_MAX) return HB_ERR(HB_EARG, "a halo plane of %zu floats exceeds one MPI message", plane);
+    float *first = buf + plane, *last = buf + (size_t)nx * plane;
+    float *left_halo = buf, *right_halo = buf + (size_t)(nx + 1) * plane;
+    if (s->nranks == 1) {   /* alone: the box wraps onto itself */
+        memcpy(left_halo, last, plane * sizeof *buf);
+        memcpy(right_halo, first, plane * sizeof *buf);
+        return HB_OK;
+    }
+    const int left = s->owner[(s->x0 - 1 + s->N) % s->N], right = s->owner[(s->x0 + s->nx) % s->N];
+    const int n = (int)plane;
+    HB_TRY(hb_mpi(MPI_Irecv(left_halo, n, MPI_FLOAT, left, TAG_RIGHTWARD, s->comm, &x->req[0])));
+    HB_TRY(hb_mpi(MPI_Irecv(right_halo, n, MPI_FLOAT, right, TAG_LEFTWARD, s->comm, &x->req[1])));
+    HB_TRY(hb_mpi(MPI_Isend(first, n, MPI_FLOAT, left, TAG_LEFTWARD, s->comm, &x->req[2])));
+    HB_TRY(hb_mpi(MPI_Isend(last, n, MPI_FLOAT, right, TAG_RIGHTWARD, s->comm, &x->req[3])));
+    x->n = 4;
+    return HB_OK;
+}
+
+hb_status hb_xchg_end(hb_xchg_req *x)
+{
+    hb_status rc = x->n ? hb_mpi(MPI_Waitall(x->n, x->req, MPI_STATUSES_IGNORE)) : HB_OK;
+    x->n = 0;
+    return rc;
+}
+
+hb_status hb_xchg(const hb_slab *s, float *buf, long nx, size_t plane)
+{
+    hb_xchg_req x;
+    HB_TRY(hb_xchg_begin(&x, s, buf, nx, plane));
+    return hb_xchg_end(&x);
 }

@@ -9,9 +9,13 @@
 #include <mpi.h>
 #include <stdlib.h>
 
+#include "hb/err.h"
+
 static inline int hb_test_main(int argc, char **argv, Suite *(*make)(void))
 {
-    MPI_Init(&argc, &argv);
+    hb_fp_setup();
+    int provided;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

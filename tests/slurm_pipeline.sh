@@ -80,7 +80,7 @@ LH_2 0.30 0.80 1.00 1.00 1.00 1.00 3
 LH_3 0.25 0.75 0.80 0.90 0.90 0.90 4
 EOT
 export TABLE=$T/table.txt WORK=$T/work HB_BIN=$HB N_BOXES=4 N_HELDOUT=1 ROWS_PER_TASK=2 GRID=16 \
-       SUITE_ARGS="simulation.n_steps=4" STEPS=400 BATCH=4 PATCH=16 WIDTH=4 LR=3e-3 CKPT=25 EMU_STEPS=4 SEEDS="1 2"
+       SUITE_ARGS="simulation.n_steps=4" STEPS=400 BATCH=2 WIDTH=4 LR=3e-3 CKPT=25 EMU_STEPS=4 SEEDS="1 2"
 ids=$(bash "$SRC/jobs/pipeline.sh") || { echo "FAIL: pipeline.sh"; exit 1; }
 echo "ok: submitted $ids"
 get() { echo "$ids" | tr ' ' '\n' | grep "^$1=" | cut -d= -f2; }

@@ -1,7 +1,7 @@
 /* The interpolant end to end on a toy problem with a known answer, and the
  * rank-count independence of training and emulation.
  *
- * Toy boxes (tests/toy.h, 16^3): log10 gas = a(th) g + b(th) + s(th) eps and
+ * Toy boxes (tests/toy.h, 12^3): log10 gas = a(th) g + b(th) + s(th) eps and
  * log10 T = d(th) + c(th) g + 0.1 eps' cell by cell, g = log10 dm. Trained on
  * a grid of parameters, emulated at parameters in between: the emulated
  * conditional means (slopes a, c; intercept d: the gas is renormalised to
@@ -20,7 +20,7 @@
 
 #include "toy.h"
 
-#define NT 16
+#define NT 12        /* toy boxes: 12^3, so 3 ranks each get a 4-plane block */
 #define NTEST 32   /* the test box: 32^3 at the training cell size, for sharp statistics */
 
 static void write_toy(const char *path, double om, double agn2, long seed)
@@ -49,15 +49,13 @@ static int make_train_set(char ***paths)
     return n;
 }
 
-/* The toy is cell by cell, so small patches lose nothing and give many more
- * interpolant times t per second: 8^3 x 16 trains in under a minute on 2
- * ranks (16^3 x 6 for 1500 steps left 10-25% errors in the scatter). */
+/* The toy is cell by cell, so small boxes lose nothing and give many
+ * interpolant times t per second: a batch of 8 boxes of 12^3 per step. */
 static hb_train_config toy_train_config(const char *out, long steps, int width)
 {
     hb_train_config c = hb_train_config_default();
     c.steps = steps;
-    c.batch = 16;
-    c.patch = 8;
+    c.batch = 8;
     c.width = width;
     c.adam.lr = 3e-3;
     c.adam.warmup = 30;
@@ -197,22 +195,28 @@ START_TEST(training_rank_count_independent)
     MPI_Barrier(MPI_COMM_WORLD);
     c = toy_train_config("all.h5", 20, width);
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
-    double d[2] = {0, 0};
+    /* data-parallel: every rank its own group, boxes of the batch shared out */
+    c = toy_train_config("groups.h5", 20, width);
+    c.group = 1;
+    ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
+    double d[4] = {0, 0, 0, 0};
     if (rank == 0) {
         d[0] = rel_diff_sets("solo.h5", "all.h5", "weights");
         d[1] = rel_diff_sets("solo.h5", "all.h5", "adam_v");
-        printf("training at width %d on %d ranks vs 1: |dw|/|w| = %.2e, |dv|/|v| = %.2e after 20 steps\n", width, size, d[0], d[1]);
+        d[2] = rel_diff_sets("solo.h5", "groups.h5", "weights");
+        d[3] = rel_diff_sets("solo.h5", "groups.h5", "adam_v");
+        printf("training at width %d on %d ranks vs 1: |dw|/|w| = %.2e, |dv|/|v| = %.2e after 20 steps; %d groups of "
+               "1 rank: %.2e, %.2e\n", width, size, d[0], d[1], size, d[2], d[3]);
     }
-    MPI_Bcast(d, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    ck_assert_double_le(d[0], 1e-5);
-    ck_assert_double_le(d[1], 1e-5);
+    MPI_Bcast(d, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    for (int i = 0; i < 4; i++) ck_assert_double_le(d[i], 1e-5);
     hb_dataset_free_list(paths, n);
 }
 END_TEST
 
 START_TEST(emulation_rank_count_independent)
 {
-    /* a 32^3 box: slabs narrower than the halo on several ranks */
+    /* a 32^3 box: slabs of 12, 12 and 8 planes on 3 ranks */
     const int width = LOOP_WIDTH;
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -229,7 +233,7 @@ START_TEST(emulation_rank_count_independent)
         hb_h5 f;
         ck_assert_int_eq(hb_h5_create(&f, "dm32.h5", MPI_COMM_SELF), HB_OK);
         ck_assert_int_eq(hb_h5_write_field(&f, HB_FIELD_DM, N, 0, N, dm, N, "cic"), HB_OK);
-        hb_boxinfo b = {50.0, 0.0, 0.049, 0.6711, 0.9624, {0.3, 0.8, 1.0, 1.0, 1.0, 1.0}, 5};
+        hb_boxinfo b = {25.0 * N / NT, 0.0, 0.049, 0.6711, 0.9624, {0.3, 0.8, 1.0, 1.0, 1.0, 1.0}, 5};   /* the training cell size */
         ck_assert_int_eq(hb_box_write_info(&f, &b), HB_OK);
         ck_assert_int_eq(hb_h5_commit(&f), HB_OK);
         free(dm);
@@ -244,7 +248,6 @@ START_TEST(emulation_rank_count_independent)
     if (rank == 0) ck_assert_int_eq(hb_emulate(&ec, MPI_COMM_SELF), HB_OK);
     MPI_Barrier(MPI_COMM_WORLD);
     snprintf(ec.out, sizeof ec.out, "emu_all.h5");
-    ec.tile = 4;   /* many tiles per rank */
     ck_assert_int_eq(hb_emulate(&ec, MPI_COMM_WORLD), HB_OK);
     double worst = 0;
     if (rank == 0) {
@@ -261,12 +264,12 @@ START_TEST(emulation_rank_count_independent)
             hb_h5_close(&fb);
             for (size_t i = 0; i < nn; i++) worst = fmax(worst, fabs(a[i] - b[i]) / fabs(a[i]));
         }
-        printf("emulation at width %d on %d ranks (tiles of 4 planes) vs 1: max relative difference %.2e\n", width, size, worst);
+        printf("emulation at width %d on %d ranks vs 1: max relative difference %.2e\n", width, size, worst);
         free(a);
         free(b);
     }
     MPI_Bcast(&worst, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    ck_assert_double_le(worst, 1e-4);   /* float network on different tile sizes, 8 evaluations */
+    ck_assert_double_le(worst, 1e-4);   /* float network on different slabs, 8 evaluations */
     hb_dataset_free_list(paths, n);
 }
 END_TEST

@@ -9,7 +9,7 @@ TOY=$(dirname "$HB")/tests/make_toy
 fail=0
 rm -rf toy ./*.h5 ./*.log
 "$TOY" toy || { echo "FAIL: make_toy"; exit 1; }
-COMMON=(--data toy --batch 4 --patch 16 --width 4 --steps 150 --checkpoint-every 50 --val-every 1000)
+COMMON=(--data toy --batch 2 --width 4 --steps 150 --checkpoint-every 50 --val-every 1000)
 
 timeout -k 5 300 mpirun -np 2 "$HB" train "${COMMON[@]}" --out full.h5 > full.log 2>&1 || { echo "FAIL: uninterrupted run"; cat full.log; fail=1; }
 
@@ -49,7 +49,7 @@ expect_fail() {   # expect_fail REGEX OUT CMD...
     if [ -e "$out" ] || [ -e "$out.tmp" ]; then echo "FAIL (output left): $*"; fail=1; return; fi
     echo "ok: $(grep -Eo "$want" stderr.txt | head -1)"
 }
-expect_fail 'grid 18\^3 is not a multiple of 4' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_dm18.h5 --out g.h5
+expect_fail 'a 18\^3 box cannot be cut into slabs of multiples of 4 planes' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_dm18.h5 --out g.h5
 expect_fail 'dataset /fields/dm_density not found' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm full.h5 --out g.h5
 expect_fail 'is not a hydrobridge model file' g.h5 mpirun -np 2 "$HB" emulate --model toy_test.h5 --dm toy_test.h5 --out g.h5
 expect_fail 'a_agn2 = 3 is outside the range the model was trained on' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out g.h5 feedback.a_agn2=3

@@ -1,11 +1,10 @@
 /* hb/emulate.h: emulate the baryon fields of a whole DM box.
  *
- * The box is slab-decomposed; each rank runs the drift network on tiles of
- * its slab with a halo of HB_UNET_HALO planes (periodic at the box edges;
- * tiles start on multiples of 4 so the stride-2 grids match a whole-box
- * pass), exchanging the halo of the sampler state before every network
- * evaluation. The sampler's noise is keyed by (seed, step, global cell), so
- * the box does not depend on the rank count. Writes gas_density (rho/mean,
+ * The box is slab-decomposed with boundaries at multiples of 4 planes
+ * (hb_slab_init_aligned); the drift network runs on the whole box with
+ * one-plane halos per layer (hb/unet.h), so every rank holds only its
+ * planes: memory per rank scales as N^3 / R. The sampler's noise is keyed by
+ * (seed, step, global cell), so the box does not depend on the rank count. Writes gas_density (rho/mean,
  * rescaled to mean 1), gas_temperature (K) and a copy of dm_density in the
  * box layout. Collective over comm. */
 #ifndef HB_EMULATE_H
@@ -23,8 +22,6 @@ typedef struct hb_emulate_config {
     int      steps;          /* sampler steps from t = 0 to 1 */
     int      heun;           /* 0: Euler-Maruyama, 1: stochastic Heun */
     uint64_t seed;
-    int      tile;           /* output planes per tile (multiple of 4); 0: automatic */
-    double   max_tile_mb;    /* automatic tiles stay under this workspace */
     double   theta_override[HB_NTHETA];   /* replace the DM file's values where not NaN */
     const hb_provenance *prov;            /* borrowed, may be NULL: written to /parameters */
 } hb_emulate_config;

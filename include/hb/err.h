@@ -56,6 +56,12 @@ void hb_log_rank(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int  hb_world_rank(void);
 int  hb_world_size(void);
 
+/* Flush subnormal floats to zero (x86 MXCSR FTZ and DAZ) in the calling
+ * thread and the threads it starts later: a network whose activations or
+ * gradients decay into the subnormal range otherwise runs several times
+ * slower on them. Call first thing in main(), before any OpenMP region. */
+void hb_fp_setup(void);
+
 /* Seconds since an arbitrary origin (MPI_Wtime when MPI is up). */
 double hb_now(void);
 /* Peak resident memory of this process in bytes (getrusage). */

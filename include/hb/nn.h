@@ -26,6 +26,13 @@
 
 #include <stddef.h>
 
+/* The x layout of a 3x3x3 convolution's input (one sample):
+ *   HB_XWRAP  X planes, periodic in x (a whole box held by one rank, a patch)
+ *   HB_XHALO  X + 2 planes: planes 0 and X + 1 hold the neighbouring ranks'
+ *             planes (hb_xchg); the interior is planes 1 .. X
+ * y and z are always periodic. Outputs are X planes (no halo). */
+enum { HB_XWRAP = 0, HB_XHALO = 1 };
+
 /* Floats of workspace (im2col chunks, padded input chunks, flipped weights)
  * needed by the convolutions for up to Ci input channels (Co output channels
  * for up) at spatial size (X, Y, Z). */
@@ -39,6 +46,19 @@ void hb_conv3_forward(float *out, const float *in, const float *w, const float *
 void hb_conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                        const float *w, int B, int Ci, int Co, int X, int Y, int Z, float *col,
                        float *dcol);
+
+/* One sample: output planes [xa, xb) of out = conv3(in) + b (out += ... when
+ * accumulate; b may be NULL). in laid out per xmode; out (X, Y, Z, Co). */
+void hb_conv3_planes(float *out, const float *in, const float *w, const float *b, int Ci, int Co, int X, int Y,
+                     int Z, int xmode, int xa, int xb, int accumulate, float *col);
+/* One sample: dw += the weight gradient, db += the bias gradient (db may be
+ * NULL) over all X output planes; in laid out per xmode. */
+void hb_conv3_wgrad(float *dw, float *db, const float *dout, const float *in, int Ci, int Co, int X, int Y, int Z,
+                    int xmode, float *col);
+/* One sample: planes [xa, xb) of din += conv3^T dout, the convolution of dout
+ * (laid out per xmode) with the flipped, transposed weights; wf: 27 Ci Co floats of scratch. */
+void hb_conv3_igrad(float *din, const float *dout, const float *w, int Ci, int Co, int X, int Y, int Z, int xmode,
+                    int xa, int xb, float *col, float *wf);
 
 /* 2x2x2 stride-2 convolution ("down"). in (B,X,Y,Z,Ci) -> out (B,X/2,Y/2,Z/2,Co) */
 void hb_down_forward(float *out, const float *in, const float *w, const float *b, int B, int Ci,
@@ -76,6 +96,13 @@ void hb_film_backward(float *dh, float *dss, const float *dout, const float *h, 
 void hb_film_silu_forward(float *out, const float *h, const float *ss, int B, int C, size_t V);
 void hb_film_silu_backward(float *dh, float *dss, const float *dout, const float *h, const float *ss,
                            int B, int C, size_t V);
+
+/* In place, one sample: hd holds h (C channels, V voxels) on entry and the
+ * gradient with respect to h of SiLU(FiLM(h)) on exit, for the output
+ * gradient ds; dss (2C) += the FiLM scale and shift gradients. */
+void hb_film_silu_grad_inplace(float *hd, float *dss, const float *ds, const float *ss, int C, size_t V);
+/* In place: d *= SiLU'(g), element-wise over n. */
+void hb_silu_grad_inplace(float *d, const float *g, size_t n);
 
 /* Channel concatenation: a (B,V,Ca), b (B,V,Cb) -> out (B,V,Ca+Cb). */
 void hb_concat_forward(float *out, const float *a, const float *b, int B, int Ca, int Cb, size_t V);

@@ -1,12 +1,18 @@
 /* hb/train.h: training the interpolant's drift network on box files,
- * data-parallel and domain-decomposed.
+ * domain-decomposed and data-parallel.
  *
- * The training set (hb/dataset.h) is spread over the ranks as x-slabs; each
- * step draws a global batch of patches whose list does not depend on the
- * rank count, the rank whose slab holds a patch's origin computes it, and
- * the gradients are summed with one Allreduce per step; AdamW, then the EMA
- * of the weights. Checkpoints are the model file (hb/model.h).
- * Collective over comm: hb_train. */
+ * Every sample is a whole periodic box (under a random cube symmetry and
+ * periodic shift, at a random interpolant time), so every voxel in the loss
+ * sees its true periodic neighbourhood. The ranks form groups of `group`
+ * ranks; a group spreads each of its boxes over its ranks in x-slabs whose
+ * boundaries are multiples of 4 planes (hb/unet.h), and the groups work on
+ * different boxes of the global batch (sample j goes to group j mod
+ * n_groups). The batch, the samples and the noise come from one global
+ * Philox stream, so they do not depend on the rank count; the gradients of
+ * the whole batch are summed with one Allreduce per step; AdamW, then the
+ * EMA of the weights. Boxes stream from disk (hb/dataset.h): each rank holds
+ * two samples' slabs, prefetching the next while the network computes.
+ * Checkpoints are the model file (hb/model.h). Collective over comm: hb_train. */
 #ifndef HB_TRAIN_H
 #define HB_TRAIN_H
 
@@ -20,11 +26,13 @@
 
 typedef struct hb_train_config {
     long   steps;            /* total optimiser steps */
-    int    batch, patch, width;
-    int    augment;          /* 1: random cube symmetry per patch */
+    int    batch;            /* boxes per step */
+    int    width;
+    int    group;            /* ranks per box (0: all ranks) */
+    int    augment;          /* 1: random cube symmetry and periodic shift per sample */
     double ema_decay;
     long   val_every, ckpt_every;
-    int    val_patches;
+    int    val_samples;      /* held-out samples per validation */
     uint64_t seed;
     hb_adam_config adam;
     hb_interp interp;        /* sigma_c, beta */

@@ -1,4 +1,4 @@
-/* hb/unet.h: the reference UNet3D-small of DESIGN.md.
+/* hb/unet.h: the reference UNet3D-small of DESIGN.md, domain-decomposed.
  *
  *   e    = Linear(64,64)(SiLU(Linear(22,64)(feat)))         feat = 16 sinusoids of t + 6 params
  *   s0   = ResBlock_w(stem(x))                             stem: conv3 C_in -> w
@@ -9,12 +9,26 @@
  *   y    = conv1(h): w -> n_fields
  *   ResBlock_c(x) = x + conv3(SiLU(FiLM(conv3(x), Linear(64, 2c)(e))))
  *
- * Every 3x3x3 convolution is periodic with a bias; no normalisation layers, so
- * a tile's output does not depend on the tile. Spatial sizes must be
- * multiples of 4 (two stride-2 levels); X may differ from Y and Z (inference
- * tiles). Parameters live in one flat buffer with named views; gradients
- * mirror it. Initialisation is deterministic from a seed (Philox, PyTorch's
- * default bounds). Tensors are channels last (hb/nn.h). Not collective. */
+ * Every 3x3x3 convolution is periodic with a bias; no normalisation layers.
+ * The network runs on one periodic box spread over the ranks of a slab
+ * decomposition along x whose boundaries are multiples of 4 planes
+ * (hb_slab_init_aligned), so the stride-2 layers never cross a rank
+ * boundary. Every tensor that feeds a 3x3x3 convolution is stored with one
+ * halo plane on each side, filled by a one-plane exchange with the
+ * neighbouring ranks (hb_xchg, posted before the interior planes are
+ * computed and completed before the two boundary planes); the backward pass
+ * exchanges the output gradient's boundary planes before the input-gradient
+ * convolution, the data flow adjoint to the forward's halo read. A rank
+ * alone wraps its planes onto themselves: the same code is the periodic
+ * whole-box network. The result does not depend on the rank count beyond
+ * float round-off.
+ *
+ * Parameters live in one flat buffer with named views (gradients mirror it),
+ * initialised deterministically from a seed (Philox, PyTorch's default
+ * bounds). Tensors are channels last (hb/nn.h). Memory per rank (w = 16):
+ * about 13 w floats per local voxel for training (activations kept for the
+ * backward pass, gradients in the freed buffers), 4 w + 3 for inference.
+ * Collective over the slab's communicator: forward, backward, infer. */
 #ifndef HB_UNET_H
 #define HB_UNET_H
 
@@ -22,13 +36,10 @@
 #include <stdint.h>
 
 #include "hb/err.h"
+#include "hb/halo.h"
 
 #define HB_UNET_NFEAT 22   /* 16 sinusoidal features of t + 6 parameters */
 #define HB_UNET_MAX_VIEWS 64
-/* Planes of input on each side that reach an output plane (the receptive
- * radius, measured by tests/test_nn.c), rounded up to a multiple of 4 so
- * tiles keep the stride-2 grids aligned. */
-#define HB_UNET_HALO 28
 
 typedef struct hb_unet_config {
     int n_fields;   /* output channels; input has n_fields + 1 */
@@ -44,9 +55,16 @@ typedef struct hb_param_view {
 
 typedef struct hb_resblock { int a_w, a_b, f_w, f_b, b_w, b_b; } hb_resblock;   /* view indices */
 
-/* Saved activations of one ResBlock: its FiLM output (B, 2c), conv_a output
- * h and SiLU(FiLM(h)) s (B, V, c), and the block output. */
-typedef struct hb_rb_act { float *ss, *h, *s, *out; } hb_rb_act;
+/* The activations of one pass on this rank's slab (pointers into u->ws). */
+typedef struct hb_unet_acts {
+    float *x0;                                   /* level 0, C_in: the input */
+    float *s0, *h0, *o0, *c0, *g0, *hb0, *ob0;   /* level 0 (c0: 2w) */
+    float *d1, *h1, *o1, *c1, *g1, *hb1, *ob1;   /* level 1 (c1: 4w) */
+    float *d2, *h2, *o2;                         /* level 2 */
+    float *t0a, *t0b, *t1a, *t1b, *t2a;          /* scratch */
+    float *ss[5], *dss[5];                       /* FiLM scale|shift of r0, r1, r2, r1b, r0b and gradients */
+    float *e_h1, *e_a1, *e, *de, *de_a1, *de_h1; /* embedding */
+} hb_unet_acts;
 
 typedef struct hb_unet {
     hb_unet_config cfg;
@@ -58,38 +76,43 @@ typedef struct hb_unet {
     /* view indices */
     int emb_w1, emb_b1, emb_w2, emb_b2, stem_w, stem_b, down1_w, down1_b, down2_w, down2_b;
     int up1_w, up1_b, dec1_w, dec1_b, up0_w, up0_b, dec0_w, dec0_b, head_w, head_b;
-    hb_resblock rb0, rb1, rb2, rb1b, rb0b;
-    /* workspace, sized by hb_unet_reserve */
-    size_t cap_bv;          /* samples x level-0 voxels the arena holds */
-    size_t cap_col;         /* floats of each im2col buffer */
-    float *arena, *darena, *col, *dcol;
-    size_t arena_n;
-    float *iarena;          /* inference workspace (hb_unet_reserve_infer) */
-    size_t iarena_n;
-    /* the last forward: sizes and activation pointers into the arena */
-    int B, X, Y, Z;
-    const float *x, *feat;
-    float *e_h1, *e_a1, *e, *s0, *d1, *d2, *u1, *c1, *g1, *a1, *u0, *c0, *g0, *a0;
-    hb_rb_act r0, r1, r2, r1b, r0b;
+    hb_resblock rb[5];              /* r0, r1, r2, r1b, r0b */
+    /* the slab the workspace was reserved for (hb_unet_reserve) */
+    const hb_slab *slab;            /* borrowed */
+    int   X, Y, Z;                  /* local level-0 planes and the plane's sides */
+    int   train;                    /* 1: forward keeps what backward needs */
+    float *ws;                      /* all activations, one block */
+    size_t ws_n;
+    float *col, *wf;                /* convolution workspaces */
+    size_t col_n, wf_n;
+    hb_unet_acts a;
+    const float *feat;              /* of the last forward */
+    hb_timer t_xchg;                /* time waiting for halo planes */
 } hb_unet;
 
 /* Parameters initialised from seed, gradients zeroed. */
 hb_status hb_unet_init(hb_unet *u, const hb_unet_config *cfg, uint64_t seed);
 void      hb_unet_free(hb_unet *u);
-/* Workspace for batches of B samples of X*Y*Z voxels (or any B', X', Y', Z'
- * with B'X'Y'Z' <= BXYZ and no larger im2col need). Allocated once. */
-hb_status hb_unet_reserve(hb_unet *u, int B, int X, int Y, int Z);
-/* y (B,X,Y,Z,n_fields) from x (B,X,Y,Z,n_fields+1) and feat (B,22).
- * x and feat must stay valid until hb_unet_backward. */
-hb_status hb_unet_forward(hb_unet *u, const float *x, const float *feat, float *y, int B, int X, int Y, int Z);
-/* Add the gradients of the last forward for dL/dy into u->grads. */
-void      hb_unet_backward(hb_unet *u, const float *dy);
+/* Workspace for the slab's planes of a box of Y x Z planes (slab boundaries
+ * and Y, Z multiples of 4): train 1 for forward + backward, 0 for inference
+ * only. Reserving again for the same sizes is free. Not collective. */
+hb_status hb_unet_reserve(hb_unet *u, const hb_slab *slab, int Y, int Z, int train);
+/* y (X, Y, Z, n_fields) of this rank's planes from x (X, Y, Z, n_fields + 1)
+ * and feat[22]; feat must stay valid until hb_unet_backward. Needs a
+ * training reservation. Collective over slab->comm. */
+hb_status hb_unet_forward(hb_unet *u, const float *x, const float *feat, float *y);
+/* Add the gradients of the last forward for dL/dy (this rank's planes) into
+ * u->grads (this rank's share: the caller sums over ranks); dx (may be NULL)
+ * receives dL/dx for this rank's planes (the vector-Jacobian product with
+ * respect to the input). Collective over slab->comm. */
+hb_status hb_unet_backward(hb_unet *u, const float *dy, float *dx);
 void      hb_unet_zero_grad(hb_unet *u);
-/* Inference without saved activations (batch 1): about 5w floats per
- * level-0 voxel instead of ~12w, for whole-box emulation. */
-hb_status hb_unet_reserve_infer(hb_unet *u, int X, int Y, int Z);
-hb_status hb_unet_infer(hb_unet *u, const float *x, const float *feat, float *y, int X, int Y, int Z);
-/* Floating-point operations of one forward (2 per multiply-add). */
+/* The forward without keeping activations (inference reservation or
+ * training one). Collective over slab->comm. */
+hb_status hb_unet_infer(hb_unet *u, const float *x, const float *feat, float *y);
+/* Floats of workspace per local level-0 voxel (training or inference), for sizing jobs. */
+double    hb_unet_floats_per_voxel(const hb_unet_config *cfg, int train);
+/* Floating-point operations of one forward of X*Y*Z voxels (2 per multiply-add). */
 double    hb_unet_flops(const hb_unet_config *cfg, int B, int X, int Y, int Z);
 /* Sinusoidal time features: 8 sin + 8 cos of 2^k pi t, k = 0..7. */
 void      hb_unet_time_features(double t, float out[16]);

@@ -27,7 +27,7 @@
 #endif
 
 static const char *DEMO_USAGE =
-    "usage: hydrobridge demo [--out DIR] [--table FILE] [--boxes 16] [--grid 64] [--train-steps 1600]\n"
+    "usage: hydrobridge demo [--out DIR] [--table FILE] [--boxes 16] [--grid 64] [--train-steps 400]\n"
     "                        [--emulate-steps 100]\n"
     "The pipeline end to end on small boxes: linear theory, a PM run against linear growth, a suite of\n"
     "mock-hydro boxes with parameters from the CAMELS LH table, training the reference network,\n"
@@ -238,11 +238,10 @@ static hb_status demo_suite(const demo_opts *o, const hb_suite_row *sel, const c
 /* Stage 4: training the reference network. */
 static hb_status demo_train(const demo_opts *o, char **dp, int nd, char **vp, int nv, char *model, size_t cap)
 {
-    hb_log0("-- stage 4: training the reference network (w = 16, 32^3 patches), %ld steps --", o->train_steps);
+    hb_log0("-- stage 4: training the reference network (w = 16, whole boxes), %ld steps --", o->train_steps);
     hb_train_config tc = hb_train_config_default();
     tc.steps = o->train_steps;
-    tc.batch = 4;
-    tc.patch = 32;
+    tc.batch = 2;
     tc.width = 16;
     tc.adam.lr = 2e-3;
     tc.adam.warmup = o->train_steps / 10;
@@ -327,7 +326,7 @@ hb_status hb_cmd_demo(int argc, char **argv)
                                          {"train-steps", required_argument, 0, 's'},
                                          {"emulate-steps", required_argument, 0, 'e'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    demo_opts o = {"demo_out", HB_DEMO_TABLE, 16, 64, 1600, 100};
+    demo_opts o = {"demo_out", HB_DEMO_TABLE, 16, 64, 400, 100};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -12,14 +12,15 @@
 
 static const char *TRAIN_USAGE =
     "usage: hydrobridge train --data DIR|LIST --out model.h5 [--val DIR|LIST] [options]\n"
-    "Train the stochastic interpolant's drift network (DM -> gas density, temperature) on box\n"
-    "files; data-parallel and domain-decomposed over the MPI ranks.\n"
-    "  --steps N          optimiser steps (2000)        --batch B       patches per step (4)\n"
-    "  --patch P          patch side, multiple of 4 (32) --width W       network width (16)\n"
+    "Train the stochastic interpolant's drift network (DM -> gas density, temperature) on whole periodic\n"
+    "boxes (random cube symmetries and periodic shifts); each box is spread over a group of ranks\n"
+    "(domain-decomposed), the groups work on different boxes of the batch (data-parallel).\n"
+    "  --steps N          optimiser steps (2000)        --batch B       boxes per step (2)\n"
+    "  --group G          ranks per box (all)           --width W       network width (16)\n"
     "  --lr X             peak learning rate (2e-4)     --warmup N      warm-up steps (100)\n"
     "  --weight-decay X   AdamW decay (0)               --clip X        gradient-norm clip (1)\n"
     "  --ema X            weight EMA decay (0.999)      --seed S        seed (1)\n"
-    "  --val-every N      validation loss period (100)  --val-patches N validation patches (8)\n"
+    "  --val-every N      validation loss period (100)  --val-samples N held-out samples (4)\n"
     "  --checkpoint-every N  checkpoint period (500)    --no-augment    no cube symmetries\n"
     "  --beta t2|t        interpolant beta(t) (t2)      --sigma-c X     noise scale (0.5)\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
@@ -29,10 +30,10 @@ hb_status hb_cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'}, {"val", required_argument, 0, 'v'}, {"out", required_argument, 0, 'o'},
-        {"steps", required_argument, 0, 's'}, {"batch", required_argument, 0, 'b'}, {"patch", required_argument, 0, 'p'},
+        {"steps", required_argument, 0, 's'}, {"batch", required_argument, 0, 'b'}, {"group", required_argument, 0, 'G'},
         {"width", required_argument, 0, 'w'}, {"lr", required_argument, 0, 'l'}, {"warmup", required_argument, 0, 'W'},
         {"weight-decay", required_argument, 0, 'D'}, {"clip", required_argument, 0, 'c'}, {"ema", required_argument, 0, 'e'},
-        {"seed", required_argument, 0, 'S'}, {"val-every", required_argument, 0, 'V'}, {"val-patches", required_argument, 0, 'P'},
+        {"seed", required_argument, 0, 'S'}, {"val-every", required_argument, 0, 'V'}, {"val-samples", required_argument, 0, 'P'},
         {"checkpoint-every", required_argument, 0, 'C'}, {"no-augment", no_argument, 0, 'A'},
         {"beta", required_argument, 0, 'B'}, {"sigma-c", required_argument, 0, 'g'}, {"resume", no_argument, 0, 'R'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -49,7 +50,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'o': snprintf(c.out, sizeof c.out, "%s", optarg); break;
         case 's': HB_TRY(hb_cli_long("--steps", optarg, &c.steps)); break;
         case 'b': HB_TRY(hb_cli_long("--batch", optarg, &L)); c.batch = (int)L; break;
-        case 'p': HB_TRY(hb_cli_long("--patch", optarg, &L)); c.patch = (int)L; break;
+        case 'G': HB_TRY(hb_cli_long("--group", optarg, &L)); c.group = (int)L; break;
         case 'w': HB_TRY(hb_cli_long("--width", optarg, &L)); c.width = (int)L; break;
         case 'l': HB_TRY(hb_cli_double("--lr", optarg, &c.adam.lr)); break;
         case 'W': HB_TRY(hb_cli_long("--warmup", optarg, &c.adam.warmup)); break;
@@ -58,7 +59,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'e': HB_TRY(hb_cli_double("--ema", optarg, &c.ema_decay)); break;
         case 'S': HB_TRY(hb_cli_long("--seed", optarg, &L)); c.seed = (uint64_t)L; break;
         case 'V': HB_TRY(hb_cli_long("--val-every", optarg, &c.val_every)); break;
-        case 'P': HB_TRY(hb_cli_long("--val-patches", optarg, &L)); c.val_patches = (int)L; break;
+        case 'P': HB_TRY(hb_cli_long("--val-samples", optarg, &L)); c.val_samples = (int)L; break;
         case 'C': HB_TRY(hb_cli_long("--checkpoint-every", optarg, &c.ckpt_every)); break;
         case 'A': c.augment = 0; break;
         case 'B':
@@ -73,10 +74,10 @@ hb_status hb_cmd_train(int argc, char **argv)
         }
     }
     if (!data || optind != argc) return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", TRAIN_USAGE);
-    if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.patch < 4 || c.val_every < 1 || c.val_patches < 1 ||
+    if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
         !(c.adam.lr > 0) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0)) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
-                       "--val-patches and --lr, --patch >= 4, 0 <= --ema < 1, --sigma-c >= 0");
+                       "--val-samples and --lr, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0");
     }
     c.adam.total = c.steps;
     if (c.adam.warmup >= c.steps) c.adam.warmup = c.steps / 10;
@@ -93,18 +94,18 @@ hb_status hb_cmd_train(int argc, char **argv)
 
 static const char *EMU_USAGE =
     "usage: hydrobridge emulate --model model.h5 --dm dm.h5 --out gas.h5 [--steps K] [--sampler em|heun]\n"
-    "                           [--seed S] [--tile P] [--threads N] [section.key=value ...]\n"
-    "Emulate gas density and temperature for a DM box with a trained model. The parameters come\n"
-    "from the DM file's attributes; cosmology.omega_m, cosmology.sigma_8 and feedback.a_* on the\n"
-    "command line override them. --steps: sampler steps (50); --tile: output planes per network\n"
-    "tile (multiple of 4; default: the whole slab when it fits 1.5 GB).\n";
+    "                           [--seed S] [--threads N] [section.key=value ...]\n"
+    "Emulate gas density and temperature for a DM box with a trained model, the network spread over\n"
+    "the ranks in x-slabs (multiples of 4 planes). The parameters come from the DM file's attributes;\n"
+    "cosmology.omega_m, cosmology.sigma_8 and feedback.a_* on the command line override them.\n"
+    "--steps: sampler steps (50).\n";
 
 hb_status hb_cmd_emulate(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"dm", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"steps", required_argument, 0, 's'}, {"sampler", required_argument, 0, 'S'}, {"seed", required_argument, 0, 'r'},
-        {"tile", required_argument, 0, 't'}, {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
+        {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     hb_emulate_config c = hb_emulate_config_default();
     int have_m = 0, have_d = 0, have_o = 0, ch;
@@ -121,7 +122,6 @@ hb_status hb_cmd_emulate(int argc, char **argv)
             c.heun = strcmp(optarg, "heun") == 0;
             break;
         case 'r': HB_TRY(hb_cli_long("--seed", optarg, &L)); c.seed = (uint64_t)L; break;
-        case 't': HB_TRY(hb_cli_long("--tile", optarg, &L)); c.tile = (int)L; break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
         case 'h': hb_cli_usage(EMU_USAGE); return HB_OK;
         default: hb_cli_usage(EMU_USAGE); return HB_EARG;

@@ -37,7 +37,10 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
+    hb_fp_setup();   /* before any thread starts: they inherit it */
+    int provided;
+    /* the training set's loader thread reads files and never calls MPI */
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     hb_status rc = HB_OK;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

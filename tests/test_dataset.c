@@ -1,0 +1,189 @@
+/* The streamed training set: a sample's slab (cube symmetry + periodic
+ * shift, standardised log10 channels) read raw with pread, through HDF5, and
+ * through the prefetch thread equals the same transform computed here from
+ * the whole box; bad cells are refused with their file and index; the
+ * sample sequence does not depend on the rank count. Run at 1, 2 and 3 ranks. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hb/dataset.h"
+#include "hb/rng.h"
+#include "hbtest.h"
+
+#include "toy.h"
+
+#define N 12
+
+static const int PERM[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+
+/* Every field of a box, read whole by this rank. */
+static void read_whole(const char *path, float *f[3])
+{
+    hb_h5 h;
+    ck_assert_int_eq(hb_h5_open(&h, path, MPI_COMM_SELF), HB_OK);
+    static const char *names[3] = {HB_FIELD_DM, HB_FIELD_GAS, HB_FIELD_TEMP};
+    for (int ch = 0; ch < 3; ch++) {
+        f[ch] = malloc((size_t)N * N * N * 4);
+        ck_assert_int_eq(hb_h5_read_field(&h, names[ch], N, 0, N, f[ch], N), HB_OK);
+    }
+    hb_h5_close(&h);
+}
+
+/* The transformed value at output cell (a0, a1, a2): original cell
+ * o[i] = shift[i] + (flip ? N-1-a[d] : a[d]) with i = perm[d]. */
+static float expected(float *f[3], int ch, const hb_sample *s, const int a[3], const hb_interp *ic)
+{
+    const int *perm = PERM[s->sym / 8], flip = s->sym % 8;
+    int o[3];
+    for (int d = 0; d < 3; d++) {
+        int q = (flip >> d & 1) ? N - 1 - a[d] : a[d];
+        o[perm[d]] = (s->shift[perm[d]] + q) % N;
+    }
+    float v = f[ch][((size_t)o[0] * N + o[1]) * N + o[2]];
+    float lf = (float)log10(v > ic->floor[ch] ? v : ic->floor[ch]);
+    return (float)((lf - ic->mean[ch]) / ic->std[ch]);
+}
+
+static int make_set(char **paths)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) mkdir("ds", 0755);
+    for (int i = 0; i < 3; i++) {
+        paths[i] = malloc(64);
+        snprintf(paths[i], 64, "ds/box%d.h5", i);
+        if (rank == 0) ck_assert_int_eq(toy_write(paths[i], N, 25.0, 0.25 + 0.05 * i, 0.8 + 0.3 * i, 200 + i, 1), HB_OK);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    return 3;
+}
+
+START_TEST(samples_equal_the_transform_of_the_whole_box)
+{
+    char *paths[3];
+    int n = make_set(paths);
+    hb_dataset ds;
+    ck_assert_int_eq(hb_dataset_open(&ds, paths, n, MPI_COMM_WORLD), HB_OK);
+    for (int b = 0; b < n; b++) ck_assert_int_eq(ds.boxes[b].direct, 1);   /* hydrobridge's own files read raw */
+    hb_interp ic = hb_interp_default();
+    ck_assert_int_eq(hb_dataset_stats(&ds, &ic, MPI_COMM_WORLD), HB_OK);
+    hb_slab slab;
+    ck_assert_int_eq(hb_slab_init_aligned(&slab, N, 4, MPI_COMM_WORLD), HB_OK);
+    hb_loader L;
+    ck_assert_int_eq(hb_loader_init(&L, &ds, &slab, &ic), HB_OK);
+    double worst = 0;
+    for (int step = 1; step <= 8; step++) {
+        hb_sample s, next;
+        hb_dataset_sample(&ds, 5, HB_STREAM_PATCH, step, 0, 1, &s);
+        hb_dataset_sample(&ds, 5, HB_STREAM_PATCH, step + 1, 0, 1, &next);
+        const float *x0, *x1;
+        ck_assert_int_eq(hb_loader_get(&L, &s, &x0, &x1), HB_OK);   /* prefetched from the second on */
+        hb_loader_prefetch(&L, &next);
+        float *f[3];
+        read_whole(ds.boxes[s.box].path, f);
+        for (long i = 0; i < slab.nx; i++)
+            for (int j = 0; j < N; j++)
+                for (int k = 0; k < N; k++) {
+                    int a[3] = {(int)(slab.x0 + i), j, k};
+                    size_t c = ((size_t)i * N + j) * N + k;
+                    worst = fmax(worst, fabs(x0[c] - expected(f, 0, &s, a, &ic)));
+                    worst = fmax(worst, fabs(x1[2 * c] - expected(f, 1, &s, a, &ic)));
+                    worst = fmax(worst, fabs(x1[2 * c + 1] - expected(f, 2, &s, a, &ic)));
+                }
+        for (int ch = 0; ch < 3; ch++) free(f[ch]);
+    }
+    worst = hb_test_allmax(worst);
+    ck_assert_double_eq(worst, 0);   /* the same float operations on the same values */
+    /* the same samples through HDF5 (as for compressed files): bitwise alike */
+    hb_sample s;
+    hb_dataset_sample(&ds, 5, HB_STREAM_PATCH, 3, 0, 1, &s);
+    const float *a0, *a1, *b0, *b1;
+    ck_assert_int_eq(hb_loader_get(&L, &s, &a0, &a1), HB_OK);
+    float *c0 = malloc(L.n * 4), *c1 = malloc(L.n * 8);
+    memcpy(c0, a0, L.n * 4);
+    memcpy(c1, a1, L.n * 8);
+    ds.boxes[s.box].direct = 0;
+    ck_assert_int_eq(hb_loader_get(&L, &s, &b0, &b1), HB_OK);   /* still held: from the slot */
+    hb_sample t = s;
+    t.j = 1;   /* another sample of the same box: read now, through HDF5 */
+    ck_assert_int_eq(hb_loader_get(&L, &t, &b0, &b1), HB_OK);
+    ck_assert_int_eq(memcmp(c0, b0, L.n * 4), 0);
+    ck_assert_int_eq(memcmp(c1, b1, L.n * 8), 0);
+    free(c0);
+    free(c1);
+    hb_loader_free(&L);
+    hb_slab_free(&slab);
+    hb_dataset_close(&ds);
+    for (int i = 0; i < n; i++) free(paths[i]);
+}
+END_TEST
+
+START_TEST(sample_sequence_and_bad_cells)
+{
+    char *paths[3];
+    int n = make_set(paths);
+    hb_dataset ds;
+    ck_assert_int_eq(hb_dataset_open(&ds, paths, n, MPI_COMM_WORLD), HB_OK);
+    /* the same draws on every rank, and different ones at another step */
+    hb_sample a, b;
+    hb_dataset_sample(&ds, 9, HB_STREAM_PATCH, 4, 2, 1, &a);
+    hb_dataset_sample(&ds, 9, HB_STREAM_PATCH, 5, 2, 1, &b);
+    double v[4] = {a.box * 1e6 + a.sym * 1e3 + a.shift[0] + a.shift[1] * 1e-2 + a.shift[2] * 1e-4, a.t, 0, 0};
+    v[2] = -v[0];
+    v[3] = -v[1];
+    MPI_Allreduce(MPI_IN_PLACE, v, 4, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    ck_assert_double_eq(v[0], -v[2]);
+    ck_assert_double_eq(v[1], -v[3]);
+    ck_assert(a.t != b.t);
+    ck_assert(a.t > 0 && a.t < 1);
+    /* a NaN cell is an error naming the file and the cell */
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) {
+        hb_h5 f;
+        ck_assert_int_eq(hb_h5_open(&f, "ds/box1.h5", MPI_COMM_SELF), HB_OK);
+        hb_h5_close(&f);
+        /* rewrite box 1 with one NaN gas cell at (5, 6, 7) */
+        float *g = malloc((size_t)N * N * N * 4);
+        ck_assert_int_eq(hb_h5_open(&f, "ds/box1.h5", MPI_COMM_SELF), HB_OK);
+        ck_assert_int_eq(hb_h5_read_field(&f, HB_FIELD_GAS, N, 0, N, g, N), HB_OK);
+        hb_h5_close(&f);
+        g[(5 * N + 6) * N + 7] = NAN;
+        hid_t h = H5Fopen("ds/box1.h5", H5F_ACC_RDWR, H5P_DEFAULT);
+        hid_t d = H5Dopen2(h, HB_FIELD_GAS, H5P_DEFAULT);
+        ck_assert(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, g) >= 0);
+        H5Dclose(d);
+        H5Fclose(h);
+        free(g);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    hb_interp ic = hb_interp_default();
+    hb_slab slab;
+    ck_assert_int_eq(hb_slab_init_aligned(&slab, N, 4, MPI_COMM_WORLD), HB_OK);
+    hb_loader L;
+    ck_assert_int_eq(hb_loader_init(&L, &ds, &slab, &ic), HB_OK);
+    hb_sample s = {0, 1, 0, {0, 0, 0}, 0.5};
+    const float *x0, *x1;
+    int owner = 5 >= slab.x0 && 5 < slab.x0 + slab.nx;   /* identity transform: plane 5 */
+    hb_status rc = hb_loader_get(&L, &s, &x0, &x1);
+    ck_assert_int_eq(rc, owner ? HB_EIO : HB_OK);
+    hb_loader_free(&L);
+    hb_slab_free(&slab);
+    hb_dataset_close(&ds);
+    for (int i = 0; i < n; i++) free(paths[i]);
+}
+END_TEST
+
+static Suite *dataset_suite(void)
+{
+    Suite *s = suite_create("dataset");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, samples_equal_the_transform_of_the_whole_box);
+    tcase_add_test(tc, sample_sequence_and_bad_cells);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+HB_TEST_MAIN(dataset_suite)
