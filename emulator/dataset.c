@@ -271,7 +271,8 @@ hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm)
         hb_h5 f;
         rc = hb_h5_open(&f, ds->boxes[b].path, comm);
         for (int ch = 0; ch < HB_NCH && rc == HB_OK; ch++) {
-            rc = hb_h5_read_field(&f, FIELD[ch], N, slab.x0, slab.nx, tmp, (size_t)N);
+            rc = hb_box_read_field(&f, FIELD[ch], N, slab.x0, slab.nx, tmp, (size_t)N,
+                                   ch == 2 ? HB_VALUES_POSITIVE : HB_VALUES_DENSITY);
             if (rc == HB_OK) accumulate_log(tmp, nc, ic->floor[ch], &sum[ch], &sum[HB_NCH + ch], &lmin[ch], &lmax[ch]);
         }
         if (rc == HB_OK) hb_h5_close(&f);
@@ -371,9 +372,9 @@ static int scatter_plane(const hb_loader *L, const hb_sample *s, int ch, int ox,
             int a[3];
             for (int d = 0; d < 3; d++) a[d] = (flip >> d & 1) ? N - 1 - q[perm[d]] : q[perm[d]];
             const float v = plane[(size_t)oy * N + oz];
-            if (!isfinite(v) || v < 0) {
-                snprintf(err, nerr, "%.900s: %s[%d][%d][%d] = %g; expected a finite, non-negative value",
-                         L->ds->boxes[s->box].path, FIELD[ch], ox, oy, oz, v);
+            if (!isfinite(v) || v < 0 || (ch == 2 && v == 0)) {
+                snprintf(err, nerr, "%.900s: %s[%d][%d][%d] = %g; expected %s", L->ds->boxes[s->box].path, FIELD[ch],
+                         ox, oy, oz, v, ch == 2 ? "a finite value > 0" : "a finite density >= 0");
                 return 0;
             }
             const size_t idx = ((size_t)(a[0] - sx0) * N + (size_t)a[1]) * N + (size_t)a[2];

@@ -20,6 +20,9 @@ hb_emulate_config hb_emulate_config_default(void)
     c.steps = 50;
     c.heun = 0;
     c.seed = 1;
+    c.n_seeds = 1;
+    c.lambda = 1.0;
+    c.t_switch = 0.5;
     hb_theta_none(c.theta_override);
     return c;
 }
@@ -29,6 +32,7 @@ typedef struct emu {
     hb_model_meta meta;
     hb_slab slab;              /* the network's decomposition (boundaries at multiples of 4) */
     hb_boxinfo info;           /* the DM box's, with the overrides */
+    char dm_mas[32];           /* the DM field's mass assignment, kept on the copy written */
     int N;
     size_t n;                  /* this rank's cells */
     float *dm;                 /* the DM density as read */
@@ -109,27 +113,42 @@ static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     HB_TRY(hb_h5_open(&df, cfg->dm, comm));
     hb_status rc = hb_h5_field_size(&df, HB_FIELD_DM, &e->N);
     if (rc == HB_OK) rc = hb_box_read_info(&df, &e->info);
+    snprintf(e->dm_mas, sizeof e->dm_mas, "none");
+    if (rc == HB_OK && hb_h5_attr_exists(&df, HB_FIELD_DM, "mass_assignment")) {
+        rc = hb_h5_attr_read_string(&df, HB_FIELD_DM, "mass_assignment", e->dm_mas, sizeof e->dm_mas);
+    }
     if (rc == HB_OK) {
         hb_theta_override(e->info.theta, cfg->theta_override);
         rc = check_box(e, cfg->dm);
     }
     if (rc == HB_OK) rc = plan(e, cfg, comm);
-    if (rc == HB_OK) rc = hb_h5_read_field(&df, HB_FIELD_DM, e->N, e->slab.x0, e->slab.nx, e->dm, (size_t)e->N);
+    if (rc == HB_OK) {
+        rc = hb_box_read_field(&df, HB_FIELD_DM, e->N, e->slab.x0, e->slab.nx, e->dm, (size_t)e->N, HB_VALUES_DENSITY);
+    }
     hb_h5_close(&df);
     HB_TRY(rc);
     for (size_t i = 0; i < e->n; i++) e->x0[i] = hb_interp_to_std(&e->meta.ic, 0, e->dm[i]);
-    /* X(0) = x0 for both channels */
-    for (size_t i = 0; i < e->n; i++) e->xt[2 * i] = e->xt[2 * i + 1] = e->x0[i];
     return HB_OK;
 }
 
 /* Back to physical units, clamped to the log10 range of the training set
  * (the P(k) of a field is dominated by its extreme cells: a sample beyond
- * anything seen in training must not set it); gas density rescaled to mean 1. */
+ * anything seen in training must not set it); gas density rescaled to mean 1.
+ * A non-finite sample is an error (the clamp would hide it). */
 static hb_status destandardise(const emu *e, float *own, float *gas, float *temp, MPI_Comm comm)
 {
     const hb_interp *ic = &e->meta.ic;
     const size_t n = e->n;
+    size_t bad = 2 * n;
+    for (size_t i = 0; i < 2 * n && bad == 2 * n; i++)
+        if (!isfinite(own[i])) bad = i;
+    if (hb_mpi_any(comm, bad < 2 * n)) {
+        if (bad == 2 * n) return hb_err_quiet(HB_EIO);
+        const size_t NN = (size_t)e->N * e->N, c = (size_t)e->slab.x0 * NN + bad / 2;
+        return HB_ERR(HB_EIO, "the sampler diverged: %s at cell [%zu][%zu][%zu] is %g after the last step; "
+                      "nothing written", bad % 2 ? "temperature" : "gas density", c / NN, c / e->N % e->N, c % e->N,
+                      own[bad]);
+    }
     for (int k = 0; k < 2; k++) {
         float lo = (float)((ic->lmin[k + 1] - ic->mean[k + 1]) / ic->std[k + 1]);
         float hi = (float)((ic->lmax[k + 1] - ic->mean[k + 1]) / ic->std[k + 1]);
@@ -147,21 +166,25 @@ static hb_status destandardise(const emu *e, float *own, float *gas, float *temp
     return HB_OK;
 }
 
-static hb_status write_box(const emu *e, const hb_emulate_config *cfg, const float *gas, const float *temp,
-                           MPI_Comm comm)
+static hb_status write_box(const emu *e, const hb_emulate_config *cfg, const char *out, uint64_t seed,
+                           const float *gas, const float *temp, MPI_Comm comm)
 {
-    hb_box_fields bf = {e->N, e->slab.x0, e->slab.nx, (size_t)e->N, {e->dm, gas, temp}, {"cic", "none", "none"}};
+    hb_box_fields bf = {e->N, e->slab.x0, e->slab.nx, (size_t)e->N, {e->dm, gas, temp, NULL},
+                        {e->dm_mas, "none", "none", NULL}};
     const hb_h5_attr extra[] = {{"emulated_by", 's', 0, 0, cfg->model}, {"emulated_from", 's', 0, 0, cfg->dm},
                                 {"sampler", 's', 0, 0, cfg->heun ? "heun" : "em"},
-                                {"sampler_steps", 'l', 0, cfg->steps, NULL}, {"sampler_seed", 'l', 0, (long)cfg->seed, NULL}};
-    return hb_box_write(cfg->out, comm, &bf, &e->info, extra, (int)(sizeof extra / sizeof extra[0]), cfg->prov);
+                                {"sampler_steps", 'l', 0, cfg->steps, NULL}, {"sampler_seed", 'l', 0, (long)seed, NULL},
+                                {"sampler_lambda", 'd', cfg->lambda, 0, NULL},
+                                {"sampler_t_switch", 'd', cfg->t_switch, 0, NULL}};
+    return hb_box_write(out, comm, &bf, &e->info, extra, (int)(sizeof extra / sizeof extra[0]), cfg->prov);
 }
 
 /* Integrate from X(0) = x0 to t = 1; *per_step: seconds per sampler step. */
-static hb_status integrate(emu *e, const hb_emulate_config *cfg, double *per_step)
+static hb_status integrate(emu *e, const hb_emulate_config *cfg, uint64_t seed, double *per_step)
 {
     const size_t plane = (size_t)e->N * e->N;
-    hb_sampler s = {cfg->heun, cfg->steps, cfg->seed, &e->meta.ic};
+    for (size_t i = 0; i < e->n; i++) e->xt[2 * i] = e->xt[2 * i + 1] = e->x0[i];   /* X(0) = x0 */
+    hb_sampler s = {cfg->heun, cfg->steps, seed, &e->meta.ic, cfg->lambda, cfg->t_switch, e->x0};
     hb_progress prog;
     hb_progress_init(&prog, "emulate", cfg->steps, "steps");
     double t0 = hb_now();
@@ -176,8 +199,39 @@ static hb_status integrate(emu *e, const hb_emulate_config *cfg, double *per_ste
     return HB_OK;
 }
 
+void hb_emulate_output_name(const char *pattern, uint64_t seed, char *out, size_t cap)
+{
+    const char *tag = strstr(pattern, "{seed}");
+    if (!tag) snprintf(out, cap, "%s", pattern);
+    else snprintf(out, cap, "%.*s%lu%s", (int)(tag - pattern), pattern, (unsigned long)seed, tag + 6);
+}
+
+/* One sample: integrate, back to physical units, write. */
+static hb_status sample(emu *e, const hb_emulate_config *cfg, uint64_t seed, float *gas, float *temp, MPI_Comm comm,
+                        double *per_step)
+{
+    char out[sizeof cfg->out + 32];
+    hb_emulate_output_name(cfg->out, seed, out, sizeof out);
+    HB_TRY(integrate(e, cfg, seed, per_step));
+    HB_TRY(destandardise(e, e->xt, gas, temp, comm));
+    HB_TRY(hb_field_check(gas, e->N, e->slab.x0, e->slab.nx, (size_t)e->N, HB_VALUES_DENSITY, out, HB_FIELD_GAS, comm));
+    HB_TRY(hb_field_check(temp, e->N, e->slab.x0, e->slab.nx, (size_t)e->N, HB_VALUES_POSITIVE, out, HB_FIELD_TEMP,
+                          comm));
+    HB_TRY(write_box(e, cfg, out, seed, gas, temp, comm));
+    hb_log0("emulate: wrote %s (seed %lu)", out, (unsigned long)seed);
+    return HB_OK;
+}
+
 hb_status hb_emulate(const hb_emulate_config *cfg, MPI_Comm comm)
 {
+    if (cfg->n_seeds < 1 || (cfg->n_seeds > 1 && !strstr(cfg->out, "{seed}"))) {
+        return HB_ERR0(HB_EARG, "%d sampler seeds: the output name \"%s\" needs {seed} (one file per seed)",
+                       cfg->n_seeds, cfg->out);
+    }
+    if (!(cfg->lambda >= 0) || !(cfg->t_switch > 0 && cfg->t_switch <= 1)) {
+        return HB_ERR0(HB_EARG, "sampler diffusion lambda = %g from t = %g: need lambda >= 0 and 0 < t <= 1",
+                       cfg->lambda, cfg->t_switch);
+    }
     emu e;
     memset(&e, 0, sizeof e);
     double t_start = hb_now();
@@ -185,19 +239,19 @@ hb_status hb_emulate(const hb_emulate_config *cfg, MPI_Comm comm)
     if (rc != HB_OK) { emu_free(&e); return rc; }
     const double *th = e.info.theta;
     hb_log0("emulate: %s with %s on %d ranks: %d^3, theta = (%.4g %.4g %.4g %.4g %.4g %.4g), %d %s steps, "
-            "slabs of %ld planes", cfg->dm, cfg->model, e.slab.nranks, e.N, th[0], th[1], th[2], th[3],
-            th[4], th[5], cfg->steps, cfg->heun ? "Heun" : "Euler-Maruyama", e.slab.nx);
+            "diffusion %g sigma from t = %g, %d seed(s) from %lu, slabs of %ld planes", cfg->dm, cfg->model,
+            e.slab.nranks, e.N, th[0], th[1], th[2], th[3], th[4], th[5], cfg->steps,
+            cfg->heun ? "Heun" : "Euler-Maruyama", cfg->lambda, cfg->t_switch, cfg->n_seeds,
+            (unsigned long)cfg->seed, e.slab.nx);
     double per_step = 0;
-    rc = integrate(&e, cfg, &per_step);
     float *gas = malloc((e.n + 1) * sizeof *gas), *temp = malloc((e.n + 1) * sizeof *temp);
-    if (rc == HB_OK && hb_mpi_any(comm, !gas || !temp)) rc = HB_ERR0(HB_ENOMEM, "output fields");
-    if (rc == HB_OK) rc = destandardise(&e, e.xt, gas, temp, comm);
-    if (rc == HB_OK) rc = write_box(&e, cfg, gas, temp, comm);
+    if (hb_mpi_any(comm, !gas || !temp)) rc = HB_ERR0(HB_ENOMEM, "output fields");
+    for (int k = 0; k < cfg->n_seeds && rc == HB_OK; k++) rc = sample(&e, cfg, cfg->seed + (uint64_t)k, gas, temp, comm, &per_step);
     if (rc == HB_OK) {
         double mx = (double)hb_peak_rss();
         rc = hb_mpi_max(comm, &mx, 1);
-        hb_log0("emulate: wrote %s in %.1f s (%.3f s per sampler step); peak memory %.0f MB per rank (max), "
-                "%d^3 box on %d ranks", cfg->out, hb_now() - t_start, per_step, mx / 1e6, e.N, e.slab.nranks);
+        hb_log0("emulate: %d sample(s) in %.1f s (%.3f s per sampler step); peak memory %.0f MB per rank (max), "
+                "%d^3 box on %d ranks", cfg->n_seeds, hb_now() - t_start, per_step, mx / 1e6, e.N, e.slab.nranks);
         hb_log0("bench: emulate_step_s=%.4f peak_mb_per_rank=%.0f n=%d ranks=%d", per_step, mx / 1e6, e.N,
                 e.slab.nranks);
     }

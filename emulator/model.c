@@ -1,6 +1,7 @@
 /* Weight sets in HDF5 model files (hb/model.h). */
 #include "hb/model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -148,8 +149,23 @@ hb_status hb_model_load(const char *path, MPI_Comm comm, hb_unet *u, hb_model_me
     hb_status rc = hb_model_read_arch(&f, &uc);
     if (rc == HB_OK) rc = hb_model_read_meta(&f, meta);
     if (rc == HB_OK) rc = hb_unet_init(u, &uc, 0);
-    if (rc == HB_OK) rc = hb_model_read_set(&f, hb_h5_exists(&f, "/ema") ? "ema" : "weights", u, u->params);
+    const char *set = hb_h5_exists(&f, "/ema") ? "ema" : "weights";
+    if (rc == HB_OK) rc = hb_model_read_set(&f, set, u, u->params);
     hb_h5_close(&f);
+    for (size_t i = 0; rc == HB_OK && i < u->n_params; i++) {
+        if (!isfinite(u->params[i])) {
+            rc = HB_ERR0(HB_EIO, "%s: /%s holds a non-finite weight (parameter %zu of %zu is %g); the model is "
+                         "unusable (a diverged training?)", path, set, i, u->n_params, u->params[i]);
+        }
+    }
+    for (int k = 0; rc == HB_OK && k < HB_NCH; k++) {
+        const hb_interp *ic = &meta->ic;
+        if (!isfinite(ic->mean[k]) || !(ic->std[k] > 0) || !isfinite(ic->std[k]) || !(ic->floor[k] > 0) ||
+            !(ic->lmin[k] <= ic->lmax[k])) {
+            rc = HB_ERR0(HB_EIO, "%s: /interp of channel %d is not usable (mean %g, std %g, floor %g, log10 range "
+                         "[%g, %g])", path, k, ic->mean[k], ic->std[k], ic->floor[k], ic->lmin[k], ic->lmax[k]);
+        }
+    }
     if (rc != HB_OK) hb_unet_free(u);
     return rc;
 }

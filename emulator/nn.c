@@ -543,6 +543,31 @@ double hb_mse_forward_backward(float *dpred, const float *pred, const float *tar
     return s / (double)n;
 }
 
+double hb_wmse_forward_backward(float *dpred, const float *pred, const float *target, const float *w, size_t n,
+                                int C, float scale)
+{
+    enum { NCHUNK = 64 };   /* fixed chunks summed in order: deterministic for any thread count */
+    double part[NCHUNK];
+    const float k = 2.0f * scale / (float)(n * (size_t)C);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < NCHUNK; c++) {
+        double s = 0;
+        for (size_t i = n * c / NCHUNK; i < n * (c + 1) / NCHUNK; i++) {
+            const float wi = w ? w[i] : 1.0f;
+            for (int j = 0; j < C; j++) {
+                size_t q = i * (size_t)C + (size_t)j;
+                double d = (double)pred[q] - target[q];
+                s += wi * d * d;
+                if (dpred) dpred[q] = k * wi * (float)d;
+            }
+        }
+        part[c] = s;
+    }
+    double s = 0;
+    for (int c = 0; c < NCHUNK; c++) s += part[c];
+    return s / (double)(n * (size_t)C);
+}
+
 /* ---- references: plain loops in double --------------------------------- */
 
 void hb_conv3_forward_ref(double *out, const double *in, const double *w, const double *b, int B,

@@ -14,6 +14,39 @@ static inline void noise(uint64_t seed, int n, uint64_t g, float xi[2])
     xi[1] = (float)r[1];
 }
 
+/* The drift of diffusion g = lambda sigma at time t > 0: b + sigma (1 -
+ * lambda^2) eta / (2 sqrt t), eta from the drift (hb/sampler.h), in place. */
+static void surgery(const hb_sampler *s, double t, const float *x, float *b, size_t n_cells)
+{
+    const hb_interp *ic = s->ic;
+    const double al = 1 - t, ald = -1, be = hb_interp_beta(ic, t), bed = hb_interp_beta_dot(ic, t);
+    const double sg = hb_interp_sigma(ic, t), sgd = -ic->sigma_c;
+    const double den = sqrt(t) * (sgd * be - bed * sg);
+    const float k = (float)(sg * (1 - s->lambda * s->lambda) / (2 * sqrt(t) * den));
+    const float fb = (float)be, fa = (float)(be * ald), fd = (float)bed, fal = (float)al;
+    for (size_t c = 0; c < n_cells; c++)
+        for (int j = 0; j < 2; j++) {
+            float x0 = s->x0[c], bb = b[2 * c + j];
+            float eta_num = fb * bb - fa * x0 - fd * (x[2 * c + j] - fal * x0);
+            b[2 * c + j] = bb + k * eta_num;
+        }
+}
+
+/* Diffusion scale of step n at time t. */
+static double lambda_at(const hb_sampler *s, double t)
+{
+    return t >= s->t_switch && t > 0 ? s->lambda : 1.0;
+}
+
+/* The drift f(t, x) of state (own cells at offset own) into out. */
+static hb_status drift_f(const hb_sampler *s, hb_drift_fn drift, void *ctx, float *state, size_t own, double t,
+                         float *out, size_t n_cells)
+{
+    HB_TRY(drift(ctx, state, t, out));
+    if (lambda_at(s, t) != 1.0) surgery(s, t, state + own, out, n_cells);
+    return HB_OK;
+}
+
 /* out[c] = x[c] + (dt b[c] + amp xi), or with b the mean of b and b2 (b2 != NULL). */
 static void advance(float *out, const float *x, const float *b, const float *b2, float dt, float amp, uint64_t seed,
                     int n, uint64_t first_cell, size_t n_cells)
@@ -33,11 +66,11 @@ hb_status hb_sampler_step(const hb_sampler *s, int n, float *x, float *pred, siz
 {
     const double dt = 1.0 / s->steps, t = n * dt;
     const int last = n == s->steps - 1;
-    const float amp = last ? 0.0f : (float)(hb_interp_sigma(s->ic, t) * sqrt(dt));
-    HB_TRY(drift(ctx, x, t, b));
+    const float amp = last ? 0.0f : (float)(lambda_at(s, t) * hb_interp_sigma(s->ic, t) * sqrt(dt));
+    HB_TRY(drift_f(s, drift, ctx, x, own, t, b, n_cells));
     if (s->heun) {
         advance(pred + own, x + own, b, NULL, (float)dt, amp, s->seed, n, first_cell, n_cells);
-        HB_TRY(drift(ctx, pred, t + dt, b2));
+        HB_TRY(drift_f(s, drift, ctx, pred, own, t + dt, b2, n_cells));
     }
     advance(x + own, x + own, b, s->heun ? b2 : NULL, (float)dt, amp, s->seed, n, first_cell, n_cells);
     return HB_OK;

@@ -67,9 +67,12 @@ typedef struct trainer {
     hb_unet net;
     float *m, *v, *ema;
     long step;                       /* steps done */
+    long saved;                      /* step of the last checkpoint written (-1: none) */
+    char data_hash[20];              /* FNV-1a of the training files' base names, in order (hex) */
     hb_model_meta meta;
     size_t n;                        /* cells of this rank's slab */
     float *in, *target, *y, *dy;     /* n x 3, n x 2, n x 2, n x 2 */
+    float *w;                        /* n: voxel weights of the loss (loss_weight != 0) */
     double t_net;                    /* seconds in the network (forward + backward) */
 } trainer;
 
@@ -83,7 +86,7 @@ static void trainer_free(trainer *t)
     hb_slab_free(&t->slab);
     if (t->gcomm != MPI_COMM_NULL) (void)hb_mpi(MPI_Comm_free(&t->gcomm));
     free(t->m); free(t->v); free(t->ema);
-    free(t->in); free(t->target); free(t->y); free(t->dy);
+    free(t->in); free(t->target); free(t->y); free(t->dy); free(t->w);
 }
 
 static hb_status write_checkpoint(trainer *t)
@@ -96,11 +99,55 @@ static hb_status write_checkpoint(trainer *t)
         {"n_train_boxes", 'l', 0, t->ds.n_boxes, NULL}, {"n_val_boxes", 'l', 0, t->vs.n_boxes, NULL},
         {"ema_decay", 'd', c->ema_decay, 0, NULL}, {"lr", 'd', c->adam.lr, 0, NULL},
         {"weight_decay", 'd', c->adam.weight_decay, 0, NULL}, {"clip_norm", 'd', c->adam.clip_norm, 0, NULL},
+        {"loss_weight", 'd', c->loss_weight, 0, NULL}, {"data_files_hash", 's', 0, 0, t->data_hash},
         {"training", 's', 0, 0, "whole periodic boxes, cube symmetries and periodic shifts"}};
     HB_TRY(hb_model_save(c->out, t->comm, &t->net, &t->meta, attrs, (int)(sizeof attrs / sizeof attrs[0]), t->ema,
                          t->m, t->v));
+    t->saved = t->step;
     hb_log0("checkpoint: step %ld written to %s (%.2f s)", t->step, c->out, hb_now() - t0);
     return HB_OK;
+}
+
+/* FNV-1a (64 bit) of the base names of the training files, in order. */
+static void data_hash(char **paths, int n, char out[20])
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < n; i++) {
+        const char *b = strrchr(paths[i], '/');
+        for (const char *c = b ? b + 1 : paths[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        h = (h ^ 0xff) * 1099511628211ull;   /* separator */
+    }
+    snprintf(out, 20, "%016llx", (unsigned long long)h);
+}
+
+/* The checkpoint's interpolant settings and training-set statistics against
+ * this run's: a resume continues the same training or is refused (unless
+ * cfg->resume_changed). */
+static hb_status resume_matches(const trainer *t, hb_h5 *f)
+{
+    hb_model_meta old;
+    HB_TRY(hb_model_read_meta(f, &old));
+    const hb_interp *a = &old.ic, *b = &t->meta.ic;
+    char hash[64] = "";
+    if (hb_h5_attr_exists(f, "/", "data_files_hash")) HB_TRY(hb_h5_attr_read_string(f, "/", "data_files_hash", hash, sizeof hash));
+    const char *what = NULL;
+    if (a->sigma_c != b->sigma_c || a->beta_sq != b->beta_sq) what = "the interpolant (--sigma-c, --beta)";
+    else if (a->floor[0] != b->floor[0]) what = "the DM floor (--dm-floor)";
+    else if (strcmp(hash, t->data_hash) != 0) what = "the list of training files";
+    for (int k = 0; k < HB_NCH && !what; k++) {
+        if (fabs(a->mean[k] - b->mean[k]) > 1e-9 * (1 + fabs(b->mean[k])) || fabs(a->std[k] / b->std[k] - 1) > 1e-9) {
+            what = "the training set's statistics";
+        }
+    }
+    if (!what) return HB_OK;
+    if (t->cfg->resume_changed) {
+        hb_log0("resume: %s differs from the checkpoint's; continuing as --resume-changed asks", what);
+        return HB_OK;
+    }
+    return HB_ERR0(HB_EARG, "%s: %s differs from the checkpoint's (sigma_c %g -> %g, beta %s -> %s, training files "
+                   "%s -> %s); resume only continues the same training (--resume-changed overrides)", t->cfg->out,
+                   what, a->sigma_c, b->sigma_c, a->beta_sq ? "t2" : "t", b->beta_sq ? "t2" : "t", hash[0] ? hash : "?",
+                   t->data_hash);
 }
 
 static hb_status resume(trainer *t)
@@ -116,13 +163,14 @@ static hb_status resume(trainer *t)
         rc = HB_ERR0(HB_EARG, "%s was trained with --batch %ld --seed %ld; resume with the same (got %d, %lu)",
                      t->cfg->out, batch, seed, t->cfg->batch, (unsigned long)t->cfg->seed);
     }
+    if (rc == HB_OK) rc = resume_matches(t, &f);
     if (rc == HB_OK) rc = hb_model_read_set(&f, "weights", &t->net, t->net.params);
     if (rc == HB_OK) rc = hb_model_read_set(&f, "ema", &t->net, t->ema);
     if (rc == HB_OK) rc = hb_model_read_set(&f, "adam_m", &t->net, t->m);
     if (rc == HB_OK) rc = hb_model_read_set(&f, "adam_v", &t->net, t->v);
     hb_h5_close(&f);
     HB_TRY(rc);
-    t->step = step;
+    t->step = t->saved = step;
     hb_log0("resume: %s at step %ld", t->cfg->out, step);
     return HB_OK;
 }
@@ -134,6 +182,24 @@ static int group_samples(const trainer *t, const hb_dataset *ds, uint32_t stream
     int n = 0;
     for (int j = t->group; j < B; j += t->ngroups) hb_dataset_sample(ds, t->cfg->seed, stream, step, j, augment, &out[n++]);
     return n;
+}
+
+/* Voxel weights of the loss, w = exp(kappa min(x0, 3)) normalised to mean 1
+ * over the box: they depend on the conditioning field only, so the
+ * minimiser stays the conditional mean (an unbiased drift); they spend the
+ * network's capacity on the dense cells, which carry the gas P(k). */
+static hb_status loss_weights(trainer *t, const float *x0, int N)
+{
+    double sum = 0;
+    const float kappa = (float)t->cfg->loss_weight;
+    for (size_t c = 0; c < t->n; c++) {
+        t->w[c] = expf(kappa * fminf(x0[c], 3.0f));
+        sum += t->w[c];
+    }
+    HB_TRY(hb_mpi_sum(t->gcomm, &sum, 1));
+    const float inv = (float)(pow((double)N, 3) / sum);
+    for (size_t c = 0; c < t->n; c++) t->w[c] *= inv;
+    return HB_OK;
 }
 
 /* One sample through the network: the interpolant's input and target from
@@ -157,11 +223,12 @@ static hb_status run_sample(trainer *t, const hb_dataset *ds, hb_loader *L, cons
     hb_interp_pair(&t->meta.ic, s->t, x0, x1, z, t->in, t->target, n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(s->t, ds->boxes[s->box].info.theta, feat);
+    if (t->w) HB_TRY(loss_weights(t, x0, ds->N));
     double t0 = hb_now();
     HB_TRY(hb_unet_forward(&t->net, t->in, feat, t->y));
     const double n_box = 2.0 * pow((double)ds->N, 3);   /* voxels x channels of a box */
-    double mse = hb_mse_forward_backward(train ? t->dy : NULL, t->y, t->target, 2 * n,
-                                         (float)(2.0 * (double)n / (n_box * B)));
+    double mse = hb_wmse_forward_backward(train ? t->dy : NULL, t->y, t->target, t->w, n, 2,
+                                          (float)(2.0 * (double)n / (n_box * B)));
     *sse = mse * 2.0 * (double)n;
     if (train) HB_TRY(hb_unet_backward(&t->net, t->dy, NULL));
     t->t_net += hb_now() - t0;
@@ -266,6 +333,10 @@ static hb_status setup(trainer *t)
     t->target = malloc(t->n * 2 * sizeof *t->target);
     t->y = malloc(t->n * 2 * sizeof *t->y);
     t->dy = malloc(t->n * 2 * sizeof *t->dy);
+    if (cfg->loss_weight != 0) {
+        t->w = malloc(t->n * sizeof *t->w);
+        if (!t->w) return HB_ERR(HB_ENOMEM, "loss weights");
+    }
     if (!t->m || !t->v || !t->ema || !t->in || !t->target || !t->y || !t->dy) {
         return HB_ERR(HB_ENOMEM, "training buffers (%zu cells)", t->n);
     }
@@ -298,7 +369,17 @@ static hb_status train_step(trainer *t, hb_sample *ss, double *loss)
     HB_TRY(hb_mpi(MPI_Allreduce(MPI_IN_PLACE, t->net.grads, (int)t->net.n_params, MPI_FLOAT, MPI_SUM, t->comm)));
     HB_TRY(hb_mpi_sum(t->comm, &sum, 1));
     *loss = sum / (2.0 * pow((double)t->ds.N, 3) * B);
-    hb_adam_step(&cfg->adam, step, t->net.params, t->net.grads, t->m, t->v, t->net.n_params);
+    const double gnorm = hb_adam_step(&cfg->adam, step, t->net.params, t->net.grads, t->m, t->v, t->net.n_params);
+    int finite = isfinite(*loss) && isfinite(gnorm);
+    for (size_t i = 0; finite && i < t->net.n_params; i++) finite = isfinite(t->net.params[i]);
+    if (hb_mpi_any(t->comm, !finite)) {
+        char kept[1200];
+        if (t->saved >= 0) snprintf(kept, sizeof kept, "%s keeps the checkpoint of step %ld", cfg->out, t->saved);
+        else snprintf(kept, sizeof kept, "no model written");
+        return HB_ERR0(HB_ENUM, "training diverged at step %ld: loss %g, gradient norm %g%s (learning rate %.3g); "
+                       "%s. Lower --lr or --clip", step, *loss, gnorm, finite ? "" : ", non-finite weights",
+                       hb_adam_lr(&cfg->adam, step), kept);
+    }
     /* EMA with a short warm-up so early averages are not stuck at the init */
     float d = (float)fmin(cfg->ema_decay, (1.0 + step) / (10.0 + step));
     for (size_t i = 0; i < t->net.n_params; i++) t->ema[i] = d * t->ema[i] + (1 - d) * t->net.params[i];
@@ -368,6 +449,8 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     t.cfg = cfg;
     t.comm = comm;
     t.gcomm = MPI_COMM_NULL;
+    t.saved = -1;
+    data_hash(data, n_data, t.data_hash);
     HB_TRY(hb_mpi(MPI_Comm_rank(comm, &t.rank)));
     HB_TRY(hb_mpi(MPI_Comm_size(comm, &t.nranks)));
     hb_status rc = load_data(&t, data, n_data, val, n_val);

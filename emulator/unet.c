@@ -83,8 +83,10 @@ hb_status hb_unet_init(hb_unet *u, const hb_unet_config *cfg, uint64_t seed)
     u->params = malloc(u->n_params * sizeof *u->params);
     u->grads = calloc(u->n_params, sizeof *u->grads);
     if (!u->params || !u->grads) {
+        const size_t n = u->n_params;   /* hb_unet_free clears it */
         hb_unet_free(u);
-        return HB_ERR(HB_ENOMEM, "network parameters (%zu floats)", u->n_params);
+        return HB_ERR(HB_ENOMEM, "network parameters (width %d: %zu floats, %.1f GB with gradients)", w, n,
+                      2.0 * (double)n * sizeof(float) / 1e9);
     }
     /* uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), one Philox draw per parameter */
     for (int i = 0; i < u->n_views; i++) {

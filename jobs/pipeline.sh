@@ -3,7 +3,9 @@
 # job ids: suite (a job array) -> split train / held out -> train -> emulate
 # -> validate. Tunables (environment): WORK, N_BOXES, N_HELDOUT, TABLE, GRID,
 # ROWS_PER_TASK, STEPS, BATCH, GROUP, WIDTH, EMU_STEPS, SEEDS, FAIL_ABOVE,
-# HB_LAUNCH (mpirun|srun), PARTITION.
+# HB_LAUNCH (mpirun|srun), PARTITION; SUITE_SBATCH, TRAIN_SBATCH,
+# EMULATE_SBATCH, VALIDATE_SBATCH: extra sbatch options of that stage (they
+# override its #SBATCH lines), e.g. TRAIN_SBATCH="--ntasks=128 --time=24:00:00".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export HB_ROOT=${HB_ROOT:-$(cd "$here/.." && pwd)}
@@ -13,11 +15,10 @@ mkdir -p "$WORK"
 part=(); [ -n "${PARTITION:-}" ] && part=(--partition "$PARTITION")
 sub() { sbatch --parsable --chdir "$WORK" --export=ALL "${part[@]}" "$@" | cut -d';' -f1; }
 ntask=$(( (N_BOXES + ROWS_PER_TASK - 1) / ROWS_PER_TASK ))
-suite=$(sub --array=0-$((ntask - 1)) "$here/suite.sbatch")
-# the last N_HELDOUT boxes are held out (a small serial job moves them)
-split=$(sub --dependency=afterok:$suite --ntasks=1 --job-name=hb-split --output=%x-%j.out --wrap \
-    "mkdir -p '$WORK/train' '$WORK/heldout' && ls '$WORK'/boxes/*.h5 | sort -V | head -n $((N_BOXES - N_HELDOUT)) | xargs -r -I{} ln -sf {} '$WORK/train/' && ls '$WORK'/boxes/*.h5 | sort -V | tail -n $N_HELDOUT | xargs -r -I{} ln -sf {} '$WORK/heldout/'")
-train=$(sub --dependency=afterok:$split "$here/train.sbatch")
-emulate=$(sub --dependency=afterok:$train "$here/emulate.sbatch")
-validate=$(sub --dependency=afterok:$emulate "$here/validate.sbatch")
+suite=$(sub --array=0-$((ntask - 1)) ${SUITE_SBATCH:-} "$here/suite.sbatch")
+# held out: N_HELDOUT boxes inside the training set's parameter range (jobs/split.sh)
+split=$(sub --dependency=afterok:$suite --ntasks=1 --job-name=hb-split --output=%x-%j.out "$here/split.sh")
+train=$(sub --dependency=afterok:$split ${TRAIN_SBATCH:-} "$here/train.sbatch")
+emulate=$(sub --dependency=afterok:$train ${EMULATE_SBATCH:-} "$here/emulate.sbatch")
+validate=$(sub --dependency=afterok:$emulate ${VALIDATE_SBATCH:-} "$here/validate.sbatch")
 echo "suite=$suite split=$split train=$train emulate=$emulate validate=$validate"

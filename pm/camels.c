@@ -136,6 +136,33 @@ static hb_status read_rows(hid_t f, const char *file, const char *name, long r0,
     return HB_OK;
 }
 
+/* Non-finite coordinates, masses <= 0 or non-finite, negative or
+ * non-finite energies and electron abundances are errors naming the file,
+ * the dataset and the particle (row r0 + k of the file). */
+static hb_status check_particles(const char *file, const char *group, long r0, long n, const double *xyz,
+                                 const double *m, const double *u, const double *xe)
+{
+    for (long k = 0; k < n; k++) {
+        for (int d = 0; d < 3; d++) {
+            if (!isfinite(xyz[3 * k + d])) {
+                return HB_ERR(HB_EIO, "%s: %s/Coordinates[%ld][%d] = %g; expected a finite coordinate", file, group,
+                              r0 + k, d, xyz[3 * k + d]);
+            }
+        }
+        if (!(m[k] > 0) || !isfinite(m[k])) {
+            return HB_ERR(HB_EIO, "%s: %s/Masses[%ld] = %g; expected a finite mass > 0", file, group, r0 + k, m[k]);
+        }
+        if (u && (!(u[k] >= 0) || !isfinite(u[k]))) {
+            return HB_ERR(HB_EIO, "%s: %s/InternalEnergy[%ld] = %g; expected a finite energy >= 0", file, group, r0 + k, u[k]);
+        }
+        if (xe && (!(xe[k] >= 0) || !isfinite(xe[k]))) {
+            return HB_ERR(HB_EIO, "%s: %s/ElectronAbundance[%ld] = %g; expected a finite abundance >= 0", file, group,
+                          r0 + k, xe[k]);
+        }
+    }
+    return HB_OK;
+}
+
 /* This rank's share of type t into p: x (Mpc/h), p[3i] = mass, p[3i+1] = mass T. */
 static hb_status load_type(const snap_info *s, int t, hb_particles *p, int rank, int nranks)
 {
@@ -170,6 +197,7 @@ static hb_status load_type(const snap_info *s, int t, hb_particles *p, int rank,
                 if (rc == HB_OK) rc = read_rows(f, name, ds, r0, n, 1, xe);
             }
             H5Fclose(f);
+            if (rc == HB_OK) rc = check_particles(name, group, r0, n, xyz, m, u, xe);
             for (long k = 0; rc == HB_OK && k < n; k++) {
                 size_t j = p->n++;
                 for (int d = 0; d < 3; d++) {
@@ -195,7 +223,7 @@ static hb_status paint_weight(const hb_mesh *m, hb_particles *p, int slot, float
     if (!w) return HB_ERR(HB_ENOMEM, "weights");
     for (size_t i = 0; i < p->n; i++) w[i] = (float)p->p[3 * i + slot];
     memset(buf, 0, 2 * (size_t)m->alloc_local * sizeof *buf);
-    hb_status rc = hb_paint_cic(m, buf, p, 0.0, w);
+    hb_status rc = hb_paint_cic(m, buf, p, 1.0, w);
     free(w);
     return rc;
 }
@@ -210,6 +238,15 @@ hb_status hb_import_camels(const char *snapshot, const hb_import_opts *o, const 
     if (rank == 0) rc = scan(snapshot, &s);
     HB_TRY(hb_mpi_agree(comm, rc));
     HB_TRY(hb_mpi(MPI_Bcast(&s, (int)sizeof s, MPI_BYTE, 0, comm)));
+    if (s.total[1] < 1 || s.total[0] < 0) {
+        return HB_ERR0(HB_EIO, "%s: the snapshot holds %ld DM (PartType1) and %ld gas (PartType0) particles; "
+                       "need DM particles", snapshot, s.total[1], s.total[0]);
+    }
+    if (!(s.box > 0) || !isfinite(s.box) || !(s.om > 0 && s.om < 1) || !(s.ob >= 0 && s.ob < s.om) ||
+        !(s.h > 0 && s.h < 2) || !(s.redshift >= 0) || !isfinite(s.redshift)) {
+        return HB_ERR0(HB_EIO, "%s: header values out of range: BoxSize %g, Omega0 %g, OmegaBaryon %g, "
+                       "HubbleParam %g, Redshift %g", snapshot, s.box, s.om, s.ob, s.h, s.redshift);
+    }
     const double L = s.box / 1e3;
     hb_log0("import-camels: %s: %d file(s), box %g Mpc/h, z = %.3f, %ld gas and %ld DM particles -> %d^3", snapshot,
             s.nfiles, L, s.redshift, s.total[0], s.total[1], o->n_grid);
@@ -357,6 +394,10 @@ hb_status hb_import_cmd(const char *mcdm, const char *mgas, const char *temp, lo
         for (ptrdiff_t x = 0; rc == HB_OK && x < m.nx_local; x++)
             for (long y = 0; y < N; y++) memcpy(bufs[i] + hb_mesh_ridx(&m, x, (int)y, 0), slab + ((size_t)x * N + y) * N, (size_t)N * 4);
         rc = hb_mpi_agree(comm, rc);
+        char what[64];
+        snprintf(what, sizeof what, "grid %ld", index);
+        if (rc == HB_OK) rc = hb_field_check(bufs[i], (int)N, (long)m.x0, (long)m.nx_local, (size_t)m.zpad,
+                                             i < 2 ? HB_VALUES_DENSITY : HB_VALUES_POSITIVE, paths[i], what, comm);
         if (rc == HB_OK && i < 2) {   /* masses -> rho / mean */
             double mean = hb_mesh_sum(&m, bufs[i]) / pow((double)N, 3);
             if (!(mean > 0)) rc = HB_ERR0(HB_EARG, "%s grid %ld has mean %g", paths[i], index, mean);

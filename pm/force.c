@@ -62,14 +62,14 @@ void hb_force_free(hb_force *f)
 }
 
 /* Given delta_k in f->delta, leave component d of the force field (real
- * space) in f->work. delta_k is kept. */
-static void force_component(hb_force *f, int d)
+ * space) in wk. delta_k is kept. */
+static void force_component(hb_force *f, int d, float *wk)
 {
     const hb_mesh *m = f->mesh;
     const int N = m->N;
     hb_timer_start(&f->t_kernel);
     const float *dk = f->delta;
-    float *wk = f->work;
+    const double inv = 1.0 / ((double)N * N * N);   /* the c2r normalisation, folded in */
     for (ptrdiff_t jy = 0; jy < m->ny_local; jy++) {
         int iy = (int)(m->y0 + jy);
         for (int ix = 0; ix < N; ix++) {
@@ -81,7 +81,7 @@ static void force_component(hb_force *f, int d)
                 double g = 0;
                 if (k2 > 0) {
                     /* F_k = i D_d delta_k / k^2 */
-                    g = f->grad[idx[d]] / k2;
+                    g = f->grad[idx[d]] * inv / k2;
                     if (f->cfg.kernel == HB_KERNEL_SPECTRAL) {
                         double w = f->win[ix] * f->win[iy] * f->win[iz];
                         g /= w * w;   /* paint and readout: W^2 */
@@ -95,7 +95,7 @@ static void force_component(hb_force *f, int d)
     }
     hb_timer_stop(&f->t_kernel);
     hb_timer_start(&f->t_fft);
-    hb_mesh_c2r(m, wk);
+    hb_mesh_c2r_raw(m, wk);
     hb_timer_stop(&f->t_fft);
 }
 
@@ -109,17 +109,18 @@ hb_status hb_force_compute(hb_force *f, hb_particles *p)
         const double shift = 0.5 * pass;
         memset(f->delta, 0, 2 * (size_t)m->alloc_local * sizeof *f->delta);
         hb_timer_start(&f->t_paint);
-        HB_TRY(hb_painter_paint(&f->painter, f->delta, p, f->weight, NULL, shift));
+        HB_TRY(hb_painter_paint(&f->painter, f->delta, p, f->weight, p->mass, shift));
         hb_timer_stop(&f->t_paint);
         hb_timer_start(&f->t_fft);
         hb_mesh_r2c(m, f->delta);   /* the mean (DC mode) drops out: k2 = 0 there */
         hb_timer_stop(&f->t_fft);
-        for (int d = 0; d < 3; d++) {
-            force_component(f, d);
-            hb_timer_start(&f->t_readout);
-            HB_TRY(hb_painter_readout(&f->painter, f->work, p, p->acc + d, 3, shift, pass > 0, 1.0f));
-            hb_timer_stop(&f->t_readout);
-        }
+        /* the three components: in work and the painter's two scratch meshes
+         * (its fixed-point slab, idle until the next paint), read out together */
+        const float *comp[3] = {f->work, hb_painter_scratch(&f->painter, 0), hb_painter_scratch(&f->painter, 1)};
+        for (int d = 0; d < 3; d++) force_component(f, d, (float *)comp[d]);
+        hb_timer_start(&f->t_readout);
+        HB_TRY(hb_painter_readout_n(&f->painter, comp, 3, p, p->acc, 3, shift, pass > 0, 1.0f));
+        hb_timer_stop(&f->t_readout);
     }
     if (passes > 1) {
         for (size_t i = 0; i < 3 * p->n; i++) p->acc[i] *= 0.5f;   /* the mean of the two passes */

@@ -37,9 +37,16 @@ static inline __attribute__((always_inline)) long window(double d, int p, float 
 
 static inline int wrapi(long i, int N)
 {
+    if (i >= 0 && i < N) return (int)i;   /* the common case, without a division */
+    if (i < 0 && i >= -N) return (int)(i + N);
+    if (i >= N && i < 2 * (long)N) return (int)(i - N);
     long r = i % N;
     return (int)(r < 0 ? r + N : r);
 }
+
+/* Floats of one scratch mesh, rounded up to 64 bytes (FFTW's new-array
+ * execution needs the alignment the plans were made with). */
+static size_t scratch_floats(const hb_mesh *m) { return (2 * (size_t)m->alloc_local + 15) / 16 * 16; }
 
 hb_status hb_painter_init(hb_painter *pt, const hb_mesh *m, int order, int shifted)
 {
@@ -53,9 +60,11 @@ hb_status hb_painter_init(hb_painter *pt, const hb_mesh *m, int order, int shift
     pt->gr = shifted ? 3 : (order == 2 ? 1 : 2);
     size_t n = (size_t)(pt->gl + pt->gr) * m->N * m->N;
     size_t nl = (size_t)m->nx_local * m->N * m->N;
-    pt->ghost = malloc(n * sizeof *pt->ghost);
+    /* the fixed-point slab doubles as two float meshes between paints (hb_painter_scratch) */
+    if (scratch_floats(m) > nl) nl = scratch_floats(m);
+    pt->ghost = malloc(HB_PAINT_MAXF * n * sizeof *pt->ghost);   /* one set of ghost planes per read-out field */
     pt->ghost64 = malloc(n * sizeof *pt->ghost64);
-    pt->acc = malloc((nl ? nl : 1) * sizeof *pt->acc);
+    pt->acc = fftwf_malloc((nl ? nl : 1) * sizeof *pt->acc);
     int bad = !pt->ghost || !pt->ghost64 || !pt->acc;
     if (hb_mpi_any(m->comm, bad)) {
         hb_painter_free(pt);
@@ -68,7 +77,7 @@ void hb_painter_free(hb_painter *pt)
 {
     free(pt->ghost);
     free(pt->ghost64);
-    free(pt->acc);
+    fftwf_free(pt->acc);
     pt->ghost = NULL;
     pt->ghost64 = pt->acc = NULL;
 }
@@ -119,7 +128,7 @@ static void pack_ghosts(hb_painter *pt, const float *buf, int reduce, char *sbuf
         int g = ghost_plane(pt, m->rank, j);
         if (m->plane_owner[g] != m->rank) continue;
         for (int y = 0; y < N; y++)
-            memcpy(pt->ghost + (size_t)j * plane + (size_t)y * N, buf + hb_mesh_ridx(m, g - m->x0, y, 0), (size_t)N * esz);
+            memcpy(pt->gcur + (size_t)j * plane + (size_t)y * N, buf + hb_mesh_ridx(m, g - m->x0, y, 0), (size_t)N * esz);
     }
 }
 
@@ -149,7 +158,7 @@ static void unpack_ghosts(hb_painter *pt, int reduce, const char *rbuf, const in
     for (int j = 0; j < G && m->nx_local > 0; j++) {
         int o = m->plane_owner[ghost_plane(pt, m->rank, j)];
         if (o == m->rank) continue;
-        memcpy(pt->ghost + (size_t)j * plane, rbuf + (dis[o] + (size_t)fill[o]) * esz, plane * esz);
+        memcpy(pt->gcur + (size_t)j * plane, rbuf + (dis[o] + (size_t)fill[o]) * esz, plane * esz);
         fill[o] += (int)plane;
     }
 }
@@ -216,7 +225,7 @@ static hb_status exchange(hb_painter *pt, const float *buf, int reduce)
 }
 
 /* Pointer to plane (local index l, may be -gl .. nx+gr-1) and its row stride. */
-static inline float *plane_ptr(const hb_painter *pt, float *buf, long l, size_t *stride)
+static inline float *plane_ptr(const hb_painter *pt, float *buf, const float *ghost, long l, size_t *stride)
 {
     const hb_mesh *m = pt->m;
     if (l >= 0 && l < m->nx_local) {
@@ -225,7 +234,7 @@ static inline float *plane_ptr(const hb_painter *pt, float *buf, long l, size_t 
     }
     long j = l < 0 ? l + pt->gl : pt->gl + (l - m->nx_local);
     *stride = (size_t)m->N;
-    return pt->ghost + (size_t)j * m->N * m->N;
+    return (float *)ghost + (size_t)j * m->N * m->N;
 }
 
 /* Fixed-point plane (local index l, -gl .. nx+gr-1), rows N apart. */
@@ -257,7 +266,7 @@ static inline __attribute__((always_inline)) int paint_loop(hb_painter *pt, cons
         /* each term is converted to fixed point on its own (truncation: one
          * instruction, and like rounding a function of this particle alone),
          * so the sums are exact whatever order the particles come in */
-        double mass = (warr ? warr[n] : weight) * scale;
+        double mass = (warr ? warr[n] * weight : weight) * scale;
         int jy[4], jz[4];
         for (int a = 0; a < P; a++) {
             jy[a] = wrapi(iy + a, N);
@@ -284,8 +293,9 @@ hb_status hb_painter_paint(hb_painter *pt, float *buf, const hb_particles *p, do
     const size_t plane = (size_t)N * N;
     /* fixed-point unit: the largest particle mass is 2^40 units, so a cell
      * holds 2^23 such particles before int64 overflows; resolution 1e-12 */
-    double wmax = fabs(weight);
-    if (w) for (size_t i = 0; i < p->n; i++) wmax = fmax(wmax, fabs(w[i]));
+    double wmax = 0;
+    if (w) for (size_t i = 0; i < p->n; i++) wmax = fmax(wmax, fabs(w[i]) * fabs(weight));
+    else wmax = fabs(weight);
     hb_mpi_max(m->comm, &wmax, 1);
     if (wmax == 0) return HB_OK;
     const double scale = 1099511627776.0 / wmax;   /* 2^40 */
@@ -309,13 +319,16 @@ hb_status hb_painter_paint(hb_painter *pt, float *buf, const hb_particles *p, do
     return HB_OK;
 }
 
-static inline __attribute__((always_inline)) int readout_loop(hb_painter *pt, const float *buf, const hb_particles *p,
-                                                             float *out, int stride, double shift, int acc,
-                                                             float scale, int P)
+/* Read out NF fields at once: the window weights and cell indices of a
+ * particle are computed once for all of them. */
+static inline __attribute__((always_inline)) int readout_loop(hb_painter *pt, const float *const *bufs,
+                                                             const hb_particles *p, float *out, int stride,
+                                                             double shift, int acc, float scale, int P, int NF)
 {
     const hb_mesh *m = pt->m;
     const int N = m->N;
     const double ci = N / m->L;
+    const size_t gsz = (size_t)(pt->gl + pt->gr) * N * N;
     int stray = 0;
     for (size_t n = 0; n < p->n; n++) {
         float wx[4], wy[4], wz[4];
@@ -330,32 +343,57 @@ static inline __attribute__((always_inline)) int readout_loop(hb_painter *pt, co
             jy[a] = wrapi(iy + a, N);
             jz[a] = wrapi(iz + a, N);
         }
-        float v = 0;
+        const int zin = iz >= 0 && iz + P <= N;
+        float v[HB_PAINT_MAXF] = {0};
         for (int a = 0; a < P; a++) {
-            size_t rs;
-            const float *pl = plane_ptr(pt, (float *)buf, lx + a, &rs);
-            float va = 0;
-            for (int b = 0; b < P; b++) {
-                const float *row = pl + (size_t)jy[b] * rs;
-                float vb = 0;
-                for (int c = 0; c < P; c++) vb += wz[c] * row[jz[c]];
-                va += wy[b] * vb;
+            for (int k = 0; k < NF; k++) {
+                size_t rs;
+                const float *pl = plane_ptr(pt, (float *)bufs[k], pt->ghost + k * gsz, lx + a, &rs);
+                float va = 0;
+                if (zin) {   /* the window does not wrap in z: contiguous loads */
+                    for (int b = 0; b < P; b++) {
+                        const float *row = pl + (size_t)jy[b] * rs + iz;
+                        float vb = 0;
+                        for (int c = 0; c < P; c++) vb += wz[c] * row[c];
+                        va += wy[b] * vb;
+                    }
+                } else {
+                    for (int b = 0; b < P; b++) {
+                        const float *row = pl + (size_t)jy[b] * rs;
+                        float vb = 0;
+                        for (int c = 0; c < P; c++) vb += wz[c] * row[jz[c]];
+                        va += wy[b] * vb;
+                    }
+                }
+                v[k] += wx[a] * va;
             }
-            v += wx[a] * va;
         }
-        if (acc) out[(size_t)stride * n] += scale * v;
-        else out[(size_t)stride * n] = v;
+        for (int k = 0; k < NF; k++) {
+            if (acc) out[(size_t)stride * n + k] += scale * v[k];
+            else out[(size_t)stride * n + k] = v[k];
+        }
     }
     return stray;
 }
 
-hb_status hb_painter_readout(hb_painter *pt, const float *buf, const hb_particles *p, float *out,
-                             int stride, double shift, int accumulate, float scale)
+hb_status hb_painter_readout_n(hb_painter *pt, const float *const *bufs, int nf, const hb_particles *p, float *out,
+                               int stride, double shift, int accumulate, float scale)
 {
-    HB_TRY(exchange(pt, (float *)buf, 0));
-    int stray = pt->order == 2 ? readout_loop(pt, buf, p, out, stride, shift, accumulate, scale, 2)
-              : pt->order == 3 ? readout_loop(pt, buf, p, out, stride, shift, accumulate, scale, 3)
-                               : readout_loop(pt, buf, p, out, stride, shift, accumulate, scale, 4);
+    if (nf < 1 || nf > HB_PAINT_MAXF) return HB_ERR0(HB_EARG, "readout of %d fields: 1 to %d", nf, HB_PAINT_MAXF);
+    const size_t gsz = (size_t)(pt->gl + pt->gr) * pt->m->N * pt->m->N;
+    for (int k = 0; k < nf; k++) {
+        pt->gcur = pt->ghost + k * gsz;
+        HB_TRY(exchange(pt, (float *)bufs[k], 0));
+    }
+    int stray;
+#define HB_RO(P) (nf == 3 ? readout_loop(pt, bufs, p, out, stride, shift, accumulate, scale, P, 3) \
+                          : readout_loop(pt, bufs, p, out, stride, shift, accumulate, scale, P, 1))
+    if (nf != 1 && nf != 3) {   /* the two instantiations; 2 fields: one at a time */
+        for (int k = 0; k < nf; k++) HB_TRY(hb_painter_readout_n(pt, bufs + k, 1, p, out + k, stride, shift, accumulate, scale));
+        return HB_OK;
+    }
+    stray = pt->order == 2 ? HB_RO(2) : pt->order == 3 ? HB_RO(3) : HB_RO(4);
+#undef HB_RO
     if (hb_mpi_any(pt->m->comm, stray)) {
         return stray ? HB_ERR(HB_EARG, "a particle outside this rank's slab reached readout; "
                               "migrate particles to this mesh first") : hb_err_quiet(HB_EARG);
@@ -363,10 +401,27 @@ hb_status hb_painter_readout(hb_painter *pt, const float *buf, const hb_particle
     return HB_OK;
 }
 
+hb_status hb_painter_readout(hb_painter *pt, const float *buf, const hb_particles *p, float *out,
+                             int stride, double shift, int accumulate, float scale)
+{
+    const float *bufs[1] = {buf};
+    return hb_painter_readout_n(pt, bufs, 1, p, out, stride, shift, accumulate, scale);
+}
+
+float *hb_painter_scratch(hb_painter *pt, int i)
+{
+    return (float *)pt->acc + (size_t)i * scratch_floats(pt->m);
+}
+
 hb_status hb_paint_cic(const hb_mesh *m, float *buf, const hb_particles *p, double weight, const float *w)
 {
+    return hb_paint_order(m, buf, p, weight, w, 2);
+}
+
+hb_status hb_paint_order(const hb_mesh *m, float *buf, const hb_particles *p, double weight, const float *w, int order)
+{
     hb_painter pt;
-    HB_TRY(hb_painter_init(&pt, m, 2, 0));
+    HB_TRY(hb_painter_init(&pt, m, order, 0));
     hb_status rc = hb_painter_paint(&pt, buf, p, weight, w, 0.0);
     hb_painter_free(&pt);
     return rc;

@@ -8,8 +8,9 @@
 
 #include "hb/mpiutil.h"
 
-/* A migrating particle travels as 10 doubles: x[3], p[3], acc[3], id (bits). */
-#define PACK 10
+/* A migrating particle travels as 9 doubles: x[3], p[3], the bits of
+ * (acc[0], acc[1]) and (acc[2], mass) as float pairs, id (bits). */
+#define PACK 9
 
 hb_status hb_particles_init(hb_particles *p, MPI_Comm comm, double L, long n_total, size_t capacity)
 {
@@ -22,14 +23,24 @@ hb_status hb_particles_init(hb_particles *p, MPI_Comm comm, double L, long n_tot
     return hb_particles_reserve(p, capacity);
 }
 
+hb_status hb_particles_enable_mass(hb_particles *p)
+{
+    if (p->mass) return HB_OK;
+    p->mass = malloc((p->capacity ? p->capacity : 1) * sizeof *p->mass);
+    if (!p->mass) return HB_ERR(HB_ENOMEM, "particle masses (%zu)", p->capacity);
+    for (size_t i = 0; i < p->capacity; i++) p->mass[i] = 1.0f;
+    return HB_OK;
+}
+
 void hb_particles_free(hb_particles *p)
 {
     free(p->x);
     free(p->p);
     free(p->acc);
     free(p->id);
+    free(p->mass);
     p->x = p->p = NULL;
-    p->acc = NULL;
+    p->acc = p->mass = NULL;
     p->id = NULL;
     p->n = p->capacity = 0;
 }
@@ -46,8 +57,10 @@ hb_status hb_particles_reserve(hb_particles *p, size_t n)
     if (acc) p->acc = acc;
     uint64_t *id = realloc(p->id, cap * sizeof *id);
     if (id) p->id = id;
-    if (!x || !pp || !acc || !id) {
-        return HB_ERR(HB_ENOMEM, "room for %zu particles (%.1f MB)", cap, cap * 68.0 / 1e6);
+    float *mass = p->mass ? realloc(p->mass, cap * sizeof *mass) : NULL;
+    if (mass) p->mass = mass;
+    if (!x || !pp || !acc || !id || (p->mass && !mass)) {
+        return HB_ERR(HB_ENOMEM, "room for %zu particles (%.1f MB)", cap, cap * 72.0 / 1e6);
     }
     p->capacity = cap;
     return HB_OK;
@@ -58,9 +71,10 @@ static void pack(const hb_particles *p, size_t i, double *out)
     for (int d = 0; d < 3; d++) {
         out[d] = p->x[3 * i + d];
         out[3 + d] = p->p[3 * i + d];
-        out[6 + d] = p->acc[3 * i + d];
     }
-    memcpy(&out[9], &p->id[i], sizeof(uint64_t));
+    float f[4] = {p->acc[3 * i], p->acc[3 * i + 1], p->acc[3 * i + 2], p->mass ? p->mass[i] : 1.0f};
+    memcpy(&out[6], f, sizeof f);
+    memcpy(&out[8], &p->id[i], sizeof(uint64_t));
 }
 
 static void unpack(hb_particles *p, size_t i, const double *in)
@@ -68,9 +82,12 @@ static void unpack(hb_particles *p, size_t i, const double *in)
     for (int d = 0; d < 3; d++) {
         p->x[3 * i + d] = in[d];
         p->p[3 * i + d] = in[3 + d];
-        p->acc[3 * i + d] = (float)in[6 + d];
     }
-    memcpy(&p->id[i], &in[9], sizeof(uint64_t));
+    float f[4];
+    memcpy(f, &in[6], sizeof f);
+    for (int d = 0; d < 3; d++) p->acc[3 * i + d] = f[d];
+    if (p->mass) p->mass[i] = f[3];
+    memcpy(&p->id[i], &in[8], sizeof(uint64_t));
 }
 
 hb_status hb_particles_exchange(hb_particles *p, int (*owner)(const hb_particles *, size_t, const void *),
@@ -143,6 +160,7 @@ hb_status hb_particles_exchange(hb_particles *p, int (*owner)(const hb_particles
                 memmove(&p->p[3 * k], &p->p[3 * i], 3 * sizeof *p->p);
                 memmove(&p->acc[3 * k], &p->acc[3 * i], 3 * sizeof *p->acc);
                 p->id[k] = p->id[i];
+                if (p->mass) p->mass[k] = p->mass[i];
             }
             k++;
         }
@@ -216,6 +234,7 @@ hb_status hb_particles_sort_by_id(hb_particles *p, long *first_id)
                 float ta = p->acc[3 * i + d]; p->acc[3 * i + d] = p->acc[3 * j + d]; p->acc[3 * j + d] = ta;
             }
             uint64_t t = p->id[i]; p->id[i] = p->id[j]; p->id[j] = t;
+            if (p->mass) { float tm = p->mass[i]; p->mass[i] = p->mass[j]; p->mass[j] = tm; }
         }
     }
     *first_id = first;

@@ -8,6 +8,7 @@
 
 #include "hb/h5io.h"
 #include "hb/ic.h"
+#include "hb/icfile.h"
 #include "hb/mpiutil.h"
 #include "hb/paint.h"
 #include "hb/stepper.h"
@@ -20,7 +21,10 @@ hb_status hb_sim_config_check(const hb_sim_config *c, int nranks)
             return HB_ERR0(HB_EARG, "simulation.z_out: internal: redshifts must be sorted decreasing");
         }
     }
-    if (c->z_out[0] > c->z_init) {
+    if (c->ic_file[0] && c->inverted_phases) {
+        return HB_ERR0(HB_EARG, "simulation.inverted_phases applies to the Gaussian initial conditions, not to a file");
+    }
+    if (!c->ic_file[0] && c->z_out[0] > c->z_init) {
         return HB_ERR0(HB_EARG, "simulation.z_out = %g is above simulation.z_init = %g: outputs "
                        "must come after the start", c->z_out[0], c->z_init);
     }
@@ -48,6 +52,11 @@ hb_status hb_sim_config_check(const hb_sim_config *c, int nranks)
     return HB_OK;
 }
 
+const char *hb_sim_out_mas(const hb_sim_config *c)
+{
+    return c->out_order == 3 ? "tsc" : "cic";
+}
+
 void hb_sim_config_set_theta(hb_sim_config *c, const double th[HB_NTHETA])
 {
     c->cosmo.omega_m = th[HB_OMEGA_M];
@@ -73,6 +82,58 @@ void hb_sim_output_name(const hb_sim_config *cfg, double z, char *out, size_t ca
     snprintf(out, cap, "%.*s%.2f%s", (int)(tag - cfg->out_pattern), cfg->out_pattern, z, tag + 3);
 }
 
+/* Lattice initial conditions: a Gaussian field (optionally fixed-amplitude
+ * and phase-inverted) displaced by LPT, or the Zel'dovich plane wave. */
+static hb_status lattice_ics(hb_sim *s, double a0)
+{
+    const hb_sim_config *cfg = &s->cfg;
+    const int Np = cfg->n_particles;
+    hb_mesh mp;
+    HB_TRY(hb_mesh_init(&mp, Np, cfg->box_size, s->comm, FFTW_ESTIMATE));
+    hb_status rc = hb_particles_init(&s->part, s->comm, cfg->box_size, (long)Np * Np * Np,
+                                     (size_t)(mp.nx_local + 1) * Np * Np);
+    if (rc == HB_OK && cfg->plane_wave) {
+        rc = hb_ic_plane_wave(&s->part, &mp, &s->cosmo, cfg->plane_wave_mode, cfg->plane_wave_a_cross, a0);
+    } else if (rc == HB_OK) {
+        const double kf = 2 * M_PI / cfg->box_size;
+        rc = hb_cosmo_table_covers(&s->cosmo, kf, kf * sqrt(3.0) * (Np / 2), "the initial conditions' mesh");
+        float *dk = rc == HB_OK ? hb_mesh_alloc(&mp) : NULL;
+        if (rc == HB_OK && hb_mpi_any(s->comm, !dk)) rc = HB_ERR0(HB_ENOMEM, "IC mesh");
+        if (rc == HB_OK) {
+            hb_ic_gaussian_k(&mp, hb_ic_plin_z0, &s->cosmo, (uint64_t)cfg->seed, cfg->fixed_amplitude, dk);
+            if (cfg->inverted_phases) {
+                for (ptrdiff_t i = 0; i < 2 * mp.alloc_local; i++) dk[i] = -dk[i];
+            }
+            rc = hb_ic_lpt(&s->part, &mp, &s->cosmo, dk, cfg->lpt_order, a0);
+        }
+        fftwf_free(dk);
+    }
+    hb_mesh_free(&mp);
+    return rc;
+}
+
+/* Initial conditions from a file; *a0: its start. */
+static hb_status file_ics(hb_sim *s, double *a0)
+{
+    const hb_sim_config *cfg = &s->cfg;
+    HB_TRY(hb_particles_init(&s->part, s->comm, cfg->box_size, 0, 16));
+    hb_icfile_info info;
+    HB_TRY(hb_icfile_read(cfg->ic_file, cfg->box_size, cfg->ic_length_unit, &s->part, &info, s->comm));
+    *a0 = info.a_start;
+    hb_log0("simulate: initial conditions %s: %s, %d file(s), %ld particles (types 0-5: %ld %ld %ld %ld %ld %ld), "
+            "lengths in %s, z = %.4g; %s masses; %s", cfg->ic_file, info.format == 2 ? "HDF5" : "Gadget binary",
+            info.nfiles, info.n_total, info.n_type[0], info.n_type[1], info.n_type[2], info.n_type[3], info.n_type[4],
+            info.n_type[5], info.unit == 1 ? "Mpc/h" : "kpc/h", 1 / info.a_start - 1,
+            info.mixed_masses ? "mixed (painted by mass)" : "equal",
+            info.lagrangian_ids ? "IDs form a contiguous range: particle output in ID order"
+                                : "IDs do not form a contiguous range: particle output in file order");
+    if (cfg->z_out[0] > 1 / info.a_start - 1) {
+        return HB_ERR0(HB_EARG, "simulation.z_out = %g is above the initial conditions' redshift %g", cfg->z_out[0],
+                       1 / info.a_start - 1);
+    }
+    return HB_OK;
+}
+
 hb_status hb_sim_init(hb_sim *s, const hb_sim_config *cfg, MPI_Comm comm)
 {
     memset(s, 0, sizeof *s);
@@ -81,26 +142,9 @@ hb_status hb_sim_init(hb_sim *s, const hb_sim_config *cfg, MPI_Comm comm)
     double t0 = hb_now();
     HB_TRY(hb_cosmo_init(&s->cosmo, &cfg->cosmo));
     const int Np = cfg->n_particles;
-    const long ntot = (long)Np * Np * Np;
-    const double a0 = 1.0 / (1.0 + cfg->z_init);
-    hb_mesh mp;
-    HB_TRY(hb_mesh_init(&mp, Np, cfg->box_size, comm, FFTW_ESTIMATE));
-    hb_status rc = hb_particles_init(&s->part, comm, cfg->box_size, ntot,
-                                     (size_t)(mp.nx_local + 1) * Np * Np);
-    if (rc == HB_OK) {
-        if (cfg->plane_wave) {
-            rc = hb_ic_plane_wave(&s->part, &mp, &s->cosmo, cfg->plane_wave_mode, cfg->plane_wave_a_cross, a0);
-        } else {
-            float *dk = hb_mesh_alloc(&mp);
-            if (hb_mpi_any(comm, !dk)) rc = HB_ERR0(HB_ENOMEM, "IC mesh");
-            if (rc == HB_OK) {
-                hb_ic_gaussian_k(&mp, hb_ic_plin_z0, &s->cosmo, (uint64_t)cfg->seed, cfg->fixed_amplitude, dk);
-                rc = hb_ic_lpt(&s->part, &mp, &s->cosmo, dk, cfg->lpt_order, a0);
-            }
-            fftwf_free(dk);
-        }
-    }
-    hb_mesh_free(&mp);
+    double a0 = 1.0 / (1.0 + cfg->z_init);
+    hb_status rc = cfg->ic_file[0] ? file_ics(s, &a0) : lattice_ics(s, a0);
+    const long ntot = s->part.n_total;
     if (rc == HB_OK) rc = hb_mesh_init(&s->force_mesh, cfg->mesh_factor * Np, cfg->box_size, comm, FFTW_ESTIMATE);
     if (rc == HB_OK) rc = hb_force_init(&s->force, &s->force_mesh, &cfg->force, ntot);
     if (rc == HB_OK) rc = hb_particles_migrate(&s->part, &s->force_mesh);
@@ -149,7 +193,8 @@ hb_status hb_sim_density(hb_sim *s, const hb_mesh *m, float *buf)
 {
     HB_TRY(hb_particles_migrate(&s->part, m));
     memset(buf, 0, 2 * (size_t)m->alloc_local * sizeof *buf);
-    return hb_paint_cic(m, buf, &s->part, pow((double)m->N, 3) / (double)s->part.n_total, NULL);
+    return hb_paint_order(m, buf, &s->part, pow((double)m->N, 3) / (double)s->part.n_total, s->part.mass,
+                          s->cfg.out_order ? s->cfg.out_order : 2);
 }
 
 static hb_status write_particles(hb_sim *s, hb_h5 *f)
@@ -185,7 +230,7 @@ hb_status hb_sim_write(hb_sim *s, const char *path)
     if (rc == HB_OK) {
         double z = 1.0 / s->a - 1.0;
         hb_boxinfo bi = hb_sim_boxinfo(&s->cfg, z < 0 ? 0 : z);
-        hb_box_fields bf = hb_box_fields_mesh(&mo, rho, "cic", NULL, NULL, NULL);
+        hb_box_fields bf = hb_box_fields_mesh(&mo, rho, hb_sim_out_mas(&s->cfg), NULL, NULL, NULL);
         hb_h5_attr extra[] = {{"scale_factor", 'd', s->a, 0, NULL}, {"n_particles", 'l', 0, s->cfg.n_particles, NULL}};
         hb_h5 f;
         rc = hb_box_create(&f, path, s->comm, &bf, &bi, extra, 2, s->cfg.prov);
@@ -211,7 +256,7 @@ static hb_status time_four_ffts(hb_sim *s, double *best)
         HB_TRY(hb_mpi(MPI_Barrier(s->comm)));
         double t0 = hb_now();
         hb_mesh_r2c(m, b);
-        for (int d = 0; d < 3; d++) hb_mesh_c2r(m, b);
+        for (int d = 0; d < 3; d++) hb_mesh_c2r_raw(m, b);
         double t = hb_now() - t0;
         HB_TRY(hb_mpi_max(s->comm, &t, 1));
         if (t < *best) *best = t;
@@ -281,7 +326,7 @@ hb_status hb_simulate(const hb_sim_config *cfg, MPI_Comm comm)
     hb_log0("simulate: %d^3 particles in %g Mpc/h, force mesh %d^3, output grid %d^3, z = %g -> %g, "
             "%d steps, %s ICs, %s kernel, %d ranks", cfg->n_particles, cfg->box_size,
             cfg->mesh_factor * cfg->n_particles, cfg->n_grid, cfg->z_init, cfg->z_out[cfg->n_out - 1],
-            cfg->n_steps, cfg->plane_wave ? "plane-wave" : (cfg->lpt_order == 2 ? "2LPT" : "Zel'dovich"),
+            cfg->n_steps, cfg->ic_file[0] ? "file" : cfg->plane_wave ? "plane-wave" : (cfg->lpt_order == 2 ? "2LPT" : "Zel'dovich"),
             cfg->force.kernel == HB_KERNEL_FASTPM ? "fastpm" : "spectral", nranks);
     hb_sim s;
     HB_TRY(hb_sim_init(&s, cfg, comm));

@@ -1,6 +1,7 @@
 /* Parameter suites of simulated + mock-painted boxes (hb/suite.h). */
 #include "hb/suite.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +22,27 @@
 static const char *column(int k)
 {
     return k == 0 ? "name" : k <= HB_NTHETA ? HB_THETA[k - 1].name : "seed";
+}
+
+/* A row's name is a plain file name (letters, digits, '_', '-', '.'; not
+ * starting with '.'), unique in the table; its parameters in range. */
+static hb_status check_row(const char *path, int lineno, const hb_suite_row *row, const hb_suite_row *prev, int n)
+{
+    int plain = row->name[0] != '.' && row->name[0] != '\0';
+    for (const char *c = row->name; plain && *c; c++) plain = isalnum((unsigned char)*c) || strchr("_-.", *c);
+    if (!plain) {
+        return HB_ERR(HB_EARG, "%s:%d: row name \"%s\" is not a plain file name (letters, digits, _ - .)", path,
+                      lineno, row->name);
+    }
+    for (int i = 0; i < n; i++) {
+        if (strcmp(prev[i].name, row->name) == 0) {
+            return HB_ERR(HB_EARG, "%s:%d: row name %s appears twice (its boxes would overwrite each other)", path,
+                          lineno, row->name);
+        }
+    }
+    char where[4200];
+    snprintf(where, sizeof where, "%s:%d (row %s)", path, lineno, row->name);
+    return hb_theta_check(row->theta, where);
 }
 
 static hb_status parse_table(const char *path, hb_suite_row **rows, int *n)
@@ -56,6 +78,8 @@ static hb_status parse_table(const char *path, hb_suite_row **rows, int *n)
             rc = HB_ERR(HB_EARG, "%s:%d: expected name, six numbers and an integer seed", path, lineno);
             break;
         }
+        rc = check_row(path, lineno, &row, r, count);
+        if (rc != HB_OK) break;
         if (count == cap) r = realloc(r, (size_t)(cap *= 2) * sizeof *r);
         r[count++] = row;
     }
@@ -180,21 +204,59 @@ hb_status hb_suite_make_box(const hb_suite_config *cfg, const char *path, MPI_Co
     float *dm = NULL;
     HB_TRY(simulate_dm(&cfg->sim, &m, &dm, comm));
     const double z = cfg->sim.z_out[cfg->sim.n_out - 1];
-    float *gas = hb_mesh_alloc(&m), *temp = hb_mesh_alloc(&m);
-    hb_status rc = hb_mpi_any(comm, !gas || !temp) ? HB_ERR0(HB_ENOMEM, "box meshes") : HB_OK;
+    float *gas = hb_mesh_alloc(&m), *temp = hb_mesh_alloc(&m), *stars = hb_mesh_alloc(&m);
+    hb_status rc = hb_mpi_any(comm, !gas || !temp || !stars) ? HB_ERR0(HB_ENOMEM, "box meshes") : HB_OK;
     hb_boxinfo bi = hb_sim_boxinfo(&cfg->sim, z);
     double fstar = 0;
-    if (rc == HB_OK) rc = hb_mock_paint(&m, dm, &cfg->mock, bi.theta, z, gas, temp, NULL, &fstar);
+    if (rc == HB_OK) rc = hb_mock_paint(&m, dm, &cfg->mock, bi.theta, z, gas, temp, stars, &fstar);
     if (rc == HB_OK) {
-        hb_box_fields bf = hb_box_fields_mesh(&m, dm, "cic", gas, temp, "none");
+        hb_box_fields bf = hb_box_fields_mesh(&m, dm, hb_sim_out_mas(&cfg->sim), gas, temp, "none");
+        bf.field[HB_BOX_STARS] = stars;
         hb_h5_attr extra[] = {{"gas_model", 's', 0, 0, "hydrobridge mock (SBP-1)"}, {"stellar_fraction", 'd', fstar, 0, NULL}};
         rc = hb_box_write(path, comm, &bf, &bi, extra, 2, cfg->sim.prov);
     }
     fftwf_free(dm);
     fftwf_free(gas);
     fftwf_free(temp);
+    fftwf_free(stars);
     hb_mesh_free(&m);
     return rc;
+}
+
+/* An existing file at path is skipped only when it is a box of this row:
+ * a readable box file with every field on the configured grid, the row's
+ * parameters and seed and the configured box size. Anything else is an
+ * error (never overwritten: it may be someone's data). Collective. */
+static hb_status check_existing(const char *path, const hb_suite_config *cfg, const hb_suite_row *row, MPI_Comm comm)
+{
+    hb_h5 f;
+    hb_status rc = hb_h5_open(&f, path, comm);
+    if (rc != HB_OK) {
+        return HB_ERR0(HB_EIO, "%s exists but is not a readable box file; delete it to make the box of row %s",
+                       path, row->name);
+    }
+    hb_boxinfo bi;
+    rc = hb_box_read_info(&f, &bi);
+    const char *fields[] = {HB_FIELD_DM, HB_FIELD_GAS, HB_FIELD_TEMP};
+    for (int i = 0; i < 3 && rc == HB_OK; i++) {
+        int N = 0;
+        rc = hb_h5_field_size(&f, fields[i], &N);
+        if (rc == HB_OK && N != cfg->sim.n_grid) {
+            rc = HB_ERR0(HB_EARG, "%s exists with a %d^3 %s, but the suite makes %d^3 boxes", path, N, fields[i],
+                         cfg->sim.n_grid);
+        }
+    }
+    hb_h5_close(&f);
+    if (rc != HB_OK) return HB_ERR0(rc, "%s exists but is not a complete box; delete it to remake row %s", path, row->name);
+    int same = bi.seed == row->seed && fabs(bi.box_size - cfg->sim.box_size) <= 1e-9 * cfg->sim.box_size;
+    for (int k = 0; k < HB_NTHETA; k++) same &= fabs(bi.theta[k] - row->theta[k]) <= 1e-9 * fabs(row->theta[k]);
+    if (!same) {
+        return HB_ERR0(HB_EARG, "%s exists but holds another box (seed %ld, %g Mpc/h, Omega_m %g, sigma_8 %g) than "
+                       "row %s (seed %ld, %g Mpc/h, Omega_m %g, sigma_8 %g); delete it or choose another --out", path,
+                       bi.seed, bi.box_size, bi.theta[0], bi.theta[1], row->name, row->seed, cfg->sim.box_size,
+                       row->theta[0], row->theta[1]);
+    }
+    return HB_OK;
 }
 
 hb_status hb_suite_run(const hb_suite_config *base, const hb_suite_row *rows, int row0, int row1, const char *dir,
@@ -215,8 +277,9 @@ hb_status hb_suite_run(const hb_suite_config *base, const hb_suite_row *rows, in
         if (rank == 0) exists = access(path, F_OK) == 0;
         rc = hb_mpi(MPI_Bcast(&exists, 1, MPI_INT, 0, comm));
         char extra[2200];
+        if (rc == HB_OK && exists) rc = check_existing(path, base, &rows[i], comm);
         if (rc == HB_OK && exists) {
-            snprintf(extra, sizeof extra, "%s exists, skipped", path);
+            snprintf(extra, sizeof extra, "%s exists (this row's box), skipped", path);
         } else if (rc == HB_OK) {
             hb_suite_row_config(base, &rows[i], cfg);
             double t0 = hb_now();
@@ -227,4 +290,32 @@ hb_status hb_suite_run(const hb_suite_config *base, const hb_suite_row *rows, in
     }
     free(cfg);
     return rc;
+}
+
+/* Is row i inside the range of the rows neither held out nor i? */
+static int inside_rest(const hb_suite_row *rows, int n, const int *held, int i)
+{
+    for (int k = 0; k < HB_NTHETA; k++) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (int j = 0; j < n; j++) {
+            if (j == i || held[j]) continue;
+            lo = fmin(lo, rows[j].theta[k]);
+            hi = fmax(hi, rows[j].theta[k]);
+        }
+        if (!(rows[i].theta[k] >= lo && rows[i].theta[k] <= hi)) return 0;
+    }
+    return 1;
+}
+
+int hb_suite_pick_heldout(const hb_suite_row *rows, int n, int n_held, int *held)
+{
+    for (int i = 0; i < n; i++) held[i] = 0;
+    int got = 0;
+    for (int i = n - 1; i >= 0 && got < n_held; i--) {
+        if (inside_rest(rows, n, held, i)) {
+            held[i] = 1;
+            got++;
+        }
+    }
+    return got;
 }

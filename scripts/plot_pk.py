@@ -34,8 +34,11 @@ def from_report(path, out):
             ax[0, c].set_ylabel(r"$P(k)$ [(Mpc/h)$^3$]")
             ax[0, c].legend(frameon=False)
             m, s = g["ratio_mean"][...], g["ratio_std"][...]
-            ax[1, c].semilogx(k, m, "C1-")
+            ax[1, c].semilogx(k, m, "C1-", label="ensemble mean (band: sample scatter)")
             ax[1, c].fill_between(k, m - s, m + s, color="C1", alpha=0.3, lw=0)
+            if "ratio_floor" in g and np.isfinite(g["ratio_floor"][...]).any():
+                ax[1, c].semilogx(k, g["ratio_floor"][...], "k:", label="floor: mock repaints / truth")
+            ax[1, c].legend(frameon=False, fontsize=7)
             ax[1, c].axhline(1, color="k", lw=0.8)
             ax[1, c].axhspan(0.9, 1.1, color="0.9", zorder=0)
             below = k < kny / 2 if kny else np.ones_like(k, bool)
@@ -44,8 +47,11 @@ def from_report(path, out):
             ax[1, c].set_ylim(max(lo, 0), hi)
             ax[1, c].set_ylabel(r"$P_{\rm emu}/P_{\rm truth}$")
             rm, rs = g["r_mean"][...], g["r_std"][...]
-            ax[2, c].semilogx(k, rm, "C2-")
+            ax[2, c].semilogx(k, rm, "C2-", label="emulated")
             ax[2, c].fill_between(k, rm - rs, rm + rs, color="C2", alpha=0.3, lw=0)
+            if "r_floor" in g and np.isfinite(g["r_floor"][...]).any():
+                ax[2, c].semilogx(k, g["r_floor"][...], "k:", label="floor")
+            ax[2, c].legend(frameon=False, fontsize=7)
             ax[2, c].axhline(0.9, color="k", lw=0.8, ls=":")
             ax[2, c].set_ylim(0, 1.05)
             ax[2, c].set_ylabel(r"$r(k)$")

@@ -6,9 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hb/mpiutil.h"
 #include "hb/version.h"
 
-const char *const HB_BOX_FIELD[HB_BOX_NFIELD] = {HB_FIELD_DM, HB_FIELD_GAS, HB_FIELD_TEMP};
+const char *const HB_BOX_FIELD[HB_BOX_NFIELD] = {HB_FIELD_DM, HB_FIELD_GAS, HB_FIELD_TEMP, HB_FIELD_STARS};
 
 /* The numbers on "/" other than theta and seed. */
 #define N_FIXED 5
@@ -70,8 +71,8 @@ static hb_status write_provenance(hb_h5 *f, const hb_provenance *p)
 hb_box_fields hb_box_fields_mesh(const hb_mesh *m, const float *dm, const char *mas_dm, const float *gas,
                                  const float *temp, const char *mas_baryons)
 {
-    hb_box_fields b = {m->N, (long)m->x0, (long)m->nx_local, (size_t)m->zpad, {dm, gas, temp},
-                       {mas_dm, mas_baryons, mas_baryons}};
+    hb_box_fields b = {m->N, (long)m->x0, (long)m->nx_local, (size_t)m->zpad, {dm, gas, temp, NULL},
+                       {mas_dm, mas_baryons, mas_baryons, mas_baryons}};
     return b;
 }
 
@@ -98,4 +99,50 @@ hb_status hb_box_write(const char *path, MPI_Comm comm, const hb_box_fields *bf,
     hb_h5 f;
     HB_TRY(hb_box_create(&f, path, comm, bf, bi, extra, n_extra, prov));
     return hb_h5_commit(&f);
+}
+
+hb_status hb_field_check(const float *buf, int N, long x0, long nx, size_t zstride, int values, const char *file,
+                         const char *name, MPI_Comm comm)
+{
+    long bad = -1;
+    float bad_v = 0;
+    double sum = 0;
+    for (long i = 0; i < nx && bad < 0; i++)
+        for (int j = 0; j < N && bad < 0; j++) {
+            const float *row = buf + ((size_t)i * N + (size_t)j) * zstride;
+            for (int k = 0; k < N; k++) {
+                const float v = row[k];
+                int ok = isfinite(v) && (values != HB_VALUES_DENSITY || v >= 0) && (values != HB_VALUES_POSITIVE || v > 0);
+                if (!ok) {
+                    bad = ((x0 + i) * N + j) * (long)N + k;
+                    bad_v = v;
+                    break;
+                }
+                sum += v;
+            }
+        }
+    if (hb_mpi_any(comm, bad >= 0)) {
+        if (bad < 0) return hb_err_quiet(HB_EIO);
+        static const char *want[3] = {"a finite value", "a finite density >= 0", "a finite value > 0"};
+        const long NN = (long)N * N;
+        return HB_ERR(HB_EIO, "%s: %s[%ld][%ld][%ld] = %g; expected %s", file, name, bad / NN, bad / N % N, bad % N,
+                      bad_v, want[values]);
+    }
+    if (values == HB_VALUES_DENSITY) {
+        HB_TRY(hb_mpi_sum(comm, &sum, 1));
+        if (!(sum > 0)) return HB_ERR0(HB_EIO, "%s: %s is zero everywhere; expected a density with a positive mean", file, name);
+    }
+    return HB_OK;
+}
+
+hb_status hb_box_read_field(hb_h5 *f, const char *name, int N, long x0, long nx, float *buf, size_t zstride,
+                            int values)
+{
+    HB_TRY(hb_h5_read_field(f, name, N, x0, nx, buf, zstride));
+    return hb_field_check(buf, N, x0, nx, zstride, values, f->path, name, f->comm);
+}
+
+hb_status hb_box_read_mesh_field(hb_h5 *f, const char *name, const hb_mesh *m, float *buf, int values)
+{
+    return hb_box_read_field(f, name, m->N, (long)m->x0, (long)m->nx_local, buf, (size_t)m->zpad, values);
 }

@@ -6,6 +6,7 @@
 #include <gsl/gsl_integration.h>
 #include <gsl/gsl_odeiv2.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,8 +99,102 @@ static double eh_nowiggle(const hb_cosmo *c, double k /* 1/Mpc */)
 
 double hb_cosmo_transfer(const hb_cosmo *c, double k)
 {
+    if (c->sp_pk) return 1.0;   /* the table holds the whole shape (hb_cosmo_plin) */
     double kmpc = k * c->cfg.h;
     return c->cfg.nowiggle ? eh_nowiggle(c, kmpc) : eh_wiggle(c, kmpc);
+}
+
+/* ---- a tabulated P(k) ---------------------------------------------------- */
+
+/* The table's P(k) (unnormalised), power laws beyond its ends. */
+static double table_p(const hb_cosmo *c, double k)
+{
+    double lk = log(k);
+    if (lk < c->tab_lnk[0]) return exp(c->tab_lnp[0] + c->tab_slope[0] * (lk - c->tab_lnk[0]));
+    if (lk > c->tab_lnk[1]) return exp(c->tab_lnp[1] + c->tab_slope[1] * (lk - c->tab_lnk[1]));
+    return exp(gsl_spline_eval(c->sp_pk, lk, NULL));
+}
+
+/* The shape of P(k, z = 0) before the amplitude A. */
+static double shape(const hb_cosmo *c, double k)
+{
+    if (c->sp_pk) return table_p(c, k);
+    double t = hb_cosmo_transfer(c, k);
+    return pow(k, c->cfg.n_s) * t * t;
+}
+
+/* Parse the table: k increasing, k > 0, P > 0, finite; at least 8 rows. */
+static hb_status read_table(const char *path, double **lnk, double **lnp, int *n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return HB_ERR(HB_EIO, "cannot read the P(k) table %s", path);
+    int cap = 1024, cnt = 0, line = 0;
+    double *a = malloc((size_t)cap * sizeof *a), *b = malloc((size_t)cap * sizeof *b);
+    char buf[4096];
+    hb_status rc = a && b ? HB_OK : HB_ERR(HB_ENOMEM, "P(k) table");
+    while (rc == HB_OK && fgets(buf, sizeof buf, f)) {
+        line++;
+        char *s = buf;
+        while (*s == ' ' || *s == '\t') s++;
+        if (*s == '#' || *s == '\n' || *s == '\r' || !*s) continue;
+        double k, p;
+        if (sscanf(s, "%lf %lf", &k, &p) != 2 || !(k > 0) || !(p > 0) || !isfinite(k) || !isfinite(p)) {
+            rc = HB_ERR(HB_EIO, "%s:%d: expected two positive numbers, k [h/Mpc] and P [(Mpc/h)^3]", path, line);
+        } else if (cnt > 0 && !(log(k) > a[cnt - 1])) {
+            rc = HB_ERR(HB_EIO, "%s:%d: k = %g does not increase", path, line, k);
+        } else {
+            if (cnt == cap) {
+                cap *= 2;
+                double *na = realloc(a, (size_t)cap * sizeof *a), *nb = realloc(b, (size_t)cap * sizeof *b);
+                if (na) a = na;
+                if (nb) b = nb;
+                if (!na || !nb) { rc = HB_ERR(HB_ENOMEM, "P(k) table"); break; }
+            }
+            a[cnt] = log(k);
+            b[cnt++] = log(p);
+        }
+    }
+    fclose(f);
+    if (rc == HB_OK && cnt < 8) rc = HB_ERR(HB_EIO, "%s: %d rows; a P(k) table needs at least 8", path, cnt);
+    if (rc != HB_OK) { free(a); free(b); return rc; }
+    *lnk = a;
+    *lnp = b;
+    *n = cnt;
+    return HB_OK;
+}
+
+static hb_status table_init(hb_cosmo *c)
+{
+    double *lk, *lp;
+    int n;
+    HB_TRY(read_table(c->cfg.pk_table, &lk, &lp, &n));
+    c->sp_pk = gsl_spline_alloc(gsl_interp_cspline, (size_t)n);
+    hb_status rc = c->sp_pk ? HB_OK : HB_ERR(HB_ENOMEM, "P(k) spline");
+    if (rc == HB_OK) {
+        gsl_spline_init(c->sp_pk, lk, lp, (size_t)n);
+        const int m = n > 5 ? 5 : n - 1;
+        c->tab_lnk[0] = lk[0];
+        c->tab_lnk[1] = lk[n - 1];
+        c->tab_lnp[0] = lp[0];
+        c->tab_lnp[1] = lp[n - 1];
+        c->tab_slope[0] = (lp[m] - lp[0]) / (lk[m] - lk[0]);
+        c->tab_slope[1] = (lp[n - 1] - lp[n - 1 - m]) / (lk[n - 1] - lk[n - 1 - m]);
+    }
+    free(lk);
+    free(lp);
+    return rc;
+}
+
+hb_status hb_cosmo_table_covers(const hb_cosmo *c, double kmin, double kmax, const char *what)
+{
+    if (!c->sp_pk) return HB_OK;
+    const double lo = exp(c->tab_lnk[0]), hi = exp(c->tab_lnk[1]);
+    if (kmin < lo * (1 - 1e-9) || kmax > hi * (1 + 1e-9)) {
+        return HB_ERR0(HB_EARG, "the P(k) table %s covers k = %g .. %g h/Mpc, but %s needs %g .. %g h/Mpc; "
+                       "extend the table (CAMB: kmax; CLASS: P_k_max_h/Mpc)", c->cfg.pk_table, lo, hi, what, kmin,
+                       kmax);
+    }
+    return HB_OK;
 }
 
 /* ---- sigma(R) and normalisation ---------------------------------------- */
@@ -116,9 +211,8 @@ static double sigma_integrand(double lnk, void *vp)
 {
     const sig_args *s = vp;
     double k = exp(lnk);
-    double t = hb_cosmo_transfer(s->c, k);
     double w = tophat(k * s->r);
-    double pk = s->amp * pow(k, s->c->cfg.n_s) * t * t;
+    double pk = s->amp * shape(s->c, k);
     return k * k * k * pk * w * w / (2 * M_PI * M_PI);   /* dk -> k dlnk */
 }
 
@@ -140,9 +234,8 @@ double hb_cosmo_sigma_r(const hb_cosmo *c, double r, double z)
 
 double hb_cosmo_plin(const hb_cosmo *c, double k, double z)
 {
-    double t = hb_cosmo_transfer(c, k);
     double d = hb_cosmo_d1(c, 1.0 / (1 + z));
-    return c->A * pow(k, c->cfg.n_s) * t * t * d * d;
+    return c->A * shape(c, k) * d * d;
 }
 
 /* ---- growth ------------------------------------------------------------ */
@@ -242,6 +335,7 @@ hb_status hb_cosmo_init(hb_cosmo *c, const hb_cosmo_config *cfg)
     gsl_set_error_handler_off();   /* GSL reports through return codes, never aborts */
     eh_init(c);
     hb_status rc = growth_init(c);
+    if (rc == HB_OK && cfg->pk_table[0]) rc = table_init(c);
     if (rc != HB_OK) {
         hb_cosmo_free(c);
         return rc;
@@ -252,6 +346,15 @@ hb_status hb_cosmo_init(hb_cosmo *c, const hb_cosmo_config *cfg)
         return HB_ERR(HB_ENUM, "sigma_8 integral failed (%g)", s2);
     }
     c->A = cfg->sigma_8 * cfg->sigma_8 / s2;
+    if (c->sp_pk && !cfg->pk_renormalise) {
+        c->A = 1;
+        if (fabs(sqrt(s2) / cfg->sigma_8 - 1) > 0.01) {
+            hb_cosmo_free(c);
+            return HB_ERR0(HB_EARG, "the P(k) table %s has sigma_8 = %.4f, but cosmology.sigma_8 = %g; set "
+                           "cosmology.sigma_8 = %.4f, or cosmology.pk_renormalise = 1 to scale the table",
+                           cfg->pk_table, sqrt(s2), cfg->sigma_8, sqrt(s2));
+        }
+    }
     return HB_OK;
 }
 
@@ -261,5 +364,6 @@ void hb_cosmo_free(hb_cosmo *c)
     gsl_spline_free(c->sp_d2);
     gsl_spline_free(c->sp_f1);
     gsl_spline_free(c->sp_f2);
-    c->sp_d1 = c->sp_d2 = c->sp_f1 = c->sp_f2 = NULL;
+    gsl_spline_free(c->sp_pk);
+    c->sp_d1 = c->sp_d2 = c->sp_f1 = c->sp_f2 = c->sp_pk = NULL;
 }

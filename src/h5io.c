@@ -61,7 +61,10 @@ hb_status hb_h5_commit(hb_h5 *f)
         return HB_ERR0(HB_EIO, "closing %s failed; nothing written", f->tmp);
     }
     int err = 0;
-    if (rank == 0 && rename(f->tmp, f->path) != 0) err = errno;
+    if (rank == 0 && rename(f->tmp, f->path) != 0) {
+        err = errno;
+        unlink(f->tmp);   /* no half-named leftovers */
+    }
     hb_status rc = hb_mpi(MPI_Bcast(&err, 1, MPI_INT, 0, f->comm));
     f->writing = 0;
     HB_TRY(rc);
@@ -190,9 +193,14 @@ hb_status hb_h5_field_size(hb_h5 *f, const char *name, int *N)
     H5Dclose(d);
     if (cls != H5T_FLOAT) return HB_ERR0(HB_EIO, "%s: %s is not a floating-point dataset", f->path, name);
     if (rank != 3 || dims[0] != dims[1] || dims[1] != dims[2]) {
-        return HB_ERR0(HB_EIO, "%s: %s has shape (%llu%s%llu%s%llu), expected a cube N^3", f->path,
-                       name, (unsigned long long)dims[0], rank > 1 ? ", " : "",
-                       (unsigned long long)dims[1], rank > 2 ? ", " : "", (unsigned long long)dims[2]);
+        char shape[256] = "(";
+        for (int i = 0; i < rank && i < 8; i++) {
+            size_t l = strlen(shape);
+            snprintf(shape + l, sizeof shape - l, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+        }
+        strcat(shape, rank == 1 ? ",)" : ")");
+        return HB_ERR0(HB_EIO, "%s: %s has shape %s (%d dimensions), expected a cube (N, N, N)", f->path, name, shape,
+                       rank);
     }
     *N = (int)dims[0];
     return HB_OK;

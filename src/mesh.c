@@ -82,9 +82,14 @@ void hb_mesh_r2c(const hb_mesh *m, float *buf)
     fftwf_mpi_execute_dft_r2c(m->fwd, buf, (fftwf_complex *)buf);
 }
 
-void hb_mesh_c2r(const hb_mesh *m, float *buf)
+void hb_mesh_c2r_raw(const hb_mesh *m, float *buf)
 {
     fftwf_mpi_execute_dft_c2r(m->bwd, (fftwf_complex *)buf, buf);
+}
+
+void hb_mesh_c2r(const hb_mesh *m, float *buf)
+{
+    hb_mesh_c2r_raw(m, buf);
     const float inv = 1.0f / ((float)m->N * (float)m->N * (float)m->N);
     for (ptrdiff_t i = 0; i < m->nx_local; i++)
         for (int j = 0; j < m->N; j++) {

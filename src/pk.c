@@ -102,6 +102,13 @@ void hb_pk_free(hb_pk *pk)
 
 hb_status hb_pk_compute(hb_pk *out, const hb_mesh *m, float *f1, float *f2, int mas1, int mas2)
 {
+    hb_mesh_r2c(m, f1);
+    if (f2) hb_mesh_r2c(m, f2);
+    return hb_pk_compute_k(out, m, f1, f2, mas1, mas2);
+}
+
+hb_status hb_pk_compute_k(hb_pk *out, const hb_mesh *m, const float *f1, const float *f2, int mas1, int mas2)
+{
     memset(out, 0, sizeof *out);
     int N = m->N;
     int nb = (int)floor(sqrt(3.0) * N / 2) + 2;
@@ -113,8 +120,6 @@ hb_status hb_pk_compute(hb_pk *out, const hb_mesh *m, float *f1, float *f2, int 
         free(cnt);
         return HB_ERR(HB_ENOMEM, "P(k) accumulators");
     }
-    hb_mesh_r2c(m, f1);
-    if (f2) hb_mesh_r2c(m, f2);
     acc_ctx a = {m, f1, f2, mas1, mas2, acc, acc + nb, acc + 2 * nb, acc + 3 * nb, cnt};
     for_each_mode(m, accumulate, &a);
     for (int b = 0; b < nb; b++) acc[4 * nb + b] = (double)cnt[b];

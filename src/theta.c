@@ -4,12 +4,12 @@
 #include <math.h>
 
 const hb_theta_spec HB_THETA[HB_NTHETA] = {
-    {"omega_m", "cosmology.omega_m", "Omega_m", 0.1, 0.5, 0.4, 0},
-    {"sigma_8", "cosmology.sigma_8", "sigma_8", 0.6, 1.0, 0.4, 0},
-    {"a_sn1", "feedback.a_sn1", "A_SN1", 0.25, 4.0, 3.75, 1},
-    {"a_agn1", "feedback.a_agn1", "A_AGN1", 0.25, 4.0, 3.75, 1},
-    {"a_sn2", "feedback.a_sn2", "A_SN2", 0.5, 2.0, 1.5, 1},
-    {"a_agn2", "feedback.a_agn2", "A_AGN2", 0.5, 2.0, 1.5, 1},
+    {"omega_m", "cosmology.omega_m", "Omega_m", 0.1, 0.5, 0.4, 0, HB_OMEGA_M_MIN, HB_OMEGA_M_MAX},
+    {"sigma_8", "cosmology.sigma_8", "sigma_8", 0.6, 1.0, 0.4, 0, HB_SIGMA_8_MIN, HB_SIGMA_8_MAX},
+    {"a_sn1", "feedback.a_sn1", "A_SN1", 0.25, 4.0, 3.75, 1, HB_A_MIN, HB_A_MAX},
+    {"a_agn1", "feedback.a_agn1", "A_AGN1", 0.25, 4.0, 3.75, 1, HB_A_MIN, HB_A_MAX},
+    {"a_sn2", "feedback.a_sn2", "A_SN2", 0.5, 2.0, 1.5, 1, HB_A_MIN, HB_A_MAX},
+    {"a_agn2", "feedback.a_agn2", "A_AGN2", 0.5, 2.0, 1.5, 1, HB_A_MIN, HB_A_MAX},
 };
 
 void hb_theta_normalise(const double th[HB_NTHETA], double out[HB_NTHETA])
@@ -35,9 +35,10 @@ void hb_theta_none(double th[HB_NTHETA])
 hb_status hb_theta_check(const double th[HB_NTHETA], const char *where)
 {
     for (int k = 0; k < HB_NTHETA; k++) {
-        if (!isfinite(th[k]) || th[k] <= 0) {
-            return HB_ERR0(HB_EARG, "%s: %s = %g; expected a finite positive value (CAMELS range [%g, %g])",
-                           where, HB_THETA[k].name, th[k], HB_THETA[k].lo, HB_THETA[k].hi);
+        const hb_theta_spec *s = &HB_THETA[k];
+        if (!(th[k] >= s->vmin && th[k] <= s->vmax)) {   /* NaN fails too */
+            return HB_ERR0(HB_EARG, "%s: %s = %g; expected a value in [%g, %g] (CAMELS range [%g, %g])", where,
+                           s->name, th[k], s->vmin, s->vmax, s->lo, s->hi);
         }
     }
     return HB_OK;

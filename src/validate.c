@@ -1,74 +1,100 @@
-/* Validation reports (hb/validate.h). */
+/* Validation reports against the floor of the truth's own scatter
+ * (hb/validate.h). */
 #include "hb/validate.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "hb/box.h"
+#include "hb/h5io.h"
 #include "hb/mesh.h"
 #include "hb/mpiutil.h"
 #include "hb/pk.h"
+#include "hb/rng.h"
 
 const char *const HB_VAL_FIELD_NAMES[HB_VAL_NFIELD] = {"gas_density", "gas_temperature", "total_matter"};
+const char *const HB_VAL_BAND_NAMES[HB_VAL_NBAND] = {"kF..kN/4", "kN/4..kN/2", "kN/2..kN"};
 
+enum { F_GAS = 0, F_TEMP = 1, F_TOT = 2 };
 #define NPDF 200
 static const double PDF_LO[HB_VAL_NFIELD] = {-4, 2, -4}, PDF_HI[HB_VAL_NFIELD] = {4, 9, 4};   /* log10 ranges */
+/* percentiles from a fine log10 histogram: 0.0025 dex bins over [-8, 12] */
+#define NTAIL 8000
+#define TAIL_LO -8.0
+#define TAIL_HI 12.0
+static const double PCT[2] = {0.99, 0.999};
+#define T_HOT 1e6   /* K */
 
-typedef struct curves {
-    int     nb;
-    double *k, *pt, *pe, *ratio, *r, *st, *se;   /* [pair][bin], flattened */
-    double  pdf_t[NPDF], pdf_e[NPDF];            /* summed over pairs */
-    double *w1;                                  /* [pair] */
-    int     present, has_supp;
-} curves;
+/* What one file contributes. */
+typedef struct fileres {
+    double *p[HB_VAL_NFIELD];   /* [nb] its P(k) */
+    double *r[HB_VAL_NFIELD];   /* [nb] r(k) with the truth (1 for the truth) */
+    double *pgas;               /* [nb] gas P(k) against the DM's (suppression) */
+    double  pdf[HB_VAL_NFIELD][NPDF];
+    double  hot, pct[2][2];
+    int     present[HB_VAL_NFIELD];
+} fileres;
 
-static int mas_of(hb_h5 *f, const char *path)
+typedef struct vctx {
+    MPI_Comm comm;
+    hb_mesh  m;
+    int      nb, mas;        /* bins; the DM's mass assignment, used for every field */
+    double  *k, *pdm;        /* bin centres; the truth's DM P(k) */
+    int     *band;           /* [nb] band of each bin, -1 beyond k_Nyq */
+    float   *tk[HB_VAL_NFIELD];   /* the truth's fields in Fourier space */
+    float   *dm, *stars, *gas, *temp, *tot;   /* real space: the group's DM and stars; the current file */
+    double   fb, fstar;
+    int      have_stars, N;
+    double   L;
+} vctx;
+
+static void fileres_free(fileres *r)
 {
-    char s[32] = "none";
-    if (hb_h5_attr_exists(f, path, "mass_assignment")) hb_h5_attr_read_string(f, path, "mass_assignment", s, sizeof s);
-    int m = hb_mas_from_name(s);
-    return m < 0 ? 0 : m;
+    for (int f = 0; f < HB_VAL_NFIELD; f++) { free(r->p[f]); free(r->r[f]); }
+    free(r->pgas);
+    memset(r, 0, sizeof *r);
 }
 
-/* Field `which` of file f into buf (mesh layout); the total matter is built
- * from dm and gas. Returns HB_EARG quietly when the file lacks it. */
-static hb_status load_field(hb_h5 *f, const hb_mesh *m, int which, float *buf, float *tmp, int *mas)
-{
-    const char *path = which == 0 ? HB_FIELD_GAS : HB_FIELD_TEMP;
-    if (which < 2) {
-        if (!hb_h5_exists(f, path)) return hb_err_quiet(HB_EARG);
-        *mas = mas_of(f, path);
-        return hb_h5_read_mesh_field(f, path, m, buf);
-    }
-    if (!hb_h5_exists(f, HB_FIELD_DM) || !hb_h5_exists(f, HB_FIELD_GAS)) return hb_err_quiet(HB_EARG);
-    hb_boxinfo bi;
-    HB_TRY(hb_box_read_info(f, &bi));
-    HB_TRY(hb_h5_read_mesh_field(f, HB_FIELD_DM, m, buf));
-    HB_TRY(hb_h5_read_mesh_field(f, HB_FIELD_GAS, m, tmp));
-    const float fb = (float)(bi.omega_b / bi.theta[HB_OMEGA_M]);
-    for (ptrdiff_t i = 0; i < 2 * m->alloc_local; i++) buf[i] = (1 - fb) * buf[i] + fb * tmp[i];
-    *mas = HB_MAS_CIC;
-    return HB_OK;
-}
+/* ---- one file ------------------------------------------------------------ */
 
-static hb_status histogram(const hb_mesh *m, const float *a, int field, double *h)
+/* Histograms of log10 of a real field: the PDF (NPDF bins over the field's
+ * range, per dex) and the fine tail histogram (counts). */
+static hb_status histograms(const hb_mesh *m, const float *a, int field, double *pdf, double *tail)
 {
-    double lo = PDF_LO[field], w = (PDF_HI[field] - lo) / NPDF;
-    double loc[NPDF] = {0};
+    const double lo = PDF_LO[field], w = (PDF_HI[field] - lo) / NPDF, tw = (TAIL_HI - TAIL_LO) / NTAIL;
+    double *loc = calloc(NPDF + NTAIL, sizeof *loc);
+    if (!loc) return HB_ERR(HB_ENOMEM, "histograms");
     for (ptrdiff_t i = 0; i < m->nx_local; i++)
         for (int j = 0; j < m->N; j++)
             for (int k = 0; k < m->N; k++) {
-                double v = a[hb_mesh_ridx(m, i, j, k)];
-                int b = v > 0 ? (int)floor((log10(v) - lo) / w) : 0;
+                double v = a[hb_mesh_ridx(m, i, j, k)], lv = v > 0 ? log10(v) : TAIL_LO;
+                int b = (int)floor((lv - lo) / w), t = (int)floor((lv - TAIL_LO) / tw);
                 loc[b < 0 ? 0 : b >= NPDF ? NPDF - 1 : b] += 1;
+                loc[NPDF + (t < 0 ? 0 : t >= NTAIL ? NTAIL - 1 : t)] += 1;
             }
-    HB_TRY(hb_mpi(MPI_Allreduce(loc, h, NPDF, MPI_DOUBLE, MPI_SUM, m->comm)));
-    double n = pow((double)m->N, 3);
-    for (int b = 0; b < NPDF; b++) h[b] /= n * w;   /* a density per dex */
-    return HB_OK;
+    hb_status rc = hb_mpi(MPI_Allreduce(MPI_IN_PLACE, loc, NPDF + NTAIL, MPI_DOUBLE, MPI_SUM, m->comm));
+    const double n = pow((double)m->N, 3);
+    for (int b = 0; b < NPDF; b++) pdf[b] = loc[b] / (n * w);   /* a density per dex */
+    if (tail) memcpy(tail, loc + NPDF, NTAIL * sizeof *tail);
+    free(loc);
+    return rc;
+}
+
+/* The p-quantile of a tail histogram, interpolated in log10 within its bin. */
+static double quantile(const double *tail, double p)
+{
+    double n = 0, c = 0;
+    for (int t = 0; t < NTAIL; t++) n += tail[t];
+    const double want = p * n, tw = (TAIL_HI - TAIL_LO) / NTAIL;
+    for (int t = 0; t < NTAIL; t++) {
+        if (c + tail[t] >= want && tail[t] > 0) return pow(10.0, TAIL_LO + tw * (t + (want - c) / tail[t]));
+        c += tail[t];
+    }
+    return pow(10.0, TAIL_HI);
 }
 
 static double wasserstein1(const double *p, const double *q, double w)
@@ -82,99 +108,488 @@ static double wasserstein1(const double *p, const double *q, double w)
     return d;
 }
 
-static hb_status spectrum_of(const hb_mesh *m, float *a, int mas, double *out, int nb)
+/* Read one field of f into buf (real space), checked; quiet HB_EARG when f lacks it. */
+static hb_status read_field(hb_h5 *f, const hb_mesh *m, const char *path, float *buf, int values)
 {
+    if (!hb_h5_exists(f, path)) return hb_err_quiet(HB_EARG);
+    return hb_box_read_mesh_field(f, path, m, buf, values);
+}
+
+/* Tails of the gas: mass fraction above T_HOT, percentiles of both fields. */
+static hb_status tails(vctx *v, fileres *r, double tail[2][NTAIL])
+{
+    const hb_mesh *m = &v->m;
+    double s[2] = {0, 0};
+    for (ptrdiff_t i = 0; i < m->nx_local; i++)
+        for (int j = 0; j < m->N; j++)
+            for (int k = 0; k < m->N; k++) {
+                size_t c = hb_mesh_ridx(m, i, j, k);
+                s[0] += v->gas[c];
+                if (v->temp[c] > T_HOT) s[1] += v->gas[c];
+            }
+    HB_TRY(hb_mpi_sum(m->comm, s, 2));
+    r->hot = s[0] > 0 ? s[1] / s[0] : NAN;
+    for (int a = 0; a < 2; a++)
+        for (int q = 0; q < 2; q++) r->pct[a][q] = quantile(tail[a], PCT[q]);
+    return HB_OK;
+}
+
+/* delta of field buf (real) into Fourier space, in place. */
+static hb_status to_delta_k(const hb_mesh *m, float *buf)
+{
+    HB_TRY(hb_pk_to_delta(m, buf, NULL));
+    hb_mesh_r2c(m, buf);
+    return HB_OK;
+}
+
+/* The file's fields: PDFs and tails in real space; then P(k) and r(k) with
+ * the truth (truth = 1: this file is the truth, whose Fourier fields are kept). */
+static hb_status measure(vctx *v, hb_h5 *f, int truth, fileres *r)
+{
+    const hb_mesh *m = &v->m;
+    double (*tail)[NTAIL] = malloc(2 * sizeof *tail);
+    if (!tail) return HB_ERR(HB_ENOMEM, "tail histograms");
+    hb_status rc = HB_OK, lg = read_field(f, m, HB_FIELD_GAS, v->gas, HB_VALUES_DENSITY),
+              lt = read_field(f, m, HB_FIELD_TEMP, v->temp, HB_VALUES_POSITIVE);
+    if ((lg != HB_OK && hb_h5_exists(f, HB_FIELD_GAS)) || (lt != HB_OK && hb_h5_exists(f, HB_FIELD_TEMP))) {
+        return HB_EIO;   /* present but bad: reported */
+    }
+    r->present[F_GAS] = lg == HB_OK;
+    r->present[F_TEMP] = lt == HB_OK;
+    r->present[F_TOT] = lg == HB_OK && v->dm;
+    if (r->present[F_GAS]) rc = histograms(m, v->gas, F_GAS, r->pdf[F_GAS], tail[0]);
+    if (rc == HB_OK && r->present[F_TEMP]) rc = histograms(m, v->temp, F_TEMP, r->pdf[F_TEMP], tail[1]);
+    if (rc == HB_OK && r->present[F_GAS] && r->present[F_TEMP]) rc = tails(v, r, tail);
+    free(tail);
+    if (rc == HB_OK && r->present[F_TOT]) {
+        const float a = (float)(1 - v->fb), g = (float)(v->fb * (1 - v->fstar)), st = (float)(v->fb * v->fstar);
+        for (ptrdiff_t i = 0; i < 2 * m->alloc_local; i++)
+            v->tot[i] = a * v->dm[i] + g * v->gas[i] + st * (v->have_stars ? v->stars[i] : 1.0f);
+        rc = histograms(m, v->tot, F_TOT, r->pdf[F_TOT], NULL);
+    }
+    float *bufs[HB_VAL_NFIELD] = {v->gas, v->temp, v->tot};
+    for (int fi = 0; fi < HB_VAL_NFIELD && rc == HB_OK; fi++) {
+        if (!r->present[fi]) continue;
+        rc = to_delta_k(m, bufs[fi]);
+        if (rc != HB_OK) break;
+        if (truth) memcpy(v->tk[fi], bufs[fi], 2 * (size_t)m->alloc_local * sizeof *bufs[fi]);
+        hb_pk pk;
+        rc = hb_pk_compute_k(&pk, m, v->tk[fi], bufs[fi], v->mas, v->mas);
+        if (rc != HB_OK) break;
+        r->p[fi] = malloc((size_t)v->nb * sizeof(double));
+        r->r[fi] = malloc((size_t)v->nb * sizeof(double));
+        if (!r->p[fi] || !r->r[fi]) rc = HB_ERR(HB_ENOMEM, "spectra");
+        for (int j = 0; j < v->nb && rc == HB_OK; j++) {
+            r->p[fi][j] = pk.p22[j];
+            r->r[fi][j] = pk.r[j];
+        }
+        hb_pk_free(&pk);
+    }
+    return rc;
+}
+
+/* ---- a group ------------------------------------------------------------- */
+
+/* The mesh and buffers, sized by the first truth. */
+static hb_status vctx_init(vctx *v, int N, double L, MPI_Comm comm)
+{
+    v->comm = comm;
+    v->N = N;
+    v->L = L;
+    HB_TRY(hb_mesh_init(&v->m, N, L, comm, FFTW_ESTIMATE));
+    int bad = 0;
+    for (int f = 0; f < HB_VAL_NFIELD; f++) bad |= !(v->tk[f] = hb_mesh_alloc(&v->m));
+    bad |= !(v->dm = hb_mesh_alloc(&v->m)) | !(v->stars = hb_mesh_alloc(&v->m)) | !(v->gas = hb_mesh_alloc(&v->m));
+    bad |= !(v->temp = hb_mesh_alloc(&v->m)) | !(v->tot = hb_mesh_alloc(&v->m));
+    if (hb_mpi_any(comm, bad)) return HB_ERR0(HB_ENOMEM, "validation meshes (%d^3)", N);
+    /* the bins: the P(k) of the zero field gives k and the bins */
     hb_pk pk;
-    HB_TRY(hb_pk_to_delta(m, a, NULL));
-    HB_TRY(hb_pk_compute(&pk, m, a, NULL, mas, mas));
-    for (int j = 0; j < nb && j < pk.nbins; j++) out[j] = pk.p11[j];
+    HB_TRY(hb_pk_compute_k(&pk, &v->m, v->stars, NULL, 0, 0));
+    v->nb = pk.nbins;
+    v->k = malloc((size_t)v->nb * sizeof *v->k);
+    v->pdm = calloc((size_t)v->nb, sizeof *v->pdm);
+    v->band = malloc((size_t)v->nb * sizeof *v->band);
+    const double kn = M_PI * N / L;
+    for (int j = 0; j < v->nb && v->k && v->band; j++) {
+        v->k[j] = pk.k[j];
+        v->band[j] = pk.k[j] < kn / 4 ? 0 : pk.k[j] < kn / 2 ? 1 : pk.k[j] <= kn ? 2 : -1;
+    }
+    hb_pk_free(&pk);
+    if (!v->k || !v->pdm || !v->band) return HB_ERR(HB_ENOMEM, "bins");
+    return HB_OK;
+}
+
+static void vctx_free(vctx *v)
+{
+    for (int f = 0; f < HB_VAL_NFIELD; f++) fftwf_free(v->tk[f]);
+    fftwf_free(v->dm); fftwf_free(v->stars); fftwf_free(v->gas); fftwf_free(v->temp); fftwf_free(v->tot);
+    free(v->k); free(v->pdm); free(v->band);
+    if (v->m.N) hb_mesh_free(&v->m);
+}
+
+/* The truth's DM (P(k) for the suppression), stars and baryon fractions. */
+static hb_status group_setup(vctx *v, hb_h5 *f, const hb_boxinfo *bi)
+{
+    const hb_mesh *m = &v->m;
+    char mas[32] = "none";
+    if (hb_h5_exists(f, HB_FIELD_DM) && hb_h5_attr_exists(f, HB_FIELD_DM, "mass_assignment")) {
+        HB_TRY(hb_h5_attr_read_string(f, HB_FIELD_DM, "mass_assignment", mas, sizeof mas));
+    }
+    v->mas = hb_mas_from_name(mas);
+    if (v->mas < 0) v->mas = HB_MAS_NONE;
+    v->fb = bi->omega_b / bi->theta[HB_OMEGA_M];
+    v->fstar = 0;
+    if (hb_h5_attr_exists(f, "/", "stellar_fraction")) HB_TRY(hb_h5_attr_read_double(f, "/", "stellar_fraction", &v->fstar));
+    v->have_stars = hb_h5_exists(f, HB_FIELD_STARS);
+    if (v->have_stars) HB_TRY(hb_box_read_mesh_field(f, HB_FIELD_STARS, m, v->stars, HB_VALUES_DENSITY));
+    else v->fstar = 0;   /* no stellar field: all baryons in the gas */
+    if (!hb_h5_exists(f, HB_FIELD_DM)) return HB_OK;
+    HB_TRY(hb_box_read_mesh_field(f, HB_FIELD_DM, m, v->dm, HB_VALUES_DENSITY));
+    float *w = v->tot;
+    memcpy(w, v->dm, 2 * (size_t)m->alloc_local * sizeof *w);
+    hb_pk pk;
+    HB_TRY(hb_pk_to_delta(m, w, NULL));
+    HB_TRY(hb_pk_compute(&pk, m, w, NULL, v->mas, v->mas));
+    for (int j = 0; j < v->nb && j < pk.nbins; j++) v->pdm[j] = pk.p11[j];
     hb_pk_free(&pk);
     return HB_OK;
 }
 
-static void band_of(double k, double knyq, int *band)
+/* Open file path and check it matches the group's box. */
+static hb_status open_match(vctx *v, const char *path, hb_h5 *f, hb_boxinfo *bi)
 {
-    *band = k < knyq / 4 ? 0 : k < knyq / 2 ? 1 : k <= knyq ? 2 : -1;
+    HB_TRY(hb_h5_open(f, path, v->comm));
+    int N = 0;
+    hb_status rc = hb_h5_field_size(f, HB_FIELD_GAS, &N);
+    if (rc == HB_OK) rc = hb_box_read_info(f, bi);
+    if (rc == HB_OK && v->m.N && (N != v->N || fabs(bi->box_size - v->L) > 1e-6 * v->L)) {
+        rc = HB_ERR0(HB_EARG, "%s is %d^3 in %g Mpc/h, but the validation's boxes are %d^3 in %g Mpc/h", path, N,
+                     bi->box_size, v->N, v->L);
+    }
+    if (rc == HB_OK && !v->m.N) rc = vctx_init(v, N, bi->box_size, v->comm);
+    if (rc != HB_OK) hb_h5_close(f);
+    return rc;
 }
 
-static hb_status write_report(const char *out, curves *cv, int np, char **truth, int nt, char **emu, int ne,
-                              const hb_val_summary *sum)
+/* Every file of a group: res[0] the truth, then the repaints, then the samples. */
+static hb_status measure_group(vctx *v, const hb_val_group *g, fileres *res)
 {
-    char path[2048];
-    snprintf(path, sizeof path, "%s.h5", out);
     hb_h5 f;
-    HB_TRY(hb_h5_create(&f, path, MPI_COMM_SELF));
-    hb_status rc = hb_h5_attr_write_long(&f, "/", "n_pairs", np);
-    if (rc == HB_OK) rc = hb_h5_attr_write_double(&f, "/", "k_nyquist", sum->k_nyq);
-    for (int i = 0; i < np && rc == HB_OK; i++) {
-        char g[64];
-        snprintf(g, sizeof g, "/pairs/%03d", i);
-        double dummy = i;
-        snprintf(path, sizeof path, "%s/index", g);
-        rc = hb_h5_write_array(&f, path, &dummy, 1);
-        if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, g, "truth", truth[i % nt]);
-        if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, g, "emulated", emu[i]);
-    }
-    (void)ne;
-    for (int fi = 0; fi < HB_VAL_NFIELD && rc == HB_OK; fi++) {
-        curves *c = &cv[fi];
-        if (!c->present) continue;
-        const int nb = c->nb;
-        double *mean = calloc((size_t)nb * 8, sizeof *mean);
-        double *pt = mean, *pe = mean + nb, *rm = mean + 2 * nb, *rs = mean + 3 * nb, *cm = mean + 4 * nb,
-               *cs = mean + 5 * nb, *stm = mean + 6 * nb, *sem = mean + 7 * nb;
-        for (int j = 0; j < nb; j++) {
-            for (int i = 0; i < np; i++) {
-                pt[j] += c->pt[i * nb + j] / np;
-                pe[j] += c->pe[i * nb + j] / np;
-                rm[j] += c->ratio[i * nb + j] / np;
-                cm[j] += c->r[i * nb + j] / np;
-                if (c->has_supp) { stm[j] += c->st[i * nb + j] / np; sem[j] += c->se[i * nb + j] / np; }
+    hb_boxinfo bi;
+    HB_TRY(open_match(v, g->truth, &f, &bi));
+    hb_status rc = group_setup(v, &f, &bi);
+    if (rc == HB_OK) rc = measure(v, &f, 1, &res[0]);
+    hb_h5_close(&f);
+    for (int i = 0; i < g->n_repaints + g->n_samples && rc == HB_OK; i++) {
+        const char *path = i < g->n_repaints ? g->repaints[i] : g->samples[i - g->n_repaints];
+        rc = open_match(v, path, &f, &bi);
+        if (rc != HB_OK) break;
+        rc = measure(v, &f, 0, &res[1 + i]);
+        hb_h5_close(&f);
+        for (int fi = 0; fi < HB_VAL_NFIELD && rc == HB_OK; fi++) {
+            if (res[1 + i].present[fi] != res[0].present[fi]) {
+                rc = HB_ERR0(HB_EIO, "%s %s %s, unlike its truth %s", path, res[1 + i].present[fi] ? "has" : "lacks",
+                             HB_VAL_FIELD_NAMES[fi], g->truth);
             }
-            for (int i = 0; i < np && np > 1; i++) {
-                rs[j] += pow(c->ratio[i * nb + j] - rm[j], 2) / (np - 1);
-                cs[j] += pow(c->r[i * nb + j] - cm[j], 2) / (np - 1);
-            }
-            rs[j] = sqrt(rs[j]);
-            cs[j] = sqrt(cs[j]);
         }
-        double bins[NPDF], w = (PDF_HI[fi] - PDF_LO[fi]) / NPDF, pdft[NPDF], pdfe[NPDF];
+    }
+    return rc;
+}
+
+/* ---- figures ------------------------------------------------------------- */
+
+/* The figures of one split of a group's files into "samples" and "truths"
+ * (indices into res); the truth is res[0]. */
+typedef struct figures {
+    double ens[HB_VAL_NFIELD][HB_VAL_NBAND], single[HB_VAL_NFIELD][HB_VAL_NBAND], r[HB_VAL_NFIELD][HB_VAL_NBAND];
+    double w1[HB_VAL_NFIELD], hot_s, hot_t, pct_s[2][2], pct_t[2][2];
+} figures;
+
+static void figures_of(const vctx *v, const fileres *res, const int *smp, int ns, const int *tru, int nt, figures *F)
+{
+    memset(F, 0, sizeof *F);
+    const double w[HB_VAL_NFIELD] = {(PDF_HI[0] - PDF_LO[0]) / NPDF, (PDF_HI[1] - PDF_LO[1]) / NPDF,
+                                     (PDF_HI[2] - PDF_LO[2]) / NPDF};
+    for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
+        if (!res[0].present[fi]) continue;
+        int cnt[HB_VAL_NBAND] = {0};
+        for (int j = 0; j < v->nb; j++) {
+            const int b = v->band[j];
+            if (b < 0) continue;
+            double ps = 0, pt = 0, single = 0, r = 0;
+            for (int i = 0; i < ns; i++) {
+                ps += res[smp[i]].p[fi][j] / ns;
+                single += fabs(res[smp[i]].p[fi][j] / res[0].p[fi][j] - 1) / ns;
+                r += res[smp[i]].r[fi][j] / ns;
+            }
+            for (int i = 0; i < nt; i++) pt += res[tru[i]].p[fi][j] / nt;
+            F->ens[fi][b] += fabs(ps / pt - 1);
+            F->single[fi][b] += single;
+            F->r[fi][b] += r;
+            cnt[b]++;
+        }
+        for (int b = 0; b < HB_VAL_NBAND; b++) {
+            F->ens[fi][b] /= cnt[b] ? cnt[b] : 1;
+            F->single[fi][b] /= cnt[b] ? cnt[b] : 1;
+            F->r[fi][b] /= cnt[b] ? cnt[b] : 1;
+        }
+        for (int i = 0; i < ns; i++) F->w1[fi] += wasserstein1(res[smp[i]].pdf[fi], res[0].pdf[fi], w[fi]) / ns;
+    }
+    for (int i = 0; i < ns; i++) {
+        F->hot_s += res[smp[i]].hot / ns;
+        for (int a = 0; a < 4; a++) F->pct_s[a / 2][a % 2] += res[smp[i]].pct[a / 2][a % 2] / ns;
+    }
+    for (int i = 0; i < nt; i++) {
+        F->hot_t += res[tru[i]].hot / nt;
+        for (int a = 0; a < 4; a++) F->pct_t[a / 2][a % 2] += res[tru[i]].pct[a / 2][a % 2] / nt;
+    }
+}
+
+/* Accumulates the group-averaged figures: the emulator's, the floor's, and one per null split. */
+typedef struct totals {
+    figures emu, floor, *null;   /* null: [HB_VAL_NSPLIT] */
+    int     n_null, groups;
+    /* curves, averaged over groups */
+    double *p_truth[HB_VAL_NFIELD], *p_emu[HB_VAL_NFIELD], *ratio[HB_VAL_NFIELD], *ratio_std[HB_VAL_NFIELD];
+    double *ratio_floor[HB_VAL_NFIELD], *r[HB_VAL_NFIELD], *r_std[HB_VAL_NFIELD], *r_floor[HB_VAL_NFIELD];
+    double *supp_truth, *supp_emu, pdf_t[HB_VAL_NFIELD][NPDF], pdf_e[HB_VAL_NFIELD][NPDF];
+} totals;
+
+static void add_figures(figures *to, const figures *F, double wgt)
+{
+    double *a = (double *)to;
+    const double *b = (const double *)F;
+    for (size_t i = 0; i < sizeof *F / sizeof(double); i++) a[i] += wgt * b[i];
+}
+
+/* Curves of a group (mean over its samples against the mean over truths,
+ * each sample against the truth, the floor), added with weight wgt. */
+static void add_curves(totals *T, const vctx *v, const fileres *res, int nr, int ns, double wgt)
+{
+    for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
+        if (!res[0].present[fi]) continue;
+        for (int j = 0; j < v->nb; j++) {
+            double pt = 0, pe = 0, rs = 0, rs2 = 0, rr = 0, r2 = 0, rf = 0, rfl = 0;
+            for (int i = 0; i <= nr; i++) pt += res[i].p[fi][j] / (nr + 1);
+            for (int i = 0; i < ns; i++) {
+                const fileres *q = &res[1 + nr + i];
+                double x = q->p[fi][j] / res[0].p[fi][j];
+                pe += q->p[fi][j] / ns;
+                rs += x / ns;
+                rs2 += x * x / ns;
+                rr += q->r[fi][j] / ns;
+                r2 += q->r[fi][j] * q->r[fi][j] / ns;
+            }
+            for (int i = 1; i <= nr; i++) {
+                rf += res[i].p[fi][j] / res[0].p[fi][j] / nr;
+                rfl += res[i].r[fi][j] / nr;
+            }
+            T->p_truth[fi][j] += wgt * pt;
+            T->p_emu[fi][j] += wgt * pe;
+            T->ratio[fi][j] += wgt * pe / pt;
+            T->ratio_std[fi][j] += wgt * sqrt(fmax(rs2 - rs * rs, 0));
+            T->r[fi][j] += wgt * rr;
+            T->r_std[fi][j] += wgt * sqrt(fmax(r2 - rr * rr, 0));
+            T->ratio_floor[fi][j] += wgt * (nr ? rf : NAN);
+            T->r_floor[fi][j] += wgt * (nr ? rfl : NAN);
+        }
         for (int b = 0; b < NPDF; b++) {
-            bins[b] = PDF_LO[fi] + (b + 0.5) * w;
-            pdft[b] = c->pdf_t[b] / np;
-            pdfe[b] = c->pdf_e[b] / np;
+            T->pdf_t[fi][b] += wgt * res[0].pdf[fi][b];
+            for (int i = 0; i < ns; i++) T->pdf_e[fi][b] += wgt * res[1 + nr + i].pdf[fi][b] / ns;
         }
-        struct { const char *n; const double *d; long len; } sets[] = {
-            {"k", c->k, nb}, {"p_truth", pt, nb}, {"p_emulated", pe, nb}, {"ratio_mean", rm, nb},
-            {"ratio_std", rs, nb}, {"r_mean", cm, nb}, {"r_std", cs, nb}, {"pdf_log10_bins", bins, NPDF},
-            {"pdf_truth", pdft, NPDF}, {"pdf_emulated", pdfe, NPDF}, {"pdf_w1_dex", c->w1, np},
-            {"ratio_all", c->ratio, (long)np * nb}, {"r_all", c->r, (long)np * nb},
-            {"suppression_truth", stm, c->has_supp ? nb : 0}, {"suppression_emulated", sem, c->has_supp ? nb : 0}};
-        for (size_t s = 0; s < sizeof sets / sizeof sets[0] && rc == HB_OK; s++) {
-            if (sets[s].len == 0) continue;
-            snprintf(path, sizeof path, "/%s/%s", HB_VAL_FIELD_NAMES[fi], sets[s].n);
-            rc = hb_h5_write_array(&f, path, sets[s].d, sets[s].len);
-        }
-        free(mean);
     }
-    if (rc == HB_OK) rc = hb_h5_commit(&f);
-    else hb_h5_abort(&f);
-    HB_TRY(rc);
-    /* the text summary */
+    for (int j = 0; j < v->nb && res[0].present[F_GAS] && v->pdm[j] > 0; j++) {
+        double pe = 0;
+        for (int i = 0; i < ns; i++) pe += res[1 + nr + i].p[F_GAS][j] / ns;
+        T->supp_truth[j] += wgt * res[0].p[F_GAS][j] / v->pdm[j];
+        T->supp_emu[j] += wgt * pe / v->pdm[j];
+    }
+}
+
+/* Figures of group g: the emulator's, the floor's (repaints as samples
+ * against the truth alone), and the null splits. */
+static void group_figures(totals *T, const vctx *v, const fileres *res, const hb_val_group *g, int gi, double wgt)
+{
+    const int nr = g->n_repaints, ns = g->n_samples;
+    int *idx = malloc((size_t)(1 + nr + ns) * sizeof *idx), *smp = idx + 1 + nr, *tru = idx;
+    for (int i = 0; i <= nr + ns; i++) idx[i] = i;
+    figures F;
+    figures_of(v, res, smp, ns, tru, 1 + nr, &F);
+    add_figures(&T->emu, &F, wgt);
+    if (nr > 0) {
+        figures_of(v, res, idx + 1, nr, idx, 1, &F);
+        add_figures(&T->floor, &F, wgt);
+    }
+    /* the null: k = min(ns, nr - 1) repaints as pseudo-samples, the truth and
+     * the rest as truths; splits drawn with Philox keyed by (group, split) */
+    const int k = ns < nr - 1 ? ns : nr - 1;
+    int *perm = malloc((size_t)(nr + 1) * sizeof *perm), *tr = malloc((size_t)(nr + 1) * sizeof *tr);
+    for (int q = 0; q < HB_VAL_NSPLIT && k >= 1; q++) {
+        for (int i = 0; i < nr; i++) perm[i] = 1 + i;
+        for (int i = nr - 1; i > 0; i--) {   /* Fisher-Yates */
+            double u[2];
+            hb_rng_uniform2(4242, HB_STREAM_TEST + 1, (uint64_t)gi * 1000003u + (uint64_t)q, (uint32_t)i, u);
+            int j = (int)(u[0] * (i + 1)), t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        tr[0] = 0;
+        for (int i = k; i < nr; i++) tr[1 + i - k] = perm[i];
+        figures_of(v, res, perm, k, tr, 1 + nr - k, &F);
+        add_figures(&T->null[q], &F, wgt);
+    }
+    if (k >= 1) T->n_null = HB_VAL_NSPLIT;
+    free(perm);
+    free(tr);
+    free(idx);
+}
+
+/* ---- summary, goals, report ---------------------------------------------- */
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile (0..1) of n values (sorted copy; linear interpolation). */
+static double quantile_of(const double *x, int n, double q)
+{
+    if (n < 1) return NAN;
+    double *s = malloc((size_t)n * sizeof *s);
+    memcpy(s, x, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_d);
+    double pos = q * (n - 1), f = floor(pos);
+    int i = (int)f;
+    double v = i + 1 < n ? s[i] + (pos - f) * (s[i + 1] - s[i]) : s[n - 1];
+    free(s);
+    return v;
+}
+
+/* The null's quantile of one figure, read from each split by offset. */
+static double null_quantile(const totals *T, size_t offset, double q, int relative_to, size_t offset_t)
+{
+    if (!T->n_null) return NAN;
+    double x[HB_VAL_NSPLIT];
+    for (int s = 0; s < T->n_null; s++) {
+        const double *F = (const double *)&T->null[s];
+        x[s] = relative_to ? fabs(F[offset] / F[offset_t] - 1) : F[offset];
+    }
+    return quantile_of(x, T->n_null, q);
+}
+
+#define OFF(member) (offsetof(figures, member) / sizeof(double))
+
+static void summarise(const totals *T, const int present[HB_VAL_NFIELD], int have_floor, hb_val_summary *s)
+{
+    for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
+        s->present[fi] = present[fi];
+        for (int b = 0; b < HB_VAL_NBAND; b++) {
+            hb_val_band *x = &s->band[fi][b];
+            x->ens_err = T->emu.ens[fi][b];
+            x->single_err = T->emu.single[fi][b];
+            x->r = T->emu.r[fi][b];
+            x->floor_err = have_floor ? T->floor.single[fi][b] : NAN;
+            x->floor_r = have_floor ? T->floor.r[fi][b] : NAN;
+            const size_t k = (size_t)fi * HB_VAL_NBAND + b;
+            x->ens_null90 = null_quantile(T, OFF(ens) + k, 0.9, 0, 0);
+            x->single_null90 = null_quantile(T, OFF(single) + k, 0.9, 0, 0);
+            x->r_null10 = null_quantile(T, OFF(r) + k, 0.1, 0, 0);
+        }
+        s->w1[fi] = T->emu.w1[fi];
+        s->w1_floor[fi] = have_floor ? T->floor.w1[fi] : NAN;
+        s->w1_null90[fi] = null_quantile(T, OFF(w1) + fi, 0.9, 0, 0);
+    }
+    s->has_tails = present[F_GAS] && present[F_TEMP];
+    s->hot_truth = T->emu.hot_t;
+    s->hot_emu = T->emu.hot_s;
+    s->hot_err = fabs(s->hot_emu / s->hot_truth - 1);
+    s->hot_null90 = null_quantile(T, OFF(hot_s), 0.9, 1, OFF(hot_t));
+    for (int a = 0; a < 4; a++) {
+        const int f = a / 2, q = a % 2;
+        s->pct_truth[f][q] = T->emu.pct_t[f][q];
+        s->pct_emu[f][q] = T->emu.pct_s[f][q];
+        s->pct_err[f][q] = fabs(s->pct_emu[f][q] / s->pct_truth[f][q] - 1);
+        s->pct_null90[f][q] = null_quantile(T, OFF(pct_s) + a, 0.9, 1, OFF(pct_t) + a);
+    }
+}
+
+/* A goal: met when the figure is within the threshold or no worse than the
+ * null (a NaN figure never meets a goal). */
+static void goal(hb_val_goal *g, const char *what, double fig, double thr, double null, int higher)
+{
+    snprintf(g->what, sizeof g->what, "%s", what);
+    g->figure = fig;
+    g->threshold = thr;
+    g->null = null;
+    g->higher_is_better = higher;
+    g->met = higher ? (fig >= thr || (!isnan(null) && fig >= null)) : (fig <= thr || (!isnan(null) && fig <= null));
+}
+
+int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap)
+{
+    int n = 0;
+    char what[96];
+    for (int b = 0; b < 2 && s->present[F_GAS]; b++) {
+        const hb_val_band *x = &s->band[F_GAS][b];
+        snprintf(what, sizeof what, "gas density %s: ensemble-mean P(k) error <= 5%%", HB_VAL_BAND_NAMES[b]);
+        if (n < cap) goal(&g[n++], what, x->ens_err, 0.05, x->ens_null90, 0);
+        snprintf(what, sizeof what, "gas density %s: single-sample error <= 1.3 x floor", HB_VAL_BAND_NAMES[b]);
+        if (n < cap) goal(&g[n++], what, x->single_err, 1.3 * x->floor_err, x->single_null90, 0);
+        snprintf(what, sizeof what, "gas density %s: r(k) >= floor r - 0.02", HB_VAL_BAND_NAMES[b]);
+        if (n < cap) goal(&g[n++], what, x->r, x->floor_r - 0.02, x->r_null10, 1);
+    }
+    for (int b = 0; b < 2 && s->present[F_TEMP]; b++) {
+        const hb_val_band *x = &s->band[F_TEMP][b];
+        snprintf(what, sizeof what, "gas temperature %s: ensemble-mean P(k) error <= 10%%", HB_VAL_BAND_NAMES[b]);
+        if (n < cap) goal(&g[n++], what, x->ens_err, 0.10, x->ens_null90, 0);
+    }
+    if (s->has_tails && n < cap) goal(&g[n++], "gas mass fraction above 1e6 K within 10%", s->hot_err, 0.10, s->hot_null90, 0);
+    for (int f = 0; f < 2; f++) {
+        snprintf(what, sizeof what, "%s PDF distance <= 0.02 dex", f ? "gas temperature" : "gas density");
+        if (s->present[f] && n < cap) goal(&g[n++], what, s->w1[f], 0.02, s->w1_null90[f], 0);
+    }
+    return n;
+}
+
+/* report.txt: one line per field and band, a tails line per field, the goals. */
+static hb_status write_text(const char *out, const hb_val_summary *s)
+{
+    char path[2048], tmp[2100];
     snprintf(path, sizeof path, "%s.txt", out);
-    char tmp[2100];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *t = fopen(tmp, "w");
     if (!t) return HB_ERR(HB_EIO, "cannot write %s", tmp);
-    fprintf(t, "# hydrobridge validation: %d pairs, k_Nyquist = %.3f h/Mpc\n", np, sum->k_nyq);
-    fprintf(t, "# field             band [h/Mpc]      mean|P_emu/P_truth-1|  mean r(k)   PDF W1 [dex]\n");
-    const char *bands[HB_VAL_NBAND] = {"kF..kN/4", "kN/4..kN/2", "kN/2..kN"};
-    for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
-        if (!sum->present[fi]) continue;
+    fprintf(t, "# hydrobridge validation: %d held-out boxes, %d emulated samples, %d truth repaints (the floor); "
+            "k_Nyquist = %.3f h/Mpc\n", s->n_groups, s->n_samples, s->n_repaints, s->k_nyq);
+    fprintf(t, "# null: repaints standing in for the samples over %d random splits; 90th percentile (10th for r)\n",
+            HB_VAL_NSPLIT);
+    fprintf(t, "# field            band        ens_err  single_err  floor_err       r   floor_r  w1_dex   "
+            "ens_null90 single_null90 r_null10 w1_null90\n");
+    for (int f = 0; f < HB_VAL_NFIELD; f++) {
+        if (!s->present[f]) continue;
         for (int b = 0; b < HB_VAL_NBAND; b++) {
-            fprintf(t, "%-18s  %-16s  %12.4f           %8.4f    %8.4f\n", HB_VAL_FIELD_NAMES[fi], bands[b],
-                    sum->ratio_dev[fi][b], sum->r[fi][b], sum->pdf_w1[fi]);
+            const hb_val_band *x = &s->band[f][b];
+            fprintf(t, "%-16s %-11s %8.4f %10.4f %10.4f %8.4f %8.4f %8.4f %10.4f %12.4f %9.4f %9.4f\n",
+                    HB_VAL_FIELD_NAMES[f], HB_VAL_BAND_NAMES[b], x->ens_err, x->single_err, x->floor_err, x->r,
+                    x->floor_r, s->w1[f], x->ens_null90, x->single_null90, x->r_null10, s->w1_null90[f]);
         }
+    }
+    if (s->has_tails) {
+        fprintf(t, "# tails: truth, emulated, |emulated/truth - 1| and its null90\n");
+        fprintf(t, "%-16s hot_fraction(>1e6K) %.4g %.4g %.4f %.4f\n", "gas", s->hot_truth, s->hot_emu, s->hot_err,
+                s->hot_null90);
+        for (int f = 0; f < 2; f++)
+            for (int q = 0; q < 2; q++)
+                fprintf(t, "%-16s %s %.5g %.5g %.4f %.4f\n", HB_VAL_FIELD_NAMES[f], q ? "p99.9" : "p99  ",
+                        s->pct_truth[f][q], s->pct_emu[f][q], s->pct_err[f][q], s->pct_null90[f][q]);
+    }
+    hb_val_goal g[16];
+    int ng = hb_val_goals(s, g, 16);
+    fprintf(t, "# goals (met: within the threshold, or no worse than the null)\n");
+    for (int i = 0; i < ng; i++) {
+        fprintf(t, "goal %-58s %8.4f %s %8.4f  null %8.4f  %s\n", g[i].what, g[i].figure, g[i].higher_is_better ? ">=" : "<=",
+                g[i].threshold, g[i].null, g[i].met ? "met" : "NOT MET");
     }
     int bad = ferror(t) | (fclose(t) != 0);
     if (bad || rename(tmp, path) != 0) {
@@ -184,189 +599,142 @@ static hb_status write_report(const char *out, curves *cv, int np, char **truth,
     return HB_OK;
 }
 
-/* The validation state shared by the pairs. */
-typedef struct vstate {
-    hb_mesh m;
-    float *a, *b, *ta, *tb, *dmt, *dme;   /* truth / emulated field and scratch; DM of both */
-    int ne;
-    curves cv[HB_VAL_NFIELD];
-} vstate;
-
-/* Field fi of pair i: spectra, ratio, r(k), PDFs; pdm_t/pdm_e: the DM
- * spectra (NULL without DM, then no suppression). */
-static hb_status pair_field(vstate *v, hb_h5 *ft, hb_h5 *fe, int i, int fi, const double *pdm_t, const double *pdm_e)
+/* report.h5: the summary as arrays and every curve (group averages). */
+static hb_status write_h5(const char *out, const totals *T, const vctx *v, const hb_val_summary *s)
 {
-    const hb_mesh *m = &v->m;
-    int mt = 0, me = 0;
-    hb_status lt = load_field(ft, m, fi, v->a, v->ta, &mt);
-    hb_status le = load_field(fe, m, fi, v->b, v->tb, &me);
-    curves *c = &v->cv[fi];
-    if (lt != HB_OK || le != HB_OK) {
-        if (i > 0 && c->present) return HB_ERR0(HB_EIO, "pair %d lacks %s, which the first pair has", i, HB_VAL_FIELD_NAMES[fi]);
-        return HB_OK;
-    }
-    if (i == 0) c->present = 1;
-    double ht[NPDF], he[NPDF];
-    HB_TRY(histogram(m, v->a, fi, ht));
-    HB_TRY(histogram(m, v->b, fi, he));
-    hb_pk pk;
-    HB_TRY(hb_pk_to_delta(m, v->a, NULL));
-    HB_TRY(hb_pk_to_delta(m, v->b, NULL));
-    HB_TRY(hb_pk_compute(&pk, m, v->a, v->b, mt, mt));   /* one compensation for both */
-    if (i == 0) {
-        c->nb = pk.nbins;
-        c->k = malloc((size_t)pk.nbins * sizeof *c->k);
-        size_t n = (size_t)v->ne * pk.nbins;
-        c->pt = calloc(n, sizeof(double)); c->pe = calloc(n, sizeof(double)); c->ratio = calloc(n, sizeof(double));
-        c->r = calloc(n, sizeof(double)); c->st = calloc(n, sizeof(double)); c->se = calloc(n, sizeof(double));
-        c->w1 = calloc((size_t)v->ne, sizeof(double));
-        if (!c->k || !c->pt || !c->pe || !c->ratio || !c->r || !c->st || !c->se || !c->w1) {
-            hb_pk_free(&pk);
-            return HB_ERR(HB_ENOMEM, "validation curves");
+    char path[2048];
+    snprintf(path, sizeof path, "%s.h5", out);
+    hb_h5 f;
+    HB_TRY(hb_h5_create(&f, path, MPI_COMM_SELF));
+    hb_status rc = hb_h5_attr_write_long(&f, "/", "n_groups", s->n_groups);
+    if (rc == HB_OK) rc = hb_h5_attr_write_double(&f, "/", "k_nyquist", s->k_nyq);
+    if (rc == HB_OK) rc = hb_h5_write_array(&f, "/k", v->k, v->nb);
+    double bins[NPDF];
+    for (int fi = 0; fi < HB_VAL_NFIELD && rc == HB_OK; fi++) {
+        if (!s->present[fi]) continue;
+        const double w = (PDF_HI[fi] - PDF_LO[fi]) / NPDF;
+        for (int b = 0; b < NPDF; b++) bins[b] = PDF_LO[fi] + (b + 0.5) * w;
+        double summ[HB_VAL_NBAND][8];
+        for (int b = 0; b < HB_VAL_NBAND; b++) {
+            const hb_val_band *x = &s->band[fi][b];
+            double row[8] = {x->ens_err, x->single_err, x->floor_err, x->r, x->floor_r, s->w1[fi], x->ens_null90,
+                             x->single_null90};
+            memcpy(summ[b], row, sizeof row);
         }
-        memcpy(c->k, pk.k, (size_t)pk.nbins * sizeof *c->k);
-        c->has_supp = pdm_t && fi == 0;
-    }
-    for (int j = 0; j < c->nb; j++) {
-        size_t q = (size_t)i * c->nb + j;
-        c->pt[q] = pk.p11[j];
-        c->pe[q] = pk.p22[j];
-        c->ratio[q] = pk.p22[j] / pk.p11[j];
-        c->r[q] = pk.r[j];
-        if (c->has_supp && pdm_t) {
-            c->st[q] = pk.p11[j] / pdm_t[j];
-            c->se[q] = pk.p22[j] / pdm_e[j];
+        struct { const char *n; const double *d; long len; } sets[] = {
+            {"k", v->k, v->nb}, {"p_truth", T->p_truth[fi], v->nb}, {"p_emulated", T->p_emu[fi], v->nb},
+            {"ratio_mean", T->ratio[fi], v->nb}, {"ratio_std", T->ratio_std[fi], v->nb},
+            {"ratio_floor", T->ratio_floor[fi], v->nb}, {"r_mean", T->r[fi], v->nb}, {"r_std", T->r_std[fi], v->nb},
+            {"r_floor", T->r_floor[fi], v->nb}, {"pdf_log10_bins", bins, NPDF}, {"pdf_truth", T->pdf_t[fi], NPDF},
+            {"pdf_emulated", T->pdf_e[fi], NPDF},
+            {"summary_by_band", &summ[0][0], HB_VAL_NBAND * 8}};
+        for (size_t k = 0; k < sizeof sets / sizeof sets[0] && rc == HB_OK; k++) {
+            snprintf(path, sizeof path, "/%s/%s", HB_VAL_FIELD_NAMES[fi], sets[k].n);
+            rc = hb_h5_write_array(&f, path, sets[k].d, sets[k].len);
+        }
+        if (rc == HB_OK) {
+            snprintf(path, sizeof path, "/%s/summary_by_band", HB_VAL_FIELD_NAMES[fi]);
+            rc = hb_h5_attr_write_string(&f, path, "columns", "ens_err single_err floor_err r floor_r w1_dex "
+                                         "ens_null90 single_null90 (rows: the three bands)");
         }
     }
-    hb_pk_free(&pk);
-    for (int bb = 0; bb < NPDF; bb++) {
-        c->pdf_t[bb] += ht[bb];
-        c->pdf_e[bb] += he[bb];
+    if (rc == HB_OK && s->present[F_GAS]) rc = hb_h5_write_array(&f, "/suppression/truth", T->supp_truth, v->nb);
+    if (rc == HB_OK && s->present[F_GAS]) rc = hb_h5_write_array(&f, "/suppression/emulated", T->supp_emu, v->nb);
+    if (rc == HB_OK && s->has_tails) {
+        double tl[4 + 8] = {s->hot_truth, s->hot_emu, s->hot_err, s->hot_null90};
+        for (int a = 0; a < 4; a++) {
+            tl[4 + 2 * a] = s->pct_truth[a / 2][a % 2];
+            tl[5 + 2 * a] = s->pct_emu[a / 2][a % 2];
+        }
+        rc = hb_h5_write_array(&f, "/tails", tl, 12);
+        if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, "/tails", "columns", "hot_truth hot_emu hot_err hot_null90 "
+                                                      "then truth, emulated of gas p99, p99.9, temperature p99, p99.9");
     }
-    c->w1[i] = wasserstein1(ht, he, (PDF_HI[fi] - PDF_LO[fi]) / NPDF);
-    return HB_OK;
-}
-
-/* The mesh and buffers, sized by the first pair. */
-static hb_status vstate_init(vstate *v, int N, double L, int ne, MPI_Comm comm)
-{
-    v->ne = ne;
-    HB_TRY(hb_mesh_init(&v->m, N, L, comm, FFTW_ESTIMATE));
-    v->a = hb_mesh_alloc(&v->m); v->b = hb_mesh_alloc(&v->m); v->ta = hb_mesh_alloc(&v->m); v->tb = hb_mesh_alloc(&v->m);
-    v->dmt = hb_mesh_alloc(&v->m); v->dme = hb_mesh_alloc(&v->m);
-    if (hb_mpi_any(comm, !v->a || !v->b || !v->ta || !v->tb || !v->dmt || !v->dme)) {
-        return HB_ERR0(HB_ENOMEM, "validation meshes (%d^3)", N);
-    }
-    return HB_OK;
-}
-
-static void vstate_free(vstate *v)
-{
-    for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
-        curves *c = &v->cv[fi];
-        free(c->k); free(c->pt); free(c->pe); free(c->ratio); free(c->r); free(c->st); free(c->se); free(c->w1);
-    }
-    fftwf_free(v->a); fftwf_free(v->b); fftwf_free(v->ta); fftwf_free(v->tb); fftwf_free(v->dmt); fftwf_free(v->dme);
-    if (v->m.N) hb_mesh_free(&v->m);
-}
-
-/* Check that the pair matches (and the first pair), then every field. */
-static hb_status pair(vstate *v, hb_h5 *ft, hb_h5 *fe, int i, hb_val_summary *sum, MPI_Comm comm)
-{
-    int Nt = 0, Ne = 0;
-    hb_boxinfo bt, be;
-    HB_TRY(hb_h5_field_size(ft, HB_FIELD_GAS, &Nt));
-    HB_TRY(hb_h5_field_size(fe, HB_FIELD_GAS, &Ne));
-    HB_TRY(hb_box_read_info(ft, &bt));
-    HB_TRY(hb_box_read_info(fe, &be));
-    if (Nt != Ne || fabs(bt.box_size - be.box_size) > 1e-6 * bt.box_size) {
-        return HB_ERR0(HB_EARG, "%s is %d^3 in %g Mpc/h but %s is %d^3 in %g Mpc/h: the boxes must match",
-                       ft->path, Nt, bt.box_size, fe->path, Ne, be.box_size);
-    }
-    if (i == 0) {
-        HB_TRY(vstate_init(v, Nt, bt.box_size, v->ne, comm));
-        sum->k_nyq = M_PI * Nt / bt.box_size;
-    } else if (Nt != v->m.N || fabs(bt.box_size - v->m.L) > 1e-6 * v->m.L) {
-        return HB_ERR0(HB_EARG, "%s is %d^3 in %g Mpc/h, unlike the first pair (%d^3, %g Mpc/h)", ft->path, Nt,
-                       bt.box_size, v->m.N, v->m.L);
-    }
-    /* the DM spectra, for the suppression P_gas / P_dm */
-    int have_dm = hb_h5_exists(ft, HB_FIELD_DM) && hb_h5_exists(fe, HB_FIELD_DM);
-    const int nb = (int)floor(sqrt(3.0) * v->m.N / 2) + 2;
-    double *pdm = have_dm ? calloc(2 * (size_t)nb, sizeof *pdm) : NULL;
-    hb_status rc = have_dm && !pdm ? HB_ERR(HB_ENOMEM, "DM spectra") : HB_OK;
-    if (rc == HB_OK && have_dm) {
-        int mt = mas_of(ft, HB_FIELD_DM);
-        rc = hb_h5_read_mesh_field(ft, HB_FIELD_DM, &v->m, v->dmt);
-        if (rc == HB_OK) rc = hb_h5_read_mesh_field(fe, HB_FIELD_DM, &v->m, v->dme);
-        if (rc == HB_OK) rc = spectrum_of(&v->m, v->dmt, mt, pdm, nb);
-        if (rc == HB_OK) rc = spectrum_of(&v->m, v->dme, mt, pdm + nb, nb);
-    }
-    for (int fi = 0; fi < HB_VAL_NFIELD && rc == HB_OK; fi++) rc = pair_field(v, ft, fe, i, fi, pdm, pdm ? pdm + nb : NULL);
-    free(pdm);
+    if (rc == HB_OK) return hb_h5_commit(&f);
+    hb_h5_abort(&f);
     return rc;
 }
 
-/* Means by band over pairs and bins. */
-static void summarise(const vstate *v, hb_val_summary *sum)
+static hb_status totals_init(totals *T, int nb)
 {
-    const int ne = v->ne;
-    sum->n_pairs = ne;
-    for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
-        const curves *c = &v->cv[fi];
-        sum->present[fi] = c->present;
-        if (!c->present) continue;
-        int cnt[HB_VAL_NBAND] = {0};
-        for (int i = 0; i < ne; i++) {
-            sum->pdf_w1[fi] += c->w1[i] / ne;
-            for (int j = 0; j < c->nb; j++) {
-                int band;
-                band_of(c->k[j], sum->k_nyq, &band);
-                if (band < 0) continue;
-                sum->ratio_dev[fi][band] += fabs(c->ratio[(size_t)i * c->nb + j] - 1);
-                sum->r[fi][band] += c->r[(size_t)i * c->nb + j];
-                cnt[band]++;
-            }
-        }
-        for (int bnd = 0; bnd < HB_VAL_NBAND; bnd++) {
-            if (cnt[bnd]) {
-                sum->ratio_dev[fi][bnd] /= cnt[bnd];
-                sum->r[fi][bnd] /= cnt[bnd];
-            }
-        }
-    }
+    memset(T, 0, sizeof *T);
+    T->null = calloc(HB_VAL_NSPLIT, sizeof *T->null);
+    int bad = !T->null;
+    double **curves[] = {T->p_truth, T->p_emu, T->ratio, T->ratio_std, T->ratio_floor, T->r, T->r_std, T->r_floor};
+    for (size_t c = 0; c < sizeof curves / sizeof curves[0]; c++)
+        for (int f = 0; f < HB_VAL_NFIELD; f++) bad |= !(curves[c][f] = calloc((size_t)nb, sizeof(double)));
+    bad |= !(T->supp_truth = calloc((size_t)nb, sizeof(double))) | !(T->supp_emu = calloc((size_t)nb, sizeof(double)));
+    return bad ? HB_ERR(HB_ENOMEM, "validation curves") : HB_OK;
 }
 
-hb_status hb_validate(char **truth, int nt, char **emu, int ne, const char *out, hb_val_summary *sum, MPI_Comm comm)
+static void totals_free(totals *T)
 {
-    memset(sum, 0, sizeof *sum);
-    if (nt < 1 || ne < 1 || ne % nt) {
-        return HB_ERR0(HB_EARG, "%d truth and %d emulated files: need at least one of each, and the emulated "
-                       "count a multiple of the truth count (seeds follow each other)", nt, ne);
+    double **curves[] = {T->p_truth, T->p_emu, T->ratio, T->ratio_std, T->ratio_floor, T->r, T->r_std, T->r_floor};
+    for (size_t c = 0; c < sizeof curves / sizeof curves[0]; c++)
+        for (int f = 0; f < HB_VAL_NFIELD; f++) free(curves[c][f]);
+    free(T->supp_truth);
+    free(T->supp_emu);
+    free(T->null);
+}
+
+static hb_status check_groups(const hb_val_group *g, int ng, int *min_rep)
+{
+    if (ng < 1) return HB_ERR0(HB_EARG, "no held-out box to validate");
+    *min_rep = 1 << 30;
+    for (int i = 0; i < ng; i++) {
+        if (g[i].n_samples < 1) return HB_ERR0(HB_EARG, "%s has no emulated sample to validate", g[i].truth);
+        if (g[i].n_repaints < *min_rep) *min_rep = g[i].n_repaints;
     }
-    vstate v;
+    return HB_OK;
+}
+
+hb_status hb_validate(const hb_val_group *g, int ng, const char *out, hb_val_summary *s, MPI_Comm comm)
+{
+    memset(s, 0, sizeof *s);
+    int min_rep = 0;
+    HB_TRY(check_groups(g, ng, &min_rep));
+    vctx v;
     memset(&v, 0, sizeof v);
-    v.ne = ne;
+    v.comm = comm;
+    totals T;
+    memset(&T, 0, sizeof T);
     hb_status rc = HB_OK;
-    for (int i = 0; i < ne && rc == HB_OK; i++) {
-        hb_h5 ft, fe;
-        rc = hb_h5_open(&ft, truth[i % nt], comm);
-        if (rc != HB_OK) break;
-        rc = hb_h5_open(&fe, emu[i], comm);
-        if (rc == HB_OK) {
-            rc = pair(&v, &ft, &fe, i, sum, comm);
-            hb_h5_close(&fe);
+    int present[HB_VAL_NFIELD] = {0};
+    for (int gi = 0; gi < ng && rc == HB_OK; gi++) {
+        const int nf = 1 + g[gi].n_repaints + g[gi].n_samples;
+        fileres *res = calloc((size_t)nf, sizeof *res);
+        if (!res) { rc = HB_ERR(HB_ENOMEM, "validation of %d files", nf); break; }
+        rc = measure_group(&v, &g[gi], res);
+        if (rc == HB_OK && gi == 0) {
+            rc = totals_init(&T, v.nb);
+            memcpy(present, res[0].present, sizeof present);
         }
-        hb_h5_close(&ft);
+        for (int f = 0; f < HB_VAL_NFIELD && rc == HB_OK; f++) {
+            if (res[0].present[f] != present[f]) rc = HB_ERR0(HB_EIO, "%s %s %s, unlike the first truth", g[gi].truth,
+                                                               present[f] ? "lacks" : "has", HB_VAL_FIELD_NAMES[f]);
+        }
+        if (rc == HB_OK) {
+            group_figures(&T, &v, res, &g[gi], gi, 1.0 / ng);
+            add_curves(&T, &v, res, g[gi].n_repaints, g[gi].n_samples, 1.0 / ng);
+            s->n_samples += g[gi].n_samples;
+            s->n_repaints += g[gi].n_repaints;
+        }
+        for (int i = 0; i < nf; i++) fileres_free(&res[i]);
+        free(res);
     }
     if (rc == HB_OK) {
-        summarise(&v, sum);
+        if (min_rep < 2) T.n_null = 0;   /* a null needs every box to have two repaints */
+        s->n_groups = ng;
+        s->k_nyq = M_PI * v.N / v.L;
+        summarise(&T, present, min_rep >= 1, s);
         int rank;
         rc = hb_mpi(MPI_Comm_rank(comm, &rank));
         hb_status wr = HB_OK;
-        if (rc == HB_OK && rank == 0 && out) wr = write_report(out, v.cv, ne, truth, nt, emu, ne, sum);
+        if (rc == HB_OK && rank == 0 && out) wr = write_text(out, s);
+        if (rc == HB_OK && rank == 0 && out && wr == HB_OK) wr = write_h5(out, &T, &v, s);
         if (rc == HB_OK) rc = hb_mpi_agree(comm, wr);
     }
-    vstate_free(&v);
+    totals_free(&T);
+    vctx_free(&v);
     return rc;
 }

@@ -33,11 +33,21 @@ static inline int hb_test_main(int argc, char **argv, Suite *(*make)(void))
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-/* Reduce a local maximum so every rank asserts on the same value. */
+/* The larger of a and b, NaN when either is NaN (fmax drops a NaN, so a
+ * worst-error accumulator built on it could pass a NaN result). */
+static inline double hb_test_max(double a, double b)
+{
+    return isnan(a) || isnan(b) ? NAN : a > b ? a : b;
+}
+
+/* Reduce a local maximum so every rank asserts on the same value; NaN on
+ * any rank gives NaN. */
 static inline double hb_test_allmax(double x)
 {
+    int bad = isnan(x);
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, &x, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    return x;
+    return bad ? NAN : x;
 }
 
 static inline double hb_test_relerr(double got, double want)

@@ -6,9 +6,10 @@ HB=$1
 SRC=$2
 /usr/bin/python3 -c "import matplotlib, h5py, numpy" 2> /dev/null \
     || { echo "SKIP: plots need python3-matplotlib python3-h5py python3-numpy"; exit 77; }
-rm -rf toy ./*.png ./*.h5 ./*.txt
 "$(dirname "$HB")/tests/make_toy" toy > /dev/null || exit 1
-mpirun -np 2 "$HB" validate --truth toy/box00.h5 toy/box01.h5 --emulated toy/box01.h5 toy/box00.h5 --out report > v.log 2>&1 \
+# two held-out boxes, each with a repaint (the floor) and two samples
+mpirun -np 2 "$HB" validate --truth toy/box00.h5 --repaints toy/box03.h5 --emulated toy/box01.h5 toy/box02.h5 \
+    --truth toy/box04.h5 --repaints toy/box05.h5 --emulated toy/box06.h5 toy/box07.h5 --out report > v.log 2>&1 \
     || { echo "FAIL: validate"; cat v.log; exit 1; }
 fail=0
 /usr/bin/python3 "$SRC/scripts/plot_pk.py" report.h5 --out pk.png || fail=1

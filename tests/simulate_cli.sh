@@ -39,7 +39,7 @@ expect_fail 'n_particles = 2 is smaller than the 4 ranks' mpirun -np 4 "$HB" sim
 expect_fail 'missing required parameter cosmology.omega_m' mpirun -np 2 "$HB" simulate nocosmo.ini
 expect_fail 'has no \{z\}' mpirun -np 2 "$HB" simulate run.ini output.file=dm.h5
 expect_fail 'spectral needs mesh_factor = 1' mpirun -np 2 "$HB" simulate run.ini simulation.force_kernel=spectral
-expect_fail 'cannot create' mpirun -np 2 "$HB" simulate run.ini output.file=no/dir/dm_z{z}.h5
+expect_fail 'directory no/dir does not exist' mpirun -np 2 "$HB" simulate run.ini output.file=no/dir/dm_z{z}.h5
 
 for np in 1 3 4; do
     mkdir -p np$np

@@ -21,7 +21,7 @@ cleanup() {
     [ -n "${SLURM_CONF:-}" ] && scontrol shutdown > /dev/null 2>&1
     sleep 1
     for f in "$T"/slurmctld.pid "$T"/slurmd.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2> /dev/null; done
-    [ $started_munge = 1 ] && [ -f "$T/munged.pid" ] && kill "$(cat "$T/munged.pid")" 2> /dev/null
+    [ $started_munge = 1 ] && [ -s "$T/munged.pids" ] && kill $(cat "$T/munged.pids") 2> /dev/null
     [ $fail = 0 ] && rm -rf "$T"
 }
 trap cleanup EXIT
@@ -31,10 +31,10 @@ if ! pgrep -x munged > /dev/null; then
     [ -f /etc/munge/munge.key ] || { mungekey -c 2> /dev/null || dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 2> /dev/null; }
     chown munge:munge /etc/munge/munge.key; chmod 400 /etc/munge/munge.key
     install -d -o munge -g munge /run/munge /var/log/munge /var/lib/munge 2> /dev/null
-    runuser -u munge -- /usr/sbin/munged --pid-file="$T/munged.pid" 2> /dev/null \
-        || runuser -u munge -- /usr/sbin/munged || { echo "FAIL: munged did not start"; exit 1; }
+    runuser -u munge -- /usr/sbin/munged || { echo "FAIL: munged did not start"; exit 1; }
     started_munge=1
-    [ -f "$T/munged.pid" ] || pgrep -x munged > "$T/munged.pid"
+    # none ran before: every munged now is the one started here (it daemonised)
+    for _ in $(seq 1 50); do pgrep -x munged > "$T/munged.pids" && break; sleep 0.1; done
 fi
 cat > "$T/slurm.conf" <<EOC
 ClusterName=hbtest
@@ -80,7 +80,7 @@ LH_2 0.30 0.80 1.00 1.00 1.00 1.00 3
 LH_3 0.25 0.75 0.80 0.90 0.90 0.90 4
 EOT
 export TABLE=$T/table.txt WORK=$T/work HB_BIN=$HB N_BOXES=4 N_HELDOUT=1 ROWS_PER_TASK=2 GRID=16 \
-       SUITE_ARGS="simulation.n_steps=4" STEPS=400 BATCH=2 WIDTH=4 LR=3e-3 CKPT=25 EMU_STEPS=4 SEEDS="1 2"
+       SUITE_ARGS="simulation.n_steps=4" STEPS=400 BATCH=2 WIDTH=4 LR=3e-3 CKPT=25 EMU_STEPS=4 SEEDS=2 REPAINTS=2
 ids=$(bash "$SRC/jobs/pipeline.sh") || { echo "FAIL: pipeline.sh"; exit 1; }
 echo "ok: submitted $ids"
 get() { echo "$ids" | tr ' ' '\n' | grep "^$1=" | cut -d= -f2; }
@@ -133,7 +133,7 @@ tout=$WORK/hb-train-$train.out
 grep -q "stop requested" "$tout" && grep -q "requeueing" "$tout" && grep -q "resume: .* at step" "$tout" \
     && grep -q "train: done" "$tout" || { echo "FAIL: no requeue/resume in $tout"; tail -20 "$tout"; fail=1; }
 grep -q "resume: " "$tout" && echo "ok: train requeued and resumed ($(grep -o 'resume: .*' "$tout" | head -1))"
-for f in boxes/LH_0.h5 boxes/LH_3.h5 boxes/params.txt model.h5 emulated/LH_3_s1.h5 emulated/LH_3_s2.h5 report.h5 report.txt; do
+for f in boxes/LH_0.h5 boxes/LH_3.h5 boxes/params.txt model.h5 emulated/LH_3_s1.h5 emulated/LH_3_s2.h5 floor/LH_3_m1002.h5 report.h5 report.txt; do
     [ -s "$WORK/$f" ] || { echo "FAIL: $WORK/$f missing"; fail=1; }
 done
 h5dump -a /step "$WORK/model.h5" | grep -q "400" || { echo "FAIL: the model did not reach step 400"; fail=1; }

@@ -152,7 +152,7 @@ START_TEST(mock_properties)
                 size_t id = hb_mesh_ridx(&m, i, j, k);
                 gmin = fmin(gmin, gas[id]);
                 tmin = fmin(tmin, temp[id]);
-                tmax = fmax(tmax, temp[id]);
+                tmax = hb_test_max(tmax, temp[id]);
             }
     ck_assert_double_gt(-hb_test_allmax(-gmin), 0.0);
     ck_assert_double_ge(-hb_test_allmax(-tmin), 1e3);
@@ -173,7 +173,7 @@ START_TEST(mock_properties)
     c2.seed = c.seed + 1;
     ck_assert_int_eq(hb_mock_paint(&m, dm, &c2, th, 0.0, gas2, t2, NULL, &fs), HB_OK);
     double dmax = 0;
-    for (ptrdiff_t i = 0; i < 2 * m.alloc_local; i++) dmax = fmax(dmax, fabs(gas[i] - gas2[i]));
+    for (ptrdiff_t i = 0; i < 2 * m.alloc_local; i++) dmax = hb_test_max(dmax, fabs(gas[i] - gas2[i]));
     ck_assert_double_gt(hb_test_allmax(dmax), 1e-2);
     /* ... and spectra that agree within the seed-to-seed scatter: each of
      * two seeds against the mean and sd of five others (k below half Nyquist) */
@@ -231,7 +231,7 @@ START_TEST(mock_rank_count_independent)
     ck_assert_int_eq(hb_mock_paint(&m, dm, &c, th, 0.0, g, t, NULL, &fs), HB_OK);
     float *all = hb_test_gather(&m, g);
     double worst = 0;
-    if (rank == 0) for (int i = 0; i < 32 * 32 * 32; i++) worst = fmax(worst, fabs(all[i] - solo[i]) / solo[i]);
+    if (rank == 0) for (int i = 0; i < 32 * 32 * 32; i++) worst = hb_test_max(worst, fabs(all[i] - solo[i]) / solo[i]);
     ck_assert_double_le(hb_test_allmax(worst), 1e-5);
     free(solo); free(all);
     fftwf_free(dm); fftwf_free(g); fftwf_free(t);
@@ -417,6 +417,41 @@ START_TEST(gadget_two_file_snapshot)
 }
 END_TEST
 
+/* Single-file snapshots with one defect each: a clear error, no output. */
+START_TEST(gadget_bad_particles)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    double dx[8][3], gx[2][3] = {{100, 200, 300}, {500, 600, 700}}, gm[2] = {1e-3, 2e-3}, gu[2] = {100, 200};
+    double ge[2] = {1, 1};
+    for (int i = 0; i < 8; i++) {
+        dx[i][0] = 125.0 * i; dx[i][1] = 250.0; dx[i][2] = 500.0;
+    }
+    const char *kinds[] = {"nan_coordinate", "no_dm", "negative_mass", "nan_energy"};
+    for (int k = 0; k < 4; k++) {
+        double d2[8][3], m2[2], u2[2];
+        memcpy(d2, dx, sizeof dx);
+        memcpy(m2, gm, sizeof gm);
+        memcpy(u2, gu, sizeof gu);
+        if (k == 0) d2[3][1] = NAN;
+        if (k == 2) m2[1] = -1e-3;
+        if (k == 3) u2[0] = NAN;
+        const int ndm = k == 1 ? 0 : 8;
+        char snap[64], out[64];
+        snprintf(snap, sizeof snap, "bad_%s.hdf5", kinds[k]);
+        snprintf(out, sizeof out, "bad_%s.h5", kinds[k]);
+        if (rank == 0) write_gadget(snap, 1, (const double(*)[3])d2, ndm, (const double(*)[3])gx, m2, u2, ge, 2, ndm, 2);
+        MPI_Barrier(MPI_COMM_WORLD);
+        hb_import_opts o;
+        memset(&o, 0, sizeof o);
+        o.n_grid = 8;
+        hb_theta_none(o.theta);
+        ck_assert_msg(hb_import_camels(snap, &o, out, MPI_COMM_WORLD) == HB_EIO, "%s accepted", kinds[k]);
+        ck_assert_msg(access(out, F_OK) != 0, "%s: output written", kinds[k]);
+    }
+}
+END_TEST
+
 static Suite *data_suite(void)
 {
     Suite *s = suite_create("data");
@@ -428,6 +463,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, mock_rank_count_independent);
     tcase_add_test(tc, npy_grids);
     tcase_add_test(tc, gadget_two_file_snapshot);
+    tcase_add_test(tc, gadget_bad_particles);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return s;

@@ -88,9 +88,9 @@ START_TEST(samples_equal_the_transform_of_the_whole_box)
                 for (int k = 0; k < N; k++) {
                     int a[3] = {(int)(slab.x0 + i), j, k};
                     size_t c = ((size_t)i * N + j) * N + k;
-                    worst = fmax(worst, fabs(x0[c] - expected(f, 0, &s, a, &ic)));
-                    worst = fmax(worst, fabs(x1[2 * c] - expected(f, 1, &s, a, &ic)));
-                    worst = fmax(worst, fabs(x1[2 * c + 1] - expected(f, 2, &s, a, &ic)));
+                    worst = hb_test_max(worst, fabs(x0[c] - expected(f, 0, &s, a, &ic)));
+                    worst = hb_test_max(worst, fabs(x1[2 * c] - expected(f, 1, &s, a, &ic)));
+                    worst = hb_test_max(worst, fabs(x1[2 * c + 1] - expected(f, 2, &s, a, &ic)));
                 }
         for (int ch = 0; ch < 3; ch++) free(f[ch]);
     }

@@ -33,8 +33,8 @@ static double rel_err(const float *a, const float *b, size_t n)
 {
     double m = 0, s = 0;
     for (size_t i = 0; i < n; i++) {
-        m = fmax(m, fabs((double)a[i] - b[i]));
-        s = fmax(s, fabs((double)b[i]));
+        m = hb_test_max(m, fabs((double)a[i] - b[i]));
+        s = hb_test_max(s, fabs((double)b[i]));
     }
     return m / (s > 0 ? s : 1);
 }
@@ -174,7 +174,7 @@ START_TEST(unet_distributed_equals_one_rank)
     double eg = 0;
     for (int v = 0; v < u.n_views; v++) {   /* every tensor against its own scale */
         const hb_param_view *pv = &u.views[v];
-        eg = fmax(eg, rel_err(all.g + pv->off, one.g + pv->off, pv->n));
+        eg = hb_test_max(eg, rel_err(all.g + pv->off, one.g + pv->off, pv->n));
     }
     eg = hb_test_allmax(eg);
     if (rank == 0) {
@@ -233,8 +233,8 @@ START_TEST(unet_distributed_translation_equivariance)
                 for (int q = 0; q < N * 2; q++) {
                     float a = yall[((size_t)i * N + j) * N * 2 + q];
                     float b = ysall[((size_t)((i + sx) % N) * N + (j + sy) % N) * N * 2 + q];
-                    err = fmax(err, fabs(a - b));
-                    sc = fmax(sc, fabs(a));
+                    err = hb_test_max(err, fabs(a - b));
+                    sc = hb_test_max(sc, fabs(a));
                 }
         if (rank == 0) printf("U-Net shifted by (%d, %d, 0) on %d ranks: %.1e of %.1e\n", sx, sy, R, err, sc);
         ck_assert_double_le(err, 1e-5 * sc);

@@ -65,7 +65,7 @@ static double read_check(MPI_Comm comm, const char *path, int N)
     for (ptrdiff_t i = 0; i < m.nx_local; i++)
         for (int j = 0; j < N; j++)
             for (int k = 0; k < N; k++)
-                err = fmax(err, fabs(buf[hb_mesh_ridx(&m, i, j, k)] - (float)value_at((int)(m.x0 + i), j, k)));
+                err = hb_test_max(err, fabs(buf[hb_mesh_ridx(&m, i, j, k)] - (float)value_at((int)(m.x0 + i), j, k)));
     /* periodic slab with halos wider than the box on each side */
     long xs = (long)m.x0 - 3, nx = (long)m.nx_local + N + 5;
     float *slab = malloc((size_t)nx * N * N * sizeof *slab);
@@ -74,7 +74,7 @@ static double read_check(MPI_Comm comm, const char *path, int N)
         int gi = (int)(((xs + p) % N + N) % N);
         for (int j = 0; j < N; j++)
             for (int k = 0; k < N; k++)
-                err = fmax(err, fabs(slab[((size_t)p * N + j) * N + k] - (float)value_at(gi, j, k)));
+                err = hb_test_max(err, fabs(slab[((size_t)p * N + j) * N + k] - (float)value_at(gi, j, k)));
     }
     hb_boxinfo b;
     ck_assert_int_eq(hb_box_read_info(&f, &b), HB_OK);
@@ -111,10 +111,10 @@ START_TEST(write_on_two_read_on_one_and_three)
     }
     MPI_Barrier(MPI_COMM_WORLD);
     double err = 0;
-    if (rank == 0) err = fmax(err, read_check(MPI_COMM_SELF, "box.h5", N));
+    if (rank == 0) err = hb_test_max(err, read_check(MPI_COMM_SELF, "box.h5", N));
     MPI_Comm r = first_ranks(size < 3 ? size : 3);
     if (r != MPI_COMM_NULL) {
-        err = fmax(err, read_check(r, "box.h5", N));
+        err = hb_test_max(err, read_check(r, "box.h5", N));
         MPI_Comm_free(&r);
     }
     ck_assert_double_eq(hb_test_allmax(err), 0.0);   /* bitwise */

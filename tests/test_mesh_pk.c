@@ -45,7 +45,7 @@ START_TEST(fft_roundtrip)
             for (int j = 0; j < N; j++)
                 for (int k = 0; k < N; k++) {
                     size_t id = hb_mesh_ridx(&m, i, j, k);
-                    err = fmax(err, fabs(a[id] - b[id]));
+                    err = hb_test_max(err, fabs(a[id] - b[id]));
                 }
         ck_assert_double_lt(hb_test_allmax(err), TOL_FFT_FLOAT);
         fftwf_free(a);
@@ -85,7 +85,7 @@ START_TEST(single_mode_one_bin)
                 found = 1;
                 ck_assert_double_lt(hb_test_relerr(pk.p11[j] * pk.nmodes[j], want), TOL_FFT_FLOAT);
             } else {
-                other = fmax(other, pk.p11[j] * pk.nmodes[j]);
+                other = hb_test_max(other, pk.p11[j] * pk.nmodes[j]);
             }
         }
         ck_assert(found);
@@ -181,12 +181,12 @@ START_TEST(pk_vs_direct_dft)
                 if (w[bin] == 0) continue;
                 ck_assert_int_eq(pk.bin[j], bin);
                 ck_assert_int_eq(pk.nmodes[j], (long)w[bin]);
-                worst = fmax(worst, hb_test_relerr(pk.k[j], 2 * M_PI / L * sk[bin] / w[bin]));
-                worst = fmax(worst, hb_test_relerr(pk.p11[j], norm * s11[bin] / w[bin]));
-                worst = fmax(worst, hb_test_relerr(pk.p22[j], norm * s22[bin] / w[bin]));
-                worst = fmax(worst, fabs(pk.p12[j] - norm * s12[bin] / w[bin]) / (norm * s11[bin] / w[bin]));
+                worst = hb_test_max(worst, hb_test_relerr(pk.k[j], 2 * M_PI / L * sk[bin] / w[bin]));
+                worst = hb_test_max(worst, hb_test_relerr(pk.p11[j], norm * s11[bin] / w[bin]));
+                worst = hb_test_max(worst, hb_test_relerr(pk.p22[j], norm * s22[bin] / w[bin]));
+                worst = hb_test_max(worst, fabs(pk.p12[j] - norm * s12[bin] / w[bin]) / (norm * s11[bin] / w[bin]));
                 double r = s12[bin] / sqrt(s11[bin] * s22[bin]);
-                worst = fmax(worst, fabs(pk.r[j] - r));
+                worst = hb_test_max(worst, fabs(pk.r[j] - r));
                 j++;
             }
             ck_assert_int_eq(j, pk.nbins);
@@ -229,10 +229,10 @@ START_TEST(grf_recovers_power_law)
         for (int j = 0; j < pk.nbins && pk.bin[j] < N / 2; j++) {
             double dev = pk.p11[j] / model[j] - 1;
             if (fixed) {
-                worst = fmax(worst, fabs(dev));   /* |delta_k|^2 = P exactly */
+                worst = hb_test_max(worst, fabs(dev));   /* |delta_k|^2 = P exactly */
             } else {
                 /* the mean of n exponential variates: relative sd 1/sqrt(n) */
-                worst = fmax(worst, fabs(dev) * sqrt((double)pk.nmodes[j]));
+                worst = hb_test_max(worst, fabs(dev) * sqrt((double)pk.nmodes[j]));
                 chi2 += dev * dev * pk.nmodes[j];
                 nb++;
             }
@@ -272,8 +272,8 @@ START_TEST(grf_rank_count_independent)
             for (int j = 0; j < N; j++)
                 for (int k = 0; k < N; k++) {
                     double v = b[hb_mesh_ridx(&m1, i, j, k)];
-                    scale = fmax(scale, fabs(v));
-                    err = fmax(err, fabs(v - ga[(i * N + j) * N + k]));
+                    scale = hb_test_max(scale, fabs(v));
+                    err = hb_test_max(err, fabs(v - ga[(i * N + j) * N + k]));
                 }
         err /= scale;
         fftwf_free(b);

@@ -40,8 +40,8 @@ static double *to_double(const float *a, size_t n)
 static double max_rel(const float *a, const double *b, size_t n)
 {
     double m = 0, s = 0;
-    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(b[i]));
-    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i] - b[i]));
+    for (size_t i = 0; i < n; i++) s = hb_test_max(s, fabs(b[i]));
+    for (size_t i = 0; i < n; i++) m = hb_test_max(m, fabs(a[i] - b[i]));
     return m / (s > 0 ? s : 1);
 }
 
@@ -98,7 +98,7 @@ static void check_layer(ltype t, int B, int Ci, int Co, int X, int Y, int Z)
     struct { double *p; const float *g; size_t n; } vars[3] = {{ind, din, nin}, {wd, dw, nw}, {bd, db, (size_t)Co}};
     for (int vi = 0; vi < 3; vi++) {
         double scale = 0;
-        for (size_t i = 0; i < vars[vi].n; i++) scale = fmax(scale, fabs(vars[vi].g[i]));
+        for (size_t i = 0; i < vars[vi].n; i++) scale = hb_test_max(scale, fabs(vars[vi].g[i]));
         size_t stride = vars[vi].n > 40 ? vars[vi].n / 37 : 1;   /* a spread sample of entries */
         for (size_t i = 0; i < vars[vi].n; i += stride) {
             double keep = vars[vi].p[i];
@@ -107,7 +107,7 @@ static void check_layer(ltype t, int B, int Ci, int Co, int X, int Y, int Z)
             vars[vi].p[i] = keep - h;
             double lm = ref_loss(t, ind, wd, bd, rd, nout, B, Ci, Co, X, Y, Z);
             vars[vi].p[i] = keep;
-            worst = fmax(worst, fabs((lp - lm) / (2 * h) - vars[vi].g[i]) / scale);
+            worst = hb_test_max(worst, fabs((lp - lm) / (2 * h) - vars[vi].g[i]) / scale);
         }
     }
     ck_assert_msg(worst < 1e-4, "layer %d backward vs finite differences: %.2e", t, worst);
@@ -296,7 +296,7 @@ START_TEST(unet_fd_tiny)
     for (int vi = 0; vi < u.n_views; vi++) {
         const hb_param_view *v = &u.views[vi];
         double scale = 1e-30;
-        for (size_t j = 0; j < v->n; j++) scale = fmax(scale, fabs(g[v->off + j]));
+        for (size_t j = 0; j < v->n; j++) scale = hb_test_max(scale, fabs(g[v->off + j]));
         for (size_t j = 0; j < v->n; j += (v->n > 3 ? v->n / 3 : 1)) {
             size_t k = v->off + j;
             float keep = u.params[k];
@@ -315,7 +315,7 @@ START_TEST(unet_fd_tiny)
     }
     /* the input gradient (the vector-Jacobian product) at a spread of cells */
     double xscale = 1e-30, xworst = 0;
-    for (size_t i = 0; i < nx; i++) xscale = fmax(xscale, fabs(dx[i]));
+    for (size_t i = 0; i < nx; i++) xscale = hb_test_max(xscale, fabs(dx[i]));
     for (size_t i = 5; i < nx; i += nx / 23) {
         float keep = x[i];
         x[i] = keep + FD_H;
@@ -323,7 +323,7 @@ START_TEST(unet_fd_tiny)
         x[i] = keep - FD_H;
         double lm = unet_loss(&u, x, feat, y, r, ny);
         x[i] = keep;
-        xworst = fmax(xworst, fabs((lp - lm) / (2 * (double)FD_H) - dx[i]) / xscale);
+        xworst = hb_test_max(xworst, fabs((lp - lm) / (2 * (double)FD_H) - dx[i]) / xscale);
     }
     printf("U-Net finite differences: %d parameters, max error %.2e of each tensor's largest gradient; input "
            "gradient %.2e\n", checked, worst, xworst);
@@ -370,8 +370,8 @@ START_TEST(unet_translation_equivariance)
                     for (int c = 0; c < 2; c++) {
                         float a = y[(((size_t)i * Y + j) * Z + k) * 2 + c];
                         float b = ys[((((i + sh[0]) % X) * Y + (j + sh[1]) % Y) * Z + (k + sh[2]) % Z) * 2 + c];
-                        err = fmax(err, fabs(a - b));
-                        sc = fmax(sc, fabs(a));
+                        err = hb_test_max(err, fabs(a - b));
+                        sc = hb_test_max(sc, fabs(a));
                     }
         ck_assert_msg(err <= 1e-5 * sc, "axis %d: shift error %.2e of %.2e", axis, err, sc);
     }
@@ -439,9 +439,9 @@ START_TEST(unet_infer_matches_forward)
     /* the same operations; SGEMM may block the rows of a plane range differently: round-off */
     double e2 = 0, e3 = 0, sc = 0;
     for (size_t i = 0; i < V * 2; i++) {
-        e2 = fmax(e2, fabs(y1[i] - y2[i]));
-        e3 = fmax(e3, fabs(y1[i] - y3[i]));
-        sc = fmax(sc, fabs(y1[i]));
+        e2 = hb_test_max(e2, fabs(y1[i] - y2[i]));
+        e3 = hb_test_max(e3, fabs(y1[i] - y3[i]));
+        sc = hb_test_max(sc, fabs(y1[i]));
     }
     ck_assert_double_le(e2, 1e-6 * sc);
     ck_assert_double_le(e3, 1e-6 * sc);

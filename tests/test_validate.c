@@ -1,14 +1,20 @@
-/* Validation reports: identical boxes, a box against a Gaussian-smoothed
- * copy of itself (the ratio per bin is the mode average of exp(-k^2 R^2),
- * r = 1), and mismatched boxes. */
+/* Validation reports (hb/validate.h) against direct computations: identical
+ * boxes score zero everywhere; the mock painted twice with one seed has a
+ * zero floor and with another seed a positive one; a box against a
+ * Gaussian-smoothed copy of itself has the ratio <g^2> and r = <g>/sqrt(<g^2>)
+ * per bin, and the report's band columns, hot-gas fraction and tails equal
+ * what the test computes from the files itself; mismatched boxes fail. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "hb/box.h"
 #include "hb/h5io.h"
 #include "hb/ic.h"
+#include "hb/mock.h"
 #include "hb/pk.h"
+#include "hb/theta.h"
 #include "hb/validate.h"
 #include "hbtest.h"
 
@@ -20,44 +26,39 @@ static double flat(double k, void *c) { (void)k; (void)c; return 1.0; }
 static double smoothing(double k, void *c) { (void)c; return exp(-k * k * RSMOOTH * RSMOOTH); }
 static double filter(double k, void *c) { (void)c; return exp(-0.5 * k * k * RSMOOTH * RSMOOTH); }
 
-/* gas = 1 + 0.05 delta (fixed-amplitude white noise), optionally smoothed;
- * temperature 1e4 (1 + 0.05 delta); dm = gas. */
+/* delta: fixed-amplitude white noise (seed 3), optionally Gaussian-smoothed,
+ * scaled by a constant (the same for the smoothed copy) to ~5% rms. */
+static float *make_delta(hb_mesh *m, int n, double box, int smooth)
+{
+    ck_assert_int_eq(hb_mesh_init(m, n, box, MPI_COMM_WORLD, FFTW_ESTIMATE), HB_OK);
+    float *d = hb_mesh_alloc(m);
+    hb_ic_gaussian_k(m, flat, NULL, 3, 1, d);
+    const double kf = hb_mesh_kf(m);
+    for (ptrdiff_t jy = 0; jy < m->ny_local && smooth; jy++)
+        for (int ix = 0; ix < n; ix++)
+            for (int iz = 0; iz <= n / 2; iz++) {
+                double nx = hb_mesh_freq(m, ix), ny = hb_mesh_freq(m, (int)(m->y0 + jy));
+                size_t c = 2 * hb_mesh_kidx(m, jy, ix, iz);
+                float g = (float)filter(kf * sqrt(nx * nx + ny * ny + (double)iz * iz), NULL);
+                d[c] *= g;
+                d[c + 1] *= g;
+            }
+    hb_mesh_c2r(m, d);
+    const float sc = (float)(0.05 * sqrt(pow(n, 3) / 5.0e4));
+    for (ptrdiff_t i = 0; i < 2 * m->alloc_local; i++) d[i] *= sc;
+    return d;
+}
+
+/* A box: dm = gas = 1 + delta, temperature 1e6 (1 + delta)^4 (about half the
+ * cells above 1e6 K), no stars. */
 static void write_box(const char *path, int n, double box, int smooth)
 {
     hb_mesh m;
-    ck_assert_int_eq(hb_mesh_init(&m, n, box, MPI_COMM_WORLD, FFTW_ESTIMATE), HB_OK);
-    float *d = hb_mesh_alloc(&m), *t = hb_mesh_alloc(&m);
-    hb_ic_gaussian_k(&m, flat, NULL, 3, 1, d);
-    if (smooth) {
-        const double kf = hb_mesh_kf(&m);
-        for (ptrdiff_t jy = 0; jy < m.ny_local; jy++)
-            for (int ix = 0; ix < n; ix++)
-                for (int iz = 0; iz <= n / 2; iz++) {
-                    double nx = hb_mesh_freq(&m, ix), ny = hb_mesh_freq(&m, (int)(m.y0 + jy));
-                    double k2 = kf * kf * (nx * nx + ny * ny + (double)iz * iz);
-                    size_t c = 2 * hb_mesh_kidx(&m, jy, ix, iz);
-                    float g = (float)exp(-0.5 * k2 * RSMOOTH * RSMOOTH);
-                    d[c] *= g;
-                    d[c + 1] *= g;
-                }
+    float *d = make_delta(&m, n, box, smooth), *t = hb_mesh_alloc(&m);
+    for (ptrdiff_t i = 0; i < 2 * m.alloc_local; i++) {
+        d[i] += 1.0f;
+        t[i] = 1e6f * powf(d[i], 4);
     }
-    hb_mesh_c2r(&m, d);
-    /* scale to a 5% rms fluctuation around 1 */
-    double s2 = 0;
-    for (ptrdiff_t i = 0; i < m.nx_local; i++)
-        for (int j = 0; j < n; j++)
-            for (int k = 0; k < n; k++) s2 += pow(d[hb_mesh_ridx(&m, i, j, k)], 2);
-    MPI_Allreduce(MPI_IN_PLACE, &s2, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    /* the same scale for the smoothed copy: that of the unsmoothed field, set by a constant */
-    float sc = (float)(0.05 * sqrt(pow(n, 3) / 5.0e4));
-    (void)s2;
-    for (ptrdiff_t i = 0; i < m.nx_local; i++)
-        for (int j = 0; j < n; j++)
-            for (int k = 0; k < n; k++) {
-                size_t c = hb_mesh_ridx(&m, i, j, k);
-                d[c] = 1.0f + sc * d[c];
-                t[c] = 1e4f * d[c];
-            }
     hb_h5 f;
     ck_assert_int_eq(hb_h5_create(&f, path, MPI_COMM_WORLD), HB_OK);
     ck_assert_int_eq(hb_h5_write_mesh_field(&f, HB_FIELD_DM, &m, d, "none"), HB_OK);
@@ -71,68 +72,176 @@ static void write_box(const char *path, int n, double box, int smooth)
     hb_mesh_free(&m);
 }
 
+static hb_val_group group(const char *truth, char **rep, int nr, char **smp, int ns)
+{
+    hb_val_group g = {truth, rep, nr, smp, ns};
+    return g;
+}
+
 START_TEST(identical_boxes)
 {
     write_box("a.h5", N, L, 0);
-    char *t[] = {"a.h5"}, *e[] = {"a.h5", "a.h5"};   /* two "seeds" */
+    char *rep[] = {"a.h5", "a.h5"}, *smp[] = {"a.h5", "a.h5"};
+    hb_val_group g = group("a.h5", rep, 2, smp, 2);
     hb_val_summary s;
-    ck_assert_int_eq(hb_validate(t, 1, e, 2, "same", &s, MPI_COMM_WORLD), HB_OK);
+    ck_assert_int_eq(hb_validate(&g, 1, "same", &s, MPI_COMM_WORLD), HB_OK);
     for (int f = 0; f < HB_VAL_NFIELD; f++) {
         ck_assert(s.present[f]);
         for (int b = 0; b < HB_VAL_NBAND; b++) {
-            ck_assert_double_eq(s.ratio_dev[f][b], 0.0);
-            ck_assert_double_lt(fabs(s.r[f][b] - 1), 1e-12);
+            const hb_val_band *x = &s.band[f][b];
+            ck_assert_double_lt(x->ens_err, 1e-12);   /* means of equal numbers: round-off only */
+            ck_assert_double_eq(x->single_err, 0.0);
+            ck_assert_double_eq(x->floor_err, 0.0);
+            ck_assert_double_lt(x->ens_null90, 1e-12);
+            ck_assert_double_lt(fabs(x->r - 1), 1e-12);
+            ck_assert_double_lt(fabs(x->floor_r - 1), 1e-12);
         }
-        ck_assert_double_eq(s.pdf_w1[f], 0.0);
+        ck_assert_double_eq(s.w1[f], 0.0);
     }
-    ck_assert_int_eq(s.n_pairs, 2);
+    ck_assert_double_eq(s.hot_err, 0.0);
+    ck_assert_int_eq(s.n_samples, 2);
+    ck_assert_int_eq(s.n_repaints, 2);
+    hb_val_goal goals[16];
+    int ng = hb_val_goals(&s, goals, 16);
+    ck_assert_int_eq(ng, 11);
+    for (int i = 0; i < ng; i++) ck_assert_msg(goals[i].met, "goal %s not met by identical boxes", goals[i].what);
     ck_assert(access("same.h5", F_OK) == 0 && access("same.txt", F_OK) == 0);
 }
 END_TEST
+
+/* The mock on one DM box, painted twice with seed 11 and once with seed 12. */
+START_TEST(floor_of_repaints)
+{
+    write_box("dm.h5", N, L, 0);
+    hb_mock_config c = hb_mock_config_default();
+    double none[HB_NTHETA];
+    hb_theta_none(none);
+    ck_assert_int_eq(hb_mock_paint_file("dm.h5", "m11.h5", &c, 11, none, NULL, MPI_COMM_WORLD), HB_OK);
+    ck_assert_int_eq(hb_mock_paint_file("dm.h5", "m11b.h5", &c, 11, none, NULL, MPI_COMM_WORLD), HB_OK);
+    ck_assert_int_eq(hb_mock_paint_file("dm.h5", "m12.h5", &c, 12, none, NULL, MPI_COMM_WORLD), HB_OK);
+    char *same[] = {"m11b.h5"}, *other[] = {"m12.h5"};
+    hb_val_group g = group("m11.h5", same, 1, same, 1);
+    hb_val_summary s;
+    ck_assert_int_eq(hb_validate(&g, 1, NULL, &s, MPI_COMM_WORLD), HB_OK);
+    for (int f = 0; f < HB_VAL_NFIELD; f++)
+        for (int b = 0; b < HB_VAL_NBAND; b++) ck_assert_double_eq(s.band[f][b].floor_err, 0.0);
+    g = group("m11.h5", other, 1, same, 1);
+    ck_assert_int_eq(hb_validate(&g, 1, NULL, &s, MPI_COMM_WORLD), HB_OK);
+    for (int f = 0; f < 2; f++)
+        for (int b = 0; b < HB_VAL_NBAND; b++) {
+            ck_assert_double_gt(s.band[f][b].floor_err, 1e-3);
+            ck_assert_double_lt(s.band[f][b].floor_r, 1.0);
+            ck_assert_double_eq(s.band[f][b].single_err, 0.0);   /* the sample is the truth's twin */
+        }
+}
+END_TEST
+
+/* Band means of |x - 1| over the bins of each band, bins below k_Nyq. */
+static void band_means(const double *k, const double *x, int n, double kn, double out[HB_VAL_NBAND])
+{
+    int cnt[HB_VAL_NBAND] = {0};
+    memset(out, 0, HB_VAL_NBAND * sizeof *out);
+    for (int j = 0; j < n; j++) {
+        int b = k[j] < kn / 4 ? 0 : k[j] < kn / 2 ? 1 : k[j] <= kn ? 2 : -1;
+        if (b < 0) continue;
+        out[b] += fabs(x[j] - 1);
+        cnt[b]++;
+    }
+    for (int b = 0; b < HB_VAL_NBAND; b++) out[b] /= cnt[b];
+}
+
+/* The report.txt line of field f and band b: its numeric columns. */
+static int report_line(const char *path, int f, int b, double col[10])
+{
+    FILE *t = fopen(path, "r");
+    ck_assert_ptr_nonnull(t);
+    char line[512], name[64], band[64];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, t)) {
+        if (line[0] == '#') continue;
+        int n = sscanf(line, "%63s %63s %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf", name, band, &col[0], &col[1], &col[2],
+                       &col[3], &col[4], &col[5], &col[6], &col[7], &col[8], &col[9]);
+        found = n == 12 && !strcmp(name, HB_VAL_FIELD_NAMES[f]) && !strcmp(band, HB_VAL_BAND_NAMES[b]);
+    }
+    fclose(t);
+    return found;
+}
+
+/* Direct hot-gas fraction of a file's fields. */
+static double hot_fraction(const char *path)
+{
+    hb_mesh m;
+    ck_assert_int_eq(hb_mesh_init(&m, N, L, MPI_COMM_WORLD, FFTW_ESTIMATE), HB_OK);
+    float *g = hb_mesh_alloc(&m), *t = hb_mesh_alloc(&m);
+    hb_h5 f;
+    ck_assert_int_eq(hb_h5_open(&f, path, MPI_COMM_WORLD), HB_OK);
+    ck_assert_int_eq(hb_h5_read_mesh_field(&f, HB_FIELD_GAS, &m, g), HB_OK);
+    ck_assert_int_eq(hb_h5_read_mesh_field(&f, HB_FIELD_TEMP, &m, t), HB_OK);
+    hb_h5_close(&f);
+    double s[2] = {0, 0};
+    for (ptrdiff_t i = 0; i < m.nx_local; i++)
+        for (int j = 0; j < N; j++)
+            for (int k = 0; k < N; k++) {
+                size_t c = hb_mesh_ridx(&m, i, j, k);
+                s[0] += g[c];
+                if (t[c] > 1e6f) s[1] += g[c];
+            }
+    MPI_Allreduce(MPI_IN_PLACE, s, 2, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    fftwf_free(g);
+    fftwf_free(t);
+    hb_mesh_free(&m);
+    return s[1] / s[0];
+}
 
 START_TEST(smoothed_copy)
 {
     write_box("a.h5", N, L, 0);
     write_box("s.h5", N, L, 1);
-    char *t[] = {"a.h5"}, *e[] = {"s.h5"};
+    char *smp[] = {"s.h5"};
+    hb_val_group g = group("a.h5", NULL, 0, smp, 1);
     hb_val_summary s;
-    ck_assert_int_eq(hb_validate(t, 1, e, 1, "smooth", &s, MPI_COMM_WORLD), HB_OK);
-    /* expected: with |delta_k| the same for every mode and the filter
-     * g = exp(-k^2 R^2 / 2), the bin ratio is <g^2> over the bin's modes and
-     * r = <g> / sqrt(<g^2>) (1 only where g is constant across the bin) */
+    ck_assert_int_eq(hb_validate(&g, 1, "smooth", &s, MPI_COMM_WORLD), HB_OK);
+    /* expected: with |delta_k| the same for every mode and the filter g, the
+     * bin ratio of the gas is <g^2> over the bin's modes and r = <g> / sqrt(<g^2>) */
     hb_mesh m;
-    ck_assert_int_eq(hb_mesh_init(&m, N, L, MPI_COMM_WORLD, FFTW_ESTIMATE), HB_OK);
-    float *d = hb_mesh_alloc(&m);
-    hb_ic_gaussian_k(&m, flat, NULL, 3, 1, d);
-    hb_mesh_c2r(&m, d);
+    float *d = make_delta(&m, N, L, 0);
     hb_pk pk;
     ck_assert_int_eq(hb_pk_compute(&pk, &m, d, NULL, HB_MAS_NONE, HB_MAS_NONE), HB_OK);
-    double want[64], g1[64];
+    double want[64], g1[64], rwant[64];
+    ck_assert_int_lt(pk.nbins, 64);
     ck_assert_int_eq(hb_pk_bin_model(&pk, &m, smoothing, NULL, want), HB_OK);
     ck_assert_int_eq(hb_pk_bin_model(&pk, &m, filter, NULL, g1), HB_OK);
-    int rank;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    double worst = 0, rworst = 0;
-    if (rank == 0) {
-        hb_h5 f;
-        ck_assert_int_eq(hb_h5_open(&f, "smooth.h5", MPI_COMM_SELF), HB_OK);
-        double ratio[64], r[64], k[64];
-        long n;
-        ck_assert_int_eq(hb_h5_read_array(&f, "/gas_density/ratio_mean", ratio, 64, &n), HB_OK);
-        ck_assert_int_eq(hb_h5_read_array(&f, "/gas_density/r_mean", r, 64, &n), HB_OK);
-        ck_assert_int_eq(hb_h5_read_array(&f, "/gas_density/k", k, 64, &n), HB_OK);
-        hb_h5_close(&f);
-        ck_assert_int_eq(n, pk.nbins);
-        for (int j = 0; j < n && k[j] < M_PI * N / L * 0.7; j++) {
-            worst = fmax(worst, fabs(ratio[j] / want[j] - 1));
-            rworst = fmax(rworst, fabs(r[j] - g1[j] / sqrt(want[j])));
+    for (int j = 0; j < pk.nbins; j++) rwant[j] = 1 + g1[j] / sqrt(want[j]);   /* band_means takes |x - 1| */
+    const double kn = M_PI * N / L;
+    double ens[HB_VAL_NBAND], r[HB_VAL_NBAND];
+    band_means(pk.k, want, pk.nbins, kn, ens);
+    band_means(pk.k, rwant, pk.nbins, kn, r);
+    for (int b = 0; b < HB_VAL_NBAND; b++) {
+        const hb_val_band *x = &s.band[0][b];
+        ck_assert_msg(hb_test_relerr(x->ens_err, ens[b]) < 1e-4, "band %d: ens_err %g, direct %g", b, x->ens_err, ens[b]);
+        ck_assert_double_eq(x->single_err, x->ens_err);   /* one sample, one truth */
+        ck_assert_msg(fabs(x->r - r[b]) < 1e-5, "band %d: r %g, direct %g", b, x->r, r[b]);
+        ck_assert(isnan(x->floor_err) && isnan(x->ens_null90));   /* no repaints: no floor, no null */
+        double col[10];
+        if (hb_world_rank() == 0) {
+            ck_assert(report_line("smooth.txt", 0, b, col));
+            ck_assert_double_lt(fabs(col[0] - x->ens_err), 1e-4);
+            ck_assert_double_lt(fabs(col[1] - x->single_err), 1e-4);
+            ck_assert_double_lt(fabs(col[3] - x->r), 1e-4);
+            ck_assert_double_lt(fabs(col[5] - s.w1[0]), 1e-4);
         }
-        printf("smoothed copy: max |ratio / <g^2> - 1| = %.2e, max |r - <g>/sqrt(<g^2>)| = %.2e\n", worst, rworst);
     }
-    ck_assert_double_lt(hb_test_allmax(worst), 1e-4);
-    ck_assert_double_lt(hb_test_allmax(rworst), 1e-5);
-    ck_assert_double_gt(s.ratio_dev[0][2], 0.3);   /* strongly smoothed near Nyquist */
-    ck_assert_double_gt(s.pdf_w1[0], 0.0);
+    ck_assert_double_gt(s.band[0][2].ens_err, 0.3);   /* strongly smoothed near Nyquist */
+    ck_assert_double_gt(s.w1[0], 0.0);
+    const double ht = hot_fraction("a.h5"), he = hot_fraction("s.h5");
+    ck_assert_double_gt(ht, 0.2);
+    ck_assert_double_lt(ht, 0.8);
+    ck_assert_double_lt(fabs(s.hot_truth - ht), 1e-12);
+    ck_assert_double_lt(fabs(s.hot_emu - he), 1e-12);
+    ck_assert_double_lt(fabs(s.hot_err - fabs(he / ht - 1)), 1e-12);
+    /* the smoothed copy's tails are narrower */
+    ck_assert_double_lt(s.pct_emu[0][0], s.pct_truth[0][0]);
+    ck_assert_double_lt(s.pct_emu[1][1], s.pct_truth[1][1]);
     hb_pk_free(&pk);
     fftwf_free(d);
     hb_mesh_free(&m);
@@ -144,13 +253,17 @@ START_TEST(mismatched_boxes)
     write_box("a.h5", N, L, 0);
     write_box("small.h5", 16, L, 0);
     write_box("big.h5", N, 2 * L, 0);
-    char *t[] = {"a.h5"}, *e1[] = {"small.h5"}, *e2[] = {"big.h5"}, *e3[] = {"a.h5", "a.h5", "a.h5"};
+    char *e1[] = {"small.h5"}, *e2[] = {"big.h5"}, *e3[] = {"missing.h5"};
+    hb_val_group g = group("a.h5", NULL, 0, e1, 1);
     hb_val_summary s;
-    ck_assert_int_eq(hb_validate(t, 1, e1, 1, "x", &s, MPI_COMM_WORLD), HB_EARG);
-    ck_assert_int_eq(hb_validate(t, 1, e2, 1, "x", &s, MPI_COMM_WORLD), HB_EARG);
-    char *t2[] = {"a.h5", "a.h5"};
-    ck_assert_int_eq(hb_validate(t2, 2, e3, 3, "x", &s, MPI_COMM_WORLD), HB_EARG);   /* 3 is no multiple of 2 */
-    ck_assert(access("x.h5", F_OK) != 0);
+    ck_assert_int_eq(hb_validate(&g, 1, "x", &s, MPI_COMM_WORLD), HB_EARG);
+    g = group("a.h5", NULL, 0, e2, 1);
+    ck_assert_int_eq(hb_validate(&g, 1, "x", &s, MPI_COMM_WORLD), HB_EARG);
+    g = group("a.h5", e2, 1, e3, 0);   /* no sample */
+    ck_assert_int_eq(hb_validate(&g, 1, "x", &s, MPI_COMM_WORLD), HB_EARG);
+    g = group("a.h5", NULL, 0, e3, 1);
+    ck_assert_int_ne(hb_validate(&g, 1, "x", &s, MPI_COMM_WORLD), HB_OK);
+    ck_assert(access("x.h5", F_OK) != 0 && access("x.txt", F_OK) != 0);
 }
 END_TEST
 
@@ -159,6 +272,7 @@ static Suite *validate_suite(void)
     Suite *s = suite_create("validate");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, identical_boxes);
+    tcase_add_test(tc, floor_of_repaints);
     tcase_add_test(tc, smoothed_copy);
     tcase_add_test(tc, mismatched_boxes);
     tcase_set_timeout(tc, 120);

@@ -1,8 +1,10 @@
 /* tests/toy.h: toy box files with a known conditional distribution, cell by
  * cell: log10 dm = g (white noise, sd TOY_SD); log10 gas = a g + b + s eps;
- * log10 T = 4 + c g + d + 0.1 eps', with a, b, s depending on Omega_m and
- * A_AGN2 and c, d on Omega_m (gas is not renormalised here, but emulated gas
- * is, so d carries the testable intercept). */
+ * log10 T = d + c g + 0.1 eps' + TOY_HOT_DEX h, h = 1 with probability
+ * TOY_HOT_P (a hot phase: a heavy tail in T, like the gas above 1e6 K that
+ * sets the temperature P(k)), with a, b, s depending on Omega_m and A_AGN2
+ * and c, d on Omega_m (gas is not renormalised here, but emulated gas is, so
+ * d carries the testable intercept). */
 #ifndef HB_TEST_TOY_H
 #define HB_TEST_TOY_H
 
@@ -14,6 +16,9 @@
 #include "hb/rng.h"
 
 #define TOY_SD 0.3
+#define TOY_T_SD 0.1     /* dex */
+#define TOY_HOT_P 0.1
+#define TOY_HOT_DEX 1.0
 
 static inline double toy_a(double om, double agn2) { return 0.6 + 0.3 * log(agn2) / log(2.0) + 0.2 * (om - 0.3); }
 static inline double toy_b(double om, double agn2) { return -0.3 + 1.0 * (om - 0.3) + 0.1 * log(agn2) / log(2.0); }
@@ -34,11 +39,12 @@ static inline hb_status toy_write(const char *path, int N, double L, double om, 
     const size_t n = (size_t)N * N * N;
     float *dm = malloc(n * 4), *gas = malloc(n * 4), *t = malloc(n * 4);
     for (size_t i = 0; i < n; i++) {
-        double g = toy_g(seed, i), e[2];
+        double g = toy_g(seed, i), e[2], u[2];
         hb_rng_normal2((uint64_t)seed, HB_STREAM_TEST, i, 1, e);
+        hb_rng_uniform2((uint64_t)seed, HB_STREAM_TEST, i, 2, u);
         dm[i] = (float)pow(10, g);
         gas[i] = (float)pow(10, toy_a(om, agn2) * g + toy_b(om, agn2) + toy_s(om, agn2) * e[0]);
-        t[i] = (float)pow(10, toy_d(om) + toy_c(om) * g + 0.1 * e[1]);
+        t[i] = (float)pow(10, toy_d(om) + toy_c(om) * g + TOY_T_SD * e[1] + (u[0] < TOY_HOT_P ? TOY_HOT_DEX : 0));
     }
     hb_h5 f;
     hb_status rc = hb_h5_create(&f, path, MPI_COMM_SELF);

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # hydrobridge train / emulate from the command line: a run stopped by SIGTERM
 # or SIGUSR1 (sent to the ranks, as SLURM does; also when the parent blocked them) and resumed
-# ends bitwise equal to an uninterrupted run; bad input fails clearly and
-# writes nothing. Usage: train_cli.sh HYDROBRIDGE SRCDIR (make_toy next to HYDROBRIDGE's tests)
+# ends bitwise equal to an uninterrupted run, and so does one killed by
+# SIGKILL and resumed from its periodic checkpoint; resumed on another rank
+# count it ends equal to round-off; bad input fails clearly and writes
+# nothing. Usage: train_cli.sh HYDROBRIDGE SRCDIR (make_toy next to HYDROBRIDGE's tests)
 set -u
 HB=$1
 TOY=$(dirname "$HB")/tests/make_toy
 fail=0
-rm -rf toy ./*.h5 ./*.log
+. "$2/tests/lib.sh"
 "$TOY" toy || { echo "FAIL: make_toy"; exit 1; }
 COMMON=(--data toy --batch 2 --width 4 --steps 150 --checkpoint-every 50 --val-every 1000)
 
@@ -18,14 +20,18 @@ interrupt() {   # interrupt NAME HOW: start, signal after step 50, resume, compa
     timeout -k 5 300 mpirun -np 2 "$HB" train "${COMMON[@]}" --out $name.h5 > $name.log 2>&1 &
     local pid=$!
     # signal once the first checkpoint is on disk: the run is then inside its step loop
-    for _ in $(seq 1 600); do grep -q "checkpoint: step 50 " $name.log 2> /dev/null && break; sleep 0.05; done
+    wait_for_line $name.log "checkpoint: step 50 "
     # to the ranks themselves, as Slurm's --signal does for job steps. (mpirun's own
     # forwarding, which jobs/train.sbatch uses, is exercised by slurm_pipeline: a
     # harness that blocks these signals in its children would stop it here.)
-    pkill -$how -x hydrobridge
+    signal_ranks $how $pid
     wait $pid
     local rc=$?
-    if ! grep -q "stop requested" $name.log; then echo "FAIL: $how: no stop message (rc $rc)"; tail -5 $name.log; fail=1; return; fi
+    if [ $how = KILL ]; then
+        [ $rc -ne 0 ] || { echo "FAIL: KILL: the run finished before it was killed"; fail=1; return; }
+    elif ! grep -q "stop requested" $name.log; then
+        echo "FAIL: $how: no stop message (rc $rc)"; tail -5 $name.log; fail=1; return
+    fi
     local at
     at=$(h5dump -a /step $name.h5 | grep -Eo '\(0\): [0-9]+' | grep -Eo '[0-9]+$')
     [ -f $name.h5.tmp ] && { echo "FAIL: $how left $name.h5.tmp"; fail=1; }
@@ -38,17 +44,43 @@ interrupt() {   # interrupt NAME HOW: start, signal after step 50, resume, compa
 }
 interrupt term TERM
 interrupt usr1 USR1
+interrupt kill KILL   # nothing can catch it: the resume starts from the periodic checkpoint of step 50
 
-expect_fail() {   # expect_fail REGEX OUT CMD...
-    local want=$1 out=$2; shift 2
-    rm -f "$out" "$out.tmp"
-    timeout -k 5 120 "$@" > stdout.txt 2> stderr.txt
-    local rc=$?
-    if [ $rc -eq 0 ]; then echo "FAIL (exit 0): $*"; fail=1; return; fi
-    grep -Eq "$want" stderr.txt || { echo "FAIL (message): $* -- wanted /$want/:"; cat stderr.txt; fail=1; return; }
-    if [ -e "$out" ] || [ -e "$out.tmp" ]; then echo "FAIL (output left): $*"; fail=1; return; fi
-    echo "ok: $(grep -Eo "$want" stderr.txt | head -1)"
-}
+# resumed on 1 rank from a 2-rank checkpoint: the same training to round-off
+timeout -k 5 300 mpirun -np 2 "$HB" train "${COMMON[@]}" --steps 150 --out two.h5 > two.log 2>&1 &
+pid=$!
+wait_for_line two.log "checkpoint: step 100 "
+signal_ranks TERM $pid
+wait $pid
+timeout -k 5 300 mpirun -np 1 "$HB" train "${COMMON[@]}" --out two.h5 --resume > one.log 2>&1 \
+    || { echo "FAIL: resume on 1 rank"; cat one.log; fail=1; }
+if h5diff -d 1e-3 full.h5 two.h5 /ema /ema > /dev/null; then
+    echo "ok: resumed on 1 rank from a 2-rank checkpoint: EMA weights within 1e-3 of the uninterrupted run"
+else
+    echo "FAIL: resumed on 1 rank: EMA weights differ by more than 1e-3"; h5diff -d 1e-3 full.h5 two.h5 /ema /ema | tail -3; fail=1
+fi
+
+# a resume refuses another interpolant or another training set, and leaves the model as it was
+cp full.h5 full_before.h5
+expect_fail 'the interpolant \(--sigma-c, --beta\) differs from the checkpoint' "" \
+    mpirun -np 2 "$HB" train "${COMMON[@]}" --out full.h5 --resume --sigma-c 0.25
+mkdir -p toy8 && cp toy/box0[0-7].h5 toy8/
+expect_fail 'the list of training files differs' "" mpirun -np 2 "$HB" train --data toy8 --batch 2 --width 4 \
+    --steps 150 --checkpoint-every 50 --val-every 1000 --out full.h5 --resume
+cmp -s full.h5 full_before.h5 || { echo "FAIL: a refused resume changed the model file"; fail=1; }
+
+# divergence stops training with a clear error and writes no model
+expect_fail 'training diverged at step [0-9]+' div.h5 mpirun -np 2 "$HB" train --data toy --batch 2 --width 4 \
+    --steps 50 --lr 1e30 --clip 1e30 --warmup 0 --out div.h5
+# emulate refuses a model with a non-finite weight
+cp full.h5 poisoned.h5 && "$(dirname "$HB")/tests/make_bad" poison poisoned.h5
+expect_fail 'holds a non-finite weight' g.h5 mpirun -np 2 "$HB" emulate --model poisoned.h5 --dm toy_test.h5 --out g.h5
+
+# outputs never overwrite inputs; cell sizes must match the model's
+expect_fail 'output full.h5 is the input full.h5' "" mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out full.h5
+cmp -s full.h5 full_before.h5 || { echo "FAIL: emulate --out MODEL changed the model"; fail=1; }
+"$(dirname "$HB")/tests/make_bad" box big_cells.h5 16 50
+expect_fail 'the model was trained on cells of' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm big_cells.h5 --out g.h5
 expect_fail 'a 18\^3 box cannot be cut into slabs of multiples of 4 planes' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_dm18.h5 --out g.h5
 expect_fail 'dataset /fields/dm_density not found' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm full.h5 --out g.h5
 expect_fail 'is not a hydrobridge model file' g.h5 mpirun -np 2 "$HB" emulate --model toy_test.h5 --dm toy_test.h5 --out g.h5

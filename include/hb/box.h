@@ -1,6 +1,7 @@
 /* hb/box.h: box files, the layout every stage reads and writes (README "File
  * layout"): float32 N^3 fields under /fields (dm_density and gas_density as
- * rho/mean, gas_temperature in K, each with a mass_assignment attribute),
+ * rho/mean, gas_temperature in K, optionally stellar_density as rho/mean,
+ * each with a mass_assignment attribute),
  * the attributes on "/" that describe the box (hb_boxinfo: box_size [Mpc/h],
  * redshift, omega_b, h, n_s, the six theta by their hb/theta.h names, seed,
  * hydrobridge_version), and /parameters: the effective run parameters as
@@ -24,8 +25,9 @@
 #define HB_FIELD_DM "/fields/dm_density"
 #define HB_FIELD_GAS "/fields/gas_density"
 #define HB_FIELD_TEMP "/fields/gas_temperature"
-enum { HB_BOX_DM = 0, HB_BOX_GAS, HB_BOX_TEMP, HB_BOX_NFIELD };
-extern const char *const HB_BOX_FIELD[HB_BOX_NFIELD];   /* the three paths above */
+#define HB_FIELD_STARS "/fields/stellar_density"   /* optional: the mock's stars (rho/mean) */
+enum { HB_BOX_DM = 0, HB_BOX_GAS, HB_BOX_TEMP, HB_BOX_STARS, HB_BOX_NFIELD };
+extern const char *const HB_BOX_FIELD[HB_BOX_NFIELD];   /* the four paths above */
 
 typedef struct hb_boxinfo {
     double box_size;              /* Mpc/h */
@@ -38,6 +40,20 @@ typedef struct hb_boxinfo {
 hb_status hb_box_write_info(hb_h5 *f, const hb_boxinfo *b);
 /* Reads and checks: every value finite, box_size > 0, theta as hb_theta_check. */
 hb_status hb_box_read_info(hb_h5 *f, hb_boxinfo *b);
+
+/* What a field's values must be: every value finite, and for densities
+ * >= 0 with a positive mean (empty cells are allowed), for temperatures > 0. */
+enum { HB_VALUES_FINITE = 0, HB_VALUES_DENSITY, HB_VALUES_POSITIVE };
+/* Check this rank's planes [x0, x0 + nx) of an N^3 field (rows zstride
+ * floats apart): an error on the rank holding the first bad value names the
+ * file, the dataset, the cell [x][y][z] and the value; the others return it
+ * quietly. Collective over comm. */
+hb_status hb_field_check(const float *buf, int N, long x0, long nx, size_t zstride, int values, const char *file,
+                         const char *name, MPI_Comm comm);
+/* hb_h5_read_field / hb_h5_read_mesh_field, then hb_field_check. */
+hb_status hb_box_read_field(hb_h5 *f, const char *name, int N, long x0, long nx, float *buf, size_t zstride,
+                            int values);
+hb_status hb_box_read_mesh_field(hb_h5 *f, const char *name, const hb_mesh *m, float *buf, int values);
 
 /* The effective run parameters, "section.key" = text, as the front end
  * resolved them (INI file, command line, box attributes). */

@@ -4,7 +4,13 @@
  * Transfer function: Eisenstein & Hu 1998 (astro-ph/9709112), with or without
  * BAO wiggles, following the equations of SCIENCE.md 5.1 (LSSTDESC/CCL).
  * P_lin(k, z) = A k^n_s T(k)^2 D1(z)^2 with A fixed by sigma_8 (top hat,
- * R = 8 Mpc/h). Growth: D1, D2 from their ODEs in ln a (SCIENCE.md 5.2),
+ * R = 8 Mpc/h). Or from a table (pk_table: CAMB's matterpower.dat, CLASS's
+ * _pk.dat; two columns k [h/Mpc], P(k, z = 0) [(Mpc/h)^3], '#' comments):
+ * a cubic spline of ln P in ln k, times A = 1 or, with pk_renormalise, the A
+ * that gives sigma_8. Outside the table's k range P continues as a power
+ * law with the slope of its last five intervals at either end (used by the
+ * sigma_8 integral and `linear`); the initial conditions refuse a table that
+ * does not cover every mode of their mesh (hb_cosmo_table_covers). Growth: D1, D2 from their ODEs in ln a (SCIENCE.md 5.2),
  * D1(a=1) = 1 and D2 = -3/7 D1^2 deep in matter domination; f = dlnD/dlna.
  * No radiation, no neutrinos (the CAMELS suites have neither). Not collective. */
 #ifndef HB_COSMO_H
@@ -18,6 +24,8 @@ typedef struct hb_cosmo_config {
     double omega_m, omega_b, h, n_s, sigma_8;
     double t_cmb;       /* K */
     int    nowiggle;    /* 1: EH98 no-wiggle form */
+    char   pk_table[1024];   /* "" (EH98) or the path of a P(k, z = 0) table */
+    int    pk_renormalise;   /* with a table: scale it to sigma_8 (else it must have sigma_8 within 1%) */
 } hb_cosmo_config;
 
 typedef struct hb_cosmo {
@@ -31,6 +39,8 @@ typedef struct hb_cosmo {
     } eh;
     gsl_spline *sp_d1, *sp_d2, *sp_f1, *sp_f2;   /* in ln a */
     double lna_min, lna_max;
+    gsl_spline *sp_pk;        /* table: ln P(ln k) at z = 0 */
+    double tab_lnk[2], tab_lnp[2], tab_slope[2];   /* the ends and the power laws beyond them */
 } hb_cosmo;
 
 hb_status hb_cosmo_init(hb_cosmo *c, const hb_cosmo_config *cfg);
@@ -45,5 +55,8 @@ double hb_cosmo_d1(const hb_cosmo *c, double a);
 double hb_cosmo_d2(const hb_cosmo *c, double a);          /* negative; ~ -3/7 D1^2 */
 double hb_cosmo_f1(const hb_cosmo *c, double a);
 double hb_cosmo_f2(const hb_cosmo *c, double a);
+/* With a table: HB_OK when it covers [kmin, kmax], else a clear error naming
+ * `what` needs it (always HB_OK without a table). */
+hb_status hb_cosmo_table_covers(const hb_cosmo *c, double kmin, double kmax, const char *what);
 
 #endif

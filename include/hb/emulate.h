@@ -21,7 +21,10 @@ typedef struct hb_emulate_config {
     char     model[1024], dm[1024], out[1024];
     int      steps;          /* sampler steps from t = 0 to 1 */
     int      heun;           /* 0: Euler-Maruyama, 1: stochastic Heun */
-    uint64_t seed;
+    uint64_t seed;           /* the first sampler seed */
+    int      n_seeds;        /* samples seed, seed + 1, ...: out has "{seed}" when more than one */
+    double   lambda;         /* diffusion lambda sigma from t_switch on (hb/sampler.h; 1: as trained) */
+    double   t_switch;
     double   theta_override[HB_NTHETA];   /* replace the DM file's values where not NaN */
     const hb_provenance *prov;            /* borrowed, may be NULL: written to /parameters */
 } hb_emulate_config;
@@ -29,5 +32,7 @@ typedef struct hb_emulate_config {
 hb_emulate_config hb_emulate_config_default(void);   /* nothing overridden */
 
 hb_status hb_emulate(const hb_emulate_config *cfg, MPI_Comm comm);
+/* The file of sampler seed `seed`: "{seed}" in the pattern replaced by it. */
+void hb_emulate_output_name(const char *pattern, uint64_t seed, char *out, size_t cap);
 
 #endif

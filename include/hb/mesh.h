@@ -39,6 +39,7 @@ void      hb_mesh_free(hb_mesh *m);
 float *hb_mesh_alloc(const hb_mesh *m);
 void   hb_mesh_r2c(const hb_mesh *m, float *buf);   /* in place */
 void   hb_mesh_c2r(const hb_mesh *m, float *buf);   /* in place, / N^3 */
+void   hb_mesh_c2r_raw(const hb_mesh *m, float *buf);   /* in place, unnormalised (the caller folds in 1/N^3) */
 
 /* Sum of the real-space field over the whole box (double). Collective. */
 double hb_mesh_sum(const hb_mesh *m, const float *buf);

@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 
+#include "hb/box.h"
 #include "hb/err.h"
 #include "hb/mesh.h"
 #include "hb/theta.h"
@@ -61,6 +62,14 @@ uint64_t hb_mock_seed(long mock_seed, long box_seed);
  * *f_star the stellar fraction of the baryons. theta in hb/theta.h order. */
 hb_status hb_mock_paint(const hb_mesh *m, const float *rho_dm, const hb_mock_config *c, const double theta[HB_NTHETA],
                         double z, float *gas, float *temp, float *stars, double *f_star);
+
+/* Paint the DM box at dm_path into a box file at out (DM copied with its
+ * mass assignment, gas, temperature, stars, stellar_fraction): theta from
+ * the file with theta_override applied where not NaN; c's constants, its
+ * noise seed hb_mock_seed(mock_seed, the box's seed). prov (may be NULL) is
+ * written to /parameters. Collective over comm. */
+hb_status hb_mock_paint_file(const char *dm_path, const char *out, const hb_mock_config *c, long mock_seed,
+                             const double theta_override[HB_NTHETA], const hb_provenance *prov, MPI_Comm comm);
 
 /* The total matter of the hydro box: (1 - f_b) rho_dm + f_b ((1 - f_*) gas + f_* stars). */
 void hb_mock_total(const hb_mesh *m, const float *rho_dm, const float *gas, const float *stars, double f_b,

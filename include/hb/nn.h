@@ -116,6 +116,12 @@ void hb_add_backward(float *da, float *db, const float *dout, size_t n);
  * double) and, when dpred != NULL, sets dpred = 2 (pred - target) / n * scale. */
 double hb_mse_forward_backward(float *dpred, const float *pred, const float *target, size_t n, float scale);
 
+/* Weighted squared error of n cells of C channels, the weight w[cell] (NULL:
+ * 1) for every channel: returns sum w (pred - target)^2 / (n C) (in double)
+ * and, when dpred != NULL, sets dpred = 2 w (pred - target) / (n C) * scale. */
+double hb_wmse_forward_backward(float *dpred, const float *pred, const float *target, const float *w, size_t n,
+                                int C, float scale);
+
 /* Plain-loop references in double precision. */
 void hb_conv3_forward_ref(double *out, const double *in, const double *w, const double *b, int B,
                           int Ci, int Co, int X, int Y, int Z);

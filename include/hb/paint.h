@@ -25,11 +25,14 @@
 #include "hb/mesh.h"
 #include "hb/particles.h"
 
+#define HB_PAINT_MAXF 3   /* fields read out in one pass */
+
 typedef struct hb_painter {
     const hb_mesh *m;        /* borrowed */
     int      order;          /* 2 CIC, 3 TSC, 4 PCS */
     int      gl, gr;         /* ghost planes on the left / right */
-    float   *ghost;          /* owned: (gl + gr) planes of N*N, readout */
+    float   *ghost;          /* owned: (gl + gr) planes of N*N per read-out field */
+    float   *gcur;           /* the ghost planes being filled */
     int64_t *acc;            /* owned: fixed-point slab, nx_local planes of N*N */
     int64_t *ghost64;        /* owned: fixed-point ghosts, (gl + gr) planes */
     hb_timer t_comm;
@@ -38,8 +41,8 @@ typedef struct hb_painter {
 /* shifted = 1 allows shifts in [-1/2, 1/2] cells (wider ghosts). */
 hb_status hb_painter_init(hb_painter *pt, const hb_mesh *m, int order, int shifted);
 void      hb_painter_free(hb_painter *pt);
-/* Add `weight` (or w[i] when w != NULL) per particle into buf (real space,
- * not cleared first). */
+/* Add `weight` (times w[i] when w != NULL) per particle into buf (real
+ * space, not cleared first). */
 hb_status hb_painter_paint(hb_painter *pt, float *buf, const hb_particles *p, double weight,
                            const float *w, double shift);
 /* Interpolate buf at every particle into out[stride * i] (or add into it
@@ -47,8 +50,18 @@ hb_status hb_painter_paint(hb_painter *pt, float *buf, const hb_particles *p, do
 hb_status hb_painter_readout(hb_painter *pt, const float *buf, const hb_particles *p, float *out,
                              int stride, double shift, int accumulate, float scale);
 
+/* The same for nf <= HB_PAINT_MAXF fields at once: out[stride * i + k] from
+ * bufs[k]; the window is computed once per particle. */
+hb_status hb_painter_readout_n(hb_painter *pt, const float *const *bufs, int nf, const hb_particles *p, float *out,
+                               int stride, double shift, int accumulate, float scale);
+/* Two float meshes (i = 0, 1; 2 * alloc_local floats each) that share the
+ * fixed-point slab's memory: free between a paint and the next. */
+float *hb_painter_scratch(hb_painter *pt, int i);
+
 /* One-off CIC paint of `weight` per particle (allocates its own painter). */
 hb_status hb_paint_cic(const hb_mesh *m, float *buf, const hb_particles *p, double weight,
                        const float *w);
+/* The same with a window of order 2 (CIC), 3 (TSC) or 4 (PCS). */
+hb_status hb_paint_order(const hb_mesh *m, float *buf, const hb_particles *p, double weight, const float *w, int order);
 
 #endif

@@ -26,10 +26,13 @@ typedef struct hb_particles {
     double   *x, *p;       /* [3 * capacity] */
     float    *acc;         /* [3 * capacity] */
     uint64_t *id;          /* [capacity] */
+    float    *mass;        /* [capacity] mass / mean mass, or NULL: all particles equal (the lattice ICs) */
     double    t_migrate;   /* seconds spent migrating (accumulated) */
 } hb_particles;
 
 hb_status hb_particles_init(hb_particles *p, MPI_Comm comm, double L, long n_total, size_t capacity);
+/* Give every particle a mass (initialised to 1); it travels with it. */
+hb_status hb_particles_enable_mass(hb_particles *p);
 void      hb_particles_free(hb_particles *p);
 /* Make room for at least n particles (keeps the contents). */
 hb_status hb_particles_reserve(hb_particles *p, size_t n);

@@ -30,6 +30,8 @@ typedef struct hb_pk {
 /* Power spectrum of real-space fields f1 (and f2, may be NULL) in mesh
  * buffers; both are Fourier transformed in place. mas1/mas2: HB_MAS_*. */
 hb_status hb_pk_compute(hb_pk *out, const hb_mesh *m, float *f1, float *f2, int mas1, int mas2);
+/* The same from fields already in Fourier space (hb_mesh_r2c), left as they are. */
+hb_status hb_pk_compute_k(hb_pk *out, const hb_mesh *m, const float *f1, const float *f2, int mas1, int mas2);
 /* Average of model(k) over the modes of every bin of `pk` (same binning):
  * the fair comparison for a binned measurement. */
 hb_status hb_pk_bin_model(const hb_pk *pk, const hb_mesh *m, double (*model)(double k, void *ctx),

@@ -1,10 +1,18 @@
 /* hb/sampler.h: integrating the interpolant's SDE dX = b(t, X) dt + sigma(t) dW
  * from t = 0 to 1 (SCIENCE.md 1.1-1.2), one step at a time.
  *
- *   Euler-Maruyama  x += b(t, x) dt + sigma(t) sqrt(dt) xi
- *   stochastic Heun x' = x + b(t, x) dt + sigma(t) sqrt(dt) xi,
- *                   x += (b(t, x) + b(t + dt, x')) dt / 2 + sigma(t) sqrt(dt) xi
- * with no noise on the last step. xi is drawn per (seed, step, global cell,
+ *   Euler-Maruyama  x += f(t, x) dt + g(t) sqrt(dt) xi
+ *   stochastic Heun x' = x + f(t, x) dt + g(t) sqrt(dt) xi,
+ *                   x += (f(t, x) + f(t + dt, x')) dt / 2 + g(t) sqrt(dt) xi
+ * with no noise on the last step. With the trained diffusion g = sigma, f is
+ * the learned drift b. Another diffusion g = lambda sigma from t_switch on
+ * ("model surgery", Chen et al. 2024; SCIENCE.md 1.2 and 1.4) needs no
+ * retraining: f = b + (g^2 - sigma^2) s / 2 with the score s = -eta / (sigma
+ * sqrt t) recovered from the drift and the known x0,
+ *   eta = [beta (b - alpha' x0) - beta' (x - alpha x0)] / [sqrt(t) (sigma' beta - beta' sigma)],
+ * so f = b + sigma (1 - lambda^2) eta / (2 sqrt t). lambda = 0 is the
+ * probability-flow ODE from t_switch on; the noise before t_switch (from
+ * X(0) = x0, where the score is singular) spreads the samples. xi is drawn per (seed, step, global cell,
  * channel) from Philox, so a box does not depend on the rank count. The
  * drift is the caller's (the network, with whatever halo exchange it
  * needs): the sampler sees only this rank's cells. Not collective itself;
@@ -22,7 +30,10 @@ typedef struct hb_sampler {
     int             heun;       /* 0: Euler-Maruyama, 1: stochastic Heun */
     int             steps;      /* from t = 0 to 1 */
     uint64_t        seed;
-    const hb_interp *ic;        /* sigma(t) */
+    const hb_interp *ic;        /* alpha, beta, sigma of the interpolant */
+    double          lambda;     /* diffusion g = lambda sigma from t_switch on (1: as trained) */
+    double          t_switch;   /* > 0 */
+    const float    *x0;         /* this rank's cells: the conditioning field (the score needs it) */
 } hb_sampler;
 
 /* The drift b(t, x) of `state` into out (this rank's cells, 2 channels). The

@@ -35,11 +35,15 @@ typedef struct hb_sim_config {
     int      lpt_order;         /* 1 or 2 */
     int      fixed_amplitude;
     hb_force_config force;
+    int      inverted_phases;   /* 1: delta_k -> -delta_k (the partner of a paired-fixed run) */
+    char     ic_file[1024];     /* "" or Gadget initial conditions (hb/icfile.h): the start and particles from it */
+    int      ic_length_unit;    /* ic_file: 0 auto, 1 Mpc/h, 1000 kpc/h */
     int      plane_wave;        /* 1: Zel'dovich plane-wave ICs */
     int      plane_wave_mode;
     double   plane_wave_a_cross;
     char     out_pattern[1024]; /* "{z}" -> %.2f of the redshift */
     int      write_particles;
+    int      out_order;         /* mass assignment of the output density: 2 CIC, 3 TSC */
     double   feedback[4];       /* A_SN1, A_AGN1, A_SN2, A_AGN2: recorded on the box, unused by the PM */
     const hb_provenance *prov;  /* borrowed, may be NULL: written to /parameters */
 } hb_sim_config;
@@ -48,6 +52,8 @@ typedef struct hb_sim_config {
 hb_status hb_sim_config_check(const hb_sim_config *cfg, int nranks);
 /* Set Omega_m, sigma_8 and the feedback parameters from theta (hb/theta.h order). */
 void hb_sim_config_set_theta(hb_sim_config *cfg, const double theta[HB_NTHETA]);
+/* The mass_assignment attribute of the output density ("cic", "tsc"). */
+const char *hb_sim_out_mas(const hb_sim_config *cfg);
 /* The description of the box this run writes at redshift z. */
 hb_boxinfo hb_sim_boxinfo(const hb_sim_config *cfg, double z);
 
@@ -66,7 +72,8 @@ typedef struct hb_sim {
 hb_status hb_sim_init(hb_sim *s, const hb_sim_config *cfg, MPI_Comm comm);
 /* One KDK step from s->a to a1. */
 hb_status hb_sim_step(hb_sim *s, double a1);
-/* CIC density rho/mean of the particles on mesh m (migrates them to m). */
+/* Density rho/mean of the particles on mesh m with the output mass
+ * assignment (cfg.out_order; migrates them to m). */
 hb_status hb_sim_density(hb_sim *s, const hb_mesh *m, float *buf);
 /* Write the current state as a box file (density on n_grid, particles). */
 hb_status hb_sim_write(hb_sim *s, const char *path);

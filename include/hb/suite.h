@@ -50,4 +50,9 @@ void hb_suite_row_config(const hb_suite_config *base, const hb_suite_row *row, h
 /* One box: simulate + paint + write. */
 hb_status hb_suite_make_box(const hb_suite_config *cfg, const char *path, MPI_Comm comm);
 
+/* Mark (held[i] = 1) up to n_held rows to hold out of training, from the
+ * last row backwards, each inside the parameter range of the rows left for
+ * training (emulate refuses to extrapolate). Returns how many were found. */
+int hb_suite_pick_heldout(const hb_suite_row *rows, int n, int n_held, int *held);
+
 #endif

@@ -12,6 +12,15 @@
 
 #include "hb/err.h"
 
+/* The physically meaningful range of each parameter: what an INI file, a
+ * parameter table or a box attribute may hold (wider than the CAMELS LH). */
+#define HB_OMEGA_M_MIN 0.05
+#define HB_OMEGA_M_MAX 1.0
+#define HB_SIGMA_8_MIN 0.1
+#define HB_SIGMA_8_MAX 2.0
+#define HB_A_MIN 0.01
+#define HB_A_MAX 100.0
+
 enum { HB_OMEGA_M = 0, HB_SIGMA_8, HB_A_SN1, HB_A_AGN1, HB_A_SN2, HB_A_AGN2, HB_NTHETA };
 
 typedef struct hb_theta_spec {
@@ -21,6 +30,7 @@ typedef struct hb_theta_spec {
     double      lo, hi;    /* CAMELS LH range */
     double      span;      /* hi - lo, written out (0.4): the normalisation divides by it */
     int         log;       /* 1: sampled log-uniformly, normalised as ln A / ln(hi) */
+    double      vmin, vmax;   /* the valid range (HB_*_MIN, HB_*_MAX) */
 } hb_theta_spec;
 
 extern const hb_theta_spec HB_THETA[HB_NTHETA];
@@ -32,7 +42,7 @@ void hb_theta_override(double theta[HB_NTHETA], const double override[HB_NTHETA]
 /* Fill every entry with NaN ("nothing overridden"). */
 void hb_theta_none(double theta[HB_NTHETA]);
 /* A clear error (reported by rank 0, naming `where`) unless every component
- * is finite, Omega_m and sigma_8 are positive and every A is positive. */
+ * is finite and inside its valid range [vmin, vmax]. */
 hb_status hb_theta_check(const double theta[HB_NTHETA], const char *where);
 
 #endif

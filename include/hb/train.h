@@ -36,8 +36,10 @@ typedef struct hb_train_config {
     uint64_t seed;
     hb_adam_config adam;
     hb_interp interp;        /* sigma_c, beta */
+    double loss_weight;      /* kappa: voxel weights exp(kappa x0) (normalised per box; 0: uniform) */
     char   out[1024];        /* model file (also the checkpoint) */
     int    resume;
+    int    resume_changed;   /* resume even when the data or interpolant differ from the checkpoint's */
 } hb_train_config;
 
 hb_train_config hb_train_config_default(void);

@@ -1,15 +1,33 @@
-/* hb/validate.h: validating emulated boxes against the truth.
+/* hb/validate.h: validating emulated boxes against the truth, against the
+ * floor a perfect emulator would reach.
  *
- * For each pair (truth, emulated) and each field (gas_density,
- * gas_temperature, and total matter (1 - f_b) dm + f_b gas when both files
- * hold DM and gas): P(k) of both (Pylians conventions, hb/pk.h; the same
- * mass-assignment compensation on both sides), their ratio, the
- * cross-correlation r(k), the PDF of log10 of the field (200 bins) with the
- * Wasserstein-1 distance between the two (in dex), and the suppression
- * P_gas / P_dm of both. Curves are averaged over pairs with their scatter.
- * Pairs: emulated file j goes with truth j mod n_truth, so several sampler
- * seeds of the same boxes can follow each other. The k bands of the summary:
- * [k_F, k_Nyq/4), [k_Nyq/4, k_Nyq/2), [k_Nyq/2, k_Nyq]. Collective over comm. */
+ * The truth itself is stochastic (the mock's lognormal scatter), so a
+ * sample can never match it exactly. A group holds one held-out box: its
+ * truth, other realisations of the truth (repaints: the mock painted again
+ * with other mock seeds on the same DM; none for CAMELS) and emulated
+ * samples (other sampler seeds). Per field (gas density, gas temperature,
+ * total matter) and k band ([k_F, k_Nyq/4), [k_Nyq/4, k_Nyq/2), [k_Nyq/2,
+ * k_Nyq]), averaged over the bins of the band and over groups:
+ *   ens_err     |<P_sample> / <P_truth> - 1|: the mean over samples against
+ *               the mean over truth realisations
+ *   single_err  <|P_sample / P_truth - 1|>: each sample against the truth
+ *   floor_err   <|P_repaint / P_truth - 1|>: the same between truth realisations
+ *   r, floor_r  <r(k)> of the samples, of the repaints, with the truth
+ *   w1          Wasserstein-1 distance of the log10 PDFs [dex] (and of the repaints)
+ * and tail statistics: the gas mass fraction above 1e6 K and the 99th and
+ * 99.9th percentiles of gas density and temperature (ensemble means).
+ * The null: the same figures with repaints standing in for the samples, over
+ * HB_VAL_NSPLIT random splits of the repaints (k of them as pseudo-samples,
+ * the truth and the others as truths); its 90th percentile (10th for r) is
+ * what a perfect emulator scores in 90% of draws. A goal is met when the
+ * figure is within its threshold or no worse than the null.
+ * P(k): Pylians conventions (hb/pk.h); every field and the DM are
+ * compensated with the DM's mass assignment (the mock's gas is computed from
+ * the painted DM and carries its window), so the ratios and the suppression
+ * P_gas / P_dm are free of window bias. Total matter: (1 - f_b) rho_dm +
+ * f_b [(1 - f_*) rho_gas + f_* rho_*], the mock's own total, with the truth's
+ * stellar field and fraction for every file of the group (none: f_* = 0).
+ * Collective over comm. */
 #ifndef HB_VALIDATE_H
 #define HB_VALIDATE_H
 
@@ -17,22 +35,49 @@
 
 #include "hb/err.h"
 
-#define HB_VAL_NFIELD 3   /* gas density, gas temperature, total matter */
+#define HB_VAL_NFIELD 3    /* gas density, gas temperature, total matter */
 #define HB_VAL_NBAND 3
+#define HB_VAL_NSPLIT 40   /* random splits of the repaints for the null */
+
+typedef struct hb_val_group {
+    const char  *truth;
+    char *const *repaints;
+    int          n_repaints;
+    char *const *samples;
+    int          n_samples;
+} hb_val_group;
+
+typedef struct hb_val_band {
+    double ens_err, single_err, floor_err, r, floor_r;
+    double ens_null90, single_null90, r_null10;   /* NaN without at least 2 repaints */
+} hb_val_band;
 
 typedef struct hb_val_summary {
-    int    present[HB_VAL_NFIELD];
-    double ratio_dev[HB_VAL_NFIELD][HB_VAL_NBAND];   /* mean |P_emu/P_truth - 1| */
-    double r[HB_VAL_NFIELD][HB_VAL_NBAND];           /* mean r(k) */
-    double pdf_w1[HB_VAL_NFIELD];                    /* Wasserstein-1 of log10 PDFs [dex] */
-    double k_nyq;
-    int    n_pairs;
+    int         present[HB_VAL_NFIELD];
+    hb_val_band band[HB_VAL_NFIELD][HB_VAL_NBAND];
+    double      w1[HB_VAL_NFIELD], w1_floor[HB_VAL_NFIELD], w1_null90[HB_VAL_NFIELD];
+    int         has_tails;                        /* gas density and temperature both present */
+    double      hot_truth, hot_emu, hot_err, hot_null90;   /* mass fraction of gas above 1e6 K */
+    double      pct_truth[2][2], pct_emu[2][2];   /* [gas, temperature][99th, 99.9th] */
+    double      pct_err[2][2], pct_null90[2][2];  /* |emu / truth - 1| */
+    double      k_nyq;
+    int         n_groups, n_samples, n_repaints;  /* totals */
 } hb_val_summary;
 
-/* out: prefix of report.h5 and report.txt (out + ".h5", out + ".txt"). */
-hb_status hb_validate(char **truth, int nt, char **emu, int ne, const char *out, hb_val_summary *sum,
-                      MPI_Comm comm);
+/* out: prefix of report.h5 and report.txt (NULL: no files). */
+hb_status hb_validate(const hb_val_group *groups, int n_groups, const char *out, hb_val_summary *s, MPI_Comm comm);
+
+/* The fidelity goals (README "Emulator fidelity"): each with its figure,
+ * threshold and null; met when figure <= threshold (>= for r) or no worse
+ * than the null. Returns the number of goals filled into g (at most cap). */
+typedef struct hb_val_goal {
+    char   what[96];
+    double figure, threshold, null;
+    int    higher_is_better, met;
+} hb_val_goal;
+int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap);
 
 extern const char *const HB_VAL_FIELD_NAMES[HB_VAL_NFIELD];
+extern const char *const HB_VAL_BAND_NAMES[HB_VAL_NBAND];
 
 #endif

@@ -1,12 +1,18 @@
 /* Helpers shared by the subcommands (src/cli.h). */
 #include "cli.h"
 
+#include "hb/mpiutil.h"
+#include "hb/validate.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <limits.h>
 
 void hb_cli_usage(const char *usage)
 {
@@ -41,4 +47,149 @@ int hb_cli_is_override(const char *arg)
 {
     const char *eq = strchr(arg, '='), *dot = strchr(arg, '.');
     return eq && dot && dot < eq && arg[0] != '-';
+}
+
+void hb_cli_print_summary(const hb_val_summary *s)
+{
+    hb_log0("%-16s %-11s %8s %8s %8s %7s %7s %7s   %s", "field", "band", "ens_err", "single", "floor", "r",
+            "floor_r", "w1_dex", "null90: ens single (r: 10th)");
+    for (int f = 0; f < HB_VAL_NFIELD; f++) {
+        if (!s->present[f]) continue;
+        for (int b = 0; b < HB_VAL_NBAND; b++) {
+            const hb_val_band *x = &s->band[f][b];
+            hb_log0("%-16s %-11s %8.4f %8.4f %8.4f %7.4f %7.4f %7.4f   %.4f %.4f (%.4f)", HB_VAL_FIELD_NAMES[f],
+                    HB_VAL_BAND_NAMES[b], x->ens_err, x->single_err, x->floor_err, x->r, x->floor_r, s->w1[f],
+                    x->ens_null90, x->single_null90, x->r_null10);
+        }
+    }
+    if (s->has_tails) {
+        hb_log0("gas mass fraction above 1e6 K: truth %.4f, emulated %.4f (error %.3f, null90 %.3f)", s->hot_truth,
+                s->hot_emu, s->hot_err, s->hot_null90);
+        hb_log0("99th / 99.9th percentiles: gas %.4g / %.4g (truth %.4g / %.4g), temperature %.4g / %.4g K (truth "
+                "%.4g / %.4g)", s->pct_emu[0][0], s->pct_emu[0][1], s->pct_truth[0][0], s->pct_truth[0][1],
+                s->pct_emu[1][0], s->pct_emu[1][1], s->pct_truth[1][0], s->pct_truth[1][1]);
+    }
+}
+
+int hb_cli_print_goals(const hb_val_summary *s)
+{
+    hb_val_goal g[16];
+    int n = hb_val_goals(s, g, 16), unmet = 0;
+    for (int i = 0; i < n; i++) {
+        hb_log0("goal: %-58s %8.4f %s %7.4f (null %7.4f): %s", g[i].what, g[i].figure,
+                g[i].higher_is_better ? ">=" : "<=", g[i].threshold, g[i].null, g[i].met ? "met" : "NOT MET");
+        unmet += !g[i].met;
+    }
+    hb_log0("%d of %d goals met", n - unmet, n);
+    return unmet;
+}
+
+/* ---- output paths ------------------------------------------------------- */
+
+#define HB_NAME_MAX 200   /* MPI-IO aborts on file names (with ".tmp") of about 240 characters */
+
+/* The canonical form of a path that may not exist yet: realpath of its
+ * directory, then its last component. */
+static int canonical(const char *path, char *out, size_t cap)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path == 0 ? 1 : slash - path), path);
+    else snprintf(dir, sizeof dir, ".");
+    if (!realpath(dir, real)) return -1;
+    return snprintf(out, cap, "%s/%s", real, base) >= (int)cap ? -1 : 0;
+}
+
+static hb_status check_one_output(const char *out, const char *const *ins, int nin)
+{
+    const char *slash = strrchr(out, '/'), *base = slash ? slash + 1 : out;
+    if (!out[0] || !base[0]) return HB_ERR(HB_EARG, "output \"%s\": expected a file name", out);
+    if (strlen(base) > HB_NAME_MAX) {
+        return HB_ERR(HB_EARG, "output %s: the file name has %zu characters; at most %d (MPI-IO fails on longer ones)",
+                      out, strlen(base), HB_NAME_MAX);
+    }
+    if (strlen(out) > PATH_MAX - 16) return HB_ERR(HB_EARG, "output path of %zu characters is too long", strlen(out));
+    char dir[PATH_MAX];
+    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - out == 0 ? 1 : slash - out), out);
+    else snprintf(dir, sizeof dir, ".");
+    struct stat sd, so;
+    if (stat(dir, &sd) != 0 || !S_ISDIR(sd.st_mode)) return HB_ERR(HB_EIO, "output %s: directory %s does not exist", out, dir);
+    if (access(dir, W_OK | X_OK) != 0) return HB_ERR(HB_EIO, "output %s: directory %s is not writable", out, dir);
+    if (stat(out, &so) == 0) {
+        if (S_ISDIR(so.st_mode)) return HB_ERR(HB_EIO, "output %s is a directory", out);
+        for (int i = 0; i < nin; i++) {
+            struct stat si;
+            if (ins[i] && stat(ins[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+                return HB_ERR(HB_EARG, "output %s is the input %s: writing it would destroy the input", out, ins[i]);
+            }
+        }
+    }
+    return HB_OK;
+}
+
+hb_status hb_cli_check_io(const char *const *outs, int nout, const char *const *ins, int nin)
+{
+    hb_status rc = HB_OK;
+    if (hb_world_rank() == 0) {
+        char (*canon)[PATH_MAX] = malloc((size_t)(nout > 0 ? nout : 1) * sizeof *canon);
+        if (!canon) rc = HB_ERR(HB_ENOMEM, "output paths");
+        for (int i = 0; i < nout && rc == HB_OK; i++) {
+            rc = check_one_output(outs[i], ins, nin);
+            if (rc == HB_OK && canonical(outs[i], canon[i], sizeof canon[i]) != 0) {
+                rc = HB_ERR(HB_EIO, "output %s: cannot resolve its directory", outs[i]);
+            }
+            for (int j = 0; j < i && rc == HB_OK; j++) {
+                if (strcmp(canon[i], canon[j]) == 0) {
+                    rc = HB_ERR(HB_EARG, "outputs %s and %s are the same file: the second would overwrite the first",
+                                outs[j], outs[i]);
+                }
+            }
+        }
+        free(canon);
+    }
+    return hb_mpi_agree(MPI_COMM_WORLD, rc);
+}
+
+/* ---- overrides a command uses ------------------------------------------- */
+
+/* Does key match pattern: "section." (a prefix) or a full key? */
+static int key_matches(const char *key, size_t len, const char *pat)
+{
+    size_t pl = strlen(pat);
+    return pat[pl - 1] == '.' ? strncmp(key, pat, pl) == 0 : len == pl && strncmp(key, pat, pl) == 0;
+}
+
+/* "a, b*, c" of a NULL-terminated key list ("section." shown as section.*). */
+static void join_keys(const char *const *keys, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (int u = 0; keys && keys[u]; u++) {
+        size_t l = strlen(out);
+        snprintf(out + l, cap - l, "%s%s%s", u ? ", " : "", keys[u], keys[u][strlen(keys[u]) - 1] == '.' ? "*" : "");
+    }
+}
+
+hb_status hb_cli_check_overrides(const char *cmd, char *const *over, int n, const char *const *used,
+                                 const char *const *not_used)
+{
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(over[i], '=');
+        size_t len = eq ? (size_t)(eq - over[i]) : strlen(over[i]);
+        for (int j = 0; j < i; j++) {
+            if (strncmp(over[j], over[i], len + 1) == 0) {
+                return HB_ERR0(HB_EARG, "%s: %.*s is given twice (%s and %s)", cmd, (int)len, over[i], over[j], over[i]);
+            }
+        }
+        int ok = 0;
+        for (int u = 0; used[u] && !ok; u++) ok = key_matches(over[i], len, used[u]);
+        for (int u = 0; not_used && not_used[u] && ok; u++) ok = !key_matches(over[i], len, not_used[u]);
+        if (!ok) {
+            char list[512], deny[256];
+            join_keys(used, list, sizeof list);
+            join_keys(not_used, deny, sizeof deny);
+            return HB_ERR0(HB_EARG, "%s does not use %.*s (it would be ignored); it takes %s%s%s", cmd, (int)len,
+                           over[i], list, deny[0] ? ", except " : "", deny);
+        }
+    }
+    return HB_OK;
 }

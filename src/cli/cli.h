@@ -36,6 +36,7 @@ hb_status hb_cmd_calibrate_mock(int argc, char **argv);
 hb_status hb_cmd_import_camels(int argc, char **argv);
 hb_status hb_cmd_import_cmd(int argc, char **argv);
 hb_status hb_cmd_validate(int argc, char **argv);
+hb_status hb_cmd_holdout(int argc, char **argv);
 hb_status hb_cmd_emulate(int argc, char **argv);
 
 /* Typed configurations from the parameters (src/cli/config.c). */
@@ -51,6 +52,24 @@ void hb_cli_theta_overrides(const hb_params *p, double ov[HB_NTHETA]);
 void hb_cli_provenance(const hb_params *p, hb_provenance *prov);
 /* The box description of p at redshift z. */
 hb_boxinfo hb_cli_boxinfo(const hb_params *p, double z);
+
+/* The validation summary and the goals on rank 0 (src/cli/cli.c); returns the goals not met. */
+struct hb_val_summary;
+void hb_cli_print_summary(const struct hb_val_summary *s);
+int  hb_cli_print_goals(const struct hb_val_summary *s);
+
+/* Before any work: every output path (file name at most 200 characters, in
+ * an existing writable directory, not a directory) names no input (compared
+ * by device and inode) and no other output. Rank 0 checks; collective over
+ * MPI_COMM_WORLD. */
+hb_status hb_cli_check_io(const char *const *outs, int nout, const char *const *ins, int nin);
+
+/* Every "section.key=value" of over[0..n) is one the command uses: a key
+ * matching an entry of `used` ("section." matches the section, else the
+ * whole key) and none of `not_used` (NULL-terminated lists; not_used may be
+ * NULL). An override the command would ignore is an error. */
+hb_status hb_cli_check_overrides(const char *cmd, char *const *over, int n, const char *const *used,
+                                 const char *const *not_used);
 
 /* Print `usage` on rank 0. */
 void hb_cli_usage(const char *usage);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "hb/cosmo.h"
@@ -65,9 +66,15 @@ hb_status hb_cmd_linear(int argc, char **argv)
         else return HB_ERR0(HB_EARG, "unexpected argument \"%s\"\n%s", argv[i], LINEAR_USAGE);
     }
     if (!ini) return HB_ERR0(HB_EARG, "no parameter file given\n%s", LINEAR_USAGE);
+    static const char *used[] = {"cosmology.", NULL};
+    HB_TRY(hb_cli_check_overrides("linear", over, nover, used, NULL));
     if (!(z >= 0 && z < 1e4) || !(kmin > 0 && kmax > kmin) || nk < 2) {
         return HB_ERR0(HB_EARG, "need z >= 0, 0 < kmin < kmax, nk >= 2 (got z=%g kmin=%g kmax=%g nk=%ld)",
                        z, kmin, kmax, nk);
+    }
+    if (out) {
+        const char *outs[] = {out}, *ins[] = {ini};
+        HB_TRY(hb_cli_check_io(outs, 1, ins, 1));
     }
     static const char *required[] = {"cosmology.omega_m", "cosmology.sigma_8", NULL};
     hb_params par;
@@ -96,7 +103,10 @@ hb_status hb_cmd_linear(int argc, char **argv)
             }
             if (out) {
                 int bad = ferror(f) | (fclose(f) != 0);
-                if (bad || rename(tmp, out) != 0) rc = HB_ERR(HB_EIO, "cannot write %s", out);
+                if (bad || rename(tmp, out) != 0) {
+                    unlink(tmp);
+                    rc = HB_ERR(HB_EIO, "cannot write %s", out);
+                }
             }
         }
     }
@@ -174,6 +184,10 @@ hb_status hb_cmd_pk(int argc, char **argv)
         return HB_ERR0(HB_EARG, "need one FILE.h5 and --field NAME\n%s", PK_USAGE);
     }
     const char *file = argv[optind];
+    if (out) {
+        const char *outs[] = {out}, *ins[] = {file};
+        HB_TRY(hb_cli_check_io(outs, 1, ins, 1));
+    }
     double t0 = hb_now();
     hb_h5 f;
     HB_TRY(hb_h5_open(&f, file, MPI_COMM_WORLD));
@@ -204,8 +218,8 @@ hb_status hb_cmd_pk(int argc, char **argv)
     hb_pk pk = {0};
     double t_read = 0, t_pk = 0;
     if (hb_mpi_any(MPI_COMM_WORLD, !b1 || (cross && !b2))) rc = HB_ERR0(HB_ENOMEM, "field buffers");
-    if (rc == HB_OK) rc = hb_h5_read_mesh_field(&f, p1, &m, b1);
-    if (rc == HB_OK && cross) rc = hb_h5_read_mesh_field(&f, p2, &m, b2);
+    if (rc == HB_OK) rc = hb_box_read_mesh_field(&f, p1, &m, b1, HB_VALUES_FINITE);
+    if (rc == HB_OK && cross) rc = hb_box_read_mesh_field(&f, p2, &m, b2, HB_VALUES_FINITE);
     hb_h5_close(&f);
     t_read = hb_now() - t0;
     if (rc == HB_OK) rc = hb_pk_to_delta(&m, b1, NULL);

@@ -62,6 +62,10 @@ hb_status hb_cmd_suite(int argc, char **argv)
     char *over[64];
     int nover = split_overrides(argc, argv, optind, over, 64, SUITE_USAGE, &rc);
     HB_TRY(rc);
+    static const char *used[] = {"cosmology.", "simulation.", "mock.", "output.", NULL},
+                      *per_row[] = {"cosmology.omega_m", "cosmology.sigma_8", "simulation.seed", NULL};
+    HB_TRY(hb_cli_check_overrides("suite (the table sets each row's Omega_m, sigma_8, A's and seed)", over, nover,
+                                  used, per_row));
     /* the per-row keys come from the table; the fixed ones default to CAMELS */
     char *base_over[70];
     static char om[] = "cosmology.omega_m=0.3", s8[] = "cosmology.sigma_8=0.8";
@@ -117,7 +121,8 @@ static hb_status load_dm(const char *path, hb_mesh *m, float **dm, hb_boxinfo *b
     if (rc == HB_OK) rc = hb_mesh_init(m, N, bi->box_size, MPI_COMM_WORLD, FFTW_ESTIMATE);
     if (rc == HB_OK) {
         *dm = hb_mesh_alloc(m);
-        rc = hb_mpi_any(MPI_COMM_WORLD, !*dm) ? HB_ERR0(HB_ENOMEM, "DM mesh") : hb_h5_read_mesh_field(&f, HB_FIELD_DM, m, *dm);
+        rc = hb_mpi_any(MPI_COMM_WORLD, !*dm) ? HB_ERR0(HB_ENOMEM, "DM mesh")
+                                              : hb_box_read_mesh_field(&f, HB_FIELD_DM, m, *dm, HB_VALUES_DENSITY);
     }
     hb_h5_close(&f);
     double ov[HB_NTHETA];
@@ -143,29 +148,21 @@ hb_status hb_cmd_paint_mock(int argc, char **argv)
     char *over[64];
     int nover = split_overrides(argc, argv, optind + 1, over, 64, PAINT_USAGE, &rc);
     HB_TRY(rc);
+    static const char *used[] = {"cosmology.omega_m", "cosmology.sigma_8", "feedback.", "mock.", NULL};
+    HB_TRY(hb_cli_check_overrides("paint-mock", over, nover, used, NULL));
+    const char *outs[] = {out}, *ins[] = {in};
+    HB_TRY(hb_cli_check_io(outs, 1, ins, 1));
     hb_params par;
     HB_TRY(hb_params_load(&par, NULL, nover, over, NULL, MPI_COMM_WORLD));
-    hb_mesh m;
-    float *dm = NULL;
-    hb_boxinfo bi;
-    HB_TRY(load_dm(in, &m, &dm, &bi, &par));
-    float *gas = hb_mesh_alloc(&m), *temp = hb_mesh_alloc(&m);
-    if (hb_mpi_any(MPI_COMM_WORLD, !gas || !temp)) rc = HB_ERR0(HB_ENOMEM, "gas meshes");
-    double fs;
-    hb_mock_config mc = hb_cli_mock(&par, bi.seed);
-    if (rc == HB_OK) rc = hb_mock_paint(&m, dm, &mc, bi.theta, bi.redshift, gas, temp, NULL, &fs);
-    if (rc == HB_OK) {
-        hb_provenance *prov = malloc(sizeof *prov);
-        if (prov) hb_cli_provenance(&par, prov);
-        hb_box_fields bf = hb_box_fields_mesh(&m, dm, "cic", gas, temp, "none");
-        hb_h5_attr extra[] = {{"stellar_fraction", 'd', fs, 0, NULL}};
-        rc = hb_mpi_any(MPI_COMM_WORLD, !prov) ? HB_ERR0(HB_ENOMEM, "provenance")
-                                               : hb_box_write(out, MPI_COMM_WORLD, &bf, &bi, extra, 1, prov);
-        free(prov);
-    }
+    hb_provenance *prov = malloc(sizeof *prov);
+    if (hb_mpi_any(MPI_COMM_WORLD, !prov)) { free(prov); return HB_ERR0(HB_ENOMEM, "provenance"); }
+    hb_cli_provenance(&par, prov);
+    double ov[HB_NTHETA];
+    hb_cli_theta_overrides(&par, ov);
+    hb_mock_config mc = hb_cli_mock(&par, 0);
+    rc = hb_mock_paint_file(in, out, &mc, hb_params_int(&par, "mock.seed"), ov, prov, MPI_COMM_WORLD);
+    free(prov);
     if (rc == HB_OK) hb_log0("paint-mock: wrote %s", out);
-    fftwf_free(dm); fftwf_free(gas); fftwf_free(temp);
-    hb_mesh_free(&m);
     return rc;
 }
 
@@ -198,6 +195,8 @@ hb_status hb_cmd_calibrate_mock(int argc, char **argv)
     char *over[64];
     int nover = split_overrides(argc, argv, first_over, over, 64, CAL_USAGE, &rc);
     HB_TRY(rc);
+    static const char *used[] = {"cosmology.omega_m", "cosmology.sigma_8", "feedback.", "mock.", "simulation.seed", NULL};
+    HB_TRY(hb_cli_check_overrides("calibrate-mock", over, nover, used, NULL));
     hb_params par;
     HB_TRY(hb_params_load(&par, NULL, nover, over, NULL, MPI_COMM_WORLD));
     hb_mesh m[8];
@@ -235,7 +234,7 @@ static hb_status theta_from_table(const char *path, const char *name, long index
             if (strcmp(rows[i].name, name) == 0) {
                 memcpy(th, rows[i].theta, sizeof rows[i].theta);
                 free(rows);
-                return HB_OK;
+                return HB_OK;   /* rows are range-checked by hb_suite_read_table */
             }
         }
         free(rows);
@@ -260,7 +259,10 @@ static hb_status theta_from_table(const char *path, const char *name, long index
         else if (got != 6) rc = HB_ERR(HB_EARG, "%s: no row %ld with six numbers (Om s8 A_SN1 A_AGN1 A_SN2 A_AGN2)", path, index);
     }
     HB_TRY(hb_mpi_agree(MPI_COMM_WORLD, rc));
-    return hb_mpi(MPI_Bcast(th, HB_NTHETA, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    HB_TRY(hb_mpi(MPI_Bcast(th, HB_NTHETA, MPI_DOUBLE, 0, MPI_COMM_WORLD)));
+    char where[1100];
+    snprintf(where, sizeof where, "%s row %ld", path, index);
+    return hb_theta_check(th, where);
 }
 
 static const char *IMPORT_USAGE =
@@ -296,6 +298,8 @@ hb_status hb_cmd_import_camels(int argc, char **argv)
     if (!out || optind != argc - 1 || (!table) != (!row) || o.n_grid < 2 || o.n_grid % 2) {
         return HB_ERR0(HB_EARG, "need one SNAPSHOT, --out, an even --n-grid, and --params with --row together\n%s", IMPORT_USAGE);
     }
+    const char *outs[] = {out}, *ins[] = {argv[optind], table};
+    HB_TRY(hb_cli_check_io(outs, 1, ins, 2));
     if (table) {
         HB_TRY(theta_from_table(table, row, 0, o.theta));
         o.theta[HB_OMEGA_M] = NAN;   /* Omega_m from the header */
@@ -338,6 +342,43 @@ hb_status hb_cmd_import_cmd(int argc, char **argv)
     if (!out || index < 0 || (!mc && !mg && !tp) || optind != argc || !(box > 0)) {
         return HB_ERR0(HB_EARG, "need --out, --index >= 0, a positive --box-size and at least one grid\n%s", CMD_USAGE);
     }
+    const char *outs[] = {out}, *ins[] = {mc, mg, tp, params};
+    HB_TRY(hb_cli_check_io(outs, 1, ins, 4));
     if (params) HB_TRY(theta_from_table(params, NULL, index, th));
     return hb_import_cmd(mc, mg, tp, index, box, th, out, MPI_COMM_WORLD);
+}
+
+static const char *HOLDOUT_USAGE =
+    "usage: hydrobridge holdout TABLE N\n"
+    "Print the names of N rows of a parameter table (e.g. a suite's params.txt) to hold out of training,\n"
+    "one per line: from the last row backwards, each inside the parameter range of the rows left for\n"
+    "training, since emulate refuses to extrapolate. jobs/pipeline.sh uses it.\n";
+
+hb_status hb_cmd_holdout(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) { hb_cli_usage(HOLDOUT_USAGE); return HB_OK; }
+    }
+    long nh = 0;
+    if (argc != 3) return HB_ERR0(HB_EARG, "need TABLE and N\n%s", HOLDOUT_USAGE);
+    HB_TRY(hb_cli_long("N", argv[2], &nh));
+    hb_suite_row *rows = NULL;
+    int n = 0;
+    HB_TRY(hb_suite_read_table(argv[1], &rows, &n, MPI_COMM_WORLD));
+    int *held = calloc((size_t)n, sizeof *held);
+    hb_status rc = held ? HB_OK : HB_ERR(HB_ENOMEM, "%d rows", n);
+    if (rc == HB_OK && (nh < 1 || nh > n - 2)) {
+        rc = HB_ERR0(HB_EARG, "N = %ld: need 1 <= N <= %d (at least two rows left for training)", nh, n - 2);
+    }
+    int got = rc == HB_OK ? hb_suite_pick_heldout(rows, n, (int)nh, held) : 0;
+    if (rc == HB_OK && got < nh) {
+        rc = HB_ERR0(HB_EARG, "%s: only %d of its %d rows lie inside the parameter range of the others; cannot "
+                     "hold out %ld without extrapolating (use more boxes or fewer held out)", argv[1], got, n, nh);
+    }
+    for (int i = 0; i < n && rc == HB_OK; i++) {
+        if (held[i] && hb_world_rank() == 0) printf("%s\n", rows[i].name);
+    }
+    free(held);
+    free(rows);
+    return rc;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "demo.h"
 #include "hb/cosmo.h"
 #include "hb/box.h"
 #include "hb/h5io.h"
@@ -27,12 +28,18 @@
 #endif
 
 static const char *DEMO_USAGE =
-    "usage: hydrobridge demo [--out DIR] [--table FILE] [--boxes 16] [--grid 64] [--train-steps 400]\n"
-    "                        [--emulate-steps 100]\n"
+    "usage: hydrobridge demo [--out DIR] [options]\n"
     "The pipeline end to end on small boxes: linear theory, a PM run against linear growth, a suite of\n"
-    "mock-hydro boxes with parameters from the CAMELS LH table, training the reference network,\n"
-    "emulating two held-out boxes, validating them; prints the accuracy reached. scripts/demo.sh runs\n"
-    "it on 2 ranks and draws the plots.\n";
+    "mock-hydro training boxes with parameters from the CAMELS LH table, two held-out boxes and their\n"
+    "truths repainted with other mock seeds (the floor), training the reference network on whole boxes,\n"
+    "several sampler seeds per held-out box, validation against the floor and the fidelity goals.\n"
+    "scripts/demo.sh runs it on 2 ranks and draws the plots. Options (defaults):\n"
+    "  --table FILE (data/camels LH)  --boxes 64 training boxes    --grid 32  --box 12.5 (Mpc/h; every box)\n"
+    "  --train-steps 3000  --batch 2\n"
+    "  --lr 2e-3  --ema 0.99  --width 16  --loss-weight 0          --dm-assignment cic|tsc (tsc)\n"
+    "  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
+    "  --emulate-steps 50  --sampler em|heun (em)  --seeds 4  --repaints 8\n"
+    "  --diffusion 1 --diffusion-from 0.5 (the sampler's noise, hydrobridge emulate --help)\n";
 
 static hb_status demo_grf(const char *dir, const hb_params *par)
 {
@@ -177,173 +184,68 @@ static hb_status demo_pm(const char *dir)
     return rc;
 }
 
-typedef struct demo_opts {
-    const char *dir, *table;
-    long boxes, grid, train_steps, emu_steps;
-} demo_opts;
-
-/* The training rows (the first `boxes` of the table) and two held out: the
- * first later rows whose parameters lie inside the training set's range
- * (emulate refuses extrapolation). sel holds boxes + 2 rows. */
-static hb_status select_rows(const demo_opts *o, hb_suite_row *sel)
+/* The demo's options into o; HB_ESTOP for --help. */
+static hb_status demo_options(int argc, char **argv, demo_opts *o)
 {
-    hb_suite_row *rows = NULL;
-    int n = 0;
-    HB_TRY(hb_suite_read_table(o->table, &rows, &n, MPI_COMM_WORLD));
-    const int nt = (int)o->boxes;
-    if (n < nt + 2) { free(rows); return HB_ERR0(HB_EARG, "%s has %d rows; the demo needs %d", o->table, n, nt + 2); }
-    double lo[HB_NTHETA], hi[HB_NTHETA];
-    for (int k = 0; k < HB_NTHETA; k++) {
-        lo[k] = 1e300; hi[k] = -1e300;
-        for (int i = 0; i < nt; i++) { lo[k] = fmin(lo[k], rows[i].theta[k]); hi[k] = fmax(hi[k], rows[i].theta[k]); }
-    }
-    int nh = 0;
-    for (int i = 0; i < nt; i++) sel[i] = rows[i];
-    for (int i = nt; i < n && nh < 2; i++) {
-        int inside = 1;
-        for (int k = 0; k < HB_NTHETA; k++) inside &= rows[i].theta[k] >= lo[k] && rows[i].theta[k] <= hi[k];
-        if (inside) sel[nt + nh++] = rows[i];
-    }
-    free(rows);
-    if (nh < 2) return HB_ERR0(HB_EARG, "no two rows of %s lie inside the training range", o->table);
-    return HB_OK;
-}
-
-/* Stage 3: the training and held-out boxes (PM + mock hydro). */
-static hb_status demo_suite(const demo_opts *o, const hb_suite_row *sel, const char *train_dir, const char *val_dir)
-{
-    char npart[64], ngrid[64];
-    snprintf(npart, sizeof npart, "simulation.n_particles=%ld", o->grid);
-    snprintf(ngrid, sizeof ngrid, "simulation.n_grid=%ld", o->grid);
-    char *over[] = {"cosmology.omega_m=0.3", "cosmology.sigma_8=0.8", npart, ngrid, "simulation.n_steps=10"};
-    hb_params par;
-    HB_TRY(hb_params_load(&par, NULL, 5, over, NULL, MPI_COMM_WORLD));
-    hb_suite_config *sc = malloc(sizeof *sc);
-    if (hb_mpi_any(MPI_COMM_WORLD, !sc)) { free(sc); return HB_ERR0(HB_ENOMEM, "suite configuration"); }
-    hb_cli_provenance(&par, &sc->prov);
-    hb_status rc = hb_cli_sim_config(&par, &sc->prov, &sc->sim);
-    sc->mock = hb_cli_mock(&par, 0);
-    sc->mock_seed = hb_params_int(&par, "mock.seed");
-    if (hb_world_rank() == 0) { mkdir(train_dir, 0755); mkdir(val_dir, 0755); }
-    if (rc == HB_OK) rc = hb_mpi(MPI_Barrier(MPI_COMM_WORLD));
-    const int nt = (int)o->boxes;
-    hb_log0("-- stage 3: %d training boxes and 2 held-out boxes (%s, 25 Mpc/h, %ld^3, PM + mock hydro) --",
-            nt, o->table, o->grid);
-    if (rc == HB_OK) rc = hb_suite_run(sc, sel, 0, nt, train_dir, MPI_COMM_WORLD);
-    if (rc == HB_OK) rc = hb_suite_run(sc, sel, nt, nt + 2, val_dir, MPI_COMM_WORLD);
-    free(sc);
-    return rc;
-}
-
-/* Stage 4: training the reference network. */
-static hb_status demo_train(const demo_opts *o, char **dp, int nd, char **vp, int nv, char *model, size_t cap)
-{
-    hb_log0("-- stage 4: training the reference network (w = 16, whole boxes), %ld steps --", o->train_steps);
-    hb_train_config tc = hb_train_config_default();
-    tc.steps = o->train_steps;
-    tc.batch = 2;
-    tc.width = 16;
-    tc.adam.lr = 2e-3;
-    tc.adam.warmup = o->train_steps / 10;
-    tc.adam.total = o->train_steps;
-    tc.ema_decay = 0.99;
-    tc.val_every = o->train_steps / 4 > 0 ? o->train_steps / 4 : 1;
-    tc.ckpt_every = 0;
-    snprintf(tc.out, sizeof tc.out, "%s/model.h5", o->dir);
-    snprintf(model, cap, "%s", tc.out);
-    return hb_train(&tc, dp, nd, vp, nv, MPI_COMM_WORLD);
-}
-
-/* Stage 6: the report and the aim. */
-static hb_status demo_validate(const demo_opts *o, char **vp, char **emu, const double times[3])
-{
-    hb_val_summary s;
-    char rep[1100];
-    snprintf(rep, sizeof rep, "%s/report", o->dir);
-    hb_log0("-- stage 6: validating the emulated boxes against the mock truth --");
-    HB_TRY(hb_validate(vp, 2, emu, 2, rep, &s, MPI_COMM_WORLD));
-    const char *bands[HB_VAL_NBAND] = {"k < kN/4", "kN/4..kN/2", "kN/2..kN"};
-    hb_log0("%-16s %-11s %14s %9s %13s", "field", "band", "<|ratio-1|>", "<r(k)>", "PDF W1 [dex]");
-    for (int f = 0; f < HB_VAL_NFIELD; f++) {
-        if (!s.present[f]) continue;
-        for (int b = 0; b < HB_VAL_NBAND; b++)
-            hb_log0("%-16s %-11s %14.4f %9.4f %13.4f", HB_VAL_FIELD_NAMES[f], bands[b], s.ratio_dev[f][b], s.r[f][b],
-                    s.pdf_w1[f]);
-    }
-    double dev = fmax(s.ratio_dev[0][0], s.ratio_dev[0][1]), r = fmin(s.r[0][0], s.r[0][1]);
-    hb_log0("== accuracy on held-out parameters, gas density, k < k_Nyq/2 = %.1f h/Mpc: mean |P_emu/P_truth - 1| "
-            "= %.1f%% (aim 10%%), r(k) >= %.3f (aim 0.9): %s ==", s.k_nyq / 2, 100 * dev, r,
-            dev <= 0.10 && r >= 0.9 ? "aim reached" : "aim not reached");
-    hb_log0("== times: suite %.0f s, training %.0f s, emulation %.0f s; report in %s.txt and %s.h5 ==", times[0],
-            times[1], times[2], rep, rep);
-    return HB_OK;
-}
-
-/* Stages 3-6: suite, training, emulation of two held-out boxes, validation. */
-static hb_status demo_pipeline(const demo_opts *o)
-{
-    hb_suite_row sel[64];
-    HB_TRY(select_rows(o, sel));
-    char train_dir[1100], val_dir[1100], model[sizeof ((hb_emulate_config *)0)->model];
-    snprintf(train_dir, sizeof train_dir, "%s/train", o->dir);
-    snprintf(val_dir, sizeof val_dir, "%s/heldout", o->dir);
-    double times[3], t0 = hb_now();
-    HB_TRY(demo_suite(o, sel, train_dir, val_dir));
-    times[0] = hb_now() - t0;
-    char **dp = NULL, **vp = NULL;
-    int nd = 0, nv = 0;
-    HB_TRY(hb_dataset_list(train_dir, &dp, &nd, MPI_COMM_WORLD));
-    hb_status rc = hb_dataset_list(val_dir, &vp, &nv, MPI_COMM_WORLD);
-    t0 = hb_now();
-    if (rc == HB_OK) rc = demo_train(o, dp, nd, vp, nv, model, sizeof model);
-    times[1] = hb_now() - t0;
-    if (rc == HB_OK) hb_log0("-- stage 5: emulating the 2 held-out boxes (%ld Euler-Maruyama steps) --", o->emu_steps);
-    t0 = hb_now();
-    char *emu[2];
-    char emu_store[2][sizeof ((hb_emulate_config *)0)->out];
-    for (int i = 0; i < 2 && rc == HB_OK; i++) {
-        hb_emulate_config ec = hb_emulate_config_default();
-        snprintf(ec.model, sizeof ec.model, "%s", model);
-        snprintf(ec.dm, sizeof ec.dm, "%s", vp[i]);
-        snprintf(ec.out, sizeof ec.out, "%s/emulated_%d.h5", o->dir, i);
-        memcpy(emu_store[i], ec.out, sizeof ec.out);
-        ec.steps = (int)o->emu_steps;
-        ec.seed = 1;
-        emu[i] = emu_store[i];
-        rc = hb_emulate(&ec, MPI_COMM_WORLD);
-    }
-    times[2] = hb_now() - t0;
-    if (rc == HB_OK) rc = demo_validate(o, vp, emu, times);
-    hb_dataset_free_list(dp, nd);
-    if (vp) hb_dataset_free_list(vp, nv);
-    return rc;
-}
-
-hb_status hb_cmd_demo(int argc, char **argv)
-{
-    static const struct option opts[] = {{"out", required_argument, 0, 'o'}, {"table", required_argument, 0, 't'},
-                                         {"boxes", required_argument, 0, 'b'}, {"grid", required_argument, 0, 'g'},
-                                         {"train-steps", required_argument, 0, 's'},
-                                         {"emulate-steps", required_argument, 0, 'e'},
-                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    demo_opts o = {"demo_out", HB_DEMO_TABLE, 16, 64, 400, 100};
+    static const struct option opts[] = {
+        {"out", required_argument, 0, 'o'}, {"table", required_argument, 0, 't'}, {"boxes", required_argument, 0, 'b'},
+        {"grid", required_argument, 0, 'g'}, {"box", required_argument, 0, 'G'},
+        {"train-steps", required_argument, 0, 's'}, {"batch", required_argument, 0, 'B'}, {"lr", required_argument, 0, 'l'},
+        {"ema", required_argument, 0, 'E'}, {"width", required_argument, 0, 'w'},
+        {"emulate-steps", required_argument, 0, 'e'}, {"seeds", required_argument, 0, 'S'},
+        {"repaints", required_argument, 0, 'r'}, {"diffusion", required_argument, 0, 'L'},
+        {"diffusion-from", required_argument, 0, 'F'}, {"loss-weight", required_argument, 0, 'K'},
+        {"sampler", required_argument, 0, 'm'}, {"dm-assignment", required_argument, 0, 'a'},
+        {"dm-floor", required_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': o.dir = optarg; break;
-        case 't': o.table = optarg; break;
-        case 'b': HB_TRY(hb_cli_long("--boxes", optarg, &o.boxes)); break;
-        case 'g': HB_TRY(hb_cli_long("--grid", optarg, &o.grid)); break;
-        case 's': HB_TRY(hb_cli_long("--train-steps", optarg, &o.train_steps)); break;
-        case 'e': HB_TRY(hb_cli_long("--emulate-steps", optarg, &o.emu_steps)); break;
-        case 'h': hb_cli_usage(DEMO_USAGE); return HB_OK;
+        case 'o': o->dir = optarg; break;
+        case 't': o->table = optarg; break;
+        case 'b': HB_TRY(hb_cli_long("--boxes", optarg, &o->boxes)); break;
+        case 'g': HB_TRY(hb_cli_long("--grid", optarg, &o->grid)); break;
+        case 'G': HB_TRY(hb_cli_double("--box", optarg, &o->box)); break;
+        case 's': HB_TRY(hb_cli_long("--train-steps", optarg, &o->train_steps)); break;
+        case 'B': HB_TRY(hb_cli_long("--batch", optarg, &o->batch)); break;
+        case 'l': HB_TRY(hb_cli_double("--lr", optarg, &o->lr)); break;
+        case 'E': HB_TRY(hb_cli_double("--ema", optarg, &o->ema)); break;
+        case 'w': HB_TRY(hb_cli_long("--width", optarg, &o->width)); break;
+        case 'e': HB_TRY(hb_cli_long("--emulate-steps", optarg, &o->emu_steps)); break;
+        case 'S': HB_TRY(hb_cli_long("--seeds", optarg, &o->seeds)); break;
+        case 'r': HB_TRY(hb_cli_long("--repaints", optarg, &o->repaints)); break;
+        case 'L': HB_TRY(hb_cli_double("--diffusion", optarg, &o->lambda)); break;
+        case 'F': HB_TRY(hb_cli_double("--diffusion-from", optarg, &o->t_switch)); break;
+        case 'K': HB_TRY(hb_cli_double("--loss-weight", optarg, &o->loss_weight)); break;
+        case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &o->dm_floor)); break;
+        case 'm':
+            if (strcmp(optarg, "em") && strcmp(optarg, "heun")) return HB_ERR0(HB_EARG, "--sampler %s: expected em or heun", optarg);
+            o->heun = strcmp(optarg, "heun") == 0;
+            break;
+        case 'a':
+            if (strcmp(optarg, "cic") && strcmp(optarg, "tsc")) return HB_ERR0(HB_EARG, "--dm-assignment %s: expected cic or tsc", optarg);
+            o->tsc = strcmp(optarg, "tsc") == 0;
+            break;
+        case 'h': hb_cli_usage(DEMO_USAGE); return HB_ESTOP;
         default: hb_cli_usage(DEMO_USAGE); return HB_EARG;
         }
     }
-    if (o.boxes < 2 || o.boxes > 60 || o.grid < 32 || o.grid % 4 || o.train_steps < 1 || o.emu_steps < 1) {
-        return HB_ERR0(HB_EARG, "demo: need 2 <= --boxes <= 60, --grid >= 32 a multiple of 4, positive steps");
+    if (optind != argc || o->boxes < 2 || o->grid < 8 || o->grid % 4 || !(o->box > 0) || o->train_steps < 1 ||
+        o->emu_steps < 1 || o->batch < 1 || o->seeds < 1 || o->repaints < 0 || o->width < 1 || !(o->lr > 0) ||
+        !(o->dm_floor > 0)) {
+        return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
+                       "seeds, width, lr and DM floor, --repaints >= 0\n%s", DEMO_USAGE);
     }
+    return HB_OK;
+}
+
+hb_status hb_cmd_demo(int argc, char **argv)
+{
+    demo_opts o = demo_opts_default();
+    hb_status rc = demo_options(argc, argv, &o);
+    if (rc == HB_ESTOP) return HB_OK;
+    HB_TRY(rc);
     const char *dir = o.dir;
     if (hb_world_rank() == 0) mkdir(dir, 0755);
     HB_TRY(hb_mpi(MPI_Barrier(MPI_COMM_WORLD)));

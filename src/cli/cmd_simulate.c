@@ -14,6 +14,25 @@ static const char *SIM_USAGE =
     "at every output redshift (simulation.z_out) to output.file. `hydrobridge params`\n"
     "lists every key; [cosmology] omega_m and sigma_8 are required.\n";
 
+/* The boxes of every output redshift: distinct names (z_out = 0.001 and 0
+ * both give dm_z0.00.h5), none the parameter file. */
+static hb_status check_outputs(const hb_sim_config *cfg, const char *ini)
+{
+    if (cfg->n_out > 1 && !strstr(cfg->out_pattern, "{z}")) return HB_OK;   /* hb_simulate says what is missing */
+    char (*names)[1100] = malloc((size_t)cfg->n_out * sizeof *names);
+    const char **outs = malloc((size_t)cfg->n_out * sizeof *outs);
+    if (hb_mpi_any(MPI_COMM_WORLD, !names || !outs)) { free(names); free(outs); return HB_ERR0(HB_ENOMEM, "names"); }
+    for (int i = 0; i < cfg->n_out; i++) {
+        hb_sim_output_name(cfg, cfg->z_out[i], names[i], sizeof names[i]);
+        outs[i] = names[i];
+    }
+    const char *ins[] = {ini};
+    hb_status rc = hb_cli_check_io(outs, cfg->n_out, ins, 1);
+    free(names);
+    free(outs);
+    return rc;
+}
+
 hb_status hb_cmd_simulate(int argc, char **argv)
 {
     const char *ini = NULL;
@@ -29,6 +48,8 @@ hb_status hb_cmd_simulate(int argc, char **argv)
         else return HB_ERR0(HB_EARG, "unexpected argument \"%s\"\n%s", argv[i], SIM_USAGE);
     }
     if (!ini) return HB_ERR0(HB_EARG, "no parameter file given\n%s", SIM_USAGE);
+    static const char *used[] = {"cosmology.", "feedback.", "simulation.", "output.", NULL};
+    HB_TRY(hb_cli_check_overrides("simulate", over, nover, used, NULL));
     static const char *required[] = {"cosmology.omega_m", "cosmology.sigma_8", NULL};
     hb_params par;
     HB_TRY(hb_params_load(&par, ini, nover, over, required, MPI_COMM_WORLD));
@@ -39,6 +60,7 @@ hb_status hb_cmd_simulate(int argc, char **argv)
         hb_cli_provenance(&par, prov);
         rc = hb_cli_sim_config(&par, prov, cfg);
     }
+    if (rc == HB_OK) rc = check_outputs(cfg, ini);
     if (rc == HB_OK) rc = hb_simulate(cfg, MPI_COMM_WORLD);
     free(prov);
     free(cfg);

@@ -23,8 +23,25 @@ static const char *TRAIN_USAGE =
     "  --val-every N      validation loss period (100)  --val-samples N held-out samples (4)\n"
     "  --checkpoint-every N  checkpoint period (500)    --no-augment    no cube symmetries\n"
     "  --beta t2|t        interpolant beta(t) (t2)      --sigma-c X     noise scale (0.5)\n"
+    "  --loss-weight K    voxel weights exp(K x0) of the loss, x0 the standardised log DM (0: uniform)\n"
+    "  --dm-floor X       DM density floor before log10 (1e-3)\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
+    "  --resume-changed   resume although the training files, their statistics or --sigma-c/--beta/--dm-floor\n"
+    "                     differ from the checkpoint's (refused otherwise)\n"
     "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n";
+
+/* The model file names none of the training or validation boxes. */
+static hb_status check_train_output(const char *out, char **dp, int nd, char **vp, int nv)
+{
+    const char **ins = malloc((size_t)(nd + nv + 1) * sizeof *ins);
+    if (hb_mpi_any(MPI_COMM_WORLD, !ins)) { free(ins); return HB_ERR0(HB_ENOMEM, "file list"); }
+    for (int i = 0; i < nd; i++) ins[i] = dp[i];
+    for (int i = 0; i < nv; i++) ins[nd + i] = vp[i];
+    const char *outs[] = {out};
+    hb_status rc = hb_cli_check_io(outs, 1, ins, nd + nv);
+    free(ins);
+    return rc;
+}
 
 hb_status hb_cmd_train(int argc, char **argv)
 {
@@ -36,6 +53,10 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"seed", required_argument, 0, 'S'}, {"val-every", required_argument, 0, 'V'}, {"val-samples", required_argument, 0, 'P'},
         {"checkpoint-every", required_argument, 0, 'C'}, {"no-augment", no_argument, 0, 'A'},
         {"beta", required_argument, 0, 'B'}, {"sigma-c", required_argument, 0, 'g'}, {"resume", no_argument, 0, 'R'},
+        {"resume-changed", no_argument, 0, 'X'},
+        {"loss-weight", required_argument, 0, 'K'}, {"dm-floor", required_argument, 0, 'f'},
+        {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
+        {"diffusion-from", required_argument, 0, 'F'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     hb_train_config c = hb_train_config_default();
     const char *data = NULL, *val = NULL;
@@ -68,6 +89,9 @@ hb_status hb_cmd_train(int argc, char **argv)
             break;
         case 'g': HB_TRY(hb_cli_double("--sigma-c", optarg, &X)); c.interp.sigma_c = X; break;
         case 'R': c.resume = 1; break;
+        case 'X': c.resume = c.resume_changed = 1; break;
+        case 'K': HB_TRY(hb_cli_double("--loss-weight", optarg, &c.loss_weight)); break;
+        case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &c.interp.floor[0])); break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
         case 'h': hb_cli_usage(TRAIN_USAGE); return HB_OK;
         default: hb_cli_usage(TRAIN_USAGE); return HB_EARG;
@@ -75,9 +99,10 @@ hb_status hb_cmd_train(int argc, char **argv)
     }
     if (!data || optind != argc) return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", TRAIN_USAGE);
     if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
-        !(c.adam.lr > 0) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0)) {
+        !(c.adam.lr > 0) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
+        !(c.interp.floor[0] > 0)) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
-                       "--val-samples and --lr, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0");
+                       "--val-samples --lr and --dm-floor, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0");
     }
     c.adam.total = c.steps;
     if (c.adam.warmup >= c.steps) c.adam.warmup = c.steps / 10;
@@ -85,6 +110,7 @@ hb_status hb_cmd_train(int argc, char **argv)
     int nd = 0, nv = 0;
     HB_TRY(hb_dataset_list(data, &dp, &nd, MPI_COMM_WORLD));
     hb_status rc = val ? hb_dataset_list(val, &vp, &nv, MPI_COMM_WORLD) : HB_OK;
+    if (rc == HB_OK) rc = check_train_output(c.out, dp, nd, vp, nv);
     hb_train_install_signals();
     if (rc == HB_OK) rc = hb_train(&c, dp, nd, vp, nv, MPI_COMM_WORLD);
     hb_dataset_free_list(dp, nd);
@@ -94,17 +120,40 @@ hb_status hb_cmd_train(int argc, char **argv)
 
 static const char *EMU_USAGE =
     "usage: hydrobridge emulate --model model.h5 --dm dm.h5 --out gas.h5 [--steps K] [--sampler em|heun]\n"
-    "                           [--seed S] [--threads N] [section.key=value ...]\n"
+    "                           [--seed S] [--seeds N] [--diffusion L] [--diffusion-from T] [--threads N]\n"
+    "                           [section.key=value ...]\n"
     "Emulate gas density and temperature for a DM box with a trained model, the network spread over\n"
     "the ranks in x-slabs (multiples of 4 planes). The parameters come from the DM file's attributes;\n"
     "cosmology.omega_m, cosmology.sigma_8 and feedback.a_* on the command line override them.\n"
-    "--steps: sampler steps (50).\n";
+    "--steps: sampler steps (50). --seeds N: N samples with seeds S, S+1, ... (--out must hold {seed},\n"
+    "e.g. gas_s{seed}.h5). --diffusion L: the sampler's noise is L sigma(t) from t = --diffusion-from\n"
+    "(0.5) on, the drift corrected by the score (no retraining; 0: the probability-flow ODE there).\n";
+
+/* Every sample's file: distinct, none the model or the DM box. */
+static hb_status check_emulate_outputs(const hb_emulate_config *c)
+{
+    if (c->n_seeds < 1 || c->n_seeds > 10000) return HB_ERR0(HB_EARG, "--seeds %d: expected 1..10000", c->n_seeds);
+    char (*names)[sizeof c->out + 32] = malloc((size_t)c->n_seeds * sizeof *names);
+    const char **outs = malloc((size_t)c->n_seeds * sizeof *outs);
+    if (hb_mpi_any(MPI_COMM_WORLD, !names || !outs)) { free(names); free(outs); return HB_ERR0(HB_ENOMEM, "names"); }
+    for (int i = 0; i < c->n_seeds; i++) {
+        hb_emulate_output_name(c->out, c->seed + (uint64_t)i, names[i], sizeof names[i]);
+        outs[i] = names[i];
+    }
+    const char *ins[] = {c->model, c->dm};
+    hb_status rc = hb_cli_check_io(outs, c->n_seeds, ins, 2);
+    free(names);
+    free(outs);
+    return rc;
+}
 
 hb_status hb_cmd_emulate(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"dm", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"steps", required_argument, 0, 's'}, {"sampler", required_argument, 0, 'S'}, {"seed", required_argument, 0, 'r'},
+        {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
+        {"diffusion-from", required_argument, 0, 'F'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     hb_emulate_config c = hb_emulate_config_default();
@@ -122,6 +171,9 @@ hb_status hb_cmd_emulate(int argc, char **argv)
             c.heun = strcmp(optarg, "heun") == 0;
             break;
         case 'r': HB_TRY(hb_cli_long("--seed", optarg, &L)); c.seed = (uint64_t)L; break;
+        case 'n': HB_TRY(hb_cli_long("--seeds", optarg, &L)); c.n_seeds = (int)L; break;
+        case 'L': HB_TRY(hb_cli_double("--diffusion", optarg, &c.lambda)); break;
+        case 'F': HB_TRY(hb_cli_double("--diffusion-from", optarg, &c.t_switch)); break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
         case 'h': hb_cli_usage(EMU_USAGE); return HB_OK;
         default: hb_cli_usage(EMU_USAGE); return HB_EARG;
@@ -134,6 +186,9 @@ hb_status hb_cmd_emulate(int argc, char **argv)
         over[nover++] = argv[i];
     }
     if (!have_m || !have_d || !have_o) return HB_ERR0(HB_EARG, "need --model, --dm and --out\n%s", EMU_USAGE);
+    static const char *used[] = {"cosmology.omega_m", "cosmology.sigma_8", "feedback.", NULL};
+    HB_TRY(hb_cli_check_overrides("emulate", over, nover, used, NULL));
+    HB_TRY(check_emulate_outputs(&c));
     hb_params par;
     HB_TRY(hb_params_load(&par, NULL, nover, over, NULL, MPI_COMM_WORLD));
     hb_cli_theta_overrides(&par, c.theta_override);

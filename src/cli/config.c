@@ -1,6 +1,7 @@
 /* Typed configurations from the parameter dictionary: the only place that
  * turns INI keys into the structs the stages take (src/cli/cli.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,13 +10,20 @@
 hb_cosmo_config hb_cli_cosmo(const hb_params *p)
 {
     hb_cosmo_config c;
+    memset(&c, 0, sizeof c);
     c.omega_m = hb_params_double(p, "cosmology.omega_m");
     c.omega_b = hb_params_double(p, "cosmology.omega_b");
     c.h = hb_params_double(p, "cosmology.h");
     c.n_s = hb_params_double(p, "cosmology.n_s");
     c.sigma_8 = hb_params_double(p, "cosmology.sigma_8");
     c.t_cmb = hb_params_double(p, "cosmology.t_cmb");
-    c.nowiggle = strcmp(hb_params_string(p, "cosmology.transfer"), "eh98_nowiggle") == 0;
+    const char *tf = hb_params_string(p, "cosmology.transfer");
+    c.nowiggle = strcmp(tf, "eh98_nowiggle") == 0;
+    if (strcmp(tf, "table") == 0) {
+        const char *path = hb_params_string(p, "cosmology.pk_table");
+        snprintf(c.pk_table, sizeof c.pk_table, "%s", path[0] ? path : "(cosmology.pk_table is not set)");
+        c.pk_renormalise = (int)hb_params_int(p, "cosmology.pk_renormalise");
+    }
     return c;
 }
 
@@ -59,11 +67,21 @@ hb_status hb_cli_sim_config(const hb_params *p, const hb_provenance *prov, hb_si
     c->lpt_order = (int)hb_params_int(p, "simulation.lpt_order");
     c->fixed_amplitude = (int)hb_params_int(p, "simulation.fixed_amplitude");
     c->force = force_config(p);
-    c->plane_wave = strcmp(hb_params_string(p, "simulation.ic"), "plane_wave") == 0;
+    const char *ic = hb_params_string(p, "simulation.ic");
+    c->plane_wave = strcmp(ic, "plane_wave") == 0;
+    c->inverted_phases = (int)hb_params_int(p, "simulation.inverted_phases");
+    if (strcmp(ic, "file") == 0) {
+        const char *f = hb_params_string(p, "simulation.ic_file");
+        if (!f[0]) return HB_ERR0(HB_EARG, "simulation.ic = file needs simulation.ic_file");
+        snprintf(c->ic_file, sizeof c->ic_file, "%s", f);
+        const char *u = hb_params_string(p, "simulation.ic_length_unit");
+        c->ic_length_unit = strcmp(u, "kpc") == 0 ? 1000 : strcmp(u, "mpc") == 0 ? 1 : 0;
+    }
     c->plane_wave_mode = (int)hb_params_int(p, "simulation.plane_wave_mode");
     c->plane_wave_a_cross = hb_params_double(p, "simulation.plane_wave_a_cross");
     snprintf(c->out_pattern, sizeof c->out_pattern, "%s", hb_params_string(p, "output.file"));
     c->write_particles = (int)hb_params_int(p, "output.particles");
+    c->out_order = strcmp(hb_params_string(p, "output.mass_assignment"), "tsc") == 0 ? 3 : 2;
     c->prov = prov;
     return HB_OK;
 }

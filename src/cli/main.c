@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "hb/version.h"
@@ -18,6 +19,7 @@ static const hb_command COMMANDS[] = {
     {"calibrate-mock", hb_cmd_calibrate_mock, "fit the mock's constants to the CAMELS TNG suppression"},
     {"import-camels", hb_cmd_import_camels, "a CAMELS snapshot (Gadget/Arepo HDF5) as a box file"},
     {"import-cmd", hb_cmd_import_cmd, "CAMELS Multifield Dataset grids (.npy) as a box file"},
+    {"holdout", hb_cmd_holdout, "choose held-out rows of a table inside the training range"},
     {"train", hb_cmd_train, "train the interpolant network on box files (DM -> gas)"},
     {"emulate", hb_cmd_emulate, "emulate the gas fields of a DM box with a trained model"},
     {"validate", hb_cmd_validate, "P(k), r(k), PDFs and suppression of emulated boxes against the truth"},
@@ -33,6 +35,21 @@ static void usage(void)
            "usage: [mpirun -np R] hydrobridge COMMAND [options]\n\ncommands:\n", HB_VERSION);
     for (int i = 0; i < N_COMMANDS; i++) printf("  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     printf("\n`hydrobridge COMMAND --help` describes a command.\n");
+}
+
+/* Do all ranks reach this point within `seconds`? (A non-blocking barrier,
+ * polled; its MPI return codes are irrelevant here: any failure means no.) */
+static int all_arrive(double seconds)
+{
+    MPI_Request req;
+    if (MPI_Ibarrier(MPI_COMM_WORLD, &req) != MPI_SUCCESS) return 0;
+    const double t0 = MPI_Wtime();
+    int done = 0;
+    while (!done && MPI_Wtime() - t0 < seconds) {
+        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return 0;
+        if (!done) usleep(1000);
+    }
+    return done;
 }
 
 int main(int argc, char **argv)
@@ -61,10 +78,13 @@ int main(int argc, char **argv)
         }
     }
     if (rc != HB_OK && rc != HB_ESTOP) {
-        /* Every rank may not have seen the error: abort the whole job. */
         fflush(stdout);
         fflush(stderr);
-        if (hb_world_size() > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+        /* Most errors are agreed by every rank: they all get here, and the
+         * job ends cleanly (the message printed by whichever rank found the
+         * problem is not cut off by an abort). A rank that does not arrive
+         * within 5 s is stuck elsewhere: abort the whole job. */
+        if (hb_world_size() > 1 && !all_arrive(5.0)) MPI_Abort(MPI_COMM_WORLD, 1);
         MPI_Finalize();
         return 1;
     }

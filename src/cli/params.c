@@ -31,18 +31,23 @@ typedef struct spec {
 /* The only place defaults live. CAMELS-like: 25 Mpc/h box, Planck-like
  * Omega_b, h and n_s of the CAMELS LH suites (SCIENCE.md 2.1). */
 static const spec SCHEMA[] = {
-    {"cosmology.omega_m", PT_DOUBLE, NULL, 0.05, 1.0, NULL, "matter density today (CDM + baryons)"},
+    {"cosmology.omega_m", PT_DOUBLE, NULL, HB_OMEGA_M_MIN, HB_OMEGA_M_MAX, NULL, "matter density today (CDM + baryons)"},
     {"cosmology.omega_b", PT_DOUBLE, "0.049", 0.0, 0.3, NULL, "baryon density today"},
     {"cosmology.h", PT_DOUBLE, "0.6711", 0.3, 1.2, NULL, "H0 / (100 km/s/Mpc)"},
     {"cosmology.n_s", PT_DOUBLE, "0.9624", 0.5, 1.5, NULL, "primordial spectral index"},
-    {"cosmology.sigma_8", PT_DOUBLE, NULL, 0.1, 2.0, NULL, "rms linear overdensity in 8 Mpc/h spheres at z=0"},
+    {"cosmology.sigma_8", PT_DOUBLE, NULL, HB_SIGMA_8_MIN, HB_SIGMA_8_MAX, NULL, "rms linear overdensity in 8 Mpc/h spheres at z=0"},
     {"cosmology.t_cmb", PT_DOUBLE, "2.7255", 1.0, 4.0, NULL, "CMB temperature [K] (transfer function)"},
-    {"cosmology.transfer", PT_CHOICE, "eh98", 0, 0, "eh98|eh98_nowiggle",
-     "linear transfer function: Eisenstein & Hu 1998 with or without BAO wiggles"},
-    {"feedback.a_sn1", PT_DOUBLE, "1.0", 0.01, 100.0, NULL, "CAMELS A_SN1 (SN wind energy)"},
-    {"feedback.a_agn1", PT_DOUBLE, "1.0", 0.01, 100.0, NULL, "CAMELS A_AGN1 (AGN kinetic-mode energy)"},
-    {"feedback.a_sn2", PT_DOUBLE, "1.0", 0.01, 100.0, NULL, "CAMELS A_SN2 (SN wind speed)"},
-    {"feedback.a_agn2", PT_DOUBLE, "1.0", 0.01, 100.0, NULL, "CAMELS A_AGN2 (AGN burstiness)"},
+    {"cosmology.transfer", PT_CHOICE, "eh98", 0, 0, "eh98|eh98_nowiggle|table",
+     "linear power: Eisenstein & Hu 1998 with or without BAO wiggles, or a table (cosmology.pk_table)"},
+    {"cosmology.pk_table", PT_STRING, "", 0, 0, NULL,
+     "transfer = table: P(k, z = 0) file, columns k [h/Mpc] and P [(Mpc/h)^3], '#' comments (CAMB "
+     "matterpower.dat, CLASS _pk.dat); log-log cubic spline; must cover every k of the initial conditions"},
+    {"cosmology.pk_renormalise", PT_INT, "1", 0, 1, NULL,
+     "transfer = table: 1 scales the table to sigma_8; 0 uses it as it is (its sigma_8 must match within 1%)"},
+    {"feedback.a_sn1", PT_DOUBLE, "1.0", HB_A_MIN, HB_A_MAX, NULL, "CAMELS A_SN1 (SN wind energy)"},
+    {"feedback.a_agn1", PT_DOUBLE, "1.0", HB_A_MIN, HB_A_MAX, NULL, "CAMELS A_AGN1 (AGN kinetic-mode energy)"},
+    {"feedback.a_sn2", PT_DOUBLE, "1.0", HB_A_MIN, HB_A_MAX, NULL, "CAMELS A_SN2 (SN wind speed)"},
+    {"feedback.a_agn2", PT_DOUBLE, "1.0", HB_A_MIN, HB_A_MAX, NULL, "CAMELS A_AGN2 (AGN burstiness)"},
     {"simulation.box_size", PT_DOUBLE, "25.0", 1e-3, 1e5, NULL, "comoving box side [Mpc/h]"},
     {"simulation.n_particles", PT_INT, "64", 2, 4096, NULL, "particles per side"},
     {"simulation.mesh_factor", PT_INT, "2", 1, 4, NULL, "force-mesh cells per particle per side"},
@@ -61,8 +66,16 @@ static const spec SCHEMA[] = {
      "within 1% where CIC's lattice discreteness adds ~1-2% (README, PM accuracy)"},
     {"simulation.interlacing", PT_INT, "0", 0, 1, NULL,
      "1: average forces from two grids offset by half a cell (twice the FFTs, less aliasing)"},
-    {"simulation.ic", PT_CHOICE, "gaussian", 0, 0, "gaussian|plane_wave",
-     "gaussian: random field from P_lin; plane_wave: Zel'dovich pancake along x"},
+    {"simulation.ic", PT_CHOICE, "gaussian", 0, 0, "gaussian|plane_wave|file",
+     "gaussian: random field from P_lin; plane_wave: Zel'dovich pancake along x; file: Gadget initial "
+     "conditions (simulation.ic_file; the start redshift is the file's, z_init is not used)"},
+    {"simulation.ic_file", PT_STRING, "", 0, 0, NULL,
+     "ic = file: Gadget IC file or set (binary SnapFormat 1 as N-GenIC/2LPTic write it, or HDF5): a file, "
+     "BASE.0 of a set, or BASE"},
+    {"simulation.ic_length_unit", PT_CHOICE, "auto", 0, 0, "auto|mpc|kpc",
+     "ic = file: unit of the file's lengths; auto compares its BoxSize with simulation.box_size"},
+    {"simulation.inverted_phases", PT_INT, "0", 0, 1, NULL,
+     "1: delta_k -> -delta_k, the partner of a paired run (with fixed_amplitude = 1: paired-fixed)"},
     {"simulation.plane_wave_a_cross", PT_DOUBLE, "1.0", 1e-4, 100.0, NULL,
      "plane_wave: scale factor of shell crossing"},
     {"simulation.plane_wave_mode", PT_INT, "1", 1, 64, NULL, "plane_wave: wavelength = box_size / mode"},
@@ -82,6 +95,8 @@ static const spec SCHEMA[] = {
     {"output.file", PT_STRING, "dm_z{z}.h5", 0, 0, NULL,
      "output file; {z} is replaced by the redshift (%.2f), needed with several outputs"},
     {"output.particles", PT_INT, "0", 0, 1, NULL, "1: also write particle positions and velocities"},
+    {"output.mass_assignment", PT_CHOICE, "cic", 0, 0, "cic|tsc",
+     "mass assignment of the output DM density (tsc leaves no cell empty at n_grid = n_particles)"},
 };
 enum { N_SCHEMA = sizeof SCHEMA / sizeof SCHEMA[0] };
 _Static_assert(N_SCHEMA <= HB_PARAMS_MAX, "raise HB_PARAMS_MAX");
@@ -204,13 +219,16 @@ hb_status hb_params_set(hb_params *p, const char *key, const char *value)
 }
 
 /* The line of `key` inside [section] of file, for error messages; 0 if not found. */
-static int find_line(const char *file, const char *section, const char *key)
+/* The line of key in [section] of file (0: not found); *again: the line of
+ * a second occurrence (0: none). */
+static int find_line(const char *file, const char *section, const char *key, int *again)
 {
+    *again = 0;
     FILE *f = fopen(file, "r");
     if (!f) return 0;
     char line[1024], cur[256] = "";
     int lineno = 0, found = 0;
-    while (!found && fgets(line, sizeof line, f)) {
+    while (!*again && fgets(line, sizeof line, f)) {
         lineno++;
         char *s = line;
         while (isspace((unsigned char)*s)) s++;
@@ -226,7 +244,8 @@ static int find_line(const char *file, const char *section, const char *key)
         size_t kl = strlen(key);
         if (strcasecmp(cur, section) == 0 && strncasecmp(s, key, kl) == 0 &&
             (isspace((unsigned char)s[kl]) || s[kl] == '=')) {
-            found = lineno;
+            if (found) *again = lineno;
+            else found = lineno;
         }
     }
     fclose(f);
@@ -255,7 +274,12 @@ static hb_status parse_file(hb_params *p, const char *file)
             char full[256], why[512];
             snprintf(full, sizeof full, "%s.%s", sec, name);
             int i = find_key(full);
-            int line = find_line(file, sec, name);
+            int again, line = find_line(file, sec, name, &again);
+            if (again) {
+                rc = HB_ERR(HB_EARG, "%s:%d: %s is set twice (also on line %d); which one holds is not obvious, so "
+                            "neither does", file, again, full, line);
+                break;
+            }
             if (i < 0) {
                 rc = HB_ERR(HB_EARG, "%s:%d: unknown parameter \"%s\" in [%s] "
                             "(hydrobridge params lists the known ones)", file, line, name, sec);

@@ -1,0 +1,150 @@
+/* make_bad: bad inputs for the reliability tests (tests/reliability.sh).
+ *   make_bad cell OUT FIELD VALUE   a toy box (16^3) with FIELD[3][4][5] = VALUE
+ *                                   (nan, inf, -inf or a number; "zero": the whole field 0)
+ *   make_bad attr OUT NAME VALUE    a toy box with the root attribute NAME = VALUE
+ *   make_bad box OUT N L            a toy box of N^3 cells in L Mpc/h
+ *   make_bad flat OUT               a toy box whose gas density and temperature are constant
+ *   make_bad shape OUT              a box whose dm_density has the shape (16, 160)
+ *   make_bad npy OUT SEED           an NPY v1 file of float32, shape (2, 16, 16, 16), lognormal values
+ *   make_bad poison MODEL           set the first weight of MODEL's /ema (or /weights) to NaN, in place
+ * Serial; the toy boxes are tests/toy.h's. */
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "toy.h"
+
+#define N 16
+
+static float value_of(const char *v)
+{
+    if (!strcmp(v, "nan")) return NAN;
+    if (!strcmp(v, "inf")) return INFINITY;
+    if (!strcmp(v, "-inf")) return -INFINITY;
+    return strtof(v, NULL);
+}
+
+/* Read (write = 0) or overwrite (write = 1) dataset `name` of file path, N^3 floats. */
+static int access_field(const char *path, const char *name, float *buf, int write)
+{
+    hid_t f = H5Fopen(path, write ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return 1;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    int bad = d < 0 || (write ? H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)
+                              : H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)) < 0;
+    if (d >= 0) H5Dclose(d);
+    return bad | (H5Fclose(f) < 0);
+}
+
+static int cell(const char *out, const char *field, const char *v)
+{
+    if (toy_write(out, N, 25.0, 0.3, 1.0, 5, 1) != HB_OK) return 1;
+    static float buf[N * N * N];
+    char name[256];
+    snprintf(name, sizeof name, "/fields/%s", field);
+    if (access_field(out, name, buf, 0)) return 1;
+    if (!strcmp(v, "zero")) memset(buf, 0, sizeof buf);
+    else buf[(3 * N + 4) * N + 5] = value_of(v);
+    return access_field(out, name, buf, 1);
+}
+
+static int attr(const char *out, const char *name, const char *v)
+{
+    if (toy_write(out, N, 25.0, 0.3, 1.0, 5, 1) != HB_OK) return 1;
+    hid_t f = H5Fopen(out, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) return 1;
+    double x = value_of(v);
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    int bad = a < 0 || H5Awrite(a, H5T_NATIVE_DOUBLE, &x) < 0;
+    if (a >= 0) H5Aclose(a);
+    return bad | (H5Fclose(f) < 0);
+}
+
+static int flat(const char *out)
+{
+    if (toy_write(out, N, 25.0, 0.3, 1.0, 5, 1) != HB_OK) return 1;
+    static float buf[N * N * N];
+    for (int i = 0; i < N * N * N; i++) buf[i] = 1.0f;
+    int bad = access_field(out, "/fields/gas_density", buf, 1);
+    for (int i = 0; i < N * N * N; i++) buf[i] = 1e4f;
+    return bad | access_field(out, "/fields/gas_temperature", buf, 1);
+}
+
+/* The first dataset of a weight group, found by iteration. */
+static herr_t first_dataset(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)g; (void)info;
+    snprintf((char *)data, 256, "%s", name);
+    return 1;   /* stop */
+}
+
+static int poison(const char *model)
+{
+    hid_t f = H5Fopen(model, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) return 1;
+    const char *set = H5Lexists(f, "/ema", H5P_DEFAULT) > 0 ? "/ema" : "/weights";
+    hid_t g = H5Gopen2(f, set, H5P_DEFAULT);
+    char name[256] = "";
+    H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, first_dataset, name);
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    hid_t s = H5Dget_space(d);
+    hssize_t n = H5Sget_simple_extent_npoints(s);
+    float *w = malloc((size_t)n * sizeof *w);
+    int bad = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w) < 0;
+    w[0] = NAN;
+    bad |= H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w) < 0;
+    free(w);
+    H5Sclose(s);
+    H5Dclose(d);
+    H5Gclose(g);
+    return bad | (H5Fclose(f) < 0);
+}
+
+static int shape(const char *out)
+{
+    static float buf[16 * 160];
+    for (int i = 0; i < 16 * 160; i++) buf[i] = 1.0f;
+    hid_t f = H5Fcreate(out, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(f, "/fields", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t d[2] = {16, 160};
+    hid_t sp = H5Screate_simple(2, d, NULL);
+    hid_t ds = H5Dcreate2(g, "dm_density", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0;
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Gclose(g);
+    return bad | (H5Fclose(f) < 0);
+}
+
+static int npy(const char *out, long seed)
+{
+    FILE *f = fopen(out, "wb");
+    if (!f) return 1;
+    char hdr[128];
+    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, %d, %d, %d), }", N, N, N);
+    while ((10 + n + 1) % 64) hdr[n++] = ' ';
+    hdr[n++] = '\n';
+    const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
+    int bad = fwrite(pre, 1, 10, f) != 10 || fwrite(hdr, 1, (size_t)n, f) != (size_t)n;
+    for (size_t i = 0; i < 2 * (size_t)N * N * N && !bad; i++) {
+        float v = (float)pow(10, toy_g(seed, i));
+        bad = fwrite(&v, 4, 1, f) != 1;
+    }
+    return bad | (fclose(f) != 0);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    int bad = 1;
+    if (argc == 5 && !strcmp(argv[1], "cell")) bad = cell(argv[2], argv[3], argv[4]);
+    else if (argc == 5 && !strcmp(argv[1], "attr")) bad = attr(argv[2], argv[3], argv[4]);
+    else if (argc == 3 && !strcmp(argv[1], "flat")) bad = flat(argv[2]);
+    else if (argc == 5 && !strcmp(argv[1], "box")) bad = toy_write(argv[2], atoi(argv[3]), atof(argv[4]), 0.3, 1.0, 5, 1) != HB_OK;
+    else if (argc == 3 && !strcmp(argv[1], "poison")) bad = poison(argv[2]);
+    else if (argc == 3 && !strcmp(argv[1], "shape")) bad = shape(argv[2]);
+    else if (argc == 4 && !strcmp(argv[1], "npy")) bad = npy(argv[2], atol(argv[3]));
+    else fprintf(stderr, "usage: make_bad cell|attr|box|flat|shape|npy|poison ...\n");
+    MPI_Finalize();
+    return bad;
+}
