@@ -337,58 +337,60 @@ static hb_status check_reserved(const hb_unet *u, int train)
     return HB_OK;
 }
 
+/* Where one pass keeps its activations: the five resblocks' input, hidden,
+ * scratch and output, the two decoders' convolution output and activation.
+ * Training keeps what the backward pass needs; inference reuses dead buffers. */
+typedef struct pass_slots {
+    float *stem, *rb0_h, *rb0_s, *rb0_o, *d1, *rb1_h, *rb1_s, *rb1_o, *rb2_h, *rb2_s, *rb2_o;
+    float *up1_t, *g1, *a1, *rb3_h, *rb3_s, *rb3_o, *up0_t, *g0, *a0, *rb4_h, *rb4_s, *rb4_o;
+} pass_slots;
+
+/* The architecture, once: stem, r0, down, r1, down, r2, up + concat, dec1,
+ * r1b, up + concat, dec0, r0b, head. */
+static hb_status unet_pass(hb_unet *u, const float *x, const float *feat, float *y, const pass_slots *q)
+{
+    hb_unet_acts *a = &u->a;
+    const int w = u->cfg.width;
+    const size_t V0 = (size_t)u->X * LP(u, 0);
+    embed(u, feat);
+    memcpy(interior(u, a->x0, 0, u->cin), x, V0 * u->cin * sizeof *x);
+    HB_TRY(conv_x(u, 0, interior(u, q->stem, 0, w), a->x0, u->stem_w, u->stem_b, u->cin, w, 1, 0));
+    HB_TRY(rb_forward(u, 0, 0, w, q->stem, 1, q->rb0_h, q->rb0_s, q->rb0_o));
+    down(u, 0, w, q->d1, q->rb0_o, u->down1_w, u->down1_b);
+    HB_TRY(rb_forward(u, 1, 1, 2 * w, q->d1, 1, q->rb1_h, q->rb1_s, q->rb1_o));
+    down(u, 1, 2 * w, a->d2, q->rb1_o, u->down2_w, u->down2_b);
+    HB_TRY(rb_forward(u, 2, 2, 4 * w, a->d2, 1, q->rb2_h, q->rb2_s, q->rb2_o));
+    up_concat(u, 1, 2 * w, a->c1, q->rb2_o, q->rb1_o, q->up1_t, u->up1_w, u->up1_b);
+    HB_TRY(conv_x(u, 1, interior(u, q->g1, 1, 2 * w), a->c1, u->dec1_w, u->dec1_b, 4 * w, 2 * w, 1, 0));
+    HB_TRY(silu_all(u, 1, 2 * w, q->a1, q->g1));
+    HB_TRY(rb_forward(u, 3, 1, 2 * w, q->a1, 0, q->rb3_h, q->rb3_s, q->rb3_o));
+    up_concat(u, 0, w, a->c0, q->rb3_o, q->rb0_o, q->up0_t, u->up0_w, u->up0_b);
+    HB_TRY(conv_x(u, 0, interior(u, q->g0, 0, w), a->c0, u->dec0_w, u->dec0_b, 2 * w, w, 1, 0));
+    HB_TRY(silu_all(u, 0, w, q->a0, q->g0));
+    HB_TRY(rb_forward(u, 4, 0, w, q->a0, 0, q->rb4_h, q->rb4_s, q->rb4_o));
+    hb_conv1_forward(y, interior(u, q->rb4_o, 0, w), P(u, u->head_w), P(u, u->head_b), 1, w, u->cfg.n_fields, V0);
+    return HB_OK;
+}
+
 hb_status hb_unet_forward(hb_unet *u, const float *x, const float *feat, float *y)
 {
     HB_TRY(check_reserved(u, 1));
     hb_unet_acts *a = &u->a;
-    const int w = u->cfg.width;
-    const size_t V0 = (size_t)u->X * LP(u, 0);
+    const pass_slots q = {a->s0, a->h0, a->t0a, a->o0, a->d1, a->h1, a->t1a, a->o1, a->h2, a->t2a, a->o2,
+                          a->t1b, a->g1, a->t1b, a->hb1, a->t1a, a->ob1, a->t0b, a->g0, a->t0b, a->hb0, a->t0a, a->ob0};
     u->feat = feat;
-    embed(u, feat);
-    memcpy(interior(u, a->x0, 0, u->cin), x, V0 * u->cin * sizeof *x);
-    HB_TRY(conv_x(u, 0, interior(u, a->s0, 0, w), a->x0, u->stem_w, u->stem_b, u->cin, w, 1, 0));
-    HB_TRY(rb_forward(u, 0, 0, w, a->s0, 1, a->h0, a->t0a, a->o0));
-    down(u, 0, w, a->d1, a->o0, u->down1_w, u->down1_b);
-    HB_TRY(rb_forward(u, 1, 1, 2 * w, a->d1, 1, a->h1, a->t1a, a->o1));
-    down(u, 1, 2 * w, a->d2, a->o1, u->down2_w, u->down2_b);
-    HB_TRY(rb_forward(u, 2, 2, 4 * w, a->d2, 1, a->h2, a->t2a, a->o2));
-    up_concat(u, 1, 2 * w, a->c1, a->o2, a->o1, a->t1b, u->up1_w, u->up1_b);
-    HB_TRY(conv_x(u, 1, interior(u, a->g1, 1, 2 * w), a->c1, u->dec1_w, u->dec1_b, 4 * w, 2 * w, 1, 0));
-    HB_TRY(silu_all(u, 1, 2 * w, a->t1b, a->g1));
-    HB_TRY(rb_forward(u, 3, 1, 2 * w, a->t1b, 0, a->hb1, a->t1a, a->ob1));
-    up_concat(u, 0, w, a->c0, a->ob1, a->o0, a->t0b, u->up0_w, u->up0_b);
-    HB_TRY(conv_x(u, 0, interior(u, a->g0, 0, w), a->c0, u->dec0_w, u->dec0_b, 2 * w, w, 1, 0));
-    HB_TRY(silu_all(u, 0, w, a->t0b, a->g0));
-    HB_TRY(rb_forward(u, 4, 0, w, a->t0b, 0, a->hb0, a->t0a, a->ob0));
-    hb_conv1_forward(y, interior(u, a->ob0, 0, w), P(u, u->head_w), P(u, u->head_b), 1, w, u->cfg.n_fields, V0);
-    return HB_OK;
+    return unet_pass(u, x, feat, y, &q);
 }
 
 hb_status hb_unet_infer(hb_unet *u, const float *x, const float *feat, float *y)
 {
     HB_TRY(check_reserved(u, 0));
     hb_unet_acts *a = &u->a;
-    const int w = u->cfg.width;
-    const size_t V0 = (size_t)u->X * LP(u, 0);
-    embed(u, feat);
-    memcpy(interior(u, a->x0, 0, u->cin), x, V0 * u->cin * sizeof *x);
-    HB_TRY(conv_x(u, 0, interior(u, a->o0, 0, w), a->x0, u->stem_w, u->stem_b, u->cin, w, 1, 0));
-    HB_TRY(rb_forward(u, 0, 0, w, a->o0, 1, a->t0a, a->t0a, a->o0));
-    down(u, 0, w, a->o1, a->o0, u->down1_w, u->down1_b);
-    HB_TRY(rb_forward(u, 1, 1, 2 * w, a->o1, 1, a->t1a, a->t1a, a->o1));
-    down(u, 1, 2 * w, a->d2, a->o1, u->down2_w, u->down2_b);
-    HB_TRY(rb_forward(u, 2, 2, 4 * w, a->d2, 1, a->h2, a->h2, a->d2));
-    up_concat(u, 1, 2 * w, a->c1, a->d2, a->o1, a->t1a, u->up1_w, u->up1_b);
-    HB_TRY(conv_x(u, 1, interior(u, a->g1, 1, 2 * w), a->c1, u->dec1_w, u->dec1_b, 4 * w, 2 * w, 1, 0));
-    HB_TRY(silu_all(u, 1, 2 * w, a->g1, a->g1));
-    HB_TRY(rb_forward(u, 3, 1, 2 * w, a->g1, 0, a->t1a, a->t1a, a->g1));
-    up_concat(u, 0, w, a->c0, a->g1, a->o0, a->t0a, u->up0_w, u->up0_b);
-    /* the skip o0 is dead: it takes the decoder's output */
-    HB_TRY(conv_x(u, 0, interior(u, a->o0, 0, w), a->c0, u->dec0_w, u->dec0_b, 2 * w, w, 1, 0));
-    HB_TRY(silu_all(u, 0, w, a->o0, a->o0));
-    HB_TRY(rb_forward(u, 4, 0, w, a->o0, 0, a->t0a, a->t0a, a->o0));
-    hb_conv1_forward(y, interior(u, a->o0, 0, w), P(u, u->head_w), P(u, u->head_b), 1, w, u->cfg.n_fields, V0);
-    return HB_OK;
+    /* in place wherever the data flow allows; the skip o0 is dead once
+     * concatenated and takes the last decoder's output */
+    const pass_slots q = {a->o0, a->t0a, a->t0a, a->o0, a->o1, a->t1a, a->t1a, a->o1, a->h2, a->h2, a->d2,
+                          a->t1a, a->g1, a->g1, a->t1a, a->t1a, a->g1, a->t0a, a->o0, a->o0, a->t0a, a->t0a, a->o0};
+    return unet_pass(u, x, feat, y, &q);
 }
 
 /* ---- backward ----------------------------------------------------------- */

@@ -85,3 +85,27 @@ static inline float *hb_test_gather(const hb_mesh *m, const float *buf)
     return all;
 }
 #endif
+
+#if defined(HB_SIMULATE_H) && defined(HB_MESH_H) && !defined(HB_TEST_SIM)
+#define HB_TEST_SIM
+/* Run cfg on comm for n steps to a = a0 + da i (a0 <= 0: from the start's
+ * a), paint the density on an n_grid^3 mesh of the run's box and gather it
+ * to rank 0 of comm (NULL elsewhere). Collective over comm. */
+static inline float *hb_test_run_density(const hb_sim_config *cfg, MPI_Comm comm, int n_grid, double a0, double da,
+                                         int n)
+{
+    hb_sim s;
+    ck_assert_int_eq(hb_sim_init(&s, cfg, comm), HB_OK);
+    const double base = a0 > 0 ? a0 : s.a;
+    for (int i = 1; i <= n; i++) ck_assert_int_eq(hb_sim_step(&s, base + da * i), HB_OK);
+    hb_mesh m;
+    ck_assert_int_eq(hb_mesh_init(&m, n_grid, cfg->box_size, comm, FFTW_ESTIMATE), HB_OK);
+    float *rho = hb_mesh_alloc(&m);
+    ck_assert_int_eq(hb_sim_density(&s, &m, rho), HB_OK);
+    float *all = hb_test_gather(&m, rho);
+    fftwf_free(rho);
+    hb_mesh_free(&m);
+    hb_sim_free(&s);
+    return all;
+}
+#endif

@@ -275,36 +275,16 @@ START_TEST(file_run_rank_independent)
     write_set("ri", 0, 2, 1, 0);
     hb_sim_config cfg = file_config("ri", "auto");
     cfg.n_grid = 32;
-    hb_sim s;
-    ck_assert_int_eq(hb_sim_init(&s, &cfg, MPI_COMM_WORLD), HB_OK);
-    for (int i = 1; i <= 4; i++) ck_assert_int_eq(hb_sim_step(&s, s.a + 0.1), HB_OK);
-    hb_mesh m;
-    ck_assert_int_eq(hb_mesh_init(&m, 32, LBOX, MPI_COMM_WORLD, FFTW_ESTIMATE), HB_OK);
-    float *rho = hb_mesh_alloc(&m);
-    ck_assert_int_eq(hb_sim_density(&s, &m, rho), HB_OK);
-    float *all = hb_test_gather(&m, rho);
-    hb_sim_free(&s);
+    float *all = hb_test_run_density(&cfg, MPI_COMM_WORLD, 32, 0, 0.1, 4);
     double worst = 0;
     if (hb_world_rank() == 0) {
-        hb_sim s1;
-        ck_assert_int_eq(hb_sim_init(&s1, &cfg, MPI_COMM_SELF), HB_OK);
-        for (int i = 1; i <= 4; i++) ck_assert_int_eq(hb_sim_step(&s1, s1.a + 0.1), HB_OK);
-        hb_mesh m1;
-        ck_assert_int_eq(hb_mesh_init(&m1, 32, LBOX, MPI_COMM_SELF, FFTW_ESTIMATE), HB_OK);
-        float *r1 = hb_mesh_alloc(&m1);
-        ck_assert_int_eq(hb_sim_density(&s1, &m1, r1), HB_OK);
-        float *solo = hb_test_gather(&m1, r1);
+        float *solo = hb_test_run_density(&cfg, MPI_COMM_SELF, 32, 0, 0.1, 4);
         for (long i = 0; i < 32L * 32 * 32; i++) worst = hb_test_max(worst, fabs(all[i] - solo[i]));
         printf("run from a file on %d ranks vs 1: max |d rho| = %.2e\n", hb_world_size(), worst);
         free(solo);
-        fftwf_free(r1);
-        hb_mesh_free(&m1);
-        hb_sim_free(&s1);
     }
     ck_assert_double_lt(hb_test_allmax(worst), 1e-5);
     free(all);
-    fftwf_free(rho);
-    hb_mesh_free(&m);
 }
 END_TEST
 
