@@ -64,26 +64,6 @@ static hb_status drift_at(void *ctx, float *state, double t, float *out)
     return hb_unet_infer(&e->net, e->in, feat, out);
 }
 
-/* The DM box's size and parameters against what the model was trained on. */
-static hb_status check_box(const emu *e, const char *dm)
-{
-    const int N = e->N;
-    const double cell = e->meta.cell_size, L = e->info.box_size;
-    if (fabs(L / N - cell) > 0.01 * cell) {
-        return HB_ERR0(HB_EARG, "%s has cells of %.4g Mpc/h (%g Mpc/h / %d); the model was trained on cells of %.4g Mpc/h",
-                       dm, L / N, L, N, cell);
-    }
-    for (int k = 0; k < HB_NTHETA; k++) {
-        double lo = e->meta.theta_min[k], hi = e->meta.theta_max[k], th = e->info.theta[k];
-        double tol = 1e-6 * fabs(hi) + 1e-3 * (hi - lo);
-        if (th < lo - tol || th > hi + tol) {
-            return HB_ERR0(HB_EARG, "%s = %g is outside the range the model was trained on, [%g, %g]",
-                           HB_THETA[k].name, th, lo, hi);
-        }
-    }
-    return HB_OK;
-}
-
 /* The decomposition and buffers for an N^3 box. */
 static hb_status plan(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
 {
@@ -119,7 +99,7 @@ static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     }
     if (rc == HB_OK) {
         hb_theta_override(e->info.theta, cfg->theta_override);
-        rc = check_box(e, cfg->dm);
+        rc = hb_model_check_box(&e->meta, &e->info, e->N, cfg->dm);
     }
     if (rc == HB_OK) rc = plan(e, cfg, comm);
     if (rc == HB_OK) {

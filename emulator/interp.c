@@ -16,6 +16,29 @@ double hb_interp_beta(const hb_interp *c, double t) { return c->beta_sq ? t * t 
 double hb_interp_beta_dot(const hb_interp *c, double t) { return c->beta_sq ? 2 * t : 1.0; }
 double hb_interp_sigma(const hb_interp *c, double t) { return c->sigma_c * (1 - t); }
 
+void hb_interp_drift_change(const hb_interp *c, double t, double lambda, const float *x0, const float *x, float *b,
+                            size_t n_cells)
+{
+    const double al = 1 - t, be = hb_interp_beta(c, t), bed = hb_interp_beta_dot(c, t), sg = hb_interp_sigma(c, t);
+    const double den = sqrt(t) * (-c->sigma_c * be - bed * sg);   /* alpha' = -1, sigma' = -sigma_c */
+    const float k = (float)(sg * (1 - lambda * lambda) / (2 * sqrt(t) * den));
+    const float fb = (float)be, fa = (float)-be, fd = (float)bed, fal = (float)al;
+    for (size_t i = 0; i < n_cells; i++)
+        for (int j = 0; j < HB_NTARGET; j++) {
+            float xz = x0[i], bb = b[HB_NTARGET * i + j];
+            float eta_num = fb * bb - fa * xz - fd * (x[HB_NTARGET * i + j] - fal * xz);
+            b[HB_NTARGET * i + j] = bb + k * eta_num;
+        }
+}
+
+void hb_interp_flow_div(const hb_interp *c, double t, double *F, double *G)
+{
+    const double be = hb_interp_beta(c, t), bed = hb_interp_beta_dot(c, t), sg = hb_interp_sigma(c, t);
+    const double den = 2 * t * (-c->sigma_c * be - bed * sg);
+    *F = 1 + sg * be / den;
+    *G = -sg * bed / den;
+}
+
 float hb_interp_to_std(const hb_interp *c, int ch, double value)
 {
     double v = value > c->floor[ch] ? value : c->floor[ch];

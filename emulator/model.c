@@ -169,3 +169,21 @@ hb_status hb_model_load(const char *path, MPI_Comm comm, hb_unet *u, hb_model_me
     if (rc != HB_OK) hb_unet_free(u);
     return rc;
 }
+
+hb_status hb_model_check_box(const hb_model_meta *meta, const hb_boxinfo *info, int N, const char *name)
+{
+    const double cell = meta->cell_size, L = info->box_size;
+    if (fabs(L / N - cell) > 0.01 * cell) {
+        return HB_ERR0(HB_EARG, "%s has cells of %.4g Mpc/h (%g Mpc/h / %d); the model was trained on cells of %.4g Mpc/h",
+                       name, L / N, L, N, cell);
+    }
+    for (int k = 0; k < HB_NTHETA; k++) {
+        double lo = meta->theta_min[k], hi = meta->theta_max[k], th = info->theta[k];
+        double tol = 1e-6 * fabs(hi) + 1e-3 * (hi - lo);
+        if (th < lo - tol || th > hi + tol) {
+            return HB_ERR0(HB_EARG, "%s = %g is outside the range the model was trained on, [%g, %g]",
+                           HB_THETA[k].name, th, lo, hi);
+        }
+    }
+    return HB_OK;
+}

@@ -14,24 +14,6 @@ static inline void noise(uint64_t seed, int n, uint64_t g, float xi[2])
     xi[1] = (float)r[1];
 }
 
-/* The drift of diffusion g = lambda sigma at time t > 0: b + sigma (1 -
- * lambda^2) eta / (2 sqrt t), eta from the drift (hb/sampler.h), in place. */
-static void surgery(const hb_sampler *s, double t, const float *x, float *b, size_t n_cells)
-{
-    const hb_interp *ic = s->ic;
-    const double al = 1 - t, ald = -1, be = hb_interp_beta(ic, t), bed = hb_interp_beta_dot(ic, t);
-    const double sg = hb_interp_sigma(ic, t), sgd = -ic->sigma_c;
-    const double den = sqrt(t) * (sgd * be - bed * sg);
-    const float k = (float)(sg * (1 - s->lambda * s->lambda) / (2 * sqrt(t) * den));
-    const float fb = (float)be, fa = (float)(be * ald), fd = (float)bed, fal = (float)al;
-    for (size_t c = 0; c < n_cells; c++)
-        for (int j = 0; j < 2; j++) {
-            float x0 = s->x0[c], bb = b[2 * c + j];
-            float eta_num = fb * bb - fa * x0 - fd * (x[2 * c + j] - fal * x0);
-            b[2 * c + j] = bb + k * eta_num;
-        }
-}
-
 /* Diffusion scale of step n at time t. */
 static double lambda_at(const hb_sampler *s, double t)
 {
@@ -43,7 +25,7 @@ static hb_status drift_f(const hb_sampler *s, hb_drift_fn drift, void *ctx, floa
                          float *out, size_t n_cells)
 {
     HB_TRY(drift(ctx, state, t, out));
-    if (lambda_at(s, t) != 1.0) surgery(s, t, state + own, out, n_cells);
+    if (lambda_at(s, t) != 1.0) hb_interp_drift_change(s->ic, t, s->lambda, s->x0, state + own, out, n_cells);
     return HB_OK;
 }
 

@@ -36,6 +36,18 @@ double hb_interp_beta(const hb_interp *c, double t);
 double hb_interp_beta_dot(const hb_interp *c, double t);
 double hb_interp_sigma(const hb_interp *c, double t);
 
+/* The score from the drift (SCIENCE.md 1.4; x0 known): at t in (0, 1],
+ *   eta = [beta (b - alpha' x0) - beta' (x - alpha x0)] / [sqrt(t) (sigma' beta - beta' sigma)],
+ * and the drift of the same marginals with diffusion lambda sigma,
+ * b + sigma (1 - lambda^2) eta / (2 sqrt t), replaces b (n_cells x 2, in
+ * place; x the state, x0 one value per cell). lambda = 0: the
+ * probability-flow velocity v. */
+void hb_interp_drift_change(const hb_interp *c, double t, double lambda, const float *x0, const float *x, float *b,
+                            size_t n_cells);
+/* The velocity's divergence from the drift's (SCIENCE.md 1.4): over D state
+ * dimensions, div v = F div b + G D at time t in (0, 1]. */
+void hb_interp_flow_div(const hb_interp *c, double t, double *F, double *G);
+
 /* Field value <-> standardised channel value. */
 float hb_interp_to_std(const hb_interp *c, int ch, double value);
 double hb_interp_from_std(const hb_interp *c, int ch, float u);

@@ -14,6 +14,7 @@
 #ifndef HB_MODEL_H
 #define HB_MODEL_H
 
+#include "hb/box.h"
 #include "hb/err.h"
 #include "hb/h5io.h"
 #include "hb/interp.h"
@@ -48,5 +49,10 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta);
 /* Open path, build the network it holds (u is initialised here) and load its
  * EMA weights (or /weights when it has none) and its meta. */
 hb_status hb_model_load(const char *path, MPI_Comm comm, hb_unet *u, hb_model_meta *meta);
+
+/* A box of N^3 cells described by info against what the model was trained
+ * on: the cell size (1%) and every parameter inside the training range; a
+ * clear error naming the box (`name`) otherwise. Not collective. */
+hb_status hb_model_check_box(const hb_model_meta *meta, const hb_boxinfo *info, int N, const char *name);
 
 #endif
