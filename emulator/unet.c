@@ -114,7 +114,8 @@ void hb_unet_free(hb_unet *u)
 void hb_unet_zero_grad(hb_unet *u) { memset(u->grads, 0, u->n_params * sizeof *u->grads); }
 
 static inline float *P(hb_unet *u, int view) { return u->params + u->views[view].off; }
-static inline float *G(hb_unet *u, int view) { return u->grads + u->views[view].off; }
+/* A parameter's gradient; NULL when only the input gradient is wanted (hb_unet_vjp). */
+static inline float *G(hb_unet *u, int view) { return u->input_only ? NULL : u->grads + u->views[view].off; }
 
 /* Level l of the slab: planes, plane sides and voxels per plane. */
 static inline int LX(const hb_unet *u, int l) { return u->X >> l; }
@@ -407,18 +408,18 @@ static hb_status rb_backward(hb_unet *u, int k, int l, int c, const float *in, f
     film_silu_planes(u, l, c, s, h, ss, 0, X + 2);   /* s as in the forward, halos included */
     hb_xchg_req r;
     HB_TRY(xbegin(u, &r, D, l, c));
-    hb_conv3_wgrad(G(u, rb->b_w), G(u, rb->b_b), D + pc, s, c, c, X, Y, Z, HB_XHALO, u->col);
+    if (!u->input_only) hb_conv3_wgrad(G(u, rb->b_w), G(u, rb->b_b), D + pc, s, c, c, X, Y, Z, HB_XHALO, u->col);
     HB_TRY(xend(u, &r));
     memset(s + pc, 0, n * sizeof *s);   /* s's interior takes dL/ds */
     hb_conv3_igrad(s + pc, D, P(u, rb->b_w), c, c, X, Y, Z, HB_XHALO, 0, X, u->col, u->wf);
     memset(dss, 0, 2 * (size_t)c * sizeof *dss);
     hb_film_silu_grad_inplace(h + pc, dss, s + pc, ss, c, (size_t)X * LP(u, l));
     HB_TRY(xbegin(u, &r, h, l, c));
-    hb_conv3_wgrad(G(u, rb->a_w), G(u, rb->a_b), h + pc, in, c, c, X, Y, Z, HB_XHALO, u->col);
+    if (!u->input_only) hb_conv3_wgrad(G(u, rb->a_w), G(u, rb->a_b), h + pc, in, c, c, X, Y, Z, HB_XHALO, u->col);
     HB_TRY(xend(u, &r));
     /* D's interior is dL/d(out), the residual's share of dL/d(in): add conv_a's */
     hb_conv3_igrad(D + pc, h, P(u, rb->a_w), c, c, X, Y, Z, HB_XHALO, 0, X, u->col, u->wf);
-    hb_linear_backward(u->a.de, G(u, rb->f_w), G(u, rb->f_b), dss, u->a.e, P(u, rb->f_w), 1, u->cfg.emb, 2 * c);
+    if (!u->input_only) hb_linear_backward(u->a.de, G(u, rb->f_w), G(u, rb->f_b), dss, u->a.e, P(u, rb->f_w), 1, u->cfg.emb, 2 * c);
     return HB_OK;
 }
 
@@ -434,7 +435,7 @@ static hb_status decoder_backward(hb_unet *u, int l, int Ci, int Co, float *D, c
     hb_silu_grad_inplace(interior(u, D, l, Co), interior(u, (float *)g, l, Co), V * Co);
     hb_xchg_req r;
     HB_TRY(xbegin(u, &r, D, l, Co));
-    hb_conv3_wgrad(G(u, wv), G(u, bv), interior(u, D, l, Co), cat, Ci, Co, X, Y, Z, HB_XHALO, u->col);
+    if (!u->input_only) hb_conv3_wgrad(G(u, wv), G(u, bv), interior(u, D, l, Co), cat, Ci, Co, X, Y, Z, HB_XHALO, u->col);
     HB_TRY(xend(u, &r));
     float *dcat = interior(u, cat, l, Ci);
     memset(dcat, 0, V * Ci * sizeof *dcat);
@@ -450,7 +451,7 @@ static void up_backward(hb_unet *u, int l, int c, const float *du, float *coarse
 {
     const int Xc = LX(u, l + 1), Yc = LY(u, l + 1), Zc = LZ(u, l + 1);
     float *ci = interior(u, coarse, l + 1, 2 * c);
-    hb_up_backward(NULL, G(u, wv), G(u, bv), du, ci, P(u, wv), 1, 2 * c, c, Xc, Yc, Zc, u->wf);
+    if (!u->input_only) hb_up_backward(NULL, G(u, wv), G(u, bv), du, ci, P(u, wv), 1, 2 * c, c, Xc, Yc, Zc, u->wf);
     memset(ci, 0, (size_t)Xc * LP(u, l + 1) * 2 * c * sizeof *ci);
     hb_up_backward(ci, NULL, NULL, du, ci, P(u, wv), 1, 2 * c, c, Xc, Yc, Zc, u->wf);   /* in unused without dw */
 }
@@ -485,7 +486,7 @@ hb_status hb_unet_backward(hb_unet *u, const float *dy, float *dx)
     memset(a->de, 0, (size_t)u->cfg.emb * sizeof *a->de);
     /* head; then ob0 takes dL/d(ob0) */
     float *ob0 = interior(u, a->ob0, 0, w);
-    hb_conv1_backward(NULL, G(u, u->head_w), G(u, u->head_b), dy, ob0, P(u, u->head_w), 1, w, F, V0);
+    if (!u->input_only) hb_conv1_backward(NULL, G(u, u->head_w), G(u, u->head_b), dy, ob0, P(u, u->head_w), 1, w, F, V0);
     memset(ob0, 0, V0 * w * sizeof *ob0);
     hb_conv1_backward(ob0, NULL, NULL, dy, NULL, P(u, u->head_w), 1, w, F, V0);
     /* level 0 decoder: a0 = SiLU(g0) recomputed into t0b; t0b then collects dL/d(o0) */
@@ -509,15 +510,25 @@ hb_status hb_unet_backward(hb_unet *u, const float *dy, float *dx)
     down_backward(u, 0, w, a->t1b, a->o0, a->t0b, u->down1_w, u->down1_b);
     HB_TRY(rb_backward(u, 0, 0, w, a->s0, a->h0, a->t0a, a->t0b));
     /* t0b holds dL/d(s0): the stem */
-    hb_conv3_wgrad(G(u, u->stem_w), G(u, u->stem_b), interior(u, a->t0b, 0, w), a->x0, u->cin, w, u->X, u->Y, u->Z,
-                   HB_XHALO, u->col);
+    if (!u->input_only) {
+        hb_conv3_wgrad(G(u, u->stem_w), G(u, u->stem_b), interior(u, a->t0b, 0, w), a->x0, u->cin, w, u->X, u->Y,
+                       u->Z, HB_XHALO, u->col);
+    }
     if (dx) {
         HB_TRY(xchg(u, a->t0b, 0, w));
         memset(dx, 0, V0 * u->cin * sizeof *dx);
         hb_conv3_igrad(dx, a->t0b, P(u, u->stem_w), u->cin, w, u->X, u->Y, u->Z, HB_XHALO, 0, u->X, u->col, u->wf);
     }
-    embed_backward(u);
+    if (!u->input_only) embed_backward(u);
     return HB_OK;
+}
+
+hb_status hb_unet_vjp(hb_unet *u, const float *dy, float *dx)
+{
+    u->input_only = 1;
+    hb_status rc = hb_unet_backward(u, dy, dx);
+    u->input_only = 0;
+    return rc;
 }
 
 double hb_unet_flops(const hb_unet_config *c, int B, int X, int Y, int Z)

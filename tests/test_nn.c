@@ -325,8 +325,16 @@ START_TEST(unet_fd_tiny)
         x[i] = keep;
         xworst = hb_test_max(xworst, fabs((lp - lm) / (2 * (double)FD_H) - dx[i]) / xscale);
     }
+    /* the input gradient alone (hb_unet_vjp): the same dx, the parameter gradients untouched */
+    float *dx2 = malloc(nx * 4);
+    unet_loss(&u, x, feat, y, r, ny);
+    memcpy(g, u.grads, u.n_params * 4);
+    ck_assert_int_eq(hb_unet_vjp(&u, r, dx2), HB_OK);
+    ck_assert_int_eq(memcmp(g, u.grads, u.n_params * 4), 0);
+    ck_assert_int_eq(memcmp(dx, dx2, nx * 4), 0);
+    free(dx2);
     printf("U-Net finite differences: %d parameters, max error %.2e of each tensor's largest gradient; input "
-           "gradient %.2e\n", checked, worst, xworst);
+           "gradient %.2e (hb_unet_vjp: the same, bitwise)\n", checked, worst, xworst);
     ck_assert_double_lt(worst, 1e-2);
     ck_assert_double_lt(xworst, 1e-2);
     free(x); free(y); free(r); free(g); free(dx);
