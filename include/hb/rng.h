@@ -17,6 +17,8 @@ enum {
     HB_STREAM_SAMPLER = 5,     /* sampler noise during emulation */
     HB_STREAM_INIT = 6,        /* network weight initialisation */
     HB_STREAM_LH = 7,          /* Latin-hypercube suites */
+    HB_STREAM_PROBE = 8,       /* Hutchinson probes of the log-likelihood */
+    HB_STREAM_MCMC = 9,        /* proposals and acceptances of infer --mcmc */
     HB_STREAM_TEST = 99
 };
 

@@ -38,6 +38,8 @@ hb_status hb_cmd_import_cmd(int argc, char **argv);
 hb_status hb_cmd_validate(int argc, char **argv);
 hb_status hb_cmd_holdout(int argc, char **argv);
 hb_status hb_cmd_emulate(int argc, char **argv);
+hb_status hb_cmd_loglike(int argc, char **argv);
+hb_status hb_cmd_infer(int argc, char **argv);
 
 /* Typed configurations from the parameters (src/cli/config.c). */
 hb_cosmo_config hb_cli_cosmo(const hb_params *p);

@@ -22,6 +22,8 @@ static const hb_command COMMANDS[] = {
     {"holdout", hb_cmd_holdout, "choose held-out rows of a table inside the training range"},
     {"train", hb_cmd_train, "train the interpolant network on box files (DM -> gas)"},
     {"emulate", hb_cmd_emulate, "emulate the gas fields of a DM box with a trained model"},
+    {"loglike", hb_cmd_loglike, "the model's log-likelihood of a gas box given its DM box and parameters"},
+    {"infer", hb_cmd_infer, "posterior of feedback/cosmology parameters from a gas box (grid or MCMC)"},
     {"validate", hb_cmd_validate, "P(k), r(k), PDFs and suppression of emulated boxes against the truth"},
     {"bench-net", hb_cmd_bench_net, "time the network's training step and inference"},
     {"demo", hb_cmd_demo, "the end-to-end demonstration (scripts/demo.sh runs it)"},
