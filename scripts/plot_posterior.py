@@ -79,6 +79,12 @@ def main():
             c, p = grid_marginal(x, w, j)
             ax.plot(c, p, "o-", color="k", ms=3)
             ax.set_ylabel("marginal probability per cell")
+            # the profile log-likelihood: informative where the posterior is one cell wide
+            prof = np.array([logp[x[:, j] == ci].max() for ci in c]) - logp.max()
+            tw = ax.twinx()
+            tw.plot(c, prof, "s:", color="C2", ms=3)
+            tw.set_ylabel("profile log p - max [nats]", color="C2", fontsize=8)
+            tw.tick_params(axis="y", labelcolor="C2", labelsize=7)
         ax.axvspan(s["lo95"], s["hi95"], color="C0", alpha=0.15, label="95%")
         ax.axvspan(s["lo68"], s["hi68"], color="C0", alpha=0.3, label="68%")
         ax.axvline(s["truth"], color="C3", lw=2, label="truth (gas box)")
@@ -93,11 +99,17 @@ def main():
         if chain:
             ax.plot(x[:, 0], x[:, 1], ".", ms=2, color="0.4")
         else:
+            # log p - max over the first two coordinates (maximised over any others)
             c0, c1 = np.unique(x[:, 0]), np.unique(x[:, 1])
-            img = np.zeros((len(c1), len(c0)))
-            for (u, v), wi in zip(x[:, :2], w):
-                img[np.searchsorted(c1, v), np.searchsorted(c0, u)] += wi
-            ax.pcolormesh(c0, c1, img, shading="nearest", cmap="Greys")
+            img = np.full((len(c1), len(c0)), -np.inf)
+            for (u, v), li in zip(x[:, :2], logp - logp.max()):
+                i, k = np.searchsorted(c1, v), np.searchsorted(c0, u)
+                img[i, k] = max(img[i, k], li)
+            pc = ax.pcolormesh(c0, c1, img, shading="nearest", cmap="viridis")
+            fig.colorbar(pc, ax=ax).set_label("log p - max [nats]", fontsize=8)
+            ax.contour(c0, c1, img, levels=[-3.09, -1.15], colors="w", linewidths=1)   # 95%, 68% (2 parameters)
+            best = x[np.argmax(logp)]
+            ax.plot(best[0], best[1], "x", color="w", ms=10, label="maximum")
         ax.plot(summ[names[0]]["truth"], summ[names[1]]["truth"], "*", color="C3", ms=14, label="truth")
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])

@@ -74,6 +74,15 @@ expect_fail 'a_sn1: the model was trained at one value of it' bad.txt \
 expect_fail 'grid and --mcmc: choose one' bad.txt mpirun -np 1 "$HB" infer "${BOX[@]}" --vary a_agn2 --grid 3 --mcmc 20 --out bad
 [ -e bad.partial ] && { echo "FAIL: a refused infer left bad.partial"; fail=1; }
 
+# the batch script, run directly (SLURM_NTASKS unset: 2 ranks)
+mkdir -p wk/heldout && cp toy_test.h5 wk/heldout/ && cp model.h5 wk/
+if WORK=$PWD/wk HB_BIN=$HB VARY=a_agn2 GRID=3 PROBES=2 STEPS=4 timeout -k 5 300 bash "$2/jobs/infer.sbatch" \
+        > job.log 2>&1 && [ -s wk/posterior/toy_test_summary.txt ]; then
+    echo "ok: jobs/infer.sbatch wrote wk/posterior/toy_test.txt and its summary"
+else
+    echo "FAIL: jobs/infer.sbatch"; tail -5 job.log; fail=1
+fi
+
 if /usr/bin/python3 -c "import matplotlib, h5py" 2> /dev/null; then
     /usr/bin/python3 "$2/scripts/plot_posterior.py" grid > /dev/null && [ -s grid.png ] \
         && /usr/bin/python3 "$2/scripts/plot_posterior.py" chain > /dev/null && [ -s chain.png ] \
