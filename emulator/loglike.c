@@ -208,6 +208,10 @@ hb_status hb_flow_loglike(const hb_flow_problem *pb, const hb_loglike_opts *o, c
         r->se = K > 1 ? sqrt(v / (K - 1) / K) : 0;
         r->div_const = 2.0 * (double)pb->n_total * gint;
         r->logp = r->gauss - r->div_b - r->div_const;
+        if (!isfinite(r->logp)) {
+            rc = HB_ERR0(HB_EIO, "the likelihood is not finite (log N(x(eps)) %g, int F div b dt %g): the flow "
+                         "diverged; try more --steps (%d now)", r->gauss, r->div_b, o->steps);
+        }
         r->logp_phys = r->logp;
         r->n_voxels = (long)pb->n_total;
         r->seconds = hb_now() - t_start;
