@@ -246,6 +246,9 @@ static inline int64_t *plane64(const hb_painter *pt, long l)
     return pt->ghost64 + (size_t)j * plane;
 }
 
+typedef double v4d __attribute__((vector_size(32)));
+typedef int64_t v4l __attribute__((vector_size(32)));
+
 static inline __attribute__((always_inline)) int paint_loop(hb_painter *pt, const hb_particles *p,
                                                            double weight, const float *warr, double shift,
                                                            double scale, int P)
@@ -272,13 +275,24 @@ static inline __attribute__((always_inline)) int paint_loop(hb_painter *pt, cons
             jy[a] = wrapi(iy + a, N);
             jz[a] = wrapi(iz + a, N);
         }
+        /* the window inside the row (and a fourth cell with it): four cells
+         * at once, the same products and truncations as one at a time */
+        const int zvec = iz >= 0 && iz + 4 <= N;
+        const v4d wz4 = {wz[0], wz[1], P > 2 ? wz[2] : 0.0, P > 3 ? wz[3] : 0.0};
         for (int a = 0; a < P; a++) {
             int64_t *pl = plane64(pt, lx + a);
             double ma = mass * wx[a];
             for (int b = 0; b < P; b++) {
                 int64_t *row = pl + (size_t)jy[b] * N;
                 double mb = ma * wy[b];
-                for (int c = 0; c < P; c++) row[jz[c]] += (int64_t)(mb * wz[c]);
+                if (zvec) {
+                    v4l r, q = __builtin_convertvector(mb * wz4, v4l);
+                    memcpy(&r, row + iz, sizeof r);
+                    r += q;
+                    memcpy(row + iz, &r, sizeof r);
+                } else {
+                    for (int c = 0; c < P; c++) row[jz[c]] += (int64_t)(mb * wz[c]);
+                }
             }
         }
     }
