@@ -407,6 +407,19 @@ hb_status hb_painter_readout_n(hb_painter *pt, const float *const *bufs, int nf,
     return HB_OK;
 }
 
+hb_status hb_painter_ghost2(hb_painter *pt, const float *buf, float *ghost)
+{
+    const int gl = pt->gl, gr = pt->gr;
+    float *gcur = pt->gcur;
+    pt->gl = pt->gr = 2;   /* the exchange's schedule follows from gl and gr alone */
+    pt->gcur = ghost;
+    hb_status rc = exchange(pt, buf, 0);
+    pt->gl = gl;
+    pt->gr = gr;
+    pt->gcur = gcur;
+    return rc;
+}
+
 hb_status hb_painter_readout(hb_painter *pt, const float *buf, const hb_particles *p, float *out,
                              int stride, double shift, int accumulate, float scale)
 {

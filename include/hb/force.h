@@ -2,7 +2,11 @@
  *
  * Paint particles (CIC) onto the force mesh as rho/mean, FFT, multiply by
  * the Green's function and the gradient kernel of each axis, FFT back and
- * read the force out at the particles (CIC): four FFTs per evaluation.
+ * read the force out at the particles (CIC). With the fastpm kernel the
+ * 4-point gradient is a convolution, so it is applied in real space to the
+ * potential psi = nabla_eff^-2 delta after one c2r FFT (two ghost planes on
+ * each side from the neighbouring ranks): two FFTs per evaluation, the same
+ * force to float round-off. The spectral kernel takes four.
  * The force is F = -grad nabla^-2 delta [Mpc/h]: in linear theory F = D Psi
  * (the growing-mode displacement), which is what FastPM's kick factor
  * expects (hb/stepper.h); the (3/2) Omega_m / a of Poisson's equation lives
@@ -34,6 +38,8 @@ typedef struct hb_force_config {
     hb_kernel kernel;
     int       order;       /* mass assignment: 2 CIC, 3 TSC, 4 PCS */
     int       interlace;   /* 1: average with a half-cell shifted grid */
+    int       kspace_gradient;   /* fastpm: 1 applies the 4-point gradient in k-space (four FFTs; the
+                                  * reference the tests compare the real-space stencil with) */
 } hb_force_config;
 
 typedef struct hb_force {
@@ -43,6 +49,7 @@ typedef struct hb_force {
     double         weight;  /* mass per particle: mean density 1 */
     float         *delta;   /* owned: density, then delta_k */
     float         *work;    /* owned: one force component */
+    float         *ghost;   /* owned (fastpm): psi's 2 + 2 ghost planes of N*N */
     double        *grad, *lap, *win;   /* owned: per-index 1-D kernel factors [N] */
     hb_timer       t_fft, t_paint, t_readout, t_kernel;
 } hb_force;

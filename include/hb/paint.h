@@ -55,6 +55,9 @@ hb_status hb_painter_readout(hb_painter *pt, const float *buf, const hb_particle
  * ran 30% faster than 27 at once). */
 hb_status hb_painter_readout_n(hb_painter *pt, const float *const *bufs, int nf, const hb_particles *p, float *out,
                                int stride, double shift, int accumulate, float scale);
+/* Planes x0 - 2, x0 - 1, x0 + nx, x0 + nx + 1 (periodic) of the float mesh
+ * buf into ghost (4 planes of N*N, rows N apart), for stencils. Collective. */
+hb_status hb_painter_ghost2(hb_painter *pt, const float *buf, float *ghost);
 /* Two float meshes (i = 0, 1; 2 * alloc_local floats each) that share the
  * fixed-point slab's memory: free between a paint and the next. */
 float *hb_painter_scratch(hb_painter *pt, int i);
