@@ -230,7 +230,8 @@ static void random_model(const char *path)
     MPI_Barrier(MPI_COMM_WORLD);
 }
 
-static void loglike_at(const char *model, const char *box, int probes, int steps, MPI_Comm comm, hb_loglike_result *r)
+/* The likelihood of box's gas given its own DM under model. */
+static hb_loglike *open_ll(const char *model, const char *box, int probes, int steps, MPI_Comm comm)
 {
     hb_loglike_config c;
     memset(&c, 0, sizeof c);
@@ -243,6 +244,12 @@ static void loglike_at(const char *model, const char *box, int probes, int steps
     c.opts.steps = steps;
     hb_loglike *L;
     ck_assert_int_eq(hb_loglike_open(&L, &c, comm), HB_OK);
+    return L;
+}
+
+static void loglike_at(const char *model, const char *box, int probes, int steps, MPI_Comm comm, hb_loglike_result *r)
+{
+    hb_loglike *L = open_ll(model, box, probes, steps, comm);
     ck_assert_int_eq(hb_loglike_eval(L, hb_loglike_dm_info(L)->theta, r), HB_OK);
     hb_loglike_close(L);
 }
@@ -314,17 +321,7 @@ static void train_toy(void)
  * range (common probes); the 68% interval and the maximum. */
 static void toy_grid(const char *box, int probes, int steps, double *lo68, double *hi68, double *umax, double *cell)
 {
-    hb_loglike_config c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.model, sizeof c.model, "toy_model.h5");
-    snprintf(c.dm, sizeof c.dm, "%s", box);
-    snprintf(c.gas, sizeof c.gas, "%s", box);
-    hb_theta_none(c.theta_override);
-    c.opts = hb_loglike_opts_default();
-    c.opts.probes = probes;
-    c.opts.steps = steps;
-    hb_loglike *L;
-    ck_assert_int_eq(hb_loglike_open(&L, &c, MPI_COMM_SELF), HB_OK);
+    hb_loglike *L = open_ll("toy_model.h5", box, probes, steps, MPI_COMM_SELF);
     const hb_model_meta *m = hb_loglike_meta(L);
     const double ulo = log(m->theta_min[HB_A_AGN1]) / log(4.0), uhi = log(m->theta_max[HB_A_AGN1]) / log(4.0);
     double lp[NGRID], th[HB_NTHETA];
