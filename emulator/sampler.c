@@ -48,7 +48,9 @@ hb_status hb_sampler_step(const hb_sampler *s, int n, float *x, float *pred, siz
 {
     const double dt = 1.0 / s->steps, t = n * dt;
     const int last = n == s->steps - 1;
-    const float amp = last ? 0.0f : (float)(lambda_at(s, t) * hb_interp_sigma(s->ic, t) * sqrt(dt));
+    /* the noise's variance over the step, int sigma^2 dt (sigma linear in t: exact) */
+    const double sa = hb_interp_sigma(s->ic, t), sb = hb_interp_sigma(s->ic, t + dt);
+    const float amp = last ? 0.0f : (float)(lambda_at(s, t) * sqrt(dt * (sa * sa + sa * sb + sb * sb) / 3));
     HB_TRY(drift_f(s, drift, ctx, x, own, t, b, n_cells));
     if (s->heun) {
         advance(pred + own, x + own, b, NULL, (float)dt, amp, s->seed, n, first_cell, n_cells);

@@ -1,11 +1,14 @@
 /* hb/sampler.h: integrating the interpolant's SDE dX = b(t, X) dt + sigma(t) dW
  * from t = 0 to 1 (SCIENCE.md 1.1-1.2), one step at a time.
  *
- *   Euler-Maruyama  x += f(t, x) dt + g(t) sqrt(dt) xi
- *   stochastic Heun x' = x + f(t, x) dt + g(t) sqrt(dt) xi,
- *                   x += (f(t, x) + f(t + dt, x')) dt / 2 + g(t) sqrt(dt) xi
- * with no noise on the last step. With the trained diffusion g = sigma, f is
- * the learned drift b. Another diffusion g = lambda sigma from t_switch on
+ *   Euler-Maruyama  x += f(t, x) dt + zeta
+ *   stochastic Heun x' = x + f(t, x) dt + zeta,
+ *                   x += (f(t, x) + f(t + dt, x')) dt / 2 + zeta
+ * with zeta = xi sqrt(int g^2 dt over the step) (g linear in t: exact; the
+ * left point's g(t)^2 dt would make Heun first order) and no noise on the
+ * last step. Heun is second order, Euler-Maruyama first
+ * (tests/test_loglike.c). With the trained diffusion g = sigma, f is the
+ * learned drift b. Another diffusion g = lambda sigma from t_switch on
  * ("model surgery", Chen et al. 2024; SCIENCE.md 1.2 and 1.4) needs no
  * retraining: f = b + (g^2 - sigma^2) s / 2 with the score s = -eta / (sigma
  * sqrt t) recovered from the drift and the known x0,
