@@ -18,7 +18,7 @@ hb_emulate_config hb_emulate_config_default(void)
     hb_emulate_config c;
     memset(&c, 0, sizeof c);
     c.steps = 50;
-    c.heun = 0;
+    c.heun = 1;
     c.seed = 1;
     c.n_seeds = 1;
     c.lambda = 1.0;
@@ -54,11 +54,7 @@ static void emu_free(emu *e)
 static hb_status drift_at(void *ctx, float *state, double t, float *out)
 {
     emu *e = ctx;
-    for (size_t c = 0; c < e->n; c++) {
-        e->in[3 * c] = state[2 * c];
-        e->in[3 * c + 1] = state[2 * c + 1];
-        e->in[3 * c + 2] = e->x0[c];
-    }
+    hb_interp_input(state, e->x0, e->in, e->n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(t, e->info.theta, feat);
     return hb_unet_infer(&e->net, e->in, feat, out);

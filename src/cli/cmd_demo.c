@@ -35,10 +35,10 @@ static const char *DEMO_USAGE =
     "several sampler seeds per held-out box, validation against the floor and the fidelity goals.\n"
     "scripts/demo.sh runs it on 2 ranks and draws the plots. Options (defaults):\n"
     "  --table FILE (data/camels LH)  --boxes 64 training boxes    --grid 32  --box 12.5 (Mpc/h; every box)\n"
-    "  --train-steps 3000  --batch 2\n"
+    "  --train-steps 3000  --batch 2  --train-seed 1 (weights, batches, interpolant times and noise)\n"
     "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0          --dm-assignment cic|tsc (tsc)\n"
     "  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
-    "  --emulate-steps 50  --sampler em|heun (em)  --seeds 4  --repaints 8\n"
+    "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
     "  --diffusion 1 --diffusion-from 0.5 (the sampler's noise, hydrobridge emulate --help)\n";
 
 static hb_status demo_grf(const char *dir, const hb_params *par)
@@ -191,6 +191,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"out", required_argument, 0, 'o'}, {"table", required_argument, 0, 't'}, {"boxes", required_argument, 0, 'b'},
         {"grid", required_argument, 0, 'g'}, {"box", required_argument, 0, 'G'},
         {"train-steps", required_argument, 0, 's'}, {"batch", required_argument, 0, 'B'}, {"lr", required_argument, 0, 'l'},
+        {"train-seed", required_argument, 0, 'T'},
         {"ema", required_argument, 0, 'E'}, {"width", required_argument, 0, 'w'},
         {"emulate-steps", required_argument, 0, 'e'}, {"seeds", required_argument, 0, 'S'},
         {"repaints", required_argument, 0, 'r'}, {"diffusion", required_argument, 0, 'L'},
@@ -209,6 +210,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'G': HB_TRY(hb_cli_double("--box", optarg, &o->box)); break;
         case 's': HB_TRY(hb_cli_long("--train-steps", optarg, &o->train_steps)); break;
         case 'B': HB_TRY(hb_cli_long("--batch", optarg, &o->batch)); break;
+        case 'T': HB_TRY(hb_cli_long("--train-seed", optarg, &o->train_seed)); break;
         case 'l': HB_TRY(hb_cli_double("--lr", optarg, &o->lr)); break;
         case 'E': HB_TRY(hb_cli_double("--ema", optarg, &o->ema)); break;
         case 'w': HB_TRY(hb_cli_long("--width", optarg, &o->width)); break;
@@ -232,10 +234,10 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         }
     }
     if (optind != argc || o->boxes < 2 || o->grid < 8 || o->grid % 4 || !(o->box > 0) || o->train_steps < 1 ||
-        o->emu_steps < 1 || o->batch < 1 || o->seeds < 1 || o->repaints < 0 || o->width < 1 || !(o->lr > 0) ||
-        !(o->dm_floor > 0)) {
+        o->emu_steps < 1 || o->batch < 1 || o->train_seed < 0 || o->seeds < 1 || o->repaints < 0 || o->width < 1 ||
+        !(o->lr > 0) || !(o->dm_floor > 0)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
-                       "seeds, width, lr and DM floor, --repaints >= 0\n%s", DEMO_USAGE);
+                       "seeds, --train-seed >= 0, width, lr and DM floor, --repaints >= 0\n%s", DEMO_USAGE);
     }
     return HB_OK;
 }

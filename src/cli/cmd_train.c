@@ -119,15 +119,18 @@ hb_status hb_cmd_train(int argc, char **argv)
 }
 
 static const char *EMU_USAGE =
-    "usage: hydrobridge emulate --model model.h5 --dm dm.h5 --out gas.h5 [--steps K] [--sampler em|heun]\n"
+    "usage: hydrobridge emulate --model model.h5 --dm dm.h5 --out gas.h5 [--steps K] [--sampler heun|em]\n"
     "                           [--seed S] [--seeds N] [--diffusion L] [--diffusion-from T] [--threads N]\n"
     "                           [section.key=value ...]\n"
     "Emulate gas density and temperature for a DM box with a trained model, the network spread over\n"
     "the ranks in x-slabs (multiples of 4 planes). The parameters come from the DM file's attributes;\n"
     "cosmology.omega_m, cosmology.sigma_8 and feedback.a_* on the command line override them.\n"
-    "--steps: sampler steps (50). --seeds N: N samples with seeds S, S+1, ... (--out must hold {seed},\n"
-    "e.g. gas_s{seed}.h5). --diffusion L: the sampler's noise is L sigma(t) from t = --diffusion-from\n"
-    "(0.5) on, the drift corrected by the score (no retraining; 0: the probability-flow ODE there).\n";
+    "--steps: sampler steps (50). --sampler: stochastic Heun (default; two network calls a step) or\n"
+    "Euler-Maruyama (one call; first order: too few hot, dense cells even at 400 steps). --seeds N: N\n"
+    "samples with seeds S, S+1, ... (--out must hold {seed}, e.g. gas_s{seed}.h5). --diffusion L: the\n"
+    "sampler's noise is L sigma(t) from t = --diffusion-from (0.5) on, the drift corrected by the score\n"
+    "(no retraining; 0: the probability-flow ODE there); the score makes the drift stiffer, so L < 1\n"
+    "needs more steps (100-200).\n";
 
 /* Every sample's file: distinct, none the model or the DM box. */
 static hb_status check_emulate_outputs(const hb_emulate_config *c)

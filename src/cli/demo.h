@@ -9,7 +9,7 @@ typedef struct demo_opts {
     const char *dir, *table;
     long   boxes, grid;                /* training boxes; cells per side of every box */
     double box;                        /* side of every box [Mpc/h]: training and held-out alike */
-    long   train_steps, batch, emu_steps, seeds, repaints, width;
+    long   train_steps, batch, emu_steps, seeds, repaints, width, train_seed;
     double lr, ema, lambda, t_switch, loss_weight, dm_floor;
     int    heun, tsc;                  /* Heun sampler; TSC-painted DM */
 } demo_opts;
