@@ -72,3 +72,12 @@ void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *
         in[v * 3 + 2] = x0[v];
     }
 }
+
+void hb_interp_input(const float *x, const float *x0, float *in, size_t V)
+{
+    for (size_t c = 0; c < V; c++) {
+        in[3 * c] = x[2 * c];
+        in[3 * c + 1] = x[2 * c + 1];
+        in[3 * c + 2] = x0[c];
+    }
+}

@@ -242,11 +242,7 @@ struct hb_loglike {
 static hb_status net_flow(void *ctx, double t, const float *x, float *b, const float *xi, float *jt)
 {
     hb_loglike *L = ctx;
-    for (size_t c = 0; c < L->n; c++) {
-        L->in[3 * c] = x[2 * c];
-        L->in[3 * c + 1] = x[2 * c + 1];
-        L->in[3 * c + 2] = L->x0[c];
-    }
+    hb_interp_input(x, L->x0, L->in, L->n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(t, L->theta, feat);
     HB_TRY(hb_unet_forward(&L->net, L->in, feat, b));

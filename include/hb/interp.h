@@ -61,4 +61,8 @@ void hb_interp_features(double t, const double theta[HB_NTHETA], float feat[22])
 void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *x1, const float *z,
                     float *in, float *target, size_t V);
 
+/* The network's input at a state x (V, 2): in (V, 3) = (x channel 1,
+ * x channel 2, x0), as in hb_interp_pair (the samplers and the flow). */
+void hb_interp_input(const float *x, const float *x0, float *in, size_t V);
+
 #endif
