@@ -54,22 +54,37 @@ static hb_status gauss_flow(void *ctx, double t, const float *x, float *b, const
     return HB_OK;
 }
 
-START_TEST(flow_matches_exact_gaussian)
+/* This rank's share [first, first + n) of `total` cells and their x0 ~ N(0, 1)
+ * (Philox, counter 0 of each global cell: the same on any rank count). */
+static float *gauss_x0(uint64_t seed, uint64_t total, uint64_t *first, uint64_t *n)
 {
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    *first = total * rank / size;
+    *n = total * (rank + 1) / size - *first;
+    float *x0 = malloc(*n * sizeof *x0);
+    for (uint64_t i = 0; i < *n; i++) {
+        double r[2];
+        hb_rng_normal2(seed, HB_STREAM_TEST, *first + i, 0, r);
+        x0[i] = (float)r[0];
+    }
+    return x0;
+}
+
+START_TEST(flow_matches_exact_gaussian)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     const uint64_t total = 3000;
-    const uint64_t first = total * rank / size, n = total * (rank + 1) / size - first;
+    uint64_t first, n;
+    float *x0 = gauss_x0(11, total, &first, &n), *x1 = malloc(2 * n * sizeof *x1);
     hb_interp ic = hb_interp_default();
     gauss_toy g = {&ic, NULL, n, {0.7, -0.4}, {0.2, 0.5}, {0.3, 0.8}};
-    float *x0 = malloc(n * sizeof *x0), *x1 = malloc(2 * n * sizeof *x1);
     double exact = 0;
     for (uint64_t i = 0; i < n; i++) {
-        double r[2], e[2];
-        hb_rng_normal2(11, HB_STREAM_TEST, first + i, 0, r);
+        double e[2];
         hb_rng_normal2(11, HB_STREAM_TEST, first + i, 1, e);
-        x0[i] = (float)r[0];
         for (int j = 0; j < 2; j++) {
             x1[2 * i + j] = (float)(g.a[j] * x0[i] + g.c[j] + g.s[j] * e[j]);
             double d = (x1[2 * i + j] - g.a[j] * x0[i] - g.c[j]) / g.s[j];
@@ -157,20 +172,12 @@ static void sample_exact(gauss_toy *g, const hb_interp *ic, uint64_t first, int 
  * sampling error is 0.14%. */
 START_TEST(samplers_on_exact_gaussian)
 {
-    int rank, size;
+    int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    const uint64_t total = 1000000;
-    const uint64_t first = total * rank / size, n = total * (rank + 1) / size - first;
+    uint64_t first, n;
+    float *x0 = gauss_x0(12, 1000000, &first, &n);
     hb_interp ic = hb_interp_default();
-    gauss_toy g = {&ic, NULL, n, {0.7, -0.4}, {0.2, 0.5}, {0.3, 0.8}};
-    float *x0 = malloc(n * sizeof *x0);
-    for (uint64_t i = 0; i < n; i++) {
-        double r[2];
-        hb_rng_normal2(12, HB_STREAM_TEST, first + i, 0, r);
-        x0[i] = (float)r[0];
-    }
-    g.x0 = x0;
+    gauss_toy g = {&ic, x0, n, {0.7, -0.4}, {0.2, 0.5}, {0.3, 0.8}};
     const int steps[3] = {12, 25, 50};
     double ve[2][3], me[2][3];
     for (int h = 0; h < 2; h++)
