@@ -480,15 +480,18 @@ static double null_quantile(const totals *T, size_t offset, double q, int relati
 
 #define OFF(member) (offsetof(figures, member) / sizeof(double))
 
-static void summarise(const totals *T, const int present[HB_VAL_NFIELD], int have_floor, hb_val_summary *s)
+/* The summary of figures E (the emulator's, or a null split's standing in
+ * for it) with the floor and the null quantiles of T. */
+static void summarise(const totals *T, const figures *E, const int present[HB_VAL_NFIELD], int have_floor,
+                      hb_val_summary *s)
 {
     for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
         s->present[fi] = present[fi];
         for (int b = 0; b < HB_VAL_NBAND; b++) {
             hb_val_band *x = &s->band[fi][b];
-            x->ens_err = T->emu.ens[fi][b];
-            x->single_err = T->emu.single[fi][b];
-            x->r = T->emu.r[fi][b];
+            x->ens_err = E->ens[fi][b];
+            x->single_err = E->single[fi][b];
+            x->r = E->r[fi][b];
             x->floor_err = have_floor ? T->floor.single[fi][b] : NAN;
             x->floor_r = have_floor ? T->floor.r[fi][b] : NAN;
             const size_t k = (size_t)fi * HB_VAL_NBAND + b;
@@ -496,19 +499,19 @@ static void summarise(const totals *T, const int present[HB_VAL_NFIELD], int hav
             x->single_null90 = null_quantile(T, OFF(single) + k, 0.9, 0, 0);
             x->r_null10 = null_quantile(T, OFF(r) + k, 0.1, 0, 0);
         }
-        s->w1[fi] = T->emu.w1[fi];
+        s->w1[fi] = E->w1[fi];
         s->w1_floor[fi] = have_floor ? T->floor.w1[fi] : NAN;
         s->w1_null90[fi] = null_quantile(T, OFF(w1) + fi, 0.9, 0, 0);
     }
     s->has_tails = present[F_GAS] && present[F_TEMP];
-    s->hot_truth = T->emu.hot_t;
-    s->hot_emu = T->emu.hot_s;
+    s->hot_truth = E->hot_t;
+    s->hot_emu = E->hot_s;
     s->hot_err = fabs(s->hot_emu / s->hot_truth - 1);
     s->hot_null90 = null_quantile(T, OFF(hot_s), 0.9, 1, OFF(hot_t));
     for (int a = 0; a < 4; a++) {
         const int f = a / 2, q = a % 2;
-        s->pct_truth[f][q] = T->emu.pct_t[f][q];
-        s->pct_emu[f][q] = T->emu.pct_s[f][q];
+        s->pct_truth[f][q] = E->pct_t[f][q];
+        s->pct_emu[f][q] = E->pct_s[f][q];
         s->pct_err[f][q] = fabs(s->pct_emu[f][q] / s->pct_truth[f][q] - 1);
         s->pct_null90[f][q] = null_quantile(T, OFF(pct_s) + a, 0.9, 1, OFF(pct_t) + a);
     }
@@ -552,6 +555,27 @@ int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap)
     return n;
 }
 
+/* Each null split scored against the goals as if it were the emulator. */
+static void null_goal_rates(const totals *T, const int present[HB_VAL_NFIELD], int have_floor, hb_val_summary *s)
+{
+    s->null_splits = T->n_null;
+    s->null_all_met = 0;
+    int met[HB_VAL_MAXGOAL] = {0};
+    for (int q = 0; q < T->n_null; q++) {
+        hb_val_summary sq;
+        memset(&sq, 0, sizeof sq);
+        summarise(T, &T->null[q], present, have_floor, &sq);
+        hb_val_goal g[HB_VAL_MAXGOAL];
+        int ng = hb_val_goals(&sq, g, HB_VAL_MAXGOAL), all = 1;
+        for (int i = 0; i < ng; i++) {
+            met[i] += g[i].met;
+            all &= g[i].met;
+        }
+        s->null_all_met += all;
+    }
+    for (int i = 0; i < HB_VAL_MAXGOAL; i++) s->null_goal_rate[i] = T->n_null ? (double)met[i] / T->n_null : NAN;
+}
+
 /* report.txt: one line per field and band, a tails line per field, the goals. */
 static hb_status write_text(const char *out, const hb_val_summary *s)
 {
@@ -584,13 +608,18 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
                 fprintf(t, "%-16s %s %.5g %.5g %.4f %.4f\n", HB_VAL_FIELD_NAMES[f], q ? "p99.9" : "p99  ",
                         s->pct_truth[f][q], s->pct_emu[f][q], s->pct_err[f][q], s->pct_null90[f][q]);
     }
-    hb_val_goal g[16];
-    int ng = hb_val_goals(s, g, 16);
-    fprintf(t, "# goals (met: within the threshold, or no worse than the null)\n");
+    hb_val_goal g[HB_VAL_MAXGOAL];
+    int ng = hb_val_goals(s, g, HB_VAL_MAXGOAL), met = 0;
+    fprintf(t, "# goals (met: within the threshold, or no worse than the null; null_rate: the fraction of null "
+            "splits, repaints standing in for the samples, that meet it)\n");
     for (int i = 0; i < ng; i++) {
-        fprintf(t, "goal %-58s %8.4f %s %8.4f  null %8.4f  %s\n", g[i].what, g[i].figure, g[i].higher_is_better ? ">=" : "<=",
-                g[i].threshold, g[i].null, g[i].met ? "met" : "NOT MET");
+        fprintf(t, "goal %-58s %8.4f %s %8.4f  null %8.4f  null_rate %5.3f  %s\n", g[i].what, g[i].figure,
+                g[i].higher_is_better ? ">=" : "<=", g[i].threshold, g[i].null, s->null_goal_rate[i],
+                g[i].met ? "met" : "NOT MET");
+        met += g[i].met;
     }
+    fprintf(t, "# goals met: %d of %d; a perfect emulator (the null) meets all %d in %d of %d splits\n", met, ng, ng,
+            s->null_all_met, s->null_splits);
     int bad = ferror(t) | (fclose(t) != 0);
     if (bad || rename(tmp, path) != 0) {
         unlink(tmp);
@@ -650,6 +679,23 @@ static hb_status write_h5(const char *out, const totals *T, const vctx *v, const
         if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, "/tails", "columns", "hot_truth hot_emu hot_err hot_null90 "
                                                       "then truth, emulated of gas p99, p99.9, temperature p99, p99.9");
     }
+    hb_val_goal g[HB_VAL_MAXGOAL];
+    const int ng = hb_val_goals(s, g, HB_VAL_MAXGOAL);
+    double gcol[5][HB_VAL_MAXGOAL];
+    for (int i = 0; i < ng; i++) {
+        gcol[0][i] = g[i].figure;
+        gcol[1][i] = g[i].threshold;
+        gcol[2][i] = g[i].null;
+        gcol[3][i] = g[i].met;
+        gcol[4][i] = s->null_goal_rate[i];
+    }
+    const char *gname[5] = {"figure", "threshold", "null", "met", "null_rate"};
+    for (int c = 0; c < 5 && rc == HB_OK && ng > 0; c++) {
+        snprintf(path, sizeof path, "/goals/%s", gname[c]);
+        rc = hb_h5_write_array(&f, path, gcol[c], ng);
+    }
+    if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(&f, "/goals/null_rate", "null_splits", s->null_splits);
+    if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(&f, "/goals/null_rate", "null_all_met", s->null_all_met);
     if (rc == HB_OK) return hb_h5_commit(&f);
     hb_h5_abort(&f);
     return rc;
@@ -726,7 +772,8 @@ hb_status hb_validate(const hb_val_group *g, int ng, const char *out, hb_val_sum
         if (min_rep < 2) T.n_null = 0;   /* a null needs every box to have two repaints */
         s->n_groups = ng;
         s->k_nyq = M_PI * v.N / v.L;
-        summarise(&T, present, min_rep >= 1, s);
+        summarise(&T, &T.emu, present, min_rep >= 1, s);
+        null_goal_rates(&T, present, min_rep >= 1, s);
         int rank;
         rc = hb_mpi(MPI_Comm_rank(comm, &rank));
         hb_status wr = HB_OK;

@@ -3,7 +3,8 @@
  * zero floor and with another seed a positive one; a box against a
  * Gaussian-smoothed copy of itself has the ratio <g^2> and r = <g>/sqrt(<g^2>)
  * per bin, and the report's band columns, hot-gas fraction and tails equal
- * what the test computes from the files itself; mismatched boxes fail. */
+ * what the test computes from the files itself; the null's own goal rates
+ * obey their construction; mismatched boxes fail. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,14 +50,17 @@ static float *make_delta(hb_mesh *m, int n, double box, int smooth)
     return d;
 }
 
-/* A box: dm = gas = 1 + delta, temperature 1e6 (1 + delta)^4 (about half the
- * cells above 1e6 K), no stars. */
-static void write_box(const char *path, int n, double box, int smooth)
+/* A box: dm = gas = 1 + delta (with `lognormal`: exp(60 delta) over its
+ * mean, about 1.2 in ln, dense enough for the mock's halos), temperature
+ * 1e6 (1 + delta)^4 (about half the cells above 1e6 K), no stars. */
+static void write_box_ln(const char *path, int n, double box, int smooth, int lognormal)
 {
     hb_mesh m;
     float *d = make_delta(&m, n, box, smooth), *t = hb_mesh_alloc(&m);
+    for (ptrdiff_t i = 0; i < 2 * m.alloc_local; i++) d[i] = lognormal ? expf(60 * d[i]) : d[i] + 1.0f;
+    const float mu = lognormal ? (float)(hb_mesh_sum(&m, d) / pow(n, 3)) : 1.0f;
     for (ptrdiff_t i = 0; i < 2 * m.alloc_local; i++) {
-        d[i] += 1.0f;
+        d[i] /= mu;
         t[i] = 1e6f * powf(d[i], 4);
     }
     hb_h5 f;
@@ -71,6 +75,8 @@ static void write_box(const char *path, int n, double box, int smooth)
     fftwf_free(t);
     hb_mesh_free(&m);
 }
+
+static void write_box(const char *path, int n, double box, int smooth) { write_box_ln(path, n, box, smooth, 0); }
 
 static hb_val_group group(const char *truth, char **rep, int nr, char **smp, int ns)
 {
@@ -105,6 +111,10 @@ START_TEST(identical_boxes)
     int ng = hb_val_goals(&s, goals, 16);
     ck_assert_int_eq(ng, 11);
     for (int i = 0; i < ng; i++) ck_assert_msg(goals[i].met, "goal %s not met by identical boxes", goals[i].what);
+    /* every null split is identical boxes too */
+    ck_assert_int_eq(s.null_splits, HB_VAL_NSPLIT);
+    ck_assert_int_eq(s.null_all_met, HB_VAL_NSPLIT);
+    for (int i = 0; i < ng; i++) ck_assert_double_eq(s.null_goal_rate[i], 1.0);
     ck_assert(access("same.h5", F_OK) == 0 && access("same.txt", F_OK) == 0);
 }
 END_TEST
@@ -248,6 +258,55 @@ START_TEST(smoothed_copy)
 }
 END_TEST
 
+/* The null scored against the goals: each goal's rate is at least 0.9 (its
+ * null is the splits' 90th percentile, 10th for r), all goals at once are
+ * met no more often than the rarest, and the samples do not enter it (the
+ * same rates with the truth itself as the four samples). */
+START_TEST(null_goal_rates)
+{
+    write_box_ln("dm.h5", N, L, 0, 1);
+    hb_mock_config c = hb_mock_config_default();
+    double none[HB_NTHETA];
+    hb_theta_none(none);
+    char name[10][32], *rep[6], *smp[4], *same[4] = {"n0.h5", "n0.h5", "n0.h5", "n0.h5"};
+    for (int i = 0; i < 10; i++) {
+        snprintf(name[i], sizeof name[i], "n%d.h5", i);
+        ck_assert_int_eq(hb_mock_paint_file("dm.h5", name[i], &c, 11 + i, none, NULL, MPI_COMM_WORLD), HB_OK);
+        if (i >= 1 && i <= 6) rep[i - 1] = name[i];
+        if (i >= 7) smp[i - 7] = name[i];
+    }
+    smp[3] = name[0];   /* 3 other paints and the truth itself */
+    hb_val_group g = group("n0.h5", rep, 6, smp, 4);
+    hb_val_summary s, t;
+    ck_assert_int_eq(hb_validate(&g, 1, "nul", &s, MPI_COMM_WORLD), HB_OK);
+    g = group("n0.h5", rep, 6, same, 4);
+    ck_assert_int_eq(hb_validate(&g, 1, NULL, &t, MPI_COMM_WORLD), HB_OK);
+    hb_val_goal goals[HB_VAL_MAXGOAL];
+    const int ng = hb_val_goals(&s, goals, HB_VAL_MAXGOAL);
+    ck_assert_int_eq(ng, 11);
+    ck_assert_int_eq(s.null_splits, HB_VAL_NSPLIT);
+    double rarest = 1;
+    for (int i = 0; i < ng; i++) {
+        ck_assert_msg(s.null_goal_rate[i] >= 0.9 - 1e-12, "goal %s: null rate %g", goals[i].what, s.null_goal_rate[i]);
+        ck_assert_double_eq(s.null_goal_rate[i], t.null_goal_rate[i]);
+        if (s.null_goal_rate[i] < rarest) rarest = s.null_goal_rate[i];
+    }
+    ck_assert_int_le(s.null_all_met, (int)lround(rarest * s.null_splits));
+    ck_assert_int_eq(s.null_all_met, t.null_all_met);
+    ck_assert_double_ne(s.band[0][0].ens_err, t.band[0][0].ens_err);   /* the samples did differ */
+    if (hb_world_rank() == 0) {
+        hb_h5 f;
+        double rate[HB_VAL_MAXGOAL];
+        ck_assert_int_eq(hb_h5_open(&f, "nul.h5", MPI_COMM_SELF), HB_OK);
+        long nr = 0;
+        ck_assert_int_eq(hb_h5_read_array(&f, "/goals/null_rate", rate, HB_VAL_MAXGOAL, &nr), HB_OK);
+        ck_assert_int_eq(nr, ng);
+        hb_h5_close(&f);
+        for (int i = 0; i < ng; i++) ck_assert_double_eq(rate[i], s.null_goal_rate[i]);
+    }
+}
+END_TEST
+
 START_TEST(mismatched_boxes)
 {
     write_box("a.h5", N, L, 0);
@@ -274,6 +333,7 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, identical_boxes);
     tcase_add_test(tc, floor_of_repaints);
     tcase_add_test(tc, smoothed_copy);
+    tcase_add_test(tc, null_goal_rates);
     tcase_add_test(tc, mismatched_boxes);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);

@@ -20,7 +20,9 @@
  * HB_VAL_NSPLIT random splits of the repaints (k of them as pseudo-samples,
  * the truth and the others as truths); its 90th percentile (10th for r) is
  * what a perfect emulator scores in 90% of draws. A goal is met when the
- * figure is within its threshold or no worse than the null.
+ * figure is within its threshold or no worse than the null. Each split is
+ * also scored against the goals as if it were the emulator: how often a
+ * perfect emulator meets each goal, and all of them, at these sample counts.
  * P(k): Pylians conventions (hb/pk.h); every field and the DM are
  * compensated with the DM's mass assignment (the mock's gas is computed from
  * the painted DM and carries its window), so the ratios and the suppression
@@ -38,6 +40,7 @@
 #define HB_VAL_NFIELD 3    /* gas density, gas temperature, total matter */
 #define HB_VAL_NBAND 3
 #define HB_VAL_NSPLIT 40   /* random splits of the repaints for the null */
+#define HB_VAL_MAXGOAL 16  /* room for the goals of hb_val_goals */
 
 typedef struct hb_val_group {
     const char  *truth;
@@ -62,6 +65,11 @@ typedef struct hb_val_summary {
     double      pct_err[2][2], pct_null90[2][2];  /* |emu / truth - 1| */
     double      k_nyq;
     int         n_groups, n_samples, n_repaints;  /* totals */
+    /* the goals scored by the null itself (each split's repaints standing in
+     * for the samples): how often a perfect emulator meets each goal and all
+     * of them; 0 splits without a null */
+    int         null_splits, null_all_met;
+    double      null_goal_rate[HB_VAL_MAXGOAL];
 } hb_val_summary;
 
 /* out: prefix of report.h5 and report.txt (NULL: no files). */
