@@ -119,14 +119,16 @@ START_TEST(conv3_fast_vs_ref_and_fd)
 {
     check_layer(L_CONV3, 2, 3, 5, 4, 6, 8);      /* im2col + SGEMM (Co 5: no vector width divides it) */
     /* the direct kernels: 1 to 5 vectors of output channels, z-rows with
-     * remainders (10 = 8 + 2, 7 = 4 + 2 + 1, 13, 5), input-channel blocks with
-     * remainders (3 = 2 + 1), the input gradient by SGEMM (Ci 3) and direct */
+     * remainders (blocks of 16 or 12 voxels, then 8, 4, 2, 1: Z = 31 takes
+     * every branch; 10, 7, 13, 5), input-channel blocks with remainders, the
+     * input gradient by SGEMM (Ci 3) and direct */
     check_layer(L_CONV3, 1, 16, 16, 8, 8, 8);
     check_layer(L_CONV3, 2, 3, 16, 4, 6, 10);
     check_layer(L_CONV3, 1, 32, 16, 5, 4, 7);
     check_layer(L_CONV3, 1, 16, 48, 3, 4, 13);
     check_layer(L_CONV3, 1, 64, 64, 3, 3, 8);
     check_layer(L_CONV3, 1, 16, 80, 3, 3, 5);
+    check_layer(L_CONV3, 1, 16, 16, 2, 3, 31);
     /* the same with one x-plane per chunk: chunk edges wrap like the box */
     hb_conv3_direct_set_chunk(1);
     check_layer(L_CONV3, 2, 3, 16, 4, 6, 10);
