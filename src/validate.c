@@ -480,18 +480,36 @@ static double null_quantile(const totals *T, size_t offset, double q, int relati
 
 #define OFF(member) (offsetof(figures, member) / sizeof(double))
 
-/* The summary of figures E (the emulator's, or a null split's standing in
- * for it) with the floor and the null quantiles of T. */
-static void summarise(const totals *T, const figures *E, const int present[HB_VAL_NFIELD], int have_floor,
-                      hb_val_summary *s)
+/* The emulator's figures of s from E (the emulator's, or a null split's
+ * standing in for it). */
+static void put_figures(const figures *E, hb_val_summary *s)
 {
     for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
-        s->present[fi] = present[fi];
         for (int b = 0; b < HB_VAL_NBAND; b++) {
             hb_val_band *x = &s->band[fi][b];
             x->ens_err = E->ens[fi][b];
             x->single_err = E->single[fi][b];
             x->r = E->r[fi][b];
+        }
+        s->w1[fi] = E->w1[fi];
+    }
+    s->hot_truth = E->hot_t;
+    s->hot_emu = E->hot_s;
+    s->hot_err = fabs(s->hot_emu / s->hot_truth - 1);
+    for (int a = 0; a < 4; a++) {
+        const int f = a / 2, q = a % 2;
+        s->pct_truth[f][q] = E->pct_t[f][q];
+        s->pct_emu[f][q] = E->pct_s[f][q];
+        s->pct_err[f][q] = fabs(s->pct_emu[f][q] / s->pct_truth[f][q] - 1);
+    }
+}
+
+static void summarise(const totals *T, const int present[HB_VAL_NFIELD], int have_floor, hb_val_summary *s)
+{
+    for (int fi = 0; fi < HB_VAL_NFIELD; fi++) {
+        s->present[fi] = present[fi];
+        for (int b = 0; b < HB_VAL_NBAND; b++) {
+            hb_val_band *x = &s->band[fi][b];
             x->floor_err = have_floor ? T->floor.single[fi][b] : NAN;
             x->floor_r = have_floor ? T->floor.r[fi][b] : NAN;
             const size_t k = (size_t)fi * HB_VAL_NBAND + b;
@@ -499,22 +517,13 @@ static void summarise(const totals *T, const figures *E, const int present[HB_VA
             x->single_null90 = null_quantile(T, OFF(single) + k, 0.9, 0, 0);
             x->r_null10 = null_quantile(T, OFF(r) + k, 0.1, 0, 0);
         }
-        s->w1[fi] = E->w1[fi];
         s->w1_floor[fi] = have_floor ? T->floor.w1[fi] : NAN;
         s->w1_null90[fi] = null_quantile(T, OFF(w1) + fi, 0.9, 0, 0);
     }
     s->has_tails = present[F_GAS] && present[F_TEMP];
-    s->hot_truth = E->hot_t;
-    s->hot_emu = E->hot_s;
-    s->hot_err = fabs(s->hot_emu / s->hot_truth - 1);
     s->hot_null90 = null_quantile(T, OFF(hot_s), 0.9, 1, OFF(hot_t));
-    for (int a = 0; a < 4; a++) {
-        const int f = a / 2, q = a % 2;
-        s->pct_truth[f][q] = E->pct_t[f][q];
-        s->pct_emu[f][q] = E->pct_s[f][q];
-        s->pct_err[f][q] = fabs(s->pct_emu[f][q] / s->pct_truth[f][q] - 1);
-        s->pct_null90[f][q] = null_quantile(T, OFF(pct_s) + a, 0.9, 1, OFF(pct_t) + a);
-    }
+    for (int a = 0; a < 4; a++) s->pct_null90[a / 2][a % 2] = null_quantile(T, OFF(pct_s) + a, 0.9, 1, OFF(pct_t) + a);
+    put_figures(&T->emu, s);
 }
 
 /* A goal: met when the figure is within the threshold or no worse than the
@@ -555,16 +564,16 @@ int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap)
     return n;
 }
 
-/* Each null split scored against the goals as if it were the emulator. */
-static void null_goal_rates(const totals *T, const int present[HB_VAL_NFIELD], int have_floor, hb_val_summary *s)
+/* Each null split scored against the goals as if it were the emulator (the
+ * floor and the null of s kept). */
+static void null_goal_rates(const totals *T, hb_val_summary *s)
 {
     s->null_splits = T->n_null;
     s->null_all_met = 0;
     int met[HB_VAL_MAXGOAL] = {0};
     for (int q = 0; q < T->n_null; q++) {
-        hb_val_summary sq;
-        memset(&sq, 0, sizeof sq);
-        summarise(T, &T->null[q], present, have_floor, &sq);
+        hb_val_summary sq = *s;
+        put_figures(&T->null[q], &sq);
         hb_val_goal g[HB_VAL_MAXGOAL];
         int ng = hb_val_goals(&sq, g, HB_VAL_MAXGOAL), all = 1;
         for (int i = 0; i < ng; i++) {
@@ -772,8 +781,8 @@ hb_status hb_validate(const hb_val_group *g, int ng, const char *out, hb_val_sum
         if (min_rep < 2) T.n_null = 0;   /* a null needs every box to have two repaints */
         s->n_groups = ng;
         s->k_nyq = M_PI * v.N / v.L;
-        summarise(&T, &T.emu, present, min_rep >= 1, s);
-        null_goal_rates(&T, present, min_rep >= 1, s);
+        summarise(&T, present, min_rep >= 1, s);
+        null_goal_rates(&T, s);
         int rank;
         rc = hb_mpi(MPI_Comm_rank(comm, &rank));
         hb_status wr = HB_OK;

@@ -107,8 +107,8 @@ START_TEST(identical_boxes)
     ck_assert_double_eq(s.hot_err, 0.0);
     ck_assert_int_eq(s.n_samples, 2);
     ck_assert_int_eq(s.n_repaints, 2);
-    hb_val_goal goals[16];
-    int ng = hb_val_goals(&s, goals, 16);
+    hb_val_goal goals[HB_VAL_MAXGOAL];
+    int ng = hb_val_goals(&s, goals, HB_VAL_MAXGOAL);
     ck_assert_int_eq(ng, 11);
     for (int i = 0; i < ng; i++) ck_assert_msg(goals[i].met, "goal %s not met by identical boxes", goals[i].what);
     /* every null split is identical boxes too */
