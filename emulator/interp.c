@@ -8,13 +8,19 @@
 
 hb_interp hb_interp_default(void)
 {
-    hb_interp c = {0.5, 1, {0, 0, 0}, {1, 1, 1}, {1e-3, 1e-3, 1.0}, {-1e30, -1e30, -1e30}, {1e30, 1e30, 1e30}};   /* sigma_c 0.5: README */
+    hb_interp c = {0.5, 1, {0, 0, 0}, {1, 1, 1}, {1e-3, 1e-3, 1.0}, {-1e30, -1e30, -1e30}, {1e30, 1e30, 1e30},
+                   {0, 0}};   /* sigma_c 0.5: README */
     return c;
 }
 
 double hb_interp_beta(const hb_interp *c, double t) { return c->beta_sq ? t * t : t; }
 double hb_interp_beta_dot(const hb_interp *c, double t) { return c->beta_sq ? 2 * t : 1.0; }
 double hb_interp_sigma(const hb_interp *c, double t) { return c->sigma_c * (1 - t); }
+
+float hb_interp_noise_scale(const hb_interp *c, int k, float x0)
+{
+    return expf((float)c->noise_slope[k] * fminf(fmaxf(x0, -3.0f), 3.0f));
+}
 
 void hb_interp_drift_change(const hb_interp *c, double t, double lambda, const float *x0, const float *x, float *b,
                             size_t n_cells)
@@ -65,7 +71,7 @@ void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *
     const float sg = (float)(hb_interp_sigma(c, t) * sqrt(t)), sd = (float)(c->sigma_c * sqrt(t));
     for (size_t v = 0; v < V; v++) {
         for (int k = 0; k < HB_NTARGET; k++) {
-            float x1v = x1[v * 2 + k], zv = z[v * 2 + k];
+            float x1v = x1[v * 2 + k], zv = z[v * 2 + k] * hb_interp_noise_scale(c, k, x0[v]);
             in[v * 3 + k] = a * x0[v] + b * x1v + sg * zv;
             target[v * 2 + k] = -x0[v] + bd * x1v - sd * zv;
         }

@@ -133,15 +133,16 @@ static hb_status heun_step(const hb_flow_problem *pb, const hb_loglike_opts *o, 
 static hb_status gauss_end(const hb_flow_problem *pb, double eps, const float *x, double *out)
 {
     const double al = 1 - eps, g = hb_interp_sigma(pb->ic, eps) * sqrt(eps);
-    double ss = 0;
+    double s[2] = {0, 0};   /* sum of r^2 / g_k^2 and of ln g_k (the cells' noise scales) */
     for (size_t c = 0; c < pb->n_cells; c++)
         for (int j = 0; j < 2; j++) {
-            double r = (double)x[2 * c + j] - al * pb->x0[c];
-            ss += r * r;
+            double r = (double)x[2 * c + j] - al * pb->x0[c], gk = hb_interp_noise_scale(pb->ic, j, pb->x0[c]);
+            s[0] += r * r / (gk * gk);
+            s[1] += log(gk);
         }
-    HB_TRY(hb_mpi_sum(pb->comm, &ss, 1));
+    HB_TRY(hb_mpi_sum(pb->comm, s, 2));
     const double D = 2.0 * (double)pb->n_total;
-    *out = -0.5 * D * log(2 * M_PI * g * g) - ss / (2 * g * g);
+    *out = -0.5 * D * log(2 * M_PI * g * g) - s[1] - s[0] / (2 * g * g);
     return HB_OK;
 }
 

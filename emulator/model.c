@@ -85,6 +85,7 @@ static hb_status write_meta(hb_h5 *f, const hb_model_meta *m)
     HB_TRY(hb_h5_write_array(f, "/interp/log10_max", m->ic.lmax, HB_NCH));
     HB_TRY(hb_h5_write_array(f, "/interp/theta_min", m->theta_min, HB_NTHETA));
     HB_TRY(hb_h5_write_array(f, "/interp/theta_max", m->theta_max, HB_NTHETA));
+    HB_TRY(hb_h5_write_array(f, "/interp/noise_slope", m->ic.noise_slope, HB_NTARGET));
     return hb_h5_attr_write_string(f, "/interp", "channels",
                                    "log10 dm_density, log10 gas_density, log10 gas_temperature");
 }
@@ -130,6 +131,9 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
     HB_TRY(hb_h5_read_array(f, "/interp/log10_max", ic->lmax, HB_NCH, &n));
     HB_TRY(hb_h5_read_array(f, "/interp/theta_min", meta->theta_min, HB_NTHETA, &n));
     HB_TRY(hb_h5_read_array(f, "/interp/theta_max", meta->theta_max, HB_NTHETA, &n));
+    if (hb_h5_exists(f, "/interp/noise_slope")) {   /* absent in models from before the noise slopes: 0 */
+        HB_TRY(hb_h5_read_array(f, "/interp/noise_slope", ic->noise_slope, HB_NTARGET, &n));
+    }
     HB_TRY(hb_h5_attr_read_double(f, "/", "sigma_c", &ic->sigma_c));
     HB_TRY(hb_h5_attr_read_long(f, "/", "beta_sq", &bsq));
     HB_TRY(hb_h5_attr_read_double(f, "/", "cell_size", &meta->cell_size));

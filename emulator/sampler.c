@@ -29,16 +29,17 @@ static hb_status drift_f(const hb_sampler *s, hb_drift_fn drift, void *ctx, floa
     return HB_OK;
 }
 
-/* out[c] = x[c] + (dt b[c] + amp xi), or with b the mean of b and b2 (b2 != NULL). */
-static void advance(float *out, const float *x, const float *b, const float *b2, float dt, float amp, uint64_t seed,
-                    int n, uint64_t first_cell, size_t n_cells)
+/* out[c] = x[c] + (dt b[c] + amp g xi), or with b the mean of b and b2 (b2
+ * != NULL); g: the cell's noise scale (hb_interp_noise_scale). */
+static void advance(const hb_sampler *s, float *out, const float *x, const float *b, const float *b2, float dt,
+                    float amp, int n, uint64_t first_cell, size_t n_cells)
 {
     for (size_t c = 0; c < n_cells; c++) {
         float xi[2];
-        noise(seed, n, first_cell + c, xi);
+        noise(s->seed, n, first_cell + c, xi);
         for (int k = 0; k < 2; k++) {
             float d = b2 ? 0.5f * (b[2 * c + k] + b2[2 * c + k]) : b[2 * c + k];
-            out[2 * c + k] = x[2 * c + k] + (dt * d + amp * xi[k]);
+            out[2 * c + k] = x[2 * c + k] + (dt * d + amp * hb_interp_noise_scale(s->ic, k, s->x0[c]) * xi[k]);
         }
     }
 }
@@ -53,9 +54,9 @@ hb_status hb_sampler_step(const hb_sampler *s, int n, float *x, float *pred, siz
     const float amp = last ? 0.0f : (float)(lambda_at(s, t) * sqrt(dt * (sa * sa + sa * sb + sb * sb) / 3));
     HB_TRY(drift_f(s, drift, ctx, x, own, t, b, n_cells));
     if (s->heun) {
-        advance(pred + own, x + own, b, NULL, (float)dt, amp, s->seed, n, first_cell, n_cells);
+        advance(s, pred + own, x + own, b, NULL, (float)dt, amp, n, first_cell, n_cells);
         HB_TRY(drift_f(s, drift, ctx, pred, own, t + dt, b2, n_cells));
     }
-    advance(x + own, x + own, b, s->heun ? b2 : NULL, (float)dt, amp, s->seed, n, first_cell, n_cells);
+    advance(s, x + own, x + own, b, s->heun ? b2 : NULL, (float)dt, amp, n, first_cell, n_cells);
     return HB_OK;
 }

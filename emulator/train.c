@@ -131,7 +131,10 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
     char hash[64] = "";
     if (hb_h5_attr_exists(f, "/", "data_files_hash")) HB_TRY(hb_h5_attr_read_string(f, "/", "data_files_hash", hash, sizeof hash));
     const char *what = NULL;
-    if (a->sigma_c != b->sigma_c || a->beta_sq != b->beta_sq) what = "the interpolant (--sigma-c, --beta)";
+    if (a->sigma_c != b->sigma_c || a->beta_sq != b->beta_sq || a->noise_slope[0] != b->noise_slope[0] ||
+        a->noise_slope[1] != b->noise_slope[1]) {
+        what = "the interpolant (--sigma-c, --beta, --noise-slope)";
+    }
     else if (a->floor[0] != b->floor[0]) what = "the DM floor (--dm-floor)";
     else if (strcmp(hash, t->data_hash) != 0) what = "the list of training files";
     for (int k = 0; k < HB_NCH && !what; k++) {
@@ -458,8 +461,9 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     if (rc == HB_OK && cfg->resume) rc = resume(&t);
     if (rc == HB_OK) {
         hb_log0("train: network w=%d (%zu parameters), batch %d boxes of %d^3, %d groups of %d ranks (slabs of "
-                "%ld planes), %ld steps, lr %.2e", cfg->width, t.net.n_params, cfg->batch, t.ds.N, t.ngroups, t.G,
-                t.slab.nx, cfg->steps, cfg->adam.lr);
+                "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g", cfg->width, t.net.n_params,
+                cfg->batch, t.ds.N, t.ngroups, t.G, t.slab.nx, cfg->steps, cfg->adam.lr, t.meta.ic.sigma_c,
+                t.meta.ic.noise_slope[0], t.meta.ic.noise_slope[1]);
         rc = loop(&t);
     }
     trainer_free(&t);

@@ -4,7 +4,9 @@
  *    the drift E[alpha' x0 + beta' x1 + sigma' sqrt(t) z | x_t] is known in
  *    closed form, and the flow's log p must be the Gaussian's exactly (up to
  *    the steps), converging as the steps grow; the SDE samplers must draw
- *    the Gaussian, stochastic Heun at second order, Euler-Maruyama at first.
+ *    the Gaussian, stochastic Heun at second order, Euler-Maruyama at first;
+ *    both also with noise slopes (per-cell noise scales from x0), and the
+ *    training pairs must regress onto that drift.
  * 2. The posterior summaries against a Gaussian's known quantiles.
  * 3. The network's log-likelihood does not depend on the rank count (same
  *    probes).
@@ -43,9 +45,10 @@ static hb_status gauss_flow(void *ctx, double t, const float *x, float *b, const
 {
     const gauss_toy *g = ctx;
     const double al = 1 - t, be = hb_interp_beta(g->ic, t), bed = hb_interp_beta_dot(g->ic, t);
-    const double ga = hb_interp_sigma(g->ic, t) * sqrt(t), sgd = -g->ic->sigma_c;
     for (size_t i = 0; i < g->n; i++)
         for (int j = 0; j < 2; j++) {
+            const double gk = hb_interp_noise_scale(g->ic, j, g->x0[i]);   /* the cell's noise scale */
+            const double ga = hb_interp_sigma(g->ic, t) * sqrt(t) * gk, sgd = -g->ic->sigma_c * gk;
             double m = g->a[j] * g->x0[i] + g->c[j], s2 = g->s[j] * g->s[j], V = be * be * s2 + ga * ga;
             double r = x[2 * i + j] - al * g->x0[i] - be * m, q = V > 0 ? r / V : 0;   /* V = 0: t = 0, x = x0 */
             b[2 * i + j] = (float)(-g->x0[i] + bed * (m + be * s2 * q) + sgd * sqrt(t) * ga * q);
@@ -72,7 +75,10 @@ static float *gauss_x0(uint64_t seed, uint64_t total, uint64_t *first, uint64_t 
     return x0;
 }
 
-START_TEST(flow_matches_exact_gaussian)
+/* The flow's log p on the exact drift; slope: the interpolant's noise slopes
+ * (both channels' cells then carry their own noise scale, which the drift,
+ * the velocity's surgery and the end Gaussian must all follow). */
+static void flow_exact(const double slope[2])
 {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -80,6 +86,8 @@ START_TEST(flow_matches_exact_gaussian)
     uint64_t first, n;
     float *x0 = gauss_x0(11, total, &first, &n), *x1 = malloc(2 * n * sizeof *x1);
     hb_interp ic = hb_interp_default();
+    ic.noise_slope[0] = slope[0];
+    ic.noise_slope[1] = slope[1];
     gauss_toy g = {&ic, NULL, n, {0.7, -0.4}, {0.2, 0.5}, {0.3, 0.8}};
     double exact = 0;
     for (uint64_t i = 0; i < n; i++) {
@@ -104,9 +112,9 @@ START_TEST(flow_matches_exact_gaussian)
         ck_assert_int_eq(hb_flow_loglike(&pb, &o, x1, &r), HB_OK);
         err[k] = fabs(r.logp - exact) / total;
         if (rank == 0) {
-            printf("exact Gaussian drift, %3d steps: log p %.6f (exact %.6f) per cell; error %.2e per cell; "
-                   "gauss %.1f div_b %.1f const %.1f, se %.2e\n", steps[k], r.logp / total, exact / total, err[k],
-                   r.gauss, r.div_b, r.div_const, r.se);
+            printf("exact Gaussian drift, noise slopes %g %g, %3d steps: log p %.6f (exact %.6f) per cell; error "
+                   "%.2e per cell; gauss %.1f div_b %.1f const %.1f, se %.2e\n", slope[0], slope[1], steps[k],
+                   r.logp / total, exact / total, err[k], r.gauss, r.div_b, r.div_const, r.se);
         }
         ck_assert_double_lt(r.se, 1e-6 * fabs(exact));   /* a diagonal Jacobian: Rademacher probes are exact */
     }
@@ -122,6 +130,20 @@ START_TEST(flow_matches_exact_gaussian)
     free(x0);
     free(x1);
 }
+
+START_TEST(flow_matches_exact_gaussian)
+{
+    flow_exact((const double[2]){0, 0});
+}
+END_TEST
+
+/* Noise slopes (per-cell noise scales from x0, up to 4.5x apart within a
+ * channel): the same accuracy. Without the end Gaussian's per-cell scale the
+ * error is 0.39 per cell. */
+START_TEST(flow_exact_gaussian_noise_slopes)
+{
+    flow_exact((const double[2]){0.5, -0.25});
+}
 END_TEST
 
 /* The sampler's drift callback on the exact Gaussian drift (no halo: the
@@ -135,14 +157,14 @@ static hb_status gauss_drift(void *ctx, float *state, double t, float *out)
  * x - a x0 - c of channel j is N(0, s_j^2) exactly. Returns the worst
  * relative variance error over the two channels and the worst mean in
  * units of s_j (both reduced over the ranks). */
-static void sample_exact(gauss_toy *g, const hb_interp *ic, uint64_t first, int heun, int steps, double *var_err,
-                         double *mean_err)
+static void sample_exact(gauss_toy *g, const hb_interp *ic, uint64_t first, int heun, int steps, double lambda,
+                         double *var_err, double *mean_err)
 {
     const size_t n = g->n;
     float *x = malloc(2 * n * sizeof *x), *p = malloc(2 * n * sizeof *p), *b = malloc(2 * n * sizeof *b),
           *b2 = malloc(2 * n * sizeof *b2);
     for (size_t i = 0; i < n; i++) x[2 * i] = x[2 * i + 1] = g->x0[i];
-    hb_sampler s = {heun, steps, 5, ic, 1.0, 0.5, g->x0};
+    hb_sampler s = {heun, steps, 5, ic, lambda, 0.5, g->x0};
     for (int k = 0; k < steps; k++) ck_assert_int_eq(hb_sampler_step(&s, k, x, p, 0, n, first, gauss_drift, g, b, b2), HB_OK);
     double m[5] = {0};   /* count, sum and sum of squares of both channels' residuals */
     m[0] = (double)n;
@@ -182,7 +204,7 @@ START_TEST(samplers_on_exact_gaussian)
     double ve[2][3], me[2][3];
     for (int h = 0; h < 2; h++)
         for (int k = 0; k < 3; k++) {
-            sample_exact(&g, &ic, first, h, steps[k], &ve[h][k], &me[h][k]);
+            sample_exact(&g, &ic, first, h, steps[k], 1.0, &ve[h][k], &me[h][k]);
             if (rank == 0)
                 printf("exact Gaussian drift, %s %2d steps: |variance error| %.4f, |mean error| %.4f sd\n",
                        h ? "Heun" : "EM  ", steps[k], ve[h][k], me[h][k]);
@@ -195,6 +217,92 @@ START_TEST(samplers_on_exact_gaussian)
     ck_assert_double_lt(me[0][2], 0.05);              /* ... and converging */
     ck_assert_double_gt(ve[0][2], 10 * ve[1][2]);
     free(x0);
+}
+END_TEST
+
+/* Noise slopes: the sampler's noise must carry each cell's scale g_k(x0)
+ * (drawn with unit scale, the variance is off by tens of percent), and the
+ * diffusion surgery (lambda 0.5 from t = 0.5) must stay exact with them. */
+START_TEST(samplers_exact_gaussian_noise_slopes)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    uint64_t first, n;
+    float *x0 = gauss_x0(13, 300000, &first, &n);   /* a variance's sampling error: 0.26% */
+    hb_interp ic = hb_interp_default();
+    ic.noise_slope[0] = 0.5;
+    ic.noise_slope[1] = -0.25;
+    gauss_toy g = {&ic, x0, n, {0.7, -0.4}, {0.2, 0.5}, {0.3, 0.8}};
+    const double lambda[2] = {1.0, 0.5};
+    for (int k = 0; k < 2; k++) {
+        double ve, me;
+        sample_exact(&g, &ic, first, 1, 100, lambda[k], &ve, &me);
+        if (rank == 0)
+            printf("exact Gaussian drift, noise slopes 0.5 -0.25, Heun 100 steps, diffusion %g: |variance error| "
+                   "%.4f, |mean error| %.4f sd\n", lambda[k], ve, me);
+        ck_assert_double_lt(ve, 0.01);
+        ck_assert_double_lt(me, 0.01);
+    }
+    free(x0);
+}
+END_TEST
+
+/* The training pairs (hb_interp_pair) regress onto the exact drift: at fixed
+ * x0 and t the target's least-squares line in x_t (exact for Gaussians) is
+ * gauss_flow's drift, with and without noise slopes (a pair that left out a
+ * cell's noise scale would train another SDE than the samplers integrate).
+ * 2e5 draws: the line's error at +-1 sd is ~0.005 of the target's sd. */
+START_TEST(training_pairs_regress_to_exact_drift)
+{
+    const size_t M = 200000;
+    float *x0 = malloc(M * sizeof *x0), *x1 = malloc(2 * M * sizeof *x1), *z = malloc(2 * M * sizeof *z),
+          *in = malloc(3 * M * sizeof *in), *tg = malloc(2 * M * sizeof *tg);
+    const float x0v[3] = {-1.5f, 0.3f, 2.0f};
+    const double ts[3] = {0.2, 0.5, 0.9}, slopes[2][2] = {{0, 0}, {0.5, -0.25}};
+    double worst = 0;
+    for (int sl = 0; sl < 2; sl++)
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++) {
+                hb_interp ic = hb_interp_default();
+                ic.noise_slope[0] = slopes[sl][0];
+                ic.noise_slope[1] = slopes[sl][1];
+                gauss_toy g = {&ic, &x0v[a], 1, {0.7, -0.4}, {0.2, 0.5}, {0.3, 0.8}};
+                for (size_t i = 0; i < M; i++) {
+                    double e[2], r[2];
+                    hb_rng_normal2(21, HB_STREAM_TEST, i, 0, e);
+                    hb_rng_normal2(21, HB_STREAM_TEST, i, 1, r);
+                    x0[i] = x0v[a];
+                    for (int j = 0; j < 2; j++) {
+                        x1[2 * i + j] = (float)(g.a[j] * x0v[a] + g.c[j] + g.s[j] * e[j]);
+                        z[2 * i + j] = (float)r[j];
+                    }
+                }
+                hb_interp_pair(&ic, ts[b], x0, x1, z, in, tg, M);
+                double m[2][5] = {{0}};   /* per channel: sums of x, y, xx, xy, yy */
+                for (size_t i = 0; i < M; i++)
+                    for (int j = 0; j < 2; j++) {
+                        double x = in[3 * i + j], y = tg[2 * i + j];
+                        m[j][0] += x; m[j][1] += y; m[j][2] += x * x; m[j][3] += x * y; m[j][4] += y * y;
+                    }
+                for (int k = -1; k <= 1; k += 2) {
+                    float xs[2], bx[2];
+                    double line[2], sdy[2];
+                    for (int j = 0; j < 2; j++) {
+                        double mx = m[j][0] / M, my = m[j][1] / M, vx = m[j][2] / M - mx * mx;
+                        double cxy = m[j][3] / M - mx * my;
+                        sdy[j] = sqrt(m[j][4] / M - my * my);
+                        xs[j] = (float)(mx + k * sqrt(vx));
+                        line[j] = my + cxy / vx * (xs[j] - mx);
+                    }
+                    gauss_flow(&g, ts[b], xs, bx, NULL, NULL);
+                    for (int j = 0; j < 2; j++) worst = hb_test_max(worst, fabs(bx[j] - line[j]) / sdy[j]);
+                }
+            }
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) printf("training pairs against the exact drift: worst |difference| %.4f of the target's sd\n", worst);
+    ck_assert_double_lt(worst, 0.02);
+    free(x0); free(x1); free(z); free(in); free(tg);
 }
 END_TEST
 
@@ -512,6 +620,9 @@ static Suite *loglike_suite(void)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     tcase_add_test(tc, flow_matches_exact_gaussian);
     tcase_add_test(tc, samplers_on_exact_gaussian);
+    tcase_add_test(tc, flow_exact_gaussian_noise_slopes);
+    tcase_add_test(tc, samplers_exact_gaussian_noise_slopes);
+    tcase_add_test(tc, training_pairs_regress_to_exact_drift);
     tcase_add_test(tc, posterior_grid_gaussian);
     tcase_add_test(tc, loglike_rank_count_independent);
     if (size == 2) tcase_add_test(tc, toy_likelihood_and_inference);   /* trains a model: once */

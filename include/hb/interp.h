@@ -8,6 +8,13 @@
  *   x_t    = (1 - t) x0 + beta(t) x1 + sigma(t) sqrt(t) z,   sigma = sigma_c (1 - t)
  *   target = -x0 + beta'(t) x1 - sigma_c sqrt(t) z           (the drift b)
  *   beta = t^2 (default) or t.
+ * With noise slopes s_k (default 0), channel k's sigma is sigma(t) g_k(x0),
+ * g_k = exp(s_k clamp(x0, -3, 3)): a per-cell noise scale known from the
+ * conditioning field (both in x_t and in the target's noise term), so the
+ * noise can follow the conditional scatter of x1 (small in voids, large in
+ * halos). The score surgery and the flow's divergence are unchanged by it
+ * (eta scales as 1/g, sigma eta as 1); the end Gaussian of the likelihood
+ * and the samplers' noise carry g.
  * The network sees (x_t, x0) and features of t and the six parameters,
  * normalised as in SCIENCE.md 1.3 (hb/theta.h).
  * Samplers integrate dX = b dt + sigma(t) dW from X(0) = x0 to t = 1.
@@ -29,12 +36,16 @@ typedef struct hb_interp {
     double mean[HB_NCH], std[HB_NCH];
     double floor[HB_NCH];      /* field floor before log10 */
     double lmin[HB_NCH], lmax[HB_NCH];   /* log10 range of the training set (emulation clamps to it) */
+    double noise_slope[HB_NTARGET];      /* s_k of the per-cell noise scale g_k(x0) (0: uniform noise) */
 } hb_interp;
 
 hb_interp hb_interp_default(void);
 double hb_interp_beta(const hb_interp *c, double t);
 double hb_interp_beta_dot(const hb_interp *c, double t);
 double hb_interp_sigma(const hb_interp *c, double t);
+/* g_k(x0) = exp(s_k clamp(x0, -3, 3)): target channel k's noise scale at a
+ * cell whose conditioning value is x0 (exactly 1 when s_k = 0). */
+float hb_interp_noise_scale(const hb_interp *c, int k, float x0);
 
 /* The score from the drift (SCIENCE.md 1.4; x0 known): at t in (0, 1],
  *   eta = [beta (b - alpha' x0) - beta' (x - alpha x0)] / [sqrt(t) (sigma' beta - beta' sigma)],

@@ -4,7 +4,7 @@
  * "hydrobridge-unet3d-small", n_fields, width, emb, n_params); the
  * interpolant and what emulation must know of the training set (hb_model_meta:
  * sigma_c and beta_sq on "/", /interp/mean, std, floor, log10_min, log10_max,
- * theta_min, theta_max, box_size, cell_size and grid); the training state
+ * theta_min, theta_max, noise_slope (absent: 0), box_size, cell_size and grid); the training state
  * (step and the settings the trainer records as attributes); and weight
  * sets, each a group with one float32 dataset per named view of the flat
  * parameter buffer: /weights, /ema (what emulation uses), /adam_m, /adam_v.

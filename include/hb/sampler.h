@@ -6,7 +6,9 @@
  *                   x += (f(t, x) + f(t + dt, x')) dt / 2 + zeta
  * with zeta = xi sqrt(int g^2 dt over the step) (g linear in t: exact; the
  * left point's g(t)^2 dt would make Heun first order) and no noise on the
- * last step. Heun is second order, Euler-Maruyama first
+ * last step; each cell's zeta is scaled by its noise scale g_k(x0)
+ * (hb_interp_noise_scale; 1 unless the model has noise slopes). Heun is
+ * second order, Euler-Maruyama first
  * (tests/test_loglike.c). With the trained diffusion g = sigma, f is the
  * learned drift b. Another diffusion g = lambda sigma from t_switch on
  * ("model surgery", Chen et al. 2024; SCIENCE.md 1.2 and 1.4) needs no

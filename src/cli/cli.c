@@ -31,6 +31,18 @@ hb_status hb_cli_double(const char *opt, const char *text, double *out)
     return HB_OK;
 }
 
+hb_status hb_cli_double_pair(const char *opt, const char *text, double out[2])
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", text);
+    char *comma = strchr(buf, ',');
+    if (comma) *comma = 0;
+    HB_TRY(hb_cli_double(opt, buf, &out[0]));
+    out[1] = out[0];
+    if (comma) HB_TRY(hb_cli_double(opt, comma + 1, &out[1]));
+    return HB_OK;
+}
+
 hb_status hb_cli_long(const char *opt, const char *text, long *out)
 {
     char *end;

@@ -77,6 +77,8 @@ hb_status hb_cli_check_overrides(const char *cmd, char *const *over, int n, cons
 void hb_cli_usage(const char *usage);
 /* Parse a double / long option value; a clear error naming the option. */
 hb_status hb_cli_double(const char *opt, const char *text, double *out);
+/* "A" (both values A) or "A,B". */
+hb_status hb_cli_double_pair(const char *opt, const char *text, double out[2]);
 hb_status hb_cli_long(const char *opt, const char *text, long *out);
 /* Is this a "section.key=value" override? */
 int hb_cli_is_override(const char *arg);

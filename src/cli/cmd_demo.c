@@ -38,6 +38,7 @@ static const char *DEMO_USAGE =
     "  --train-steps 3000  --batch 2  --train-seed 1 (weights, batches, interpolant times and noise)\n"
     "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.5        --dm-assignment cic|tsc (tsc)\n"
     "  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
+    "  --sigma-c 0.5  --noise-slope 0 (gas[,temperature]; hydrobridge train --help)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
     "  --diffusion 1 --diffusion-from 0.5 (the sampler's noise, hydrobridge emulate --help)\n";
 
@@ -197,7 +198,8 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"repaints", required_argument, 0, 'r'}, {"diffusion", required_argument, 0, 'L'},
         {"diffusion-from", required_argument, 0, 'F'}, {"loss-weight", required_argument, 0, 'K'},
         {"sampler", required_argument, 0, 'm'}, {"dm-assignment", required_argument, 0, 'a'},
-        {"dm-floor", required_argument, 0, 'f'},
+        {"dm-floor", required_argument, 0, 'f'}, {"sigma-c", required_argument, 0, 'c'},
+        {"noise-slope", required_argument, 0, 'n'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -221,6 +223,8 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'F': HB_TRY(hb_cli_double("--diffusion-from", optarg, &o->t_switch)); break;
         case 'K': HB_TRY(hb_cli_double("--loss-weight", optarg, &o->loss_weight)); break;
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &o->dm_floor)); break;
+        case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &o->sigma_c)); break;
+        case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, o->noise_slope)); break;
         case 'm':
             if (strcmp(optarg, "em") && strcmp(optarg, "heun")) return HB_ERR0(HB_EARG, "--sampler %s: expected em or heun", optarg);
             o->heun = strcmp(optarg, "heun") == 0;
@@ -235,9 +239,10 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
     }
     if (optind != argc || o->boxes < 2 || o->grid < 8 || o->grid % 4 || !(o->box > 0) || o->train_steps < 1 ||
         o->emu_steps < 1 || o->batch < 1 || o->train_seed < 0 || o->seeds < 1 || o->repaints < 0 || o->width < 1 ||
-        !(o->lr > 0) || !(o->dm_floor > 0)) {
+        !(o->lr > 0) || !(o->dm_floor > 0) || !(o->sigma_c > 0) || !(fabs(o->noise_slope[0]) <= 2) ||
+        !(fabs(o->noise_slope[1]) <= 2)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
-                       "seeds, --train-seed >= 0, width, lr and DM floor, --repaints >= 0\n%s", DEMO_USAGE);
+                       "seeds, --train-seed >= 0, width, lr, sigma_c and DM floor, --repaints >= 0, |--noise-slope| <= 2\n%s", DEMO_USAGE);
     }
     return HB_OK;
 }

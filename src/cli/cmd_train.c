@@ -1,5 +1,6 @@
 /* hydrobridge train / emulate. */
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +25,11 @@ static const char *TRAIN_USAGE =
     "  --checkpoint-every N  checkpoint period (500)    --no-augment    no cube symmetries\n"
     "  --beta t2|t        interpolant beta(t) (t2)      --sigma-c X     noise scale (0.5)\n"
     "  --loss-weight K    voxel weights exp(K x0) of the loss, x0 the standardised log DM (0: uniform)\n"
+    "  --noise-slope S[,S2]  each cell's noise scaled by exp(S clamp(x0, -3, 3)), S for gas, S2 for T (0)\n"
     "  --dm-floor X       DM density floor before log10 (1e-3)\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
     "  --resume-changed   resume although the training files, their statistics or --sigma-c/--beta/--dm-floor\n"
+    "                     /--noise-slope\n"
     "                     differ from the checkpoint's (refused otherwise)\n"
     "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n";
 
@@ -55,6 +58,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"beta", required_argument, 0, 'B'}, {"sigma-c", required_argument, 0, 'g'}, {"resume", no_argument, 0, 'R'},
         {"resume-changed", no_argument, 0, 'X'},
         {"loss-weight", required_argument, 0, 'K'}, {"dm-floor", required_argument, 0, 'f'},
+        {"noise-slope", required_argument, 0, 'N'},
         {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
         {"diffusion-from", required_argument, 0, 'F'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -92,6 +96,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'X': c.resume = c.resume_changed = 1; break;
         case 'K': HB_TRY(hb_cli_double("--loss-weight", optarg, &c.loss_weight)); break;
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &c.interp.floor[0])); break;
+        case 'N': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, c.interp.noise_slope)); break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
         case 'h': hb_cli_usage(TRAIN_USAGE); return HB_OK;
         default: hb_cli_usage(TRAIN_USAGE); return HB_EARG;
@@ -100,9 +105,10 @@ hb_status hb_cmd_train(int argc, char **argv)
     if (!data || optind != argc) return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", TRAIN_USAGE);
     if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
         !(c.adam.lr > 0) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
-        !(c.interp.floor[0] > 0)) {
+        !(c.interp.floor[0] > 0) || !(fabs(c.interp.noise_slope[0]) <= 2 && fabs(c.interp.noise_slope[1]) <= 2)) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
-                       "--val-samples --lr and --dm-floor, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0");
+                       "--val-samples --lr and --dm-floor, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
+                       "|--noise-slope| <= 2");
     }
     c.adam.total = c.steps;
     if (c.adam.warmup >= c.steps) c.adam.warmup = c.steps / 10;
