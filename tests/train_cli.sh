@@ -62,8 +62,13 @@ fi
 
 # a resume refuses another interpolant or another training set, and leaves the model as it was
 cp full.h5 full_before.h5
-expect_fail 'the interpolant \(--sigma-c, --beta\) differs from the checkpoint' "" \
+expect_fail 'the interpolant \(--sigma-c, --beta, --noise-slope\) differs from the checkpoint' "" \
     mpirun -np 2 "$HB" train "${COMMON[@]}" --out full.h5 --resume --sigma-c 0.25
+expect_fail 'the interpolant \(--sigma-c, --beta, --noise-slope\) differs from the checkpoint' "" \
+    mpirun -np 2 "$HB" train "${COMMON[@]}" --out full.h5 --resume --noise-slope 0.3,0.1
+expect_fail 'option --noise-slope: expected a number, found "x"' bad_slope.h5 \
+    mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_slope.h5 --noise-slope 0.3,x
+expect_fail '\|--noise-slope\| <= 2' bad_slope.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_slope.h5 --noise-slope 3
 mkdir -p toy8 && cp toy/box0[0-7].h5 toy8/
 expect_fail 'the list of training files differs' "" mpirun -np 2 "$HB" train --data toy8 --batch 2 --width 4 \
     --steps 150 --checkpoint-every 50 --val-every 1000 --out full.h5 --resume
