@@ -7,6 +7,7 @@
  *   make_bad shape OUT              a box whose dm_density has the shape (16, 160)
  *   make_bad npy OUT SEED           an NPY v1 file of float32, shape (2, 16, 16, 16), lognormal values
  *   make_bad poison MODEL           set the first weight of MODEL's /ema (or /weights) to NaN, in place
+ *   make_bad slope MODEL            set MODEL's /interp/noise_slope to (5, 0), in place
  * Serial; the toy boxes are tests/toy.h's. */
 #include <hdf5.h>
 #include <stdio.h>
@@ -100,6 +101,17 @@ static int poison(const char *model)
     return bad | (H5Fclose(f) < 0);
 }
 
+static int slope(const char *model)
+{
+    hid_t f = H5Fopen(model, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) return 1;
+    const double v[2] = {5, 0};
+    hid_t d = H5Dopen2(f, "/interp/noise_slope", H5P_DEFAULT);
+    int bad = d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0;
+    if (d >= 0) H5Dclose(d);
+    return bad | (H5Fclose(f) < 0);
+}
+
 static int shape(const char *out)
 {
     static float buf[16 * 160];
@@ -142,9 +154,10 @@ int main(int argc, char **argv)
     else if (argc == 3 && !strcmp(argv[1], "flat")) bad = flat(argv[2]);
     else if (argc == 5 && !strcmp(argv[1], "box")) bad = toy_write(argv[2], atoi(argv[3]), atof(argv[4]), 0.3, 1.0, 5, 1) != HB_OK;
     else if (argc == 3 && !strcmp(argv[1], "poison")) bad = poison(argv[2]);
+    else if (argc == 3 && !strcmp(argv[1], "slope")) bad = slope(argv[2]);
     else if (argc == 3 && !strcmp(argv[1], "shape")) bad = shape(argv[2]);
     else if (argc == 4 && !strcmp(argv[1], "npy")) bad = npy(argv[2], atol(argv[3]));
-    else fprintf(stderr, "usage: make_bad cell|attr|box|flat|shape|npy|poison ...\n");
+    else fprintf(stderr, "usage: make_bad cell|attr|box|flat|shape|npy|poison|slope ...\n");
     MPI_Finalize();
     return bad;
 }

@@ -80,6 +80,9 @@ expect_fail 'training diverged at step [0-9]+' div.h5 mpirun -np 2 "$HB" train -
 # emulate refuses a model with a non-finite weight
 cp full.h5 poisoned.h5 && "$(dirname "$HB")/tests/make_bad" poison poisoned.h5
 expect_fail 'holds a non-finite weight' g.h5 mpirun -np 2 "$HB" emulate --model poisoned.h5 --dm toy_test.h5 --out g.h5
+cp full.h5 sloped.h5 && "$(dirname "$HB")/tests/make_bad" slope sloped.h5
+expect_fail 'sloped.h5: /interp/noise_slope holds 2 values \(5 ...\), expected 2 within \[-2, 2\]' g.h5 \
+    mpirun -np 2 "$HB" emulate --model sloped.h5 --dm toy_test.h5 --out g.h5
 
 # outputs never overwrite inputs; cell sizes must match the model's
 expect_fail 'output full.h5 is the input full.h5' "" mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out full.h5
