@@ -11,6 +11,11 @@ mean offset of the emulated per-cell mean from the truths' per-cell mean.
 
   scatter_by_dm.py --truth T.h5 --repaints R1.h5 ... --emulated E1.h5 ... [--truth ... ]
 
+A second table gives the power spectrum of the same residuals (each
+realisation's log10 field minus its set's per-cell mean, scaled by
+n/(n-1)) per k band, averaged over the --truth groups: how white the
+stochastic part is, against the truth's.
+
 Needs at least two truth realisations and two samples per truth; several
 --truth groups are pooled cell by cell.
 """
@@ -26,15 +31,16 @@ except ImportError:
 
 EDGES = [0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1]
 FIELDS = ("gas_density", "gas_temperature")
+BANDS = ("kF..kN/4", "kN/4..kN/2", "kN/2..3kN/4", "3kN/4..kN")
 
 
 def read(path, name):
     with h5py.File(path, "r") as h:
-        return h["/fields/" + name][...].astype(np.float64).ravel()
+        return h["/fields/" + name][...].astype(np.float64)
 
 
 def groups(argv):
-    """--truth T --repaints R... --emulated E... [--truth ...] -> [(T, [R], [E])]."""
+    """--truth T --repaints R... --emulated E... [--truth ...] -> [{truth, repaints, emulated}]."""
     out, key = [], None
     for a in argv:
         if a in ("--truth", "--repaints", "--emulated"):
@@ -48,11 +54,59 @@ def groups(argv):
         else:
             out[-1][key].append(a)
     for g in out:
-        if len(g["truth"]) != 1 or len(g["truth"]) + len(g["repaints"]) < 2 or len(g["emulated"]) < 2:
+        if len(g["truth"]) != 1 or len(g["repaints"]) < 1 or len(g["emulated"]) < 2:
             sys.exit("scatter_by_dm.py: each --truth needs one file, at least one repaint and two emulated samples")
     if not out:
         sys.exit(__doc__)
     return out
+
+
+def logs(paths, field):
+    return np.array([np.log10(read(p, field)) for p in paths])
+
+
+def residual_power(X):
+    """Mean |FFT|^2 of the residuals X - mean(X) (n/(n-1) corrected) in the four BANDS of |k| (units of k_F)."""
+    n = X.shape[1]
+    kn = n // 2
+    f = np.fft.fftfreq(n) * n
+    fz = np.fft.rfftfreq(n) * n
+    k = np.sqrt(f[:, None, None] ** 2 + f[None, :, None] ** 2 + fz[None, None, :] ** 2)
+    R = X - X.mean(axis=0)
+    P = np.mean([np.abs(np.fft.rfftn(r)) ** 2 for r in R], axis=0) * len(X) / (len(X) - 1.0)
+    edges = [0.5, kn / 4, kn / 2, 0.75 * kn, kn + 0.5]
+    return [P[(k >= a) & (k < b)].mean() for a, b in zip(edges[:-1], edges[1:])]
+
+
+def scatter_table(gs, field):
+    cols = {k: [] for k in ("q", "st", "se", "d")}
+    for g in gs:
+        dm = read(g["truth"][0], "dm_density").ravel()
+        cols["q"].append(np.argsort(np.argsort(dm, kind="stable"), kind="stable") / (dm.size - 1.0))   # quantiles
+        T = logs(g["truth"] + g["repaints"], field).reshape(-1, dm.size)
+        E = logs(g["emulated"], field).reshape(-1, dm.size)
+        cols["st"].append(T.std(axis=0, ddof=1))
+        cols["se"].append(E.std(axis=0, ddof=1))
+        cols["d"].append(E.mean(axis=0) - T.mean(axis=0))
+    c = {k: np.concatenate(v) for k, v in cols.items()}
+    print("# %s: per-cell scatter [dex] over the truths and over the samples, by DM-density quantile" % field)
+    print("# %-13s %8s %12s %12s %10s %10s" % ("dm_quantile", "cells", "truth_sd", "emulated_sd", "rms_bias",
+                                                "mean_bias"))
+    for lo, hi in zip(EDGES[:-1], EDGES[1:]):
+        m = (c["q"] >= lo) & ((c["q"] < hi) if hi < 1 else (c["q"] <= hi))
+        print("%-15s %8d %12.4f %12.4f %10.4f %+10.4f" % ("%.3f-%.3f" % (lo, hi), m.sum(), c["st"][m].mean(),
+                                                          c["se"][m].mean(), np.sqrt((c["d"][m] ** 2).mean()),
+                                                          c["d"][m].mean()))
+
+
+def spectrum_table(gs, field):
+    pt = np.mean([residual_power(logs(g["truth"] + g["repaints"], field)) for g in gs], axis=0)
+    pe = np.mean([residual_power(logs(g["emulated"], field)) for g in gs], axis=0)
+    print("# %s: power of the per-cell residuals of log10 (each realisation minus its set's mean), by k band"
+          % field)
+    print("# %-13s %12s %12s %8s" % ("band", "truths", "emulated", "ratio"))
+    for name, a, b in zip(BANDS, pt, pe):
+        print("%-15s %12.5g %12.5g %8.3f" % (name, a, b, b / a if a > 0 else float("nan")))
 
 
 def main():
@@ -61,25 +115,9 @@ def main():
         return
     gs = groups(sys.argv[1:])
     for field in FIELDS:
-        cols = {k: [] for k in ("q", "st", "se", "d")}
-        for g in gs:
-            dm = read(g["truth"][0], "dm_density")
-            q = np.argsort(np.argsort(dm, kind="stable"), kind="stable") / (dm.size - 1.0)   # quantile of each cell
-            T = np.array([np.log10(read(p, field)) for p in g["truth"] + g["repaints"]])
-            E = np.array([np.log10(read(p, field)) for p in g["emulated"]])
-            cols["q"].append(q)
-            cols["st"].append(T.std(axis=0, ddof=1))
-            cols["se"].append(E.std(axis=0, ddof=1))
-            cols["d"].append(E.mean(axis=0) - T.mean(axis=0))
-        c = {k: np.concatenate(v) for k, v in cols.items()}
-        print("# %s: per-cell scatter [dex] over the truths and over the samples, by DM-density quantile" % field)
-        print("# %-13s %8s %12s %12s %10s %10s" % ("dm_quantile", "cells", "truth_sd", "emulated_sd", "rms_bias",
-                                                    "mean_bias"))
-        for lo, hi in zip(EDGES[:-1], EDGES[1:]):
-            m = (c["q"] >= lo) & ((c["q"] < hi) if hi < 1 else (c["q"] <= hi))
-            print("%-15s %8d %12.4f %12.4f %10.4f %+10.4f" % ("%.3f-%.3f" % (lo, hi), m.sum(), c["st"][m].mean(),
-                                                              c["se"][m].mean(), np.sqrt((c["d"][m] ** 2).mean()),
-                                                              c["d"][m].mean()))
+        scatter_table(gs, field)
+    for field in FIELDS:
+        spectrum_table(gs, field)
 
 
 if __name__ == "__main__":
