@@ -147,10 +147,11 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
         hb_log0("resume: %s differs from the checkpoint's; continuing as --resume-changed asks", what);
         return HB_OK;
     }
-    return HB_ERR0(HB_EARG, "%s: %s differs from the checkpoint's (sigma_c %g -> %g, beta %s -> %s, training files "
-                   "%s -> %s); resume only continues the same training (--resume-changed overrides)", t->cfg->out,
-                   what, a->sigma_c, b->sigma_c, a->beta_sq ? "t2" : "t", b->beta_sq ? "t2" : "t", hash[0] ? hash : "?",
-                   t->data_hash);
+    return HB_ERR0(HB_EARG, "%s: %s differs from the checkpoint's (sigma_c %g -> %g, beta %s -> %s, noise slopes "
+                   "%g,%g -> %g,%g, training files %s -> %s); resume only continues the same training "
+                   "(--resume-changed overrides)", t->cfg->out, what, a->sigma_c, b->sigma_c, a->beta_sq ? "t2" : "t",
+                   b->beta_sq ? "t2" : "t", a->noise_slope[0], a->noise_slope[1], b->noise_slope[0], b->noise_slope[1],
+                   hash[0] ? hash : "?", t->data_hash);
 }
 
 static hb_status resume(trainer *t)

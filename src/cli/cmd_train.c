@@ -28,9 +28,8 @@ static const char *TRAIN_USAGE =
     "  --noise-slope S[,S2]  each cell's noise scaled by exp(S clamp(x0, -3, 3)), S for gas, S2 for T (0)\n"
     "  --dm-floor X       DM density floor before log10 (1e-3)\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
-    "  --resume-changed   resume although the training files, their statistics or --sigma-c/--beta/--dm-floor\n"
-    "                     /--noise-slope\n"
-    "                     differ from the checkpoint's (refused otherwise)\n"
+    "  --resume-changed   resume although the training files, their statistics or --sigma-c/--beta/--dm-floor/\n"
+    "                     --noise-slope differ from the checkpoint's (refused otherwise)\n"
     "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n";
 
 /* The model file names none of the training or validation boxes. */
