@@ -22,6 +22,11 @@ float hb_interp_noise_scale(const hb_interp *c, int k, float x0)
     return expf((float)c->noise_slope[k] * fminf(fmaxf(x0, -3.0f), 3.0f));
 }
 
+int hb_interp_noise_slopes_ok(const double slope[HB_NTARGET])
+{
+    return fabs(slope[0]) <= 2 && fabs(slope[1]) <= 2;   /* false for NaN */
+}
+
 void hb_interp_drift_change(const hb_interp *c, double t, double lambda, const float *x0, const float *x, float *b,
                             size_t n_cells)
 {

@@ -133,11 +133,9 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
     HB_TRY(hb_h5_read_array(f, "/interp/theta_max", meta->theta_max, HB_NTHETA, &n));
     if (hb_h5_exists(f, "/interp/noise_slope")) {   /* absent in models from before the noise slopes: 0 */
         HB_TRY(hb_h5_read_array(f, "/interp/noise_slope", ic->noise_slope, HB_NTARGET, &n));
-        for (int k = 0; k < HB_NTARGET; k++) {
-            if (n != HB_NTARGET || !(fabs(ic->noise_slope[k]) <= 2)) {
-                return HB_ERR0(HB_EIO, "%s: /interp/noise_slope holds %ld values (%g ...), expected %d within "
-                               "[-2, 2]", f->path, n, ic->noise_slope[0], HB_NTARGET);
-            }
+        if (n != HB_NTARGET || !hb_interp_noise_slopes_ok(ic->noise_slope)) {
+            return HB_ERR0(HB_EIO, "%s: /interp/noise_slope holds %ld values (%g ...), expected %d within [-2, 2]",
+                           f->path, n, ic->noise_slope[0], HB_NTARGET);
         }
     }
     HB_TRY(hb_h5_attr_read_double(f, "/", "sigma_c", &ic->sigma_c));

@@ -19,7 +19,7 @@ stochastic part is, against the truth's.
 Needs at least two truth realisations and two samples per truth; several
 --truth groups are pooled cell by cell.
 """
-import argparse
+import functools
 import sys
 
 import numpy as np
@@ -34,6 +34,7 @@ FIELDS = ("gas_density", "gas_temperature")
 BANDS = ("kF..kN/4", "kN/4..kN/2", "kN/2..3kN/4", "3kN/4..kN")
 
 
+@functools.lru_cache(maxsize=None)   # both tables read every file: once from disk (callers do not modify)
 def read(path, name):
     with h5py.File(path, "r") as h:
         return h["/fields/" + name][...].astype(np.float64)

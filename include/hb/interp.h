@@ -46,6 +46,8 @@ double hb_interp_sigma(const hb_interp *c, double t);
 /* g_k(x0) = exp(s_k clamp(x0, -3, 3)): target channel k's noise scale at a
  * cell whose conditioning value is x0 (exactly 1 when s_k = 0). */
 float hb_interp_noise_scale(const hb_interp *c, int k, float x0);
+/* 1 when both noise slopes are finite and within [-2, 2] (the CLI and model files check this). */
+int hb_interp_noise_slopes_ok(const double slope[HB_NTARGET]);
 
 /* The score from the drift (SCIENCE.md 1.4; x0 known): at t in (0, 1],
  *   eta = [beta (b - alpha' x0) - beta' (x - alpha x0)] / [sqrt(t) (sigma' beta - beta' sigma)],
