@@ -8,6 +8,9 @@
 
 #include <cblas.h>
 #include <math.h>
+#if defined(HB_HAVE_MVEC)
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -361,20 +364,64 @@ void hb_linear_backward(float *din, float *dw, float *db, const float *dout, con
 
 /* ---- element-wise ------------------------------------------------------ */
 
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* Sigmoid 1 / (1 + e^-x) of n floats. With glibc's vector math library
+ * (libmvec, HB_HAVE_MVEC: found by CMake on x86-64 with AVX2) e^-x comes 8
+ * lanes at a time from _ZGVdN8v_expf, the tail through one zero-padded
+ * vector: every element goes through the same code whatever its position,
+ * so results do not depend on blocking, thread or rank counts. The scalar
+ * expf call left the SiLU and FiLM loops unvectorised: 12% of a training
+ * step on a Zen 2 core. */
+#if defined(HB_HAVE_MVEC)
+__m256 _ZGVdN8v_expf(__m256 x);   /* libmvec's AVX2 expf (x86-64 vector function ABI) */
+
+static inline __m256 sigmoid8(__m256 x)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 e = _ZGVdN8v_expf(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)));
+    return _mm256_div_ps(one, _mm256_add_ps(one, e));
+}
+
+void hb_sigmoid(float *s, const float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(s + i, sigmoid8(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        float t[8] = {0};
+        memcpy(t, x + i, (n - i) * sizeof *t);
+        _mm256_storeu_ps(t, sigmoid8(_mm256_loadu_ps(t)));
+        memcpy(s + i, t, (n - i) * sizeof *t);
+    }
+}
+#else
+void hb_sigmoid(float *s, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) s[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+#endif
+
+/* The element-wise loops below go in blocks of SB floats: a block of
+ * arguments, its sigmoids, then the block's outputs. */
+enum { SB = 64 };
 
 void hb_silu_forward(float *out, const float *in, size_t n)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) out[i] = in[i] * sigmoidf(in[i]);
+    for (size_t i0 = 0; i0 < n; i0 += SB) {
+        size_t m = n - i0 < SB ? n - i0 : SB;
+        float s[SB];
+        hb_sigmoid(s, in + i0, m);
+        for (size_t i = 0; i < m; i++) out[i0 + i] = in[i0 + i] * s[i];
+    }
 }
 
 void hb_silu_backward(float *din, const float *dout, const float *in, size_t n)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float s = sigmoidf(in[i]);
-        din[i] += dout[i] * s * (1.0f + in[i] * (1.0f - s));
+    for (size_t i0 = 0; i0 < n; i0 += SB) {
+        size_t m = n - i0 < SB ? n - i0 : SB;
+        float s[SB];
+        hb_sigmoid(s, in + i0, m);
+        for (size_t i = 0; i < m; i++) din[i0 + i] += dout[i0 + i] * s[i] * (1.0f + in[i0 + i] * (1.0f - s[i]));
     }
 }
 
@@ -417,6 +464,14 @@ void hb_film_backward(float *dh, float *dss, const float *dout, const float *h, 
     }
 }
 
+/* f = FiLM(h) of voxel channels [c0, c0 + m) and their sigmoids. */
+static inline void film_sigmoid(float *restrict f, float *restrict s, const float *restrict h,
+                                const float *sc, const float *sh, int c0, int m)
+{
+    for (int c = 0; c < m; c++) f[c] = h[c] * (1.0f + sc[c0 + c]) + sh[c0 + c];
+    hb_sigmoid(s, f, (size_t)m);
+}
+
 void hb_film_silu_forward(float *out, const float *h, const float *ss, int B, int C, size_t V)
 {
     for (int b = 0; b < B; b++) {
@@ -425,9 +480,11 @@ void hb_film_silu_forward(float *out, const float *h, const float *ss, int B, in
         float *ob = out + (size_t)b * V * C;
 #pragma omp parallel for schedule(static)
         for (size_t v = 0; v < V; v++)
-            for (int c = 0; c < C; c++) {
-                float f = hb[v * C + c] * (1.0f + sc[c]) + sh[c];
-                ob[v * C + c] = f * sigmoidf(f);
+            for (int c0 = 0; c0 < C; c0 += SB) {
+                int m = C - c0 < SB ? C - c0 : SB;
+                float f[SB], s[SB];
+                film_sigmoid(f, s, hb + v * C + c0, sc, sh, c0, m);
+                for (int c = 0; c < m; c++) ob[v * C + c0 + c] = f[c] * s[c];
             }
     }
 }
@@ -442,10 +499,14 @@ void hb_film_silu_backward(float *dh, float *dss, const float *dout, const float
         const float *hb = h + (size_t)b * V * C, *db = dout + (size_t)b * V * C;
 #pragma omp parallel for schedule(static)
         for (size_t v = 0; v < V; v++)
-            for (int c = 0; c < C; c++) {
-                float f = hb[v * C + c] * (1.0f + sc[c]) + sh[c];
-                float s = sigmoidf(f);
-                g[v * C + c] = db[v * C + c] * s * (1.0f + f * (1.0f - s));
+            for (int c0 = 0; c0 < C; c0 += SB) {
+                int m = C - c0 < SB ? C - c0 : SB;
+                float f[SB], s[SB];
+                film_sigmoid(f, s, hb + v * C + c0, sc, sh, c0, m);
+                for (int c = 0; c < m; c++) {
+                    size_t i = v * C + c0 + c;
+                    g[i] = db[i] * s[c] * (1.0f + f[c] * (1.0f - s[c]));
+                }
             }
         size_t o = (size_t)b * V * C;
         film_grads(dh ? dh + o : NULL, dss + (size_t)b * 2 * C, g, hb, sc, C, V);
@@ -464,12 +525,17 @@ void hb_film_silu_grad_inplace(float *hd, float *dss, const float *ds, const flo
     for (int k = 0; k < NCHUNK; k++) {
         double *acc = part + (size_t)k * 2 * C;
         for (size_t v = V * k / NCHUNK; v < V * (k + 1) / NCHUNK; v++)
-            for (int c = 0; c < C; c++) {
-                float h = hd[v * C + c], f = h * (1.0f + sc[c]) + sh[c], s = sigmoidf(f);
-                float g = ds[v * C + c] * s * (1.0f + f * (1.0f - s));
-                acc[c] += (double)g * h;
-                acc[C + c] += g;
-                hd[v * C + c] = g * (1.0f + sc[c]);
+            for (int c0 = 0; c0 < C; c0 += SB) {
+                int m = C - c0 < SB ? C - c0 : SB;
+                float f[SB], s[SB];
+                film_sigmoid(f, s, hd + v * C + c0, sc, sh, c0, m);
+                for (int c = 0; c < m; c++) {
+                    size_t i = v * C + c0 + c;
+                    float h = hd[i], g = ds[i] * s[c] * (1.0f + f[c] * (1.0f - s[c]));
+                    acc[c0 + c] += (double)g * h;
+                    acc[C + c0 + c] += g;
+                    hd[i] = g * (1.0f + sc[c0 + c]);
+                }
             }
     }
     for (int k = 0; k < NCHUNK; k++)
@@ -480,9 +546,11 @@ void hb_film_silu_grad_inplace(float *hd, float *dss, const float *ds, const flo
 void hb_silu_grad_inplace(float *d, const float *g, size_t n)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float s = sigmoidf(g[i]);
-        d[i] *= s * (1.0f + g[i] * (1.0f - s));
+    for (size_t i0 = 0; i0 < n; i0 += SB) {
+        size_t m = n - i0 < SB ? n - i0 : SB;
+        float s[SB];
+        hb_sigmoid(s, g + i0, m);
+        for (size_t i = 0; i < m; i++) d[i0 + i] *= s[i] * (1.0f + g[i0 + i] * (1.0f - s[i]));
     }
 }
 

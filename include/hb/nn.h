@@ -84,6 +84,9 @@ void hb_linear_forward(float *out, const float *in, const float *w, const float 
 void hb_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                         const float *w, int B, int NI, int NO);
 
+/* s = 1 / (1 + exp(-x)), element-wise over n (one thread; vectorised through
+ * glibc's libmvec where the build found it). */
+void hb_sigmoid(float *s, const float *x, size_t n);
 /* SiLU: out = x sigmoid(x), element-wise over n. */
 void hb_silu_forward(float *out, const float *in, size_t n);
 void hb_silu_backward(float *din, const float *dout, const float *in, size_t n);
