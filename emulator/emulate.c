@@ -109,9 +109,12 @@ static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
 
 /* Back to physical units, clamped to the log10 range of the training set
  * (the P(k) of a field is dominated by its extreme cells: a sample beyond
- * anything seen in training must not set it); gas density rescaled to mean 1.
- * A non-finite sample is an error (the clamp would hide it). */
-static hb_status destandardise(const emu *e, float *own, float *gas, float *temp, MPI_Comm comm)
+ * anything seen in training must not set it); gas density rescaled to mean 1,
+ * *raw_mean its mean before (the network models log10 gas: its mean in
+ * linear units, set by the dense tail, is not constrained; 1/raw_mean
+ * shifts every cell by the same dex). A non-finite sample is an error (the
+ * clamp would hide it). */
+static hb_status destandardise(const emu *e, float *own, float *gas, float *temp, double *raw_mean, MPI_Comm comm)
 {
     const hb_interp *ic = &e->meta.ic;
     const size_t n = e->n;
@@ -137,13 +140,14 @@ static hb_status destandardise(const emu *e, float *own, float *gas, float *temp
         sum += gas[c];
     }
     HB_TRY(hb_mpi_sum(comm, &sum, 1));
+    *raw_mean = sum / pow((double)e->N, 3);
     float inv = (float)(pow((double)e->N, 3) / sum);
     for (size_t c = 0; c < n; c++) gas[c] *= inv;
     return HB_OK;
 }
 
 static hb_status write_box(const emu *e, const hb_emulate_config *cfg, const char *out, uint64_t seed,
-                           const float *gas, const float *temp, MPI_Comm comm)
+                           const float *gas, const float *temp, double raw_mean, MPI_Comm comm)
 {
     hb_box_fields bf = {e->N, e->slab.x0, e->slab.nx, (size_t)e->N, {e->dm, gas, temp, NULL},
                         {e->dm_mas, "none", "none", NULL}};
@@ -151,7 +155,8 @@ static hb_status write_box(const emu *e, const hb_emulate_config *cfg, const cha
                                 {"sampler", 's', 0, 0, cfg->heun ? "heun" : "em"},
                                 {"sampler_steps", 'l', 0, cfg->steps, NULL}, {"sampler_seed", 'l', 0, (long)seed, NULL},
                                 {"sampler_lambda", 'd', cfg->lambda, 0, NULL},
-                                {"sampler_t_switch", 'd', cfg->t_switch, 0, NULL}};
+                                {"sampler_t_switch", 'd', cfg->t_switch, 0, NULL},
+                                {"gas_mean_before_normalisation", 'd', raw_mean, 0, NULL}};
     return hb_box_write(out, comm, &bf, &e->info, extra, (int)(sizeof extra / sizeof extra[0]), cfg->prov);
 }
 
@@ -189,12 +194,14 @@ static hb_status sample(emu *e, const hb_emulate_config *cfg, uint64_t seed, flo
     char out[sizeof cfg->out + 32];
     hb_emulate_output_name(cfg->out, seed, out, sizeof out);
     HB_TRY(integrate(e, cfg, seed, per_step));
-    HB_TRY(destandardise(e, e->xt, gas, temp, comm));
+    double raw_mean;
+    HB_TRY(destandardise(e, e->xt, gas, temp, &raw_mean, comm));
     HB_TRY(hb_field_check(gas, e->N, e->slab.x0, e->slab.nx, (size_t)e->N, HB_VALUES_DENSITY, out, HB_FIELD_GAS, comm));
     HB_TRY(hb_field_check(temp, e->N, e->slab.x0, e->slab.nx, (size_t)e->N, HB_VALUES_POSITIVE, out, HB_FIELD_TEMP,
                           comm));
-    HB_TRY(write_box(e, cfg, out, seed, gas, temp, comm));
-    hb_log0("emulate: wrote %s (seed %lu)", out, (unsigned long)seed);
+    HB_TRY(write_box(e, cfg, out, seed, gas, temp, raw_mean, comm));
+    hb_log0("emulate: wrote %s (seed %lu; gas mean %.4f before normalisation to 1: %+.4f dex on every cell)", out,
+            (unsigned long)seed, raw_mean, -log10(raw_mean));
     return HB_OK;
 }
 

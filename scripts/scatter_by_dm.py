@@ -11,6 +11,11 @@ mean offset of the emulated per-cell mean from the truths' per-cell mean.
 
   scatter_by_dm.py --truth T.h5 --repaints R1.h5 ... --emulated E1.h5 ... [--truth ... ]
 
+For each emulated sample with the attribute gas_mean_before_normalisation
+(written by `hydrobridge emulate`), the shift in dex its normalisation to
+mean 1 applied to every cell: the emulator's error in the gas mass of its
+dense tail, seen as a bias of the whole PDF (the mean_bias column).
+
 A second table gives the power spectrum of the same residuals (each
 realisation's log10 field minus its set's per-cell mean, scaled by
 n/(n-1)) per k band, averaged over the --truth groups: how white the
@@ -100,6 +105,17 @@ def scatter_table(gs, field):
                                                           c["d"][m].mean()))
 
 
+def normalisation_shifts(gs):
+    """-log10 of each sample's gas mean before normalisation (the dex added to every cell)."""
+    for g in gs:
+        shifts = []
+        for p in g["emulated"]:
+            with h5py.File(p, "r") as h:
+                m = h.attrs.get("gas_mean_before_normalisation")
+            shifts.append("n/a" if m is None else "%+.4f" % -np.log10(float(np.ravel(m)[0])))
+        print("# normalisation shift [dex] of the samples of %s: %s" % (g["truth"][0], " ".join(shifts)))
+
+
 def spectrum_table(gs, field):
     pt = np.mean([residual_power(logs(g["truth"] + g["repaints"], field)) for g in gs], axis=0)
     pe = np.mean([residual_power(logs(g["emulated"], field)) for g in gs], axis=0)
@@ -115,6 +131,7 @@ def main():
         print(__doc__)
         return
     gs = groups(sys.argv[1:])
+    normalisation_shifts(gs)
     for field in FIELDS:
         scatter_table(gs, field)
     for field in FIELDS:

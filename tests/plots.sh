@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The plotting scripts run on a validation report and on box files and write
 # non-empty PNGs; the scatter diagnostic gives the truths' own scatter (no
-# bias, residual power ratio 1) when the truths stand in for the samples. Exit 77 (skipped)
+# bias, residual power ratio 1) when the truths stand in for the samples and
+# reads the samples' normalisation. Exit 77 (skipped)
 # without matplotlib/h5py.
 set -u
 HB=$1
@@ -25,10 +26,15 @@ mpirun -np 2 "$HB" pk toy/box01.h5 --field gas_density --out b.txt > /dev/null 2
 awk '!/^#/ && NF == 6 { n++; if ($3 != $4 || $5 + 0 != 0 || $3 + 0 <= 0) bad++ }
      !/^#/ && NF == 4 { m++; if ($4 != "1.000") bad++ } END { exit !(n == 18 && m == 8 && !bad) }' sc.txt \
     || { echo "FAIL: scatter_by_dm.py on the truths themselves"; cat sc.txt; fail=1; }
+# a sample whose gas mean before normalisation was 0.5: every cell raised by log10 2
+cp toy/box02.h5 toy/box02n.h5
+/usr/bin/python3 -c "import h5py; h5py.File('toy/box02n.h5', 'r+').attrs['gas_mean_before_normalisation'] = 0.5"
 /usr/bin/python3 "$SRC/scripts/scatter_by_dm.py" --truth toy/box00.h5 --repaints toy/box03.h5 \
-    --emulated toy/box01.h5 toy/box02.h5 > sc2.txt || fail=1
+    --emulated toy/box01.h5 toy/box02n.h5 > sc2.txt || fail=1
 awk '!/^#/ && NF == 6 { n++; if ($3 == $4) same++ } END { exit !(n == 18 && same < n) }' sc2.txt \
     || { echo "FAIL: scatter_by_dm.py on other samples"; cat sc2.txt; fail=1; }
+grep -q "^# normalisation shift .*: n/a +0.3010$" sc2.txt \
+    || { echo "FAIL: scatter_by_dm.py normalisation shifts"; cat sc2.txt; fail=1; }
 for f in pk.png slices.png pk_text.png; do
     [ -s $f ] && [ "$(head -c 4 $f | tail -c 3)" = PNG ] || { echo "FAIL: $f is not a PNG"; fail=1; }
 done
