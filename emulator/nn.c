@@ -8,7 +8,10 @@
 
 #include <cblas.h>
 #include <math.h>
-#if defined(HB_HAVE_MVEC)
+/* libmvec found by CMake, and this compilation for AVX2 (a cached CMake
+ * result survives a change of -march) */
+#if defined(HB_HAVE_MVEC) && defined(__AVX2__)
+#define HB_VEXPF 1
 #include <immintrin.h>
 #endif
 #include <stdlib.h>
@@ -365,13 +368,13 @@ void hb_linear_backward(float *din, float *dw, float *db, const float *dout, con
 /* ---- element-wise ------------------------------------------------------ */
 
 /* Sigmoid 1 / (1 + e^-x) of n floats. With glibc's vector math library
- * (libmvec, HB_HAVE_MVEC: found by CMake on x86-64 with AVX2) e^-x comes 8
+ * (libmvec, HB_VEXPF: found by CMake on x86-64 with AVX2) e^-x comes 8
  * lanes at a time from _ZGVdN8v_expf, the tail through one zero-padded
  * vector: every element goes through the same code whatever its position,
  * so results do not depend on blocking, thread or rank counts. The scalar
  * expf call left the SiLU and FiLM loops unvectorised: 12% of a training
  * step on a Zen 2 core. */
-#if defined(HB_HAVE_MVEC)
+#if defined(HB_VEXPF)
 __m256 _ZGVdN8v_expf(__m256 x);   /* libmvec's AVX2 expf (x86-64 vector function ABI) */
 
 static inline __m256 sigmoid8(__m256 x)
