@@ -194,7 +194,7 @@ static hb_status sample(emu *e, const hb_emulate_config *cfg, uint64_t seed, flo
     char out[sizeof cfg->out + 32];
     hb_emulate_output_name(cfg->out, seed, out, sizeof out);
     HB_TRY(integrate(e, cfg, seed, per_step));
-    double raw_mean;
+    double raw_mean = 0;   /* set by destandardise when it succeeds */
     HB_TRY(destandardise(e, e->xt, gas, temp, &raw_mean, comm));
     HB_TRY(hb_field_check(gas, e->N, e->slab.x0, e->slab.nx, (size_t)e->N, HB_VALUES_DENSITY, out, HB_FIELD_GAS, comm));
     HB_TRY(hb_field_check(temp, e->N, e->slab.x0, e->slab.nx, (size_t)e->N, HB_VALUES_POSITIVE, out, HB_FIELD_TEMP,
