@@ -475,6 +475,15 @@ static inline void film_sigmoid(float *restrict f, float *restrict s, const floa
     hb_sigmoid(s, f, (size_t)m);
 }
 
+/* g = d SiLU'(f) for the same channels (g, d at the voxel's channel c0). */
+static inline void film_silu_dgrad(float *restrict g, const float *restrict d, const float *h, const float *sc,
+                                   const float *sh, int c0, int m)
+{
+    float f[SB], s[SB];
+    film_sigmoid(f, s, h, sc, sh, c0, m);
+    for (int c = 0; c < m; c++) g[c] = d[c] * s[c] * (1.0f + f[c] * (1.0f - s[c]));
+}
+
 void hb_film_silu_forward(float *out, const float *h, const float *ss, int B, int C, size_t V)
 {
     for (int b = 0; b < B; b++) {
@@ -503,13 +512,8 @@ void hb_film_silu_backward(float *dh, float *dss, const float *dout, const float
 #pragma omp parallel for schedule(static)
         for (size_t v = 0; v < V; v++)
             for (int c0 = 0; c0 < C; c0 += SB) {
-                int m = C - c0 < SB ? C - c0 : SB;
-                float f[SB], s[SB];
-                film_sigmoid(f, s, hb + v * C + c0, sc, sh, c0, m);
-                for (int c = 0; c < m; c++) {
-                    size_t i = v * C + c0 + c;
-                    g[i] = db[i] * s[c] * (1.0f + f[c] * (1.0f - s[c]));
-                }
+                size_t i = v * C + c0;
+                film_silu_dgrad(g + i, db + i, hb + i, sc, sh, c0, C - c0 < SB ? C - c0 : SB);
             }
         size_t o = (size_t)b * V * C;
         film_grads(dh ? dh + o : NULL, dss + (size_t)b * 2 * C, g, hb, sc, C, V);
@@ -530,14 +534,12 @@ void hb_film_silu_grad_inplace(float *hd, float *dss, const float *ds, const flo
         for (size_t v = V * k / NCHUNK; v < V * (k + 1) / NCHUNK; v++)
             for (int c0 = 0; c0 < C; c0 += SB) {
                 int m = C - c0 < SB ? C - c0 : SB;
-                float f[SB], s[SB];
-                film_sigmoid(f, s, hd + v * C + c0, sc, sh, c0, m);
+                float g[SB], *h = hd + v * C + c0;
+                film_silu_dgrad(g, ds + v * C + c0, h, sc, sh, c0, m);
                 for (int c = 0; c < m; c++) {
-                    size_t i = v * C + c0 + c;
-                    float h = hd[i], g = ds[i] * s[c] * (1.0f + f[c] * (1.0f - s[c]));
-                    acc[c0 + c] += (double)g * h;
-                    acc[C + c0 + c] += g;
-                    hd[i] = g * (1.0f + sc[c0 + c]);
+                    acc[c0 + c] += (double)g[c] * h[c];
+                    acc[C + c0 + c] += g[c];
+                    h[c] = g[c] * (1.0f + sc[c0 + c]);
                 }
             }
     }
