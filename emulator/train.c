@@ -72,7 +72,7 @@ typedef struct trainer {
     hb_model_meta meta;
     size_t n;                        /* cells of this rank's slab */
     float *in, *target, *y, *dy;     /* n x 3, n x 2, n x 2, n x 2 */
-    float *w;                        /* n: voxel weights of the loss (loss_weight != 0) */
+    float *w;                        /* n: voxel weights of the loss (a loss weight != 0) */
     double t_net;                    /* seconds in the network (forward + backward) */
 } trainer;
 
@@ -99,7 +99,8 @@ static hb_status write_checkpoint(trainer *t)
         {"n_train_boxes", 'l', 0, t->ds.n_boxes, NULL}, {"n_val_boxes", 'l', 0, t->vs.n_boxes, NULL},
         {"ema_decay", 'd', c->ema_decay, 0, NULL}, {"lr", 'd', c->adam.lr, 0, NULL},
         {"weight_decay", 'd', c->adam.weight_decay, 0, NULL}, {"clip_norm", 'd', c->adam.clip_norm, 0, NULL},
-        {"loss_weight", 'd', c->loss_weight, 0, NULL}, {"data_files_hash", 's', 0, 0, t->data_hash},
+        {"loss_weight", 'd', c->loss_weight[0], 0, NULL},
+        {"loss_weight_voids", 'd', c->loss_weight[1], 0, NULL}, {"data_files_hash", 's', 0, 0, t->data_hash},
         {"training", 's', 0, 0, "whole periodic boxes, cube symmetries and periodic shifts"}};
     HB_TRY(hb_model_save(c->out, t->comm, &t->net, &t->meta, attrs, (int)(sizeof attrs / sizeof attrs[0]), t->ema,
                          t->m, t->v));
@@ -188,21 +189,21 @@ static int group_samples(const trainer *t, const hb_dataset *ds, uint32_t stream
     return n;
 }
 
-/* Voxel weights of the loss, w = exp(kappa min(x0, 3)) normalised to mean 1
- * over the box: they depend on the conditioning field only, so the
- * minimiser stays the conditional mean (an unbiased drift); they spend the
- * network's capacity on the dense cells, which carry the gas P(k). */
-static hb_status loss_weights(trainer *t, const float *x0, int N)
+/* The voxel weights depend on the conditioning field only, so the
+ * minimiser stays the conditional mean (an unbiased drift); they move the
+ * network's capacity between dense cells (which carry the gas P(k)) and
+ * voids (the low tail of the PDF). */
+hb_status hb_loss_weights(const double kappa[2], const float *x0, size_t n, int N, MPI_Comm comm, float *w)
 {
     double sum = 0;
-    const float kappa = (float)t->cfg->loss_weight;
-    for (size_t c = 0; c < t->n; c++) {
-        t->w[c] = expf(kappa * fminf(x0[c], 3.0f));
-        sum += t->w[c];
+    const float k_hi = (float)kappa[0], k_lo = (float)kappa[1];
+    for (size_t c = 0; c < n; c++) {
+        w[c] = x0[c] >= 0 ? expf(k_hi * fminf(x0[c], 3.0f)) : expf(k_lo * fmaxf(x0[c], -3.0f));
+        sum += w[c];
     }
-    HB_TRY(hb_mpi_sum(t->gcomm, &sum, 1));
+    HB_TRY(hb_mpi_sum(comm, &sum, 1));
     const float inv = (float)(pow((double)N, 3) / sum);
-    for (size_t c = 0; c < t->n; c++) t->w[c] *= inv;
+    for (size_t c = 0; c < n; c++) w[c] *= inv;
     return HB_OK;
 }
 
@@ -227,7 +228,7 @@ static hb_status run_sample(trainer *t, const hb_dataset *ds, hb_loader *L, cons
     hb_interp_pair(&t->meta.ic, s->t, x0, x1, z, t->in, t->target, n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(s->t, ds->boxes[s->box].info.theta, feat);
-    if (t->w) HB_TRY(loss_weights(t, x0, ds->N));
+    if (t->w) HB_TRY(hb_loss_weights(t->cfg->loss_weight, x0, n, ds->N, t->gcomm, t->w));
     double t0 = hb_now();
     HB_TRY(hb_unet_forward(&t->net, t->in, feat, t->y));
     const double n_box = 2.0 * pow((double)ds->N, 3);   /* voxels x channels of a box */
@@ -337,7 +338,7 @@ static hb_status setup(trainer *t)
     t->target = malloc(t->n * 2 * sizeof *t->target);
     t->y = malloc(t->n * 2 * sizeof *t->y);
     t->dy = malloc(t->n * 2 * sizeof *t->dy);
-    if (cfg->loss_weight != 0) {
+    if (cfg->loss_weight[0] != 0 || cfg->loss_weight[1] != 0) {
         t->w = malloc(t->n * sizeof *t->w);
         if (!t->w) return HB_ERR(HB_ENOMEM, "loss weights");
     }

@@ -277,6 +277,14 @@ START_TEST(small_layers_fd)
     double l = hb_mse_forward_backward(dp, p, tg, 4, 1.0f);
     ck_assert_double_eq_tol(l, (1.0 + 0 + 4 + 0) / 4, 1e-12);
     ck_assert_float_eq_tol(dp[2], 2 * (3 - 5) / 4.0f, 1e-7);
+    /* weighted, 2 cells x 2 channels, one weight per cell */
+    const float w2[2] = {0.5f, 3.0f};
+    l = hb_wmse_forward_backward(dp, p, tg, w2, 2, 2, 0.5f);
+    ck_assert_double_eq_tol(l, (0.5 * (1 + 0) + 3.0 * (4 + 0)) / 4, 1e-12);
+    ck_assert_float_eq_tol(dp[0], 0.5f * 2 * 0.5f * (1 - 0) / 4, 1e-7);
+    ck_assert_float_eq_tol(dp[2], 0.5f * 2 * 3.0f * (3 - 5) / 4, 1e-7);
+    ck_assert_float_eq_tol(dp[3], 0.0f, 1e-7);
+    ck_assert_double_eq_tol(hb_wmse_forward_backward(NULL, p, tg, NULL, 2, 2, 1.0f), 5.0 / 4, 1e-12);
 }
 END_TEST
 

@@ -36,13 +36,21 @@ typedef struct hb_train_config {
     uint64_t seed;
     hb_adam_config adam;
     hb_interp interp;        /* sigma_c, beta */
-    double loss_weight;      /* kappa: voxel weights exp(kappa x0) (normalised per box; 0: uniform) */
+    double loss_weight[2];   /* kappa (x0 >= 0, x0 < 0): voxel weights, hb_loss_weights (0, 0: uniform) */
     char   out[1024];        /* model file (also the checkpoint) */
     int    resume;
     int    resume_changed;   /* resume even when the data or interpolant differ from the checkpoint's */
 } hb_train_config;
 
 hb_train_config hb_train_config_default(void);
+
+/* Voxel weights of the loss for this rank's n cells of a box of N^3 cells:
+ * w = exp(kappa[0] min(x0, 3)) where x0 >= 0 and exp(kappa[1] max(x0, -3))
+ * where x0 < 0 (x0 the standardised log DM; kappa[1] = kappa[0] is one
+ * exponential, kappa[1] = 0 leaves the voids at the mean's weight, < 0
+ * weights them up), normalised to mean 1 over the box. Collective over comm
+ * (the ranks holding the box). */
+hb_status hb_loss_weights(const double kappa[2], const float *x0, size_t n, int N, MPI_Comm comm, float *w);
 
 /* Train on `data` (validation on `val`, may have 0 boxes). On SIGTERM or
  * SIGUSR1 (hb_train_install_signals) writes a checkpoint at the next step

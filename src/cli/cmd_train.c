@@ -24,7 +24,8 @@ static const char *TRAIN_USAGE =
     "  --val-every N      validation loss period (100)  --val-samples N held-out samples (4)\n"
     "  --checkpoint-every N  checkpoint period (500)    --no-augment    no cube symmetries\n"
     "  --beta t2|t        interpolant beta(t) (t2)      --sigma-c X     noise scale (0.5)\n"
-    "  --loss-weight K    voxel weights exp(K x0) of the loss, x0 the standardised log DM (0: uniform)\n"
+    "  --loss-weight K[,KV]  voxel weights exp(K x0) of the loss where x0 >= 0 and exp(KV x0) where\n"
+    "                     x0 < 0, x0 the standardised log DM (KV = K unless given; 0: uniform)\n"
     "  --noise-slope S[,S2]  each cell's noise scaled by exp(S clamp(x0, -3, 3)), S for gas, S2 for T (0)\n"
     "  --dm-floor X       DM density floor before log10 (1e-3)\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
@@ -93,7 +94,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'g': HB_TRY(hb_cli_double("--sigma-c", optarg, &X)); c.interp.sigma_c = X; break;
         case 'R': c.resume = 1; break;
         case 'X': c.resume = c.resume_changed = 1; break;
-        case 'K': HB_TRY(hb_cli_double("--loss-weight", optarg, &c.loss_weight)); break;
+        case 'K': HB_TRY(hb_cli_double_pair("--loss-weight", optarg, c.loss_weight)); break;
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &c.interp.floor[0])); break;
         case 'N': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, c.interp.noise_slope)); break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
