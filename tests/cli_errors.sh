@@ -32,6 +32,9 @@ run 'unknown command' "" "$HB" frobnicate
 run 'cannot read nothing.h5' pk.txt mpirun -np 2 "$HB" pk nothing.h5 --field dm_density --out pk.txt
 echo "junk" > junk.h5
 run 'cannot open junk.h5 as HDF5' pk.txt mpirun -np 2 "$HB" pk junk.h5 --field dm_density --out pk.txt
+run '1-64 seeds, 0-64 repaints' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --seeds 65
+run 'has 1000 rows; the demo needs 1001' demo_big mpirun -np 2 "$HB" demo --out demo_big --boxes 999 \
+    --table "$2/data/camels/CosmoAstroSeed_IllustrisTNG_L25n256_LH.txt"
 
 # a good run writes its output
 timeout 60 mpirun -np 2 "$HB" linear good.ini --z 1 --out plin.txt >/dev/null 2>&1 && [ -s plin.txt ] \

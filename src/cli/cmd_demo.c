@@ -238,11 +238,13 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         }
     }
     if (optind != argc || o->boxes < 2 || o->grid < 8 || o->grid % 4 || !(o->box > 0) || o->train_steps < 1 ||
-        o->emu_steps < 1 || o->batch < 1 || o->train_seed < 0 || o->seeds < 1 || o->repaints < 0 || o->width < 1 ||
+        o->emu_steps < 1 || o->batch < 1 || o->train_seed < 0 || o->seeds < 1 || o->seeds > 64 || o->repaints < 0 ||
+        o->repaints > 64 || o->width < 1 ||
         !(o->lr > 0) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
         !hb_interp_noise_slopes_ok(o->noise_slope)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
-                       "seeds, --train-seed >= 0, width, lr, sigma_c and DM floor, --repaints >= 0, |--noise-slope| <= 2\n%s", DEMO_USAGE);
+                       "width, lr, sigma_c and DM floor, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
+                       "|--noise-slope| <= 2\n%s", DEMO_USAGE);
     }
     return HB_OK;
 }
@@ -253,6 +255,7 @@ hb_status hb_cmd_demo(int argc, char **argv)
     hb_status rc = demo_options(argc, argv, &o);
     if (rc == HB_ESTOP) return HB_OK;
     HB_TRY(rc);
+    HB_TRY(demo_check_table(&o));
     const char *dir = o.dir;
     if (hb_world_rank() == 0) mkdir(dir, 0755);
     HB_TRY(hb_mpi(MPI_Barrier(MPI_COMM_WORLD)));

@@ -24,6 +24,7 @@
 #endif
 
 #define N_HELD 2
+#define HELD_FROM 64   /* held-out rows: from this row of the table on */
 #define MOCK_SEED0 1000   /* repaint k uses mock.seed = MOCK_SEED0 + k */
 
 demo_opts demo_opts_default(void)
@@ -36,15 +37,19 @@ demo_opts demo_opts_default(void)
     return o;
 }
 
-/* The training rows (the first `boxes` of the table) and N_HELD held out:
- * the first later rows whose parameters lie inside the training set's range
- * (emulate refuses extrapolation). sel holds boxes + N_HELD rows. */
+/* N_HELD held-out rows and `boxes` training rows. The held-out rows are the
+ * first rows from row HELD_FROM on whose parameters lie inside the range of
+ * the rows before it (emulate refuses extrapolation), so they stay the same
+ * (LH_67, LH_68 of the CAMELS table) for any number of training boxes; the
+ * training rows are the first `boxes` rows that are not held out (with
+ * boxes <= HELD_FROM, the first rows and a range of their own). sel holds
+ * boxes + N_HELD rows. */
 static hb_status select_rows(const demo_opts *o, hb_suite_row *sel)
 {
     hb_suite_row *rows = NULL;
     int n = 0;
     HB_TRY(hb_suite_read_table(o->table, &rows, &n, MPI_COMM_WORLD));
-    const int nt = (int)o->boxes;
+    const int nt = (int)o->boxes, from = nt < HELD_FROM ? nt : HELD_FROM;
     if (n < nt + N_HELD) {
         free(rows);
         return HB_ERR0(HB_EARG, "%s has %d rows; the demo needs %d", o->table, n, nt + N_HELD);
@@ -52,18 +57,37 @@ static hb_status select_rows(const demo_opts *o, hb_suite_row *sel)
     double lo[HB_NTHETA], hi[HB_NTHETA];
     for (int k = 0; k < HB_NTHETA; k++) {
         lo[k] = 1e300; hi[k] = -1e300;
-        for (int i = 0; i < nt; i++) { lo[k] = fmin(lo[k], rows[i].theta[k]); hi[k] = fmax(hi[k], rows[i].theta[k]); }
+        for (int i = 0; i < from; i++) { lo[k] = fmin(lo[k], rows[i].theta[k]); hi[k] = fmax(hi[k], rows[i].theta[k]); }
     }
-    int nh = 0;
-    for (int i = 0; i < nt; i++) sel[i] = rows[i];
-    for (int i = nt; i < n && nh < N_HELD; i++) {
+    int nh = 0, held[N_HELD];
+    for (int i = from; i < n && nh < N_HELD; i++) {
         int inside = 1;
         for (int k = 0; k < HB_NTHETA; k++) inside &= rows[i].theta[k] >= lo[k] && rows[i].theta[k] <= hi[k];
-        if (inside) sel[nt + nh++] = rows[i];
+        if (inside) {
+            held[nh] = i;
+            sel[nt + nh++] = rows[i];
+        }
+    }
+    if (nh < N_HELD) {
+        free(rows);
+        return HB_ERR0(HB_EARG, "no %d rows of %s lie inside the range of its first %d", N_HELD, o->table, from);
+    }
+    for (int i = 0, m = 0; m < nt; i++) {
+        int out = 0;
+        for (int h = 0; h < N_HELD; h++) out |= i == held[h];
+        if (!out) sel[m++] = rows[i];
     }
     free(rows);
-    if (nh < N_HELD) return HB_ERR0(HB_EARG, "no %d rows of %s lie inside the training range", N_HELD, o->table);
     return HB_OK;
+}
+
+hb_status demo_check_table(const demo_opts *o)
+{
+    hb_suite_row *sel = malloc((size_t)(o->boxes + N_HELD) * sizeof *sel);
+    if (!sel) return HB_ERR(HB_ENOMEM, "rows");
+    hb_status rc = select_rows(o, sel);
+    free(sel);
+    return rc;
 }
 
 /* A suite configuration of grid^3 particles and cells in box Mpc/h. */
@@ -204,9 +228,6 @@ static hb_status demo_validate(const demo_opts *o, const hb_suite_row *held, cha
 
 hb_status demo_pipeline(const demo_opts *o)
 {
-    if (o->boxes + N_HELD > 256 || o->seeds > 64 || o->repaints > 64) {
-        return HB_ERR0(HB_EARG, "demo: at most 254 boxes, 64 seeds and 64 repaints");
-    }
     hb_suite_row *sel = malloc((size_t)(o->boxes + N_HELD) * sizeof *sel);
     if (!sel) return HB_ERR(HB_ENOMEM, "rows");
     hb_status rc = select_rows(o, sel);

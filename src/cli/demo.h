@@ -16,6 +16,8 @@ typedef struct demo_opts {
 } demo_opts;
 
 demo_opts demo_opts_default(void);
+/* The table has the rows the options ask for (before any work is done). */
+hb_status demo_check_table(const demo_opts *o);
 /* Stages 3-6: suite, repaints, training, emulation, validation. */
 hb_status demo_pipeline(const demo_opts *o);
 
