@@ -85,7 +85,7 @@ def residual_power(X):
 
 
 def scatter_table(gs, field):
-    cols = {k: [] for k in ("q", "st", "se", "d")}
+    cols = {k: [] for k in ("q", "st", "se", "d", "tm", "em")}
     for g in gs:
         dm = read(g["truth"][0], "dm_density").ravel()
         cols["q"].append(np.argsort(np.argsort(dm, kind="stable"), kind="stable") / (dm.size - 1.0))   # quantiles
@@ -94,15 +94,24 @@ def scatter_table(gs, field):
         cols["st"].append(T.std(axis=0, ddof=1))
         cols["se"].append(E.std(axis=0, ddof=1))
         cols["d"].append(E.mean(axis=0) - T.mean(axis=0))
+        cols["tm"].append(T.mean(axis=0))
+        cols["em"].append(E.mean(axis=0))
+        nt, ne = len(T), len(E)
     c = {k: np.concatenate(v) for k, v in cols.items()}
     print("# %s: per-cell scatter [dex] over the truths and over the samples, by DM-density quantile" % field)
-    print("# %-13s %8s %12s %12s %10s %10s" % ("dm_quantile", "cells", "truth_sd", "emulated_sd", "rms_bias",
-                                                "mean_bias"))
+    print("# frozen_rms: the part of rms_bias the finite sample counts do not explain (the same in every sample);")
+    print("# gain: slope of the emulated per-cell mean on the truths' within the bin (< 1: shrunk toward the mean)")
+    print("# %-13s %8s %12s %12s %10s %10s %10s %6s" % ("dm_quantile", "cells", "truth_sd", "emulated_sd", "rms_bias",
+                                                       "mean_bias", "frozen_rms", "gain"))
     for lo, hi in zip(EDGES[:-1], EDGES[1:]):
         m = (c["q"] >= lo) & ((c["q"] < hi) if hi < 1 else (c["q"] <= hi))
-        print("%-15s %8d %12.4f %12.4f %10.4f %+10.4f" % ("%.3f-%.3f" % (lo, hi), m.sum(), c["st"][m].mean(),
-                                                          c["se"][m].mean(), np.sqrt((c["d"][m] ** 2).mean()),
-                                                          c["d"][m].mean()))
+        ms = (c["d"][m] ** 2).mean()
+        frozen = np.sqrt(max(ms - (c["se"][m] ** 2).mean() / ne - (c["st"][m] ** 2).mean() / nt, 0.0))
+        t = c["tm"][m] - c["tm"][m].mean()
+        gain = ((c["em"][m] - c["em"][m].mean()) * t).sum() / (t * t).sum()
+        print("%-15s %8d %12.4f %12.4f %10.4f %+10.4f %10.4f %6.3f"
+              % ("%.3f-%.3f" % (lo, hi), m.sum(), c["st"][m].mean(), c["se"][m].mean(), np.sqrt(ms),
+                 c["d"][m].mean(), frozen, gain))
 
 
 def normalisation_shifts(gs):

@@ -23,7 +23,7 @@ mpirun -np 2 "$HB" pk toy/box01.h5 --field gas_density --out b.txt > /dev/null 2
 # the scatter diagnostic: the truths standing in for the samples give the truths' own scatter and no bias
 /usr/bin/python3 "$SRC/scripts/scatter_by_dm.py" --truth toy/box00.h5 --repaints toy/box03.h5 \
     --emulated toy/box00.h5 toy/box03.h5 > sc.txt || fail=1
-awk '!/^#/ && NF == 6 { n++; if ($3 != $4 || $5 + 0 != 0 || $3 + 0 <= 0) bad++ }
+awk '!/^#/ && NF == 8 { n++; if ($3 != $4 || $5 + 0 != 0 || $3 + 0 <= 0 || $7 + 0 != 0 || $8 != "1.000") bad++ }
      !/^#/ && NF == 4 { m++; if ($4 != "1.000") bad++ } END { exit !(n == 18 && m == 8 && !bad) }' sc.txt \
     || { echo "FAIL: scatter_by_dm.py on the truths themselves"; cat sc.txt; fail=1; }
 # a sample whose gas mean before normalisation was 0.5: every cell raised by log10 2
@@ -31,8 +31,18 @@ cp toy/box02.h5 toy/box02n.h5
 /usr/bin/python3 -c "import h5py; h5py.File('toy/box02n.h5', 'r+').attrs['gas_mean_before_normalisation'] = 0.5"
 /usr/bin/python3 "$SRC/scripts/scatter_by_dm.py" --truth toy/box00.h5 --repaints toy/box03.h5 \
     --emulated toy/box01.h5 toy/box02n.h5 > sc2.txt || fail=1
-awk '!/^#/ && NF == 6 { n++; if ($3 == $4) same++ } END { exit !(n == 18 && same < n) }' sc2.txt \
+awk '!/^#/ && NF == 8 { n++; if ($3 == $4) same++ } END { exit !(n == 18 && same < n) }' sc2.txt \
     || { echo "FAIL: scatter_by_dm.py on other samples"; cat sc2.txt; fail=1; }
+# samples that are the truths with every log10 halved: the gain is 1/2 in every bin
+for b in 00 03; do
+    cp toy/box$b.h5 toy/half$b.h5
+    /usr/bin/python3 -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+')
+for k in ('gas_density', 'gas_temperature'): f['fields/' + k][...] = f['fields/' + k][...] ** 0.5" toy/half$b.h5
+done
+/usr/bin/python3 "$SRC/scripts/scatter_by_dm.py" --truth toy/box00.h5 --repaints toy/box03.h5 \
+    --emulated toy/half00.h5 toy/half03.h5 > sc3.txt || fail=1
+awk '!/^#/ && NF == 8 { n++; if ($8 != "0.500") bad++ } END { exit !(n == 18 && !bad) }' sc3.txt \
+    || { echo "FAIL: scatter_by_dm.py gain of halved logs"; cat sc3.txt; fail=1; }
 grep -q "^# normalisation shift .*: n/a +0.3010$" sc2.txt \
     || { echo "FAIL: scatter_by_dm.py normalisation shifts"; cat sc2.txt; fail=1; }
 for f in pk.png slices.png pk_text.png; do
