@@ -85,7 +85,7 @@ def residual_power(X):
 
 
 def scatter_table(gs, field):
-    cols = {k: [] for k in ("q", "st", "se", "d", "tm", "em")}
+    cols = {k: [] for k in ("q", "st", "se", "d", "tm", "em", "var_means")}
     for g in gs:
         dm = read(g["truth"][0], "dm_density").ravel()
         cols["q"].append(np.argsort(np.argsort(dm, kind="stable"), kind="stable") / (dm.size - 1.0))   # quantiles
@@ -96,7 +96,7 @@ def scatter_table(gs, field):
         cols["d"].append(E.mean(axis=0) - T.mean(axis=0))
         cols["tm"].append(T.mean(axis=0))
         cols["em"].append(E.mean(axis=0))
-        nt, ne = len(T), len(E)
+        cols["var_means"].append(E.var(axis=0, ddof=1) / len(E) + T.var(axis=0, ddof=1) / len(T))
     c = {k: np.concatenate(v) for k, v in cols.items()}
     print("# %s: per-cell scatter [dex] over the truths and over the samples, by DM-density quantile" % field)
     print("# frozen_rms: the part of rms_bias the finite sample counts do not explain (the same in every sample);")
@@ -106,7 +106,7 @@ def scatter_table(gs, field):
     for lo, hi in zip(EDGES[:-1], EDGES[1:]):
         m = (c["q"] >= lo) & ((c["q"] < hi) if hi < 1 else (c["q"] <= hi))
         ms = (c["d"][m] ** 2).mean()
-        frozen = np.sqrt(max(ms - (c["se"][m] ** 2).mean() / ne - (c["st"][m] ** 2).mean() / nt, 0.0))
+        frozen = np.sqrt(max(ms - c["var_means"][m].mean(), 0.0))
         t = c["tm"][m] - c["tm"][m].mean()
         gain = ((c["em"][m] - c["em"][m].mean()) * t).sum() / (t * t).sum()
         print("%-15s %8d %12.4f %12.4f %10.4f %+10.4f %10.4f %6.3f"
