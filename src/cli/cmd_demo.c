@@ -249,14 +249,10 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
     return HB_OK;
 }
 
-hb_status hb_cmd_demo(int argc, char **argv)
+/* Stages 1-2, then the pipeline on the selected rows. */
+static hb_status demo_run(const demo_opts *o, const hb_suite_row *sel)
 {
-    demo_opts o = demo_opts_default();
-    hb_status rc = demo_options(argc, argv, &o);
-    if (rc == HB_ESTOP) return HB_OK;
-    HB_TRY(rc);
-    HB_TRY(demo_check_table(&o));
-    const char *dir = o.dir;
+    const char *dir = o->dir;
     if (hb_world_rank() == 0) mkdir(dir, 0755);
     HB_TRY(hb_mpi(MPI_Barrier(MPI_COMM_WORLD)));
     char *over[] = {"cosmology.omega_m=0.3", "cosmology.sigma_8=0.8"};
@@ -268,7 +264,20 @@ hb_status hb_cmd_demo(int argc, char **argv)
     HB_TRY(demo_grf(dir, &par));
     hb_log0("-- stage 2: particle-mesh simulation, 64^3 particles in 100 Mpc/h --");
     HB_TRY(demo_pm(dir));
-    HB_TRY(demo_pipeline(&o));
+    HB_TRY(demo_pipeline(o, sel));
     hb_log0("== demo finished in %.1f s ==", hb_now() - t0);
     return HB_OK;
+}
+
+hb_status hb_cmd_demo(int argc, char **argv)
+{
+    demo_opts o = demo_opts_default();
+    hb_status rc = demo_options(argc, argv, &o);
+    if (rc == HB_ESTOP) return HB_OK;
+    HB_TRY(rc);
+    hb_suite_row *sel;
+    HB_TRY(demo_select_rows(&o, &sel));   /* a short table is refused before any work */
+    rc = demo_run(&o, sel);
+    free(sel);
+    return rc;
 }

@@ -42,10 +42,10 @@ demo_opts demo_opts_default(void)
  * the rows before it (emulate refuses extrapolation), so they stay the same
  * (LH_67, LH_68 of the CAMELS table) for any number of training boxes; the
  * training rows are the first `boxes` rows that are not held out (with
- * boxes <= HELD_FROM, the first rows and a range of their own). sel holds
- * boxes + N_HELD rows. */
-static hb_status select_rows(const demo_opts *o, hb_suite_row *sel)
+ * boxes <= HELD_FROM, the first rows and a range of their own). */
+hb_status demo_select_rows(const demo_opts *o, hb_suite_row **out)
 {
+    *out = NULL;
     hb_suite_row *rows = NULL;
     int n = 0;
     HB_TRY(hb_suite_read_table(o->table, &rows, &n, MPI_COMM_WORLD));
@@ -53,6 +53,11 @@ static hb_status select_rows(const demo_opts *o, hb_suite_row *sel)
     if (n < nt + N_HELD) {
         free(rows);
         return HB_ERR0(HB_EARG, "%s has %d rows; the demo needs %d", o->table, n, nt + N_HELD);
+    }
+    hb_suite_row *sel = malloc((size_t)(nt + N_HELD) * sizeof *sel);
+    if (!sel) {
+        free(rows);
+        return HB_ERR(HB_ENOMEM, "%d table rows", nt + N_HELD);
     }
     double lo[HB_NTHETA], hi[HB_NTHETA];
     for (int k = 0; k < HB_NTHETA; k++) {
@@ -70,24 +75,17 @@ static hb_status select_rows(const demo_opts *o, hb_suite_row *sel)
     }
     if (nh < N_HELD) {
         free(rows);
+        free(sel);
         return HB_ERR0(HB_EARG, "no %d rows of %s lie inside the range of its first %d", N_HELD, o->table, from);
     }
     for (int i = 0, m = 0; m < nt; i++) {
-        int out = 0;
-        for (int h = 0; h < N_HELD; h++) out |= i == held[h];
-        if (!out) sel[m++] = rows[i];
+        int held_out = 0;
+        for (int h = 0; h < N_HELD; h++) held_out |= i == held[h];
+        if (!held_out) sel[m++] = rows[i];
     }
     free(rows);
+    *out = sel;
     return HB_OK;
-}
-
-hb_status demo_check_table(const demo_opts *o)
-{
-    hb_suite_row *sel = malloc((size_t)(o->boxes + N_HELD) * sizeof *sel);
-    if (!sel) return HB_ERR(HB_ENOMEM, "rows");
-    hb_status rc = select_rows(o, sel);
-    free(sel);
-    return rc;
 }
 
 /* A suite configuration of grid^3 particles and cells in box Mpc/h. */
@@ -226,11 +224,9 @@ static hb_status demo_validate(const demo_opts *o, const hb_suite_row *held, cha
     return HB_OK;
 }
 
-hb_status demo_pipeline(const demo_opts *o)
+hb_status demo_pipeline(const demo_opts *o, const hb_suite_row *sel)
 {
-    hb_suite_row *sel = malloc((size_t)(o->boxes + N_HELD) * sizeof *sel);
-    if (!sel) return HB_ERR(HB_ENOMEM, "rows");
-    hb_status rc = select_rows(o, sel);
+    hb_status rc = HB_OK;
     char dirs[4][1100], model[sizeof ((hb_emulate_config *)0)->model];
     static const char *sub[4] = {"train", "heldout", "floor", "emulated"};
     for (int d = 0; d < 4; d++) snprintf(dirs[d], sizeof dirs[d], "%s/%s", o->dir, sub[d]);
@@ -250,6 +246,5 @@ hb_status demo_pipeline(const demo_opts *o)
         hb_log0("== times: suite and repaints %.0f s, training %.0f s, emulation %.0f s, validation %.0f s ==",
                 times[0], times[1], times[2], times[3]);
     }
-    free(sel);
     return rc;
 }

@@ -4,6 +4,7 @@
 #define HB_CLI_DEMO_H
 
 #include "hb/err.h"
+#include "hb/suite.h"
 
 typedef struct demo_opts {
     const char *dir, *table;
@@ -16,9 +17,10 @@ typedef struct demo_opts {
 } demo_opts;
 
 demo_opts demo_opts_default(void);
-/* The table has the rows the options ask for (before any work is done). */
-hb_status demo_check_table(const demo_opts *o);
-/* Stages 3-6: suite, repaints, training, emulation, validation. */
-hb_status demo_pipeline(const demo_opts *o);
+/* The o->boxes training rows of o->table, then the N_HELD (2) held-out rows
+ * (malloc'd; before any work, so a short table is refused at once). */
+hb_status demo_select_rows(const demo_opts *o, hb_suite_row **sel);
+/* Stages 3-6 on those rows: suite, repaints, training, emulation, validation. */
+hb_status demo_pipeline(const demo_opts *o, const hb_suite_row *sel);
 
 #endif
