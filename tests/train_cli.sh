@@ -96,6 +96,7 @@ expect_fail 'a_agn2 = 3 is outside the range the model was trained on' g.h5 mpir
 expect_fail 'need at least one sampler step' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out g.h5 --steps 0
 mkdir -p empty
 expect_fail 'no box files' m.h5 mpirun -np 2 "$HB" train --data empty --out m.h5
+expect_fail '\|--loss-weight\| <= 5' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --loss-weight 6
 echo toy_dm18.h5 > dm_only.list
 expect_fail 'dataset /fields/gas_density not found' m.h5 mpirun -np 2 "$HB" train --data dm_only.list --out m.h5
 timeout -k 5 120 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out ok.h5 --steps 5 > emu.log 2>&1 \

@@ -51,6 +51,8 @@ hb_train_config hb_train_config_default(void);
  * weights them up), normalised to mean 1 over the box. Collective over comm
  * (the ranks holding the box). */
 hb_status hb_loss_weights(const double kappa[2], const float *x0, size_t n, int N, MPI_Comm comm, float *w);
+/* 1 when both slopes are finite and within [-5, 5] (weights within e^15 of each other). */
+int hb_loss_weights_ok(const double kappa[2]);
 
 /* Train on `data` (validation on `val`, may have 0 boxes). On SIGTERM or
  * SIGUSR1 (hb_train_install_signals) writes a checkpoint at the next step

@@ -241,10 +241,10 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         o->emu_steps < 1 || o->batch < 1 || o->train_seed < 0 || o->seeds < 1 || o->seeds > 64 || o->repaints < 0 ||
         o->repaints > 64 || o->width < 1 ||
         !(o->lr > 0) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
-        !hb_interp_noise_slopes_ok(o->noise_slope)) {
+        !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_loss_weights_ok(o->loss_weight)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
                        "width, lr, sigma_c and DM floor, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
-                       "|--noise-slope| <= 2\n%s", DEMO_USAGE);
+                       "|--noise-slope| <= 2, |--loss-weight| <= 5\n%s", DEMO_USAGE);
     }
     return HB_OK;
 }

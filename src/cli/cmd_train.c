@@ -105,10 +105,11 @@ hb_status hb_cmd_train(int argc, char **argv)
     if (!data || optind != argc) return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", TRAIN_USAGE);
     if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
         !(c.adam.lr > 0) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
-        !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope)) {
+        !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope) ||
+        !hb_loss_weights_ok(c.loss_weight)) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
                        "--val-samples --lr and --dm-floor, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
-                       "|--noise-slope| <= 2");
+                       "|--noise-slope| <= 2, |--loss-weight| <= 5");
     }
     c.adam.total = c.steps;
     if (c.adam.warmup >= c.steps) c.adam.warmup = c.steps / 10;
