@@ -9,7 +9,7 @@ Binned by the DM density's quantile, the table shows where an emulator adds
 noise the truth does not have (voids) or lacks it (halos), and the rms and
 mean offset of the emulated per-cell mean from the truths' per-cell mean.
 
-  scatter_by_dm.py --truth T.h5 --repaints R1.h5 ... --emulated E1.h5 ... [--truth ... ]
+  scatter_by_dm.py [--dm-floor F] --truth T.h5 --repaints R1.h5 ... --emulated E1.h5 ... [--truth ... ]
 
 For each emulated sample with the attribute gas_mean_before_normalisation
 (written by `hydrobridge emulate`), the shift in dex its normalisation to
@@ -20,6 +20,17 @@ A second table gives the power spectrum of the same residuals (each
 realisation's log10 field minus its set's per-cell mean, scaled by
 n/(n-1)) per k band, averaged over the --truth groups: how white the
 stochastic part is, against the truth's.
+
+A third table asks what the per-cell mean depends on: within bands of the
+DM quantile, how much of the variance of the truths' per-cell mean log10 a
+cubic in log10 of the DM explains, the cell's own DM (floored at
+--dm-floor of the mean, 0.05 as in the demo's conditioning) or the DM
+smoothed by a Gaussian of r cells (r = 1, 2, 4; all four together in the
+column "all"); fitted by least squares per --truth box, pooled over boxes.
+The last column is the same r2 for the emulated per-cell mean (its mean
+offset in the band removed, as the fits' constant does): an emulator
+below what a smoothed-DM cubic reaches leaves information in its
+conditioning unused.
 
 Needs at least two truth realisations and two samples per truth; several
 --truth groups are pooled cell by cell.
@@ -37,6 +48,8 @@ except ImportError:
 EDGES = [0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1]
 FIELDS = ("gas_density", "gas_temperature")
 BANDS = ("kF..kN/4", "kN/4..kN/2", "kN/2..3kN/4", "3kN/4..kN")
+PRED_EDGES = [0, 0.2, 0.8, 0.99, 1]
+SMOOTH = (1, 2, 4)   # Gaussian radii of the smoothed DM [cells]
 
 
 @functools.lru_cache(maxsize=None)   # both tables read every file: once from disk (callers do not modify)
@@ -135,16 +148,74 @@ def spectrum_table(gs, field):
         print("%-15s %12.5g %12.5g %8.3f" % (name, a, b, b / a if a > 0 else float("nan")))
 
 
+def smoothed(dm, r):
+    """The periodic field dm convolved with a Gaussian of r cells (FFT)."""
+    n = dm.shape[0]
+    f = 2 * np.pi * np.fft.fftfreq(n)
+    fz = 2 * np.pi * np.fft.rfftfreq(n)
+    k2 = f[:, None, None] ** 2 + f[None, :, None] ** 2 + fz[None, None, :] ** 2
+    return np.fft.irfftn(np.fft.rfftn(dm) * np.exp(-0.5 * k2 * r * r), s=dm.shape)
+
+
+def cubic_ss(y, xs):
+    """Residual sum of squares of y after a least-squares fit of 1 and a cubic in each of xs."""
+    A = np.column_stack([np.ones_like(y)] + [x ** p for x in xs for p in (1, 2, 3)])
+    c = np.linalg.lstsq(A, y, rcond=None)[0]
+    return ((y - A @ c) ** 2).sum()
+
+
+def predictability_table(gs, field, floor):
+    nb = len(PRED_EDGES) - 1
+    ss = np.zeros((nb, len(SMOOTH) + 4))   # total, local, each smoothing, all, emulated
+    cells = np.zeros(nb, dtype=int)
+    for g in gs:
+        dm3 = read(g["truth"][0], "dm_density")
+        dm = dm3.ravel()
+        q = np.argsort(np.argsort(dm, kind="stable"), kind="stable") / (dm.size - 1.0)
+        mean = dm.mean()
+        xs = [np.log10(np.maximum(dm, floor * mean))] + \
+             [np.log10(np.maximum(smoothed(dm3, r).ravel(), 1e-3 * mean)) for r in SMOOTH]
+        T = logs(g["truth"] + g["repaints"], field).reshape(-1, dm.size).mean(axis=0)
+        E = logs(g["emulated"], field).reshape(-1, dm.size).mean(axis=0)
+        for i, (lo, hi) in enumerate(zip(PRED_EDGES[:-1], PRED_EDGES[1:])):
+            m = (q >= lo) & ((q < hi) if hi < 1 else (q <= hi))
+            y, d = T[m], E[m] - T[m]
+            cells[i] += m.sum()
+            ss[i] += [((y - y.mean()) ** 2).sum()] + [cubic_ss(y, [x[m]]) for x in xs] + \
+                     [cubic_ss(y, [x[m] for x in xs]), ((d - d.mean()) ** 2).sum()]
+    print("# %s: r2 of the truths' per-cell mean log10 by a cubic in log10 DM, the cell's own (floored at %g of"
+          % (field, floor))
+    print("# the mean) or smoothed by a Gaussian of r cells, fitted per box; and of the emulated per-cell mean")
+    print("# %-13s %8s %9s %7s %s %7s %9s" % ("dm_quantile", "cells", "truth_sd", "local",
+                                            " ".join("%7s" % ("r=%g" % r) for r in SMOOTH), "all", "emulated"))
+    for i, (lo, hi) in enumerate(zip(PRED_EDGES[:-1], PRED_EDGES[1:])):
+        r2 = 1 - ss[i, 1:] / ss[i, 0] if ss[i, 0] > 0 else np.full(ss.shape[1] - 1, np.nan)
+        print("%-15s %8d %9.4f %s %9.3f" % ("%.3f-%.3f" % (lo, hi), cells[i], np.sqrt(ss[i, 0] / cells[i]),
+                                           " ".join("%7.3f" % v for v in r2[:-1]), r2[-1]))
+
+
 def main():
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__)
         return
-    gs = groups(sys.argv[1:])
+    argv, floor = sys.argv[1:], 0.05
+    if argv[0] == "--dm-floor":
+        try:
+            floor = float(argv[1]) if len(argv) > 1 else float("nan")
+        except ValueError:
+            floor = float("nan")
+        if not floor > 0:
+            sys.exit("scatter_by_dm.py: --dm-floor expects a number > 0 (a fraction of the mean DM density), got %s"
+                     % (argv[1] if len(argv) > 1 else "nothing"))
+        argv = argv[2:]
+    gs = groups(argv)
     normalisation_shifts(gs)
     for field in FIELDS:
         scatter_table(gs, field)
     for field in FIELDS:
         spectrum_table(gs, field)
+    for field in FIELDS:
+        predictability_table(gs, field, floor)
 
 
 if __name__ == "__main__":

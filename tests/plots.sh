@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The plotting scripts run on a validation report and on box files and write
 # non-empty PNGs; the scatter diagnostic gives the truths' own scatter (no
-# bias, residual power ratio 1) when the truths stand in for the samples and
-# reads the samples' normalisation. Exit 77 (skipped)
+# bias, residual power ratio 1) when the truths stand in for the samples,
+# reads the samples' normalisation, and its r2 table is exact on fields made
+# to be explained (halved logs, a power of the local or smoothed DM). Exit 77 (skipped)
 # without matplotlib/h5py.
 set -u
 HB=$1
@@ -43,6 +44,37 @@ done
     --emulated toy/half00.h5 toy/half03.h5 > sc3.txt || fail=1
 awk '!/^#/ && NF == 8 { n++; if ($8 != "0.500") bad++ } END { exit !(n == 18 && !bad) }' sc3.txt \
     || { echo "FAIL: scatter_by_dm.py gain of halved logs"; cat sc3.txt; fail=1; }
+# the same halved logs leave 1 - 1/4 of the truths' per-cell variance explained in the predictability table,
+# and samples that are the truths explain all of it
+awk '!/^#/ && NF == 9 { n++; if ($9 != "0.750") bad++ } END { exit !(n == 8 && !bad) }' sc3.txt \
+    || { echo "FAIL: scatter_by_dm.py r2 of halved logs"; cat sc3.txt; fail=1; }
+awk '!/^#/ && NF == 9 { n++; if ($9 != "1.000") bad++ } END { exit !(n == 8 && !bad) }' sc.txt \
+    || { echo "FAIL: scatter_by_dm.py r2 of the truths themselves"; cat sc.txt; fail=1; }
+# a gas density that is a power of the floored local DM is explained by the local cubic exactly
+# (its repaint is a copy: the truths' mean is the field itself)
+cp toy/box00.h5 toy/pow00.h5
+/usr/bin/python3 -c "import h5py, numpy as np, sys; f = h5py.File(sys.argv[1], 'r+'); d = f['fields/dm_density'][...]
+f['fields/gas_density'][...] = np.maximum(d, 0.1 * d.mean()) ** 0.7" toy/pow00.h5
+cp toy/pow00.h5 toy/pow03.h5
+/usr/bin/python3 "$SRC/scripts/scatter_by_dm.py" --dm-floor 0.1 --truth toy/pow00.h5 --repaints toy/pow03.h5 \
+    --emulated toy/box01.h5 toy/box02.h5 > sc4.txt || fail=1
+awk '/^# gas_density: r2/ { on = 1 } /^# gas_temperature: r2/ { on = 0 }
+     on && !/^#/ && NF == 9 { n++; if ($4 != "1.000" || $8 != "1.000") bad++ } END { exit !(n == 4 && !bad) }' sc4.txt \
+    || { echo "FAIL: scatter_by_dm.py r2 of a power of the local DM"; cat sc4.txt; fail=1; }
+# and a power of the DM smoothed over 2 cells (a periodic sum in real space here, by FFT in the script) by the r=2 one
+cp toy/box00.h5 toy/sm00.h5
+/usr/bin/python3 -c "import h5py, numpy as np, sys; f = h5py.File(sys.argv[1], 'r+'); s = f['fields/dm_density'][...]
+n = s.shape[0]; d = np.arange(n) - n // 2; w = np.exp(-d * d / 8.0); w /= w.sum()
+for ax in range(3): s = sum(wi * np.roll(s, di, axis=ax) for wi, di in zip(w, d))
+f['fields/gas_density'][...] = s ** 0.7" toy/sm00.h5
+cp toy/sm00.h5 toy/sm03.h5
+/usr/bin/python3 "$SRC/scripts/scatter_by_dm.py" --truth toy/sm00.h5 --repaints toy/sm03.h5 \
+    --emulated toy/box01.h5 toy/box02.h5 > sc5.txt || fail=1
+awk '/^# gas_density: r2/ { on = 1 } /^# gas_temperature: r2/ { on = 0 }
+     on && !/^#/ && NF == 9 { n++; if ($6 != "1.000" || $4 == "1.000") bad++ } END { exit !(n == 4 && !bad) }' sc5.txt \
+    || { echo "FAIL: scatter_by_dm.py r2 of a power of the smoothed DM"; cat sc5.txt; fail=1; }
+/usr/bin/python3 "$SRC/scripts/scatter_by_dm.py" --dm-floor -1 --truth toy/pow00.h5 > /dev/null 2> e.txt
+grep -q "dm-floor expects a number > 0" e.txt || { echo "FAIL: scatter_by_dm.py --dm-floor -1"; cat e.txt; fail=1; }
 grep -q "^# normalisation shift .*: n/a +0.3010$" sc2.txt \
     || { echo "FAIL: scatter_by_dm.py normalisation shifts"; cat sc2.txt; fail=1; }
 for f in pk.png slices.png pk_text.png; do
