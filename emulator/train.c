@@ -189,15 +189,15 @@ static int group_samples(const trainer *t, const hb_dataset *ds, uint32_t stream
     return n;
 }
 
-/* The voxel weights depend on the conditioning field only, so the
- * minimiser stays the conditional mean (an unbiased drift); they move the
- * network's capacity between dense cells (which carry the gas P(k)) and
- * voids (the low tail of the PDF). */
 int hb_loss_weights_ok(const double kappa[2])
 {
     return fabs(kappa[0]) <= 5 && fabs(kappa[1]) <= 5;   /* false for NaN */
 }
 
+/* The voxel weights depend on the conditioning field only, so the
+ * minimiser stays the conditional mean (an unbiased drift); they move the
+ * network's capacity between dense cells (which carry the gas P(k)) and
+ * voids (the low tail of the PDF). */
 hb_status hb_loss_weights(const double kappa[2], const float *x0, size_t n, int N, MPI_Comm comm, float *w)
 {
     double sum = 0;
@@ -330,6 +330,10 @@ static hb_status load_data(trainer *t, char **data, int n_data, char **val, int 
 static hb_status setup(trainer *t)
 {
     const hb_train_config *cfg = t->cfg;
+    if (!hb_loss_weights_ok(cfg->loss_weight)) {
+        return HB_ERR0(HB_EARG, "loss weight slopes %g, %g: expected finite and within [-5, 5]", cfg->loss_weight[0],
+                       cfg->loss_weight[1]);
+    }
     hb_unet_config uc = {HB_NTARGET, cfg->width, 64};
     HB_TRY(hb_unet_init(&t->net, &uc, cfg->seed));
     HB_TRY(hb_unet_reserve(&t->net, &t->slab, t->ds.N, t->ds.N, 1));
@@ -343,10 +347,6 @@ static hb_status setup(trainer *t)
     t->target = malloc(t->n * 2 * sizeof *t->target);
     t->y = malloc(t->n * 2 * sizeof *t->y);
     t->dy = malloc(t->n * 2 * sizeof *t->dy);
-    if (!hb_loss_weights_ok(cfg->loss_weight)) {
-        return HB_ERR0(HB_EARG, "loss weight slopes %g, %g: expected finite and within [-5, 5]", cfg->loss_weight[0],
-                       cfg->loss_weight[1]);
-    }
     if (cfg->loss_weight[0] != 0 || cfg->loss_weight[1] != 0) {
         t->w = malloc(t->n * sizeof *t->w);
         if (!t->w) return HB_ERR(HB_ENOMEM, "loss weights");
