@@ -84,13 +84,18 @@ def logs(paths, field):
     return np.array([np.log10(read(p, field)) for p in paths])
 
 
+def rfft_k2(n):
+    """|k|^2 in units of k_F^2 on the rfftn grid of an n^3 box."""
+    f = np.fft.fftfreq(n) * n
+    fz = np.fft.rfftfreq(n) * n
+    return f[:, None, None] ** 2 + f[None, :, None] ** 2 + fz[None, None, :] ** 2
+
+
 def residual_power(X):
     """Mean |FFT|^2 of the residuals X - mean(X) (n/(n-1) corrected) in the four BANDS of |k| (units of k_F)."""
     n = X.shape[1]
     kn = n // 2
-    f = np.fft.fftfreq(n) * n
-    fz = np.fft.rfftfreq(n) * n
-    k = np.sqrt(f[:, None, None] ** 2 + f[None, :, None] ** 2 + fz[None, None, :] ** 2)
+    k = np.sqrt(rfft_k2(n))
     R = X - X.mean(axis=0)
     P = np.mean([np.abs(np.fft.rfftn(r)) ** 2 for r in R], axis=0) * len(X) / (len(X) - 1.0)
     edges = [0.5, kn / 4, kn / 2, 0.75 * kn, kn + 0.5]
@@ -150,10 +155,7 @@ def spectrum_table(gs, field):
 
 def smoothed(dm, r):
     """The periodic field dm convolved with a Gaussian of r cells (FFT)."""
-    n = dm.shape[0]
-    f = 2 * np.pi * np.fft.fftfreq(n)
-    fz = 2 * np.pi * np.fft.rfftfreq(n)
-    k2 = f[:, None, None] ** 2 + f[None, :, None] ** 2 + fz[None, None, :] ** 2
+    k2 = rfft_k2(dm.shape[0]) * (2 * np.pi / dm.shape[0]) ** 2   # radians per cell
     return np.fft.irfftn(np.fft.rfftn(dm) * np.exp(-0.5 * k2 * r * r), s=dm.shape)
 
 
