@@ -36,7 +36,7 @@ static const char *DEMO_USAGE =
     "scripts/demo.sh runs it on 2 ranks and draws the plots. Options (defaults):\n"
     "  --table FILE (data/camels LH)  --boxes 64 training boxes    --grid 32  --box 12.5 (Mpc/h; every box)\n"
     "  --train-steps 3000  --batch 2  --train-seed 1 (weights, batches, interpolant times and noise)\n"
-    "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.5[,KV]    --dm-assignment cic|tsc (tsc)\n"
+    "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.25[,KV]   --dm-assignment cic|tsc (tsc)\n"
     "  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
     "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature; hydrobridge train --help)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
