@@ -13,6 +13,7 @@
 
 #include "hb/mpiutil.h"
 #include "hb/rng.h"
+#include "hb/smooth.h"
 
 static const char *const FIELD[HB_NCH] = {HB_FIELD_DM, HB_FIELD_GAS, HB_FIELD_TEMP};
 
@@ -264,24 +265,37 @@ hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm)
     const int N = ds->N;
     hb_slab slab;
     HB_TRY(hb_slab_init(&slab, N, comm));
-    float *tmp = malloc(((size_t)slab.nx + 1) * N * N * sizeof *tmp);
-    hb_status rc = hb_mpi_any(comm, !tmp) ? HB_ERR0(HB_ENOMEM, "statistics buffer") : HB_OK;
-    const size_t nc = (size_t)slab.nx * N * N;   /* own planes: each cell counted once */
+    const int smooth = ic->smooth_r > 0;
+    const size_t nc = (size_t)slab.nx * N * N, NN = (size_t)N * N;   /* own planes: each cell counted once */
+    hb_smoother sm = {0};
+    hb_status rc = smooth ? hb_smoother_init(&sm, N, ic->smooth_r) : HB_OK;
+    float *tmp = malloc(((smooth ? (size_t)N : (size_t)slab.nx) + 1) * NN * sizeof *tmp);
+    if (rc == HB_OK && !tmp) rc = HB_ERR(HB_ENOMEM, "statistics buffer");
+    rc = hb_mpi_agree(comm, rc);
+    double ssum[2] = {0, 0}, smin = 1e300, smax = -1e300;   /* the smoothed DM's log10 */
     for (int b = 0; b < ds->n_boxes && rc == HB_OK; b++) {
         hb_h5 f;
         rc = hb_h5_open(&f, ds->boxes[b].path, comm);
         for (int ch = 0; ch < HB_NCH && rc == HB_OK; ch++) {
-            rc = hb_box_read_field(&f, FIELD[ch], N, slab.x0, slab.nx, tmp, (size_t)N,
+            const int whole = smooth && ch == 0;   /* the smoothing needs the whole box */
+            rc = hb_box_read_field(&f, FIELD[ch], N, whole ? 0 : slab.x0, whole ? N : slab.nx, tmp, (size_t)N,
                                    ch == 2 ? HB_VALUES_POSITIVE : HB_VALUES_DENSITY);
-            if (rc == HB_OK) accumulate_log(tmp, nc, ic->floor[ch], &sum[ch], &sum[HB_NCH + ch], &lmin[ch], &lmax[ch]);
+            const float *own = tmp + (whole ? (size_t)slab.x0 * NN : 0);
+            if (rc == HB_OK) accumulate_log(own, nc, ic->floor[ch], &sum[ch], &sum[HB_NCH + ch], &lmin[ch], &lmax[ch]);
+            if (rc == HB_OK && whole) {
+                hb_smoother_apply(&sm, tmp, tmp);
+                accumulate_log(own, nc, HB_SMOOTH_FLOOR, &ssum[0], &ssum[1], &smin, &smax);
+            }
         }
         if (rc == HB_OK) hb_h5_close(&f);
         count += (double)nc;
     }
     free(tmp);
+    hb_smoother_free(&sm);
     hb_slab_free(&slab);
     HB_TRY(rc);
     HB_TRY(hb_mpi_sum(comm, sum, 2 * HB_NCH));
+    HB_TRY(hb_mpi_sum(comm, ssum, 2));
     HB_TRY(hb_mpi_sum(comm, &count, 1));
     HB_TRY(hb_mpi_min(comm, lmin, HB_NCH));
     HB_TRY(hb_mpi_max(comm, lmax, HB_NCH));
@@ -291,6 +305,11 @@ hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm)
         ic->mean[ch] = sum[ch] / count;
         double var = sum[HB_NCH + ch] / count - ic->mean[ch] * ic->mean[ch];
         ic->std[ch] = var > 1e-12 ? sqrt(var) : 1.0;
+    }
+    if (smooth) {
+        ic->smooth_mean = ssum[0] / count;
+        const double var = ssum[1] / count - ic->smooth_mean * ic->smooth_mean;
+        ic->smooth_std = var > 1e-12 ? sqrt(var) : 1.0;
     }
     return HB_OK;
 }
@@ -352,15 +371,33 @@ static int read_plane(plane_reader *pr, int x, int N, float *buf, char *err, siz
     return e >= 0;
 }
 
-/* Scatter the needed cells of original plane ox of channel ch into the
- * slot, standardised. A non-finite or negative value is an error naming the
- * cell; zeros are floored like any value below the floor. */
+#define CH_SMOOTH HB_NCH   /* the smoothed DM: a fourth channel of the slots (xs) */
+
+/* 0 and a message naming the cell unless value v of channel ch is valid
+ * (finite; >= 0, or > 0 for the temperature). */
+static int check_value(const hb_loader *L, const hb_sample *s, int ch, int ox, int oy, int oz, float v, char *err,
+                       size_t nerr)
+{
+    if (isfinite(v) && v >= 0 && !(ch == 2 && v == 0)) return 1;
+    snprintf(err, nerr, "%.900s: %s[%d][%d][%d] = %g; expected %s", L->ds->boxes[s->box].path, FIELD[ch], ox, oy, oz,
+             v, ch == 2 ? "a finite value > 0" : "a finite density >= 0");
+    return 0;
+}
+
+/* Scatter the needed cells of original plane ox of channel ch (CH_SMOOTH:
+ * the smoothed DM, checked before smoothing) into slot k, standardised. A
+ * non-finite or negative value is an error naming the cell; zeros are
+ * floored like any value below the floor. */
 static int scatter_plane(const hb_loader *L, const hb_sample *s, int ch, int ox, const float *plane, const char *need,
-                         float *x0, float *x1, char *err, size_t nerr)
+                         int k, char *err, size_t nerr)
 {
     const int N = L->ds->N, *perm = PERM[s->sym / 8], flip = s->sym % 8, i0 = perm[0];
     const long sx0 = L->slab->x0;
-    const double fl = L->ic.floor[ch], mean = L->ic.mean[ch], sd = L->ic.std[ch];
+    const int sm = ch == CH_SMOOTH;
+    const double fl = sm ? HB_SMOOTH_FLOOR : L->ic.floor[ch], mean = sm ? L->ic.smooth_mean : L->ic.mean[ch],
+                 sd = sm ? L->ic.smooth_std : L->ic.std[ch];
+    float *dst = sm ? L->xs[k] : ch == 0 ? L->x0[k] : L->x1[k] + (ch - 1);
+    const size_t stride = ch == 1 || ch == 2 ? 2 : 1;
     int q[3];
     q[0] = ((ox - s->shift[0]) % N + N) % N;
     for (int oy = 0; oy < N; oy++) {
@@ -372,26 +409,34 @@ static int scatter_plane(const hb_loader *L, const hb_sample *s, int ch, int ox,
             int a[3];
             for (int d = 0; d < 3; d++) a[d] = (flip >> d & 1) ? N - 1 - q[perm[d]] : q[perm[d]];
             const float v = plane[(size_t)oy * N + oz];
-            if (!isfinite(v) || v < 0 || (ch == 2 && v == 0)) {
-                snprintf(err, nerr, "%.900s: %s[%d][%d][%d] = %g; expected %s", L->ds->boxes[s->box].path, FIELD[ch],
-                         ox, oy, oz, v, ch == 2 ? "a finite value > 0" : "a finite density >= 0");
-                return 0;
-            }
+            if (!sm && !check_value(L, s, ch, ox, oy, oz, v, err, nerr)) return 0;
             const size_t idx = ((size_t)(a[0] - sx0) * N + (size_t)a[1]) * N + (size_t)a[2];
-            const float lf = (float)log10(v > fl ? v : fl), u = (float)((lf - mean) / sd);
-            if (ch == 0) x0[idx] = u;
-            else x1[2 * idx + (size_t)(ch - 1)] = u;
+            const float lf = (float)log10(v > fl ? v : fl);
+            dst[stride * idx] = (float)((lf - mean) / sd);
         }
     }
     return 1;
 }
 
+/* Check every value of a plane read only for the smoothing. */
+static int check_plane(const hb_loader *L, const hb_sample *s, int ox, const float *plane, char *err, size_t nerr)
+{
+    const int N = L->ds->N;
+    for (int oy = 0; oy < N; oy++)
+        for (int oz = 0; oz < N; oz++)
+            if (!check_value(L, s, 0, ox, oy, oz, plane[(size_t)oy * N + oz], err, nerr)) return 0;
+    return 1;
+}
+
 /* Fill slot k with sample s, reading with pread (raw) or HDF5. Runs in the
- * loader thread for raw boxes; must not call MPI or report errors itself. */
+ * loader thread for raw boxes; must not call MPI or report errors itself.
+ * With the smoothed channel the DM is read whole into L->full, smoothed in
+ * the original orientation, and both scattered through the symmetry. */
 static int fill(hb_loader *L, const hb_sample *s, int k, float *plane, int raw, char *err, size_t nerr)
 {
     const hb_box_src *bx = &L->ds->boxes[s->box];
     const int N = L->ds->N, *perm = PERM[s->sym / 8], flip = s->sym % 8, i0 = perm[0];
+    const size_t NN = (size_t)N * N;
     /* need[o]: original index o along axis i0 lands in this rank's slab */
     char *need = malloc((size_t)N);
     if (!need) { snprintf(err, nerr, "out of memory"); return 0; }
@@ -408,14 +453,24 @@ static int fill(hb_loader *L, const hb_sample *s, int k, float *plane, int raw, 
         ok = 0;
     }
     for (int ch = 0; ch < HB_NCH && ok; ch++) {
+        const int whole = ch == 0 && L->full;
         if (raw) pr.off = bx->plane_off[ch];
         else pr.dset = H5Dopen2(pr.file, FIELD[ch], H5P_DEFAULT);
         for (int ox = 0; ox < N && ok; ox++) {
-            if (i0 == 0 && !need[ox]) continue;
-            ok = read_plane(&pr, ox, N, plane, err, nerr, bx->path) &&
-                 scatter_plane(L, s, ch, ox, plane, need, L->x0[k], L->x1[k], err, nerr);
+            const int skip = i0 == 0 && !need[ox];
+            if (skip && !whole) continue;
+            float *buf = whole ? L->full + (size_t)ox * NN : plane;
+            ok = read_plane(&pr, ox, N, buf, err, nerr, bx->path) &&
+                 (skip ? check_plane(L, s, ox, buf, err, nerr) : scatter_plane(L, s, ch, ox, buf, need, k, err, nerr));
         }
         if (!raw && pr.dset >= 0) H5Dclose(pr.dset);
+    }
+    if (ok && L->full) {
+        hb_smoother_apply(&L->sm, L->full, L->full);
+        for (int ox = 0; ox < N; ox++) {
+            if (i0 == 0 && !need[ox]) continue;
+            scatter_plane(L, s, CH_SMOOTH, ox, L->full + (size_t)ox * NN, need, k, err, nerr);
+        }
     }
     if (pr.fd >= 0) close(pr.fd);
     if (pr.file >= 0) H5Fclose(pr.file);
@@ -453,15 +508,26 @@ hb_status hb_loader_init(hb_loader *L, const hb_dataset *ds, const hb_slab *slab
     L->slab = slab;
     L->ic = *ic;
     L->n = (size_t)slab->nx * ds->N * ds->N;
+    const int smooth = ic->smooth_r > 0;
     for (int k = 0; k < 2; k++) {
         L->x0[k] = malloc((L->n + 1) * sizeof *L->x0[k]);
         L->x1[k] = malloc((L->n + 1) * 2 * sizeof *L->x1[k]);
+        if (smooth) L->xs[k] = malloc((L->n + 1) * sizeof *L->xs[k]);
         L->held[k].box = -1;
     }
     L->plane = malloc(2 * (size_t)ds->N * ds->N * sizeof *L->plane);
-    if (!L->x0[0] || !L->x0[1] || !L->x1[0] || !L->x1[1] || !L->plane) {
+    if (smooth) L->full = malloc((size_t)ds->N * ds->N * ds->N * sizeof *L->full);
+    if (!L->x0[0] || !L->x0[1] || !L->x1[0] || !L->x1[1] || !L->plane ||
+        (smooth && (!L->xs[0] || !L->xs[1] || !L->full))) {
         hb_loader_free(L);
         return HB_ERR(HB_ENOMEM, "sample buffers (%zu cells)", L->n);
+    }
+    if (smooth) {
+        hb_status rc = hb_smoother_init(&L->sm, ds->N, ic->smooth_r);
+        if (rc != HB_OK) {
+            hb_loader_free(L);
+            return HB_ERR(rc, "the loader's smoothing");
+        }
     }
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv, NULL);
@@ -489,8 +555,11 @@ void hb_loader_free(hb_loader *L)
     for (int k = 0; k < 2; k++) {
         free(L->x0[k]);
         free(L->x1[k]);
+        free(L->xs[k]);
     }
     free(L->plane);
+    free(L->full);
+    hb_smoother_free(&L->sm);
     memset(L, 0, sizeof *L);
 }
 
@@ -517,7 +586,7 @@ void hb_loader_prefetch(hb_loader *L, const hb_sample *s)
     pthread_mutex_unlock(&L->mu);
 }
 
-hb_status hb_loader_get(hb_loader *L, const hb_sample *s, const float **x0, const float **x1)
+hb_status hb_loader_get(hb_loader *L, const hb_sample *s, const float **x0, const float **xs, const float **x1)
 {
     double t0 = hb_now();
     pthread_mutex_lock(&L->mu);
@@ -539,6 +608,7 @@ hb_status hb_loader_get(hb_loader *L, const hb_sample *s, const float **x0, cons
     }
     L->next = 1 - k;   /* the next prefetch fills the other slot */
     *x0 = L->x0[k];
+    if (xs) *xs = L->xs[k];
     *x1 = L->x1[k];
     L->t_wait += hb_now() - t0;
     return HB_OK;

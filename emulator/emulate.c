@@ -11,6 +11,7 @@
 #include "hb/model.h"
 #include "hb/mpiutil.h"
 #include "hb/sampler.h"
+#include "hb/smooth.h"
 #include "hb/unet.h"
 
 hb_emulate_config hb_emulate_config_default(void)
@@ -37,8 +38,9 @@ typedef struct emu {
     size_t n;                  /* this rank's cells */
     float *dm;                 /* the DM density as read */
     float *x0;                 /* standardised log DM */
+    float *xs;                 /* the smoothed-DM channel (hb/smooth.h), or NULL */
     float *xt, *xp;            /* cells x 2: sampler state, Heun predictor */
-    float *in;                 /* cells x 3: the network's input (x_t, x0) */
+    float *in;                 /* cells x 3 or 4: the network's input (x_t, x0[, xs]) */
     float *drift, *drift2;     /* cells x 2 */
 } emu;
 
@@ -46,7 +48,7 @@ static void emu_free(emu *e)
 {
     hb_unet_free(&e->net);
     hb_slab_free(&e->slab);
-    free(e->dm); free(e->x0); free(e->xt); free(e->xp); free(e->in); free(e->drift); free(e->drift2);
+    free(e->dm); free(e->x0); free(e->xs); free(e->xt); free(e->xp); free(e->in); free(e->drift); free(e->drift2);
 }
 
 /* The drift at time t of `state` for this rank's cells (hb_drift_fn): the
@@ -54,7 +56,7 @@ static void emu_free(emu *e)
 static hb_status drift_at(void *ctx, float *state, double t, float *out)
 {
     emu *e = ctx;
-    hb_interp_input(state, e->x0, e->in, e->n);
+    hb_interp_input(state, e->x0, e->xs, e->in, e->n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(t, e->info.theta, feat);
     return hb_unet_infer(&e->net, e->in, feat, out);
@@ -69,12 +71,14 @@ static hb_status plan(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     const size_t n = e->n;
     e->dm = malloc(n * sizeof *e->dm);
     e->x0 = malloc(n * sizeof *e->x0);
+    const int smooth = e->meta.ic.smooth_r > 0;
+    e->xs = smooth ? malloc(n * sizeof *e->xs) : NULL;
     e->xt = malloc(n * 2 * sizeof *e->xt);
     e->xp = cfg->heun ? malloc(n * 2 * sizeof *e->xp) : NULL;
-    e->in = malloc(n * 3 * sizeof *e->in);
+    e->in = malloc(n * (size_t)hb_interp_n_in(&e->meta.ic) * sizeof *e->in);
     e->drift = malloc(n * 2 * sizeof *e->drift);
     e->drift2 = cfg->heun ? malloc(n * 2 * sizeof *e->drift2) : NULL;
-    int bad = !e->dm || !e->x0 || !e->xt || !e->in || !e->drift || (cfg->heun && (!e->xp || !e->drift2));
+    int bad = !e->dm || !e->x0 || (smooth && !e->xs) || !e->xt || !e->in || !e->drift || (cfg->heun && (!e->xp || !e->drift2));
     hb_status rc = bad ? HB_ERR(HB_ENOMEM, "emulation buffers (%ld planes of %d^2)", e->slab.nx, N) : HB_OK;
     if (rc == HB_OK) rc = hb_unet_reserve(&e->net, &e->slab, N, N, 0);
     return hb_mpi_agree(comm, rc);
@@ -101,6 +105,7 @@ static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     if (rc == HB_OK) {
         rc = hb_box_read_field(&df, HB_FIELD_DM, e->N, e->slab.x0, e->slab.nx, e->dm, (size_t)e->N, HB_VALUES_DENSITY);
     }
+    if (rc == HB_OK && e->xs) rc = hb_smooth_read(&e->meta.ic, &df, e->N, e->slab.x0, e->slab.nx, e->xs);
     hb_h5_close(&df);
     HB_TRY(rc);
     for (size_t i = 0; i < e->n; i++) e->x0[i] = hb_interp_to_std(&e->meta.ic, 0, e->dm[i]);

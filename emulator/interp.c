@@ -9,7 +9,7 @@
 hb_interp hb_interp_default(void)
 {
     hb_interp c = {0.5, 1, {0, 0, 0}, {1, 1, 1}, {1e-3, 1e-3, 1.0}, {-1e30, -1e30, -1e30}, {1e30, 1e30, 1e30},
-                   {0, 0}};   /* sigma_c 0.5: README */
+                   {0, 0}, 0, 0, 1};   /* sigma_c 0.5: README */
     return c;
 }
 
@@ -69,26 +69,32 @@ void hb_interp_features(double t, const double theta[HB_NTHETA], float feat[22])
     for (int i = 0; i < HB_NTHETA; i++) feat[16 + i] = (float)n[i];
 }
 
-void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *x1, const float *z,
+int hb_interp_n_in(const hb_interp *c) { return c->smooth_r > 0 ? 4 : 3; }
+
+void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *xs, const float *x1, const float *z,
                     float *in, float *target, size_t V)
 {
+    const size_t C = xs ? 4 : 3;
     const float a = (float)(1 - t), b = (float)hb_interp_beta(c, t), bd = (float)hb_interp_beta_dot(c, t);
     const float sg = (float)(hb_interp_sigma(c, t) * sqrt(t)), sd = (float)(c->sigma_c * sqrt(t));
     for (size_t v = 0; v < V; v++) {
         for (int k = 0; k < HB_NTARGET; k++) {
             float x1v = x1[v * 2 + k], zv = z[v * 2 + k] * hb_interp_noise_scale(c, k, x0[v]);
-            in[v * 3 + k] = a * x0[v] + b * x1v + sg * zv;
+            in[v * C + k] = a * x0[v] + b * x1v + sg * zv;
             target[v * 2 + k] = -x0[v] + bd * x1v - sd * zv;
         }
-        in[v * 3 + 2] = x0[v];
+        in[v * C + 2] = x0[v];
+        if (xs) in[v * C + 3] = xs[v];
     }
 }
 
-void hb_interp_input(const float *x, const float *x0, float *in, size_t V)
+void hb_interp_input(const float *x, const float *x0, const float *xs, float *in, size_t V)
 {
+    const size_t C = xs ? 4 : 3;
     for (size_t c = 0; c < V; c++) {
-        in[3 * c] = x[2 * c];
-        in[3 * c + 1] = x[2 * c + 1];
-        in[3 * c + 2] = x0[c];
+        in[C * c] = x[2 * c];
+        in[C * c + 1] = x[2 * c + 1];
+        in[C * c + 2] = x0[c];
+        if (xs) in[C * c + 3] = xs[c];
     }
 }

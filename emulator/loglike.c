@@ -11,6 +11,7 @@
 #include "hb/halo.h"
 #include "hb/mpiutil.h"
 #include "hb/rng.h"
+#include "hb/smooth.h"
 #include "hb/unet.h"
 
 hb_loglike_opts hb_loglike_opts_default(void)
@@ -234,7 +235,9 @@ struct hb_loglike {
     int            N;
     size_t         n;              /* this rank's cells */
     float         *x0, *x1;        /* standardised log DM (n); observed baryons (n x 2) */
-    float         *in, *dx;        /* n x 3: the network's input and its gradient */
+    float         *xs;             /* the smoothed-DM channel (n; hb/smooth.h), or NULL */
+    float         *in, *dx;        /* n x C (3 or 4): the network's input and its gradient */
+    int            C;
     double         jacobian;       /* of the physical fields, summed over the box */
     double         theta[HB_NTHETA];
 };
@@ -243,15 +246,15 @@ struct hb_loglike {
 static hb_status net_flow(void *ctx, double t, const float *x, float *b, const float *xi, float *jt)
 {
     hb_loglike *L = ctx;
-    hb_interp_input(x, L->x0, L->in, L->n);
+    hb_interp_input(x, L->x0, L->xs, L->in, L->n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(t, L->theta, feat);
     HB_TRY(hb_unet_forward(&L->net, L->in, feat, b));
     if (!xi) return HB_OK;
     HB_TRY(hb_unet_vjp(&L->net, xi, L->dx));
     for (size_t c = 0; c < L->n; c++) {
-        jt[2 * c] = L->dx[3 * c];
-        jt[2 * c + 1] = L->dx[3 * c + 1];
+        jt[2 * c] = L->dx[(size_t)L->C * c];
+        jt[2 * c + 1] = L->dx[(size_t)L->C * c + 1];
     }
     return HB_OK;
 }
@@ -302,6 +305,7 @@ static hb_status read_fields(hb_loglike *L)
     hb_h5 f;
     if (rc == HB_OK && (rc = hb_h5_open(&f, L->cfg.dm, L->comm)) == HB_OK) {
         rc = hb_box_read_field(&f, HB_FIELD_DM, L->N, L->slab.x0, L->slab.nx, dm, (size_t)L->N, HB_VALUES_DENSITY);
+        if (rc == HB_OK && L->xs) rc = hb_smooth_read(&L->meta.ic, &f, L->N, L->slab.x0, L->slab.nx, L->xs);
         hb_h5_close(&f);
     }
     if (rc == HB_OK && (rc = hb_h5_open(&f, L->cfg.gas, L->comm)) == HB_OK) {
@@ -348,9 +352,12 @@ static hb_status open_box(hb_loglike *L)
     const size_t n = L->n;
     L->x0 = malloc(n * sizeof *L->x0);
     L->x1 = malloc(2 * n * sizeof *L->x1);
-    L->in = malloc(3 * n * sizeof *L->in);
-    L->dx = malloc(3 * n * sizeof *L->dx);
-    hb_status rc = !L->x0 || !L->x1 || !L->in || !L->dx ? HB_ERR(HB_ENOMEM, "likelihood buffers") : HB_OK;
+    L->C = hb_interp_n_in(&L->meta.ic);
+    L->xs = L->C > 3 ? malloc(n * sizeof *L->xs) : NULL;
+    L->in = malloc((size_t)L->C * n * sizeof *L->in);
+    L->dx = malloc((size_t)L->C * n * sizeof *L->dx);
+    hb_status rc = !L->x0 || !L->x1 || !L->in || !L->dx || (L->C > 3 && !L->xs)
+                       ? HB_ERR(HB_ENOMEM, "likelihood buffers") : HB_OK;
     if (rc == HB_OK) rc = hb_unet_reserve(&L->net, &L->slab, L->N, L->N, 1);
     HB_TRY(hb_mpi_agree(L->comm, rc));
     return read_fields(L);
@@ -394,6 +401,6 @@ void hb_loglike_close(hb_loglike *L)
     if (!L) return;
     hb_unet_free(&L->net);
     hb_slab_free(&L->slab);
-    free(L->x0); free(L->x1); free(L->in); free(L->dx);
+    free(L->x0); free(L->x1); free(L->xs); free(L->in); free(L->dx);
     free(L);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hb/mpiutil.h"
+#include "hb/smooth.h"
 #include "hb/version.h"
 
 hb_status hb_model_write_arch(hb_h5 *f, const hb_unet *u)
@@ -14,6 +15,7 @@ hb_status hb_model_write_arch(hb_h5 *f, const hb_unet *u)
     HB_TRY(hb_h5_attr_write_long(f, "/", "n_fields", u->cfg.n_fields));
     HB_TRY(hb_h5_attr_write_long(f, "/", "width", u->cfg.width));
     HB_TRY(hb_h5_attr_write_long(f, "/", "emb", u->cfg.emb));
+    HB_TRY(hb_h5_attr_write_long(f, "/", "extra_in", u->cfg.extra_in));
     HB_TRY(hb_h5_attr_write_long(f, "/", "n_params", (long)u->n_params));
     return HB_OK;
 }
@@ -27,13 +29,16 @@ hb_status hb_model_read_arch(hb_h5 *f, hb_unet_config *cfg)
         return HB_ERR0(HB_EIO, "%s is not a hydrobridge model file (model_kind \"%s\", expected \"%s\")",
                        f->path, kind, HB_MODEL_KIND);
     }
-    long nf, w, e;
+    long nf, w, e, x = 0;
     HB_TRY(hb_h5_attr_read_long(f, "/", "n_fields", &nf));
     HB_TRY(hb_h5_attr_read_long(f, "/", "width", &w));
     HB_TRY(hb_h5_attr_read_long(f, "/", "emb", &e));
+    if (hb_h5_attr_exists(f, "/", "extra_in")) HB_TRY(hb_h5_attr_read_long(f, "/", "extra_in", &x));   /* absent: 0 */
+    if (x != 0 && x != 1) return HB_ERR0(HB_EIO, "%s: extra_in = %ld, expected 0 or 1", f->path, x);
     cfg->n_fields = (int)nf;
     cfg->width = (int)w;
     cfg->emb = (int)e;
+    cfg->extra_in = (int)x;
     return HB_OK;
 }
 
@@ -41,10 +46,11 @@ hb_status hb_model_check_arch(hb_h5 *f, const hb_unet *u)
 {
     hb_unet_config c;
     HB_TRY(hb_model_read_arch(f, &c));
-    if (c.n_fields != u->cfg.n_fields || c.width != u->cfg.width || c.emb != u->cfg.emb) {
-        return HB_ERR0(HB_EIO, "%s holds a network with n_fields=%d width=%d emb=%d, expected n_fields=%d "
-                       "width=%d emb=%d", f->path, c.n_fields, c.width, c.emb, u->cfg.n_fields, u->cfg.width,
-                       u->cfg.emb);
+    if (c.n_fields != u->cfg.n_fields || c.width != u->cfg.width || c.emb != u->cfg.emb ||
+        c.extra_in != u->cfg.extra_in) {
+        return HB_ERR0(HB_EIO, "%s holds a network with n_fields=%d width=%d emb=%d extra_in=%d, expected n_fields=%d "
+                       "width=%d emb=%d extra_in=%d", f->path, c.n_fields, c.width, c.emb, c.extra_in,
+                       u->cfg.n_fields, u->cfg.width, u->cfg.emb, u->cfg.extra_in);
     }
     return HB_OK;
 }
@@ -86,6 +92,12 @@ static hb_status write_meta(hb_h5 *f, const hb_model_meta *m)
     HB_TRY(hb_h5_write_array(f, "/interp/theta_min", m->theta_min, HB_NTHETA));
     HB_TRY(hb_h5_write_array(f, "/interp/theta_max", m->theta_max, HB_NTHETA));
     HB_TRY(hb_h5_write_array(f, "/interp/noise_slope", m->ic.noise_slope, HB_NTARGET));
+    if (m->ic.smooth_r > 0) {
+        const double sm[3] = {m->ic.smooth_r, m->ic.smooth_mean, m->ic.smooth_std};
+        HB_TRY(hb_h5_write_array(f, "/interp/dm_smooth", sm, 3));
+        HB_TRY(hb_h5_attr_write_string(f, "/interp", "dm_smooth_is", "radius [cells], mean and std of log10 of the "
+                                       "Gaussian-smoothed DM floored at 1e-3 (the 4th input channel)"));
+    }
     return hb_h5_attr_write_string(f, "/interp", "channels",
                                    "log10 dm_density, log10 gas_density, log10 gas_temperature");
 }
@@ -138,6 +150,19 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
                            f->path, n, ic->noise_slope[0], HB_NTARGET);
         }
     }
+    if (hb_h5_exists(f, "/interp/dm_smooth")) {   /* absent: no smoothed-DM channel */
+        double sm[3] = {0, 0, 0};
+        HB_TRY(hb_h5_read_array(f, "/interp/dm_smooth", sm, 3, &n));
+        if (n != 3 || !(sm[0] > 0) || !hb_smooth_radius_ok(sm[0]) || !isfinite(sm[1]) || !(sm[2] > 0) ||
+            !isfinite(sm[2])) {
+            return HB_ERR0(HB_EIO, "%s: /interp/dm_smooth holds %ld values (%g, %g, %g), expected a radius within "
+                           "(0, %g] cells, a finite mean and a positive std", f->path, n, sm[0], sm[1], sm[2],
+                           HB_SMOOTH_MAX_R);
+        }
+        ic->smooth_r = sm[0];
+        ic->smooth_mean = sm[1];
+        ic->smooth_std = sm[2];
+    }
     HB_TRY(hb_h5_attr_read_double(f, "/", "sigma_c", &ic->sigma_c));
     HB_TRY(hb_h5_attr_read_long(f, "/", "beta_sq", &bsq));
     HB_TRY(hb_h5_attr_read_double(f, "/", "cell_size", &meta->cell_size));
@@ -156,6 +181,10 @@ hb_status hb_model_load(const char *path, MPI_Comm comm, hb_unet *u, hb_model_me
     hb_unet_config uc;
     hb_status rc = hb_model_read_arch(&f, &uc);
     if (rc == HB_OK) rc = hb_model_read_meta(&f, meta);
+    if (rc == HB_OK && uc.extra_in != (meta->ic.smooth_r > 0)) {
+        rc = HB_ERR0(HB_EIO, "%s: the network has %d extra input channels but the interpolant %s a smoothed-DM "
+                     "channel (/interp/dm_smooth)", path, uc.extra_in, meta->ic.smooth_r > 0 ? "has" : "has no");
+    }
     if (rc == HB_OK) rc = hb_unet_init(u, &uc, 0);
     const char *set = hb_h5_exists(&f, "/ema") ? "ema" : "weights";
     if (rc == HB_OK) rc = hb_model_read_set(&f, set, u, u->params);

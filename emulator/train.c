@@ -12,6 +12,7 @@
 #include "hb/mpiutil.h"
 #include "hb/nn.h"
 #include "hb/rng.h"
+#include "hb/smooth.h"
 
 #define STREAM_VAL 101   /* validation samples: fixed, independent of the step */
 
@@ -136,6 +137,7 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
         a->noise_slope[1] != b->noise_slope[1]) {
         what = "the interpolant (--sigma-c, --beta, --noise-slope)";
     }
+    else if (a->smooth_r != b->smooth_r) what = "the smoothed-DM channel (--dm-smooth)";
     else if (a->floor[0] != b->floor[0]) what = "the DM floor (--dm-floor)";
     else if (strcmp(hash, t->data_hash) != 0) what = "the list of training files";
     for (int k = 0; k < HB_NCH && !what; k++) {
@@ -219,8 +221,8 @@ hb_status hb_loss_weights(const double kappa[2], const float *x0, size_t n, int 
 static hb_status run_sample(trainer *t, const hb_dataset *ds, hb_loader *L, const hb_sample *s, long key, int B,
                             uint32_t noise_stream, int train, double *sse)
 {
-    const float *x0, *x1;
-    HB_TRY(hb_loader_get(L, s, &x0, &x1));
+    const float *x0, *xs, *x1;
+    HB_TRY(hb_loader_get(L, s, &x0, &xs, &x1));
     const size_t n = t->n, first = (size_t)t->slab.x0 * ds->N * ds->N;
     float *z = t->dy;   /* the noise, before dy is needed */
     const uint32_t sub = (uint32_t)((uint64_t)key * (uint64_t)B + (uint64_t)s->j);
@@ -230,7 +232,7 @@ static hb_status run_sample(trainer *t, const hb_dataset *ds, hb_loader *L, cons
         z[2 * c] = (float)g[0];
         z[2 * c + 1] = (float)g[1];
     }
-    hb_interp_pair(&t->meta.ic, s->t, x0, x1, z, t->in, t->target, n);
+    hb_interp_pair(&t->meta.ic, s->t, x0, xs, x1, z, t->in, t->target, n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(s->t, ds->boxes[s->box].info.theta, feat);
     if (t->w) HB_TRY(hb_loss_weights(t->cfg->loss_weight, x0, n, ds->N, t->gcomm, t->w));
@@ -300,6 +302,10 @@ static hb_status make_groups(trainer *t, int N)
 static hb_status load_data(trainer *t, char **data, int n_data, char **val, int n_val)
 {
     const hb_train_config *cfg = t->cfg;
+    if (!hb_smooth_radius_ok(cfg->interp.smooth_r)) {
+        return HB_ERR0(HB_EARG, "--dm-smooth %g: expected 0 (no smoothed-DM channel) or a radius within (0, %g] cells",
+                       cfg->interp.smooth_r, HB_SMOOTH_MAX_R);
+    }
     double t_load = hb_now();
     HB_TRY(hb_dataset_open(&t->ds, data, n_data, t->comm));
     if (n_val > 0) {
@@ -334,7 +340,7 @@ static hb_status setup(trainer *t)
         return HB_ERR0(HB_EARG, "loss weight slopes %g, %g: expected finite and within [-5, 5]", cfg->loss_weight[0],
                        cfg->loss_weight[1]);
     }
-    hb_unet_config uc = {HB_NTARGET, cfg->width, 64};
+    hb_unet_config uc = {HB_NTARGET, cfg->width, 64, t->meta.ic.smooth_r > 0};
     HB_TRY(hb_unet_init(&t->net, &uc, cfg->seed));
     HB_TRY(hb_unet_reserve(&t->net, &t->slab, t->ds.N, t->ds.N, 1));
     HB_TRY(hb_loader_init(&t->ld, &t->ds, &t->slab, &t->meta.ic));
@@ -343,7 +349,7 @@ static hb_status setup(trainer *t)
     t->m = calloc(t->net.n_params, sizeof *t->m);
     t->v = calloc(t->net.n_params, sizeof *t->v);
     t->ema = malloc(t->net.n_params * sizeof *t->ema);
-    t->in = malloc(t->n * 3 * sizeof *t->in);
+    t->in = malloc(t->n * (size_t)hb_interp_n_in(&t->meta.ic) * sizeof *t->in);
     t->target = malloc(t->n * 2 * sizeof *t->target);
     t->y = malloc(t->n * 2 * sizeof *t->y);
     t->dy = malloc(t->n * 2 * sizeof *t->dy);
@@ -472,9 +478,9 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     if (rc == HB_OK && cfg->resume) rc = resume(&t);
     if (rc == HB_OK) {
         hb_log0("train: network w=%d (%zu parameters), batch %d boxes of %d^3, %d groups of %d ranks (slabs of "
-                "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g", cfg->width, t.net.n_params,
-                cfg->batch, t.ds.N, t.ngroups, t.G, t.slab.nx, cfg->steps, cfg->adam.lr, t.meta.ic.sigma_c,
-                t.meta.ic.noise_slope[0], t.meta.ic.noise_slope[1]);
+                "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g, smoothed-DM channel %g cells",
+                cfg->width, t.net.n_params, cfg->batch, t.ds.N, t.ngroups, t.G, t.slab.nx, cfg->steps, cfg->adam.lr,
+                t.meta.ic.sigma_c, t.meta.ic.noise_slope[0], t.meta.ic.noise_slope[1], t.meta.ic.smooth_r);
         rc = loop(&t);
     }
     trainer_free(&t);

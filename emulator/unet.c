@@ -51,7 +51,7 @@ hb_status hb_unet_init(hb_unet *u, const hb_unet_config *cfg, uint64_t seed)
                       cfg->width, cfg->emb);
     }
     u->cfg = *cfg;
-    const int w = cfg->width, F = cfg->n_fields, E = cfg->emb, cin = F + 1;
+    const int w = cfg->width, F = cfg->n_fields, E = cfg->emb, cin = F + 1 + cfg->extra_in;
     u->cin = cin;
     u->emb_w1 = add_view(u, "emb.w1", (size_t)E * HB_UNET_NFEAT, HB_UNET_NFEAT);
     u->emb_b1 = add_view(u, "emb.b1", (size_t)E, HB_UNET_NFEAT);
@@ -167,7 +167,8 @@ static size_t layout(hb_unet *u, float *base, int train)
 double hb_unet_floats_per_voxel(const hb_unet_config *c, int train)
 {
     const double w = c->width;
-    return train ? 10 * w + (c->n_fields + 1) + 20 * w / 8 + 16 * w / 64 : 4 * w + (c->n_fields + 1) + 10 * w / 8 + 8 * w / 64;
+    const int cin = c->n_fields + 1 + c->extra_in;
+    return train ? 10 * w + cin + 20 * w / 8 + 16 * w / 64 : 4 * w + cin + 10 * w / 8 + 8 * w / 64;
 }
 
 hb_status hb_unet_reserve(hb_unet *u, const hb_slab *slab, int Y, int Z, int train)
@@ -533,7 +534,7 @@ hb_status hb_unet_vjp(hb_unet *u, const float *dy, float *dx)
 
 double hb_unet_flops(const hb_unet_config *c, int B, int X, int Y, int Z)
 {
-    const double w = c->width, F = c->n_fields, E = c->emb, cin = F + 1;
+    const double w = c->width, F = c->n_fields, E = c->emb, cin = F + 1 + c->extra_in;
     const double v0 = (double)X * Y * Z, v1 = v0 / 8, v2 = v0 / 64;
 #define C3(i, o, v) (2.0 * 27 * (i) * (o) * (v))
 #define RES(ch, v) (2 * C3(ch, ch, v) + 2.0 * E * 2 * (ch))

@@ -1,8 +1,10 @@
 /* The streamed training set: a sample's slab (cube symmetry + periodic
  * shift, standardised log10 channels) read raw with pread, through HDF5, and
  * through the prefetch thread equals the same transform computed here from
- * the whole box; bad cells are refused with their file and index; the
- * sample sequence does not depend on the rank count. Run at 1, 2 and 3 ranks. */
+ * the whole box; so does the smoothed-DM channel, against a direct
+ * convolution with the Gaussian's periodic kernel (not an FFT), and its
+ * statistics; bad cells are refused with their file and index; the sample
+ * sequence does not depend on the rank count. Run at 1, 2 and 3 ranks. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +12,7 @@
 
 #include "hb/dataset.h"
 #include "hb/rng.h"
+#include "hb/smooth.h"
 #include "hbtest.h"
 
 #include "toy.h"
@@ -46,6 +49,41 @@ static float expected(float *f[3], int ch, const hb_sample *s, const int a[3], c
     return (float)((lf - ic->mean[ch]) / ic->std[ch]);
 }
 
+/* f (n^3) convolved with the periodic kernel K(d) = n^-3 sum_k exp(-k^2 r^2 / 2)
+ * cos(k.d), k = 2 pi m / n (m in (-n/2, n/2]): a direct sum in double, no FFT. */
+static void smooth_direct(const float *f, int n, double r, double *out)
+{
+    const size_t n3 = (size_t)n * n * n;
+    double *K = calloc(n3, sizeof *K), *g = malloc((size_t)n * sizeof *g);
+    for (int m = 0; m < n; m++) {
+        const double k = 2 * M_PI * (m <= n / 2 ? m : m - n) / n;
+        g[m] = exp(-0.5 * k * k * r * r);
+    }
+    /* the kernel factorises over the axes: K(d) = k1(dx) k1(dy) k1(dz) */
+    double *k1 = calloc((size_t)n, sizeof *k1);
+    for (int d = 0; d < n; d++)
+        for (int m = 0; m < n; m++) k1[d] += g[m] * cos(2 * M_PI * m * d / n) / n;
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++)
+            for (int c = 0; c < n; c++) K[((size_t)a * n + b) * n + c] = k1[a] * k1[b] * k1[c];
+    for (int x = 0; x < n; x++)
+        for (int y = 0; y < n; y++)
+            for (int z = 0; z < n; z++) {
+                double s = 0;
+                for (int a = 0; a < n; a++)
+                    for (int b = 0; b < n; b++)
+                        for (int c = 0; c < n; c++) {
+                            const size_t d = ((size_t)((x - a + n) % n) * n + (size_t)((y - b + n) % n)) * n +
+                                             (size_t)((z - c + n) % n);
+                            s += f[((size_t)a * n + b) * n + c] * K[d];
+                        }
+                out[((size_t)x * n + y) * n + z] = s;
+            }
+    free(K);
+    free(g);
+    free(k1);
+}
+
 static int make_set(char **paths)
 {
     int rank;
@@ -79,7 +117,7 @@ START_TEST(samples_equal_the_transform_of_the_whole_box)
         hb_dataset_sample(&ds, 5, HB_STREAM_PATCH, step, 0, 1, &s);
         hb_dataset_sample(&ds, 5, HB_STREAM_PATCH, step + 1, 0, 1, &next);
         const float *x0, *x1;
-        ck_assert_int_eq(hb_loader_get(&L, &s, &x0, &x1), HB_OK);   /* prefetched from the second on */
+        ck_assert_int_eq(hb_loader_get(&L, &s, &x0, NULL, &x1), HB_OK);   /* prefetched from the second on */
         hb_loader_prefetch(&L, &next);
         float *f[3];
         read_whole(ds.boxes[s.box].path, f);
@@ -100,15 +138,15 @@ START_TEST(samples_equal_the_transform_of_the_whole_box)
     hb_sample s;
     hb_dataset_sample(&ds, 5, HB_STREAM_PATCH, 3, 0, 1, &s);
     const float *a0, *a1, *b0, *b1;
-    ck_assert_int_eq(hb_loader_get(&L, &s, &a0, &a1), HB_OK);
+    ck_assert_int_eq(hb_loader_get(&L, &s, &a0, NULL, &a1), HB_OK);
     float *c0 = malloc(L.n * 4), *c1 = malloc(L.n * 8);
     memcpy(c0, a0, L.n * 4);
     memcpy(c1, a1, L.n * 8);
     ds.boxes[s.box].direct = 0;
-    ck_assert_int_eq(hb_loader_get(&L, &s, &b0, &b1), HB_OK);   /* still held: from the slot */
+    ck_assert_int_eq(hb_loader_get(&L, &s, &b0, NULL, &b1), HB_OK);   /* still held: from the slot */
     hb_sample t = s;
     t.j = 1;   /* another sample of the same box: read now, through HDF5 */
-    ck_assert_int_eq(hb_loader_get(&L, &t, &b0, &b1), HB_OK);
+    ck_assert_int_eq(hb_loader_get(&L, &t, &b0, NULL, &b1), HB_OK);
     ck_assert_int_eq(memcmp(c0, b0, L.n * 4), 0);
     ck_assert_int_eq(memcmp(c1, b1, L.n * 8), 0);
     free(c0);
@@ -167,12 +205,112 @@ START_TEST(sample_sequence_and_bad_cells)
     hb_sample s = {0, 1, 0, {0, 0, 0}, 0.5};
     const float *x0, *x1;
     int owner = 5 >= slab.x0 && 5 < slab.x0 + slab.nx;   /* identity transform: plane 5 */
-    hb_status rc = hb_loader_get(&L, &s, &x0, &x1);
+    hb_status rc = hb_loader_get(&L, &s, &x0, NULL, &x1);
     ck_assert_int_eq(rc, owner ? HB_EIO : HB_OK);
     hb_loader_free(&L);
     hb_slab_free(&slab);
     hb_dataset_close(&ds);
     for (int i = 0; i < n; i++) free(paths[i]);
+}
+END_TEST
+
+START_TEST(smoothed_dm_channel)
+{
+    /* the smoother against the direct sum, on a random field of 8^3 with an empty cell */
+    const int n = 8;
+    float *f = malloc(512 * sizeof *f), *g = malloc(512 * sizeof *g);
+    double *d = malloc(512 * sizeof *d), mean_f = 0, mean_g = 0, worst = 0;
+    for (int i = 0; i < 512; i++) f[i] = (float)pow(10.0, sin(1.7 * i) + 0.3 * cos(0.31 * i * i));
+    f[77] = 0;
+    hb_smoother sm;
+    ck_assert_int_eq(hb_smoother_init(&sm, n, 1.5), HB_OK);
+    hb_smoother_apply(&sm, f, g);
+    smooth_direct(f, n, 1.5, d);
+    for (int i = 0; i < 512; i++) {
+        worst = hb_test_max(worst, fabs(g[i] - d[i]) / d[i]);
+        mean_f += f[i] / 512.0;
+        mean_g += g[i] / 512.0;
+    }
+    ck_assert_msg(worst < 1e-5, "smoothed field off the direct sum by %g (relative)", worst);
+    ck_assert_double_eq_tol(mean_g, mean_f, 1e-5 * mean_f);   /* k = 0 untouched */
+    hb_smoother_free(&sm);
+    free(f);
+    free(g);
+    free(d);
+    ck_assert(hb_smooth_radius_ok(0) && hb_smooth_radius_ok(2) && !hb_smooth_radius_ok(-1) &&
+              !hb_smooth_radius_ok(9) && !hb_smooth_radius_ok(NAN));
+
+    /* the loader's channel: the transform of the directly smoothed box; its statistics */
+    char *paths[3];
+    int nb = make_set(paths);
+    hb_dataset ds;
+    ck_assert_int_eq(hb_dataset_open(&ds, paths, nb, MPI_COMM_WORLD), HB_OK);
+    hb_interp ic = hb_interp_default();
+    ic.floor[0] = 0.05;
+    ic.smooth_r = 1;
+    ck_assert_int_eq(hb_dataset_stats(&ds, &ic, MPI_COMM_WORLD), HB_OK);
+    double sum = 0, sum2 = 0;
+    const size_t n3 = (size_t)N * N * N;
+    double *sms[3];
+    for (int b = 0; b < nb; b++) {
+        float *fb[3];
+        read_whole(paths[b], fb);
+        sms[b] = malloc(n3 * sizeof *sms[b]);
+        smooth_direct(fb[0], N, 1.0, sms[b]);
+        for (size_t c = 0; c < n3; c++) {
+            const double l = log10(fmax(sms[b][c], HB_SMOOTH_FLOOR));
+            sum += l;
+            sum2 += l * l;
+        }
+        for (int ch = 0; ch < 3; ch++) free(fb[ch]);
+    }
+    const double mean = sum / (nb * (double)n3), sd = sqrt(sum2 / (nb * (double)n3) - mean * mean);
+    ck_assert_double_eq_tol(ic.smooth_mean, mean, 1e-6);
+    ck_assert_double_eq_tol(ic.smooth_std, sd, 1e-6);
+    ck_assert_msg(sd > 0.05, "std %g", sd);   /* the toy's smoothed DM varies */
+    hb_slab slab;
+    ck_assert_int_eq(hb_slab_init_aligned(&slab, N, 4, MPI_COMM_WORLD), HB_OK);
+    hb_loader L;
+    ck_assert_int_eq(hb_loader_init(&L, &ds, &slab, &ic), HB_OK);
+    worst = 0;
+    double worst0 = 0;
+    for (int step = 1; step <= 6; step++) {
+        hb_sample s;
+        hb_dataset_sample(&ds, 7, HB_STREAM_PATCH, step, 0, 1, &s);
+        if (step == 6) ds.boxes[s.box].direct = 0;   /* and through HDF5 */
+        const float *x0, *xs, *x1;
+        ck_assert_int_eq(hb_loader_get(&L, &s, &x0, &xs, &x1), HB_OK);
+        ck_assert_ptr_nonnull(xs);
+        float *fb[3];
+        read_whole(paths[s.box], fb);
+        const int *perm = PERM[s.sym / 8], flip = s.sym % 8;
+        for (long i = 0; i < slab.nx; i++)
+            for (int j = 0; j < N; j++)
+                for (int k = 0; k < N; k++) {
+                    int a[3] = {(int)(slab.x0 + i), j, k}, o[3];
+                    for (int q = 0; q < 3; q++) {
+                        int v = (flip >> q & 1) ? N - 1 - a[q] : a[q];
+                        o[perm[q]] = (s.shift[perm[q]] + v) % N;
+                    }
+                    const double v = sms[s.box][((size_t)o[0] * N + o[1]) * N + o[2]];
+                    const double want = (log10(fmax(v, HB_SMOOTH_FLOOR)) - ic.smooth_mean) / ic.smooth_std;
+                    const size_t c = ((size_t)i * N + j) * N + k;
+                    worst = hb_test_max(worst, fabs(xs[c] - want));
+                    worst0 = hb_test_max(worst0, fabs(x0[c] - expected(fb, 0, &s, a, &ic)));
+                }
+        for (int ch = 0; ch < 3; ch++) free(fb[ch]);
+    }
+    worst = hb_test_allmax(worst);
+    worst0 = hb_test_allmax(worst0);
+    ck_assert_msg(worst < 1e-4, "smoothed channel off the transform of the direct smoothing by %g", worst);
+    ck_assert_double_eq(worst0, 0);   /* the DM channel as without smoothing */
+    hb_loader_free(&L);
+    hb_slab_free(&slab);
+    hb_dataset_close(&ds);
+    for (int b = 0; b < nb; b++) {
+        free(sms[b]);
+        free(paths[b]);
+    }
 }
 END_TEST
 
@@ -182,6 +320,7 @@ static Suite *dataset_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, samples_equal_the_transform_of_the_whole_box);
     tcase_add_test(tc, sample_sequence_and_bad_cells);
+    tcase_add_test(tc, smoothed_dm_channel);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -277,7 +277,7 @@ START_TEST(training_pairs_regress_to_exact_drift)
                         z[2 * i + j] = (float)r[j];
                     }
                 }
-                hb_interp_pair(&ic, ts[b], x0, x1, z, in, tg, M);
+                hb_interp_pair(&ic, ts[b], x0, NULL, x1, z, in, tg, M);
                 double m[2][5] = {{0}};   /* per channel: sums of x, y, xx, xy, yy */
                 for (size_t i = 0; i < M; i++)
                     for (int j = 0; j < 2; j++) {
@@ -409,7 +409,7 @@ static void random_model(const char *path)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == 0) {
         hb_unet u;
-        hb_unet_config cfg = {2, 8, 64};
+        hb_unet_config cfg = {2, 8, 64, 0};
         ck_assert_int_eq(hb_unet_init(&u, &cfg, 5), HB_OK);
         hb_model_meta meta;
         memset(&meta, 0, sizeof meta);

@@ -101,4 +101,34 @@ echo toy_dm18.h5 > dm_only.list
 expect_fail 'dataset /fields/gas_density not found' m.h5 mpirun -np 2 "$HB" train --data dm_only.list --out m.h5
 timeout -k 5 120 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out ok.h5 --steps 5 > emu.log 2>&1 \
     && [ -s ok.h5 ] || { echo "FAIL: a good emulation"; cat emu.log; fail=1; }
+
+# the smoothed-DM channel (--dm-smooth): a network of 4 inputs trained on 1 and
+# 3 ranks alike to round-off and emulated on 1 and 2 ranks alike; its radius
+# is part of what a resume must match; a radius out of range is refused
+SM=(--data toy --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5)
+for np in 1 3; do
+    timeout -k 5 300 mpirun -np $np "$HB" train "${SM[@]}" --out sm$np.h5 > sm$np.log 2>&1 \
+        || { echo "FAIL: training with --dm-smooth on $np ranks"; cat sm$np.log; fail=1; }
+done
+if h5diff -d 1e-4 sm1.h5 sm3.h5 /ema /ema > /dev/null && h5diff -p 1e-9 sm1.h5 sm3.h5 /interp/dm_smooth /interp/dm_smooth > /dev/null \
+    && h5dump -a /extra_in sm1.h5 | grep -q '(0): 1'; then
+    echo "ok: --dm-smooth: 4 inputs (extra_in 1), EMA weights on 1 and 3 ranks within 1e-4, /interp/dm_smooth within 1e-9"
+else
+    echo "FAIL: --dm-smooth: the models of 1 and 3 ranks differ, or no extra input"; h5diff -d 1e-4 sm1.h5 sm3.h5 | tail -3; fail=1
+fi
+for np in 1 2; do
+    timeout -k 5 120 mpirun -np $np "$HB" emulate --model sm1.h5 --dm toy_test.h5 --out smg$np.h5 --steps 5 > smg$np.log 2>&1 \
+        || { echo "FAIL: emulation with a smoothed-DM model on $np ranks"; cat smg$np.log; fail=1; }
+done
+if h5diff -p 1e-4 smg1.h5 smg2.h5 /fields/gas_density /fields/gas_density > /dev/null; then
+    echo "ok: --dm-smooth: emulated gas on 1 and 2 ranks within 1e-4 (relative)"
+else
+    echo "FAIL: --dm-smooth: emulations on 1 and 2 ranks differ"; h5diff -p 1e-4 smg1.h5 smg2.h5 /fields/gas_density | tail -3; fail=1
+fi
+expect_fail 'the smoothed-DM channel \(--dm-smooth\) differs from the checkpoint' "" \
+    mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 2
+expect_fail '--dm-smooth 0 or within \(0, 8\]' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth 9
+cp sm1.h5 smooth_bad.h5 && "$(dirname "$HB")/tests/make_bad" smooth smooth_bad.h5
+expect_fail 'smooth_bad.h5: /interp/dm_smooth holds 3 values \(20, 0, 1\), expected a radius within \(0, 8\]' g.h5 \
+    mpirun -np 2 "$HB" emulate --model smooth_bad.h5 --dm toy_test.h5 --out g.h5
 exit $fail

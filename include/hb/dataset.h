@@ -14,7 +14,8 @@
  * it reads their chunks with pread at offsets taken from HDF5 once when the
  * set is opened; other files are read through HDF5 in the calling thread.
  * Memory per rank: two samples' slabs and one plane per field, whatever the
- * number of boxes. Collective over comm: open, stats. */
+ * number of boxes; with the smoothed-DM channel (hb/smooth.h) also the
+ * whole DM box twice, read whole and smoothed for every sample. Collective over comm: open, stats. */
 #ifndef HB_DATASET_H
 #define HB_DATASET_H
 
@@ -26,6 +27,7 @@
 #include "hb/err.h"
 #include "hb/halo.h"
 #include "hb/interp.h"
+#include "hb/smooth.h"
 
 typedef struct hb_box_src {
     char       path[1024];
@@ -74,7 +76,10 @@ typedef struct hb_loader {
     hb_interp         ic;              /* standardisation */
     size_t            n;               /* cells of the slab */
     float            *x0[2], *x1[2];   /* two slots: DM (n), baryons (n x 2) */
+    float            *xs[2];           /* the smoothed DM (n), when ic.smooth_r > 0; else NULL */
     float            *plane;           /* one N^2 plane per read */
+    float            *full;            /* the whole DM box (N^3), for the smoothing; else NULL */
+    hb_smoother       sm;
     hb_sample         held[2];         /* what each slot holds (box -1: nothing) */
     int               next;            /* the slot the thread fills */
     pthread_t         thread;
@@ -91,9 +96,10 @@ hb_status hb_loader_init(hb_loader *L, const hb_dataset *ds, const hb_slab *slab
 void      hb_loader_free(hb_loader *L);
 /* Start reading sample s in the background (into the slot not in use). */
 void      hb_loader_prefetch(hb_loader *L, const hb_sample *s);
-/* The channels of sample s for this rank's cells: x0 (n) and x1 (n x 2);
+/* The channels of sample s for this rank's cells: x0 (n), xs (n, the
+ * smoothed DM; NULL without it; xs itself may be NULL) and x1 (n x 2);
  * waits for the prefetch when it is s, else reads now. The pointers stay
  * valid until the next-but-one call. Not collective. */
-hb_status hb_loader_get(hb_loader *L, const hb_sample *s, const float **x0, const float **x1);
+hb_status hb_loader_get(hb_loader *L, const hb_sample *s, const float **x0, const float **xs, const float **x1);
 
 #endif

@@ -37,6 +37,8 @@ typedef struct hb_interp {
     double floor[HB_NCH];      /* field floor before log10 */
     double lmin[HB_NCH], lmax[HB_NCH];   /* log10 range of the training set (emulation clamps to it) */
     double noise_slope[HB_NTARGET];      /* s_k of the per-cell noise scale g_k(x0) (0: uniform noise) */
+    double smooth_r;                     /* cells: a 4th input channel of the smoothed DM (hb/smooth.h); 0: none */
+    double smooth_mean, smooth_std;      /* its standardisation (log10, training set) */
 } hb_interp;
 
 hb_interp hb_interp_default(void);
@@ -68,14 +70,17 @@ double hb_interp_from_std(const hb_interp *c, int ch, float u);
 /* The 22 network features: 16 of t and the normalised theta (hb/theta.h). */
 void hb_interp_features(double t, const double theta[HB_NTHETA], float feat[22]);
 
+/* The network's input channels: 3, or 4 with the smoothed DM. */
+int hb_interp_n_in(const hb_interp *c);
+
 /* One training pair over V voxels (channels last): x0 (V), x1 (V, 2), noise
- * z (V, 2) -> net input (V, 3) = (x_t channel 1, x_t channel 2, x0) and
- * target (V, 2). */
-void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *x1, const float *z,
+ * z (V, 2), xs (V, the smoothed DM channel; NULL without it) -> net input
+ * (V, 3 or 4) = (x_t channel 1, x_t channel 2, x0[, xs]) and target (V, 2). */
+void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *xs, const float *x1, const float *z,
                     float *in, float *target, size_t V);
 
-/* The network's input at a state x (V, 2): in (V, 3) = (x channel 1,
- * x channel 2, x0), as in hb_interp_pair (the samplers and the flow). */
-void hb_interp_input(const float *x, const float *x0, float *in, size_t V);
+/* The network's input at a state x (V, 2): in (V, 3 or 4) = (x channel 1,
+ * x channel 2, x0[, xs]), as in hb_interp_pair (the samplers and the flow). */
+void hb_interp_input(const float *x, const float *x0, const float *xs, float *in, size_t V);
 
 #endif

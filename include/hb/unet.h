@@ -42,9 +42,10 @@
 #define HB_UNET_MAX_VIEWS 64
 
 typedef struct hb_unet_config {
-    int n_fields;   /* output channels; input has n_fields + 1 */
+    int n_fields;   /* output channels; input has n_fields + 1 + extra_in */
     int width;      /* w */
     int emb;        /* embedding width (64) */
+    int extra_in;   /* conditioning channels after x0 (0, or 1: the smoothed DM, hb/smooth.h) */
 } hb_unet_config;
 
 typedef struct hb_param_view {
@@ -98,7 +99,7 @@ void      hb_unet_free(hb_unet *u);
  * and Y, Z multiples of 4): train 1 for forward + backward, 0 for inference
  * only. Reserving again for the same sizes is free. Not collective. */
 hb_status hb_unet_reserve(hb_unet *u, const hb_slab *slab, int Y, int Z, int train);
-/* y (X, Y, Z, n_fields) of this rank's planes from x (X, Y, Z, n_fields + 1)
+/* y (X, Y, Z, n_fields) of this rank's planes from x (X, Y, Z, cin)
  * and feat[22]; feat must stay valid until hb_unet_backward. Needs a
  * training reservation. Collective over slab->comm. */
 hb_status hb_unet_forward(hb_unet *u, const float *x, const float *feat, float *y);

@@ -158,6 +158,7 @@ static hb_status demo_train(const demo_opts *o, const char *train_dir, const cha
     tc.interp.sigma_c = o->sigma_c;
     tc.interp.noise_slope[0] = o->noise_slope[0];
     tc.interp.noise_slope[1] = o->noise_slope[1];
+    tc.interp.smooth_r = o->dm_smooth;
     tc.val_every = o->train_steps / 4 > 0 ? o->train_steps / 4 : 1;
     tc.ckpt_every = 0;
     snprintf(tc.out, sizeof tc.out, "%s/model.h5", o->dir);

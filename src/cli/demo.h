@@ -13,6 +13,7 @@ typedef struct demo_opts {
     long   train_steps, batch, emu_steps, seeds, repaints, width, train_seed;
     double lr, ema, lambda, t_switch, loss_weight[2], dm_floor, sigma_c;
     double noise_slope[2];             /* gas, temperature (hb_interp) */
+    double dm_smooth;                  /* cells: the smoothed-DM channel (hb/smooth.h); 0: none */
     int    heun, tsc;                  /* Heun sampler; TSC-painted DM */
 } demo_opts;
 

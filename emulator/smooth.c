@@ -1,0 +1,92 @@
+/* The smoothed-DM conditioning channel (hb/smooth.h). */
+#include "hb/smooth.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hb/box.h"
+#include "hb/mpiutil.h"
+
+hb_status hb_smoother_init(hb_smoother *s, int N, double r)
+{
+    memset(s, 0, sizeof *s);
+    if (N < 1 || !(r > 0)) return HB_ERR0(HB_EARG, "smoothing a %d^3 box by %g cells: expected N >= 1 and r > 0", N, r);
+    const size_t n = (size_t)N * N * N, nc = (size_t)N * N * (size_t)(N / 2 + 1);
+    s->N = N;
+    s->r = r;
+    s->real = fftwf_alloc_real(n);
+    s->cplx = fftwf_alloc_complex(nc);
+    s->kernel = malloc(nc * sizeof *s->kernel);
+    if (!s->real || !s->cplx || !s->kernel) {
+        hb_smoother_free(s);
+        return HB_ERR(HB_ENOMEM, "smoothing buffers for a %d^3 box", N);
+    }
+    s->fwd = fftwf_plan_dft_r2c_3d(N, N, N, s->real, s->cplx, FFTW_ESTIMATE);
+    s->bwd = fftwf_plan_dft_c2r_3d(N, N, N, s->cplx, s->real, FFTW_ESTIMATE);
+    if (!s->fwd || !s->bwd) {
+        hb_smoother_free(s);
+        return HB_ERR(HB_ENOMEM, "FFTW plans for smoothing a %d^3 box", N);
+    }
+    const double dk = 2 * M_PI / N;   /* radians per cell */
+    for (int i = 0; i < N; i++) {
+        const double kx = dk * (i <= N / 2 ? i : i - N);
+        for (int j = 0; j < N; j++) {
+            const double ky = dk * (j <= N / 2 ? j : j - N);
+            for (int k = 0; k <= N / 2; k++) {
+                const double kz = dk * k, k2 = kx * kx + ky * ky + kz * kz;
+                s->kernel[((size_t)i * N + j) * (size_t)(N / 2 + 1) + k] = (float)(exp(-0.5 * k2 * r * r) / (double)n);
+            }
+        }
+    }
+    return HB_OK;
+}
+
+void hb_smoother_free(hb_smoother *s)
+{
+    if (s->fwd) fftwf_destroy_plan(s->fwd);
+    if (s->bwd) fftwf_destroy_plan(s->bwd);
+    fftwf_free(s->real);
+    fftwf_free(s->cplx);
+    free(s->kernel);
+    memset(s, 0, sizeof *s);
+}
+
+void hb_smoother_apply(hb_smoother *s, const float *in, float *out)
+{
+    const size_t n = (size_t)s->N * s->N * s->N, nc = (size_t)s->N * s->N * (size_t)(s->N / 2 + 1);
+    memcpy(s->real, in, n * sizeof *in);
+    fftwf_execute(s->fwd);
+    for (size_t i = 0; i < nc; i++) {
+        s->cplx[i][0] *= s->kernel[i];
+        s->cplx[i][1] *= s->kernel[i];
+    }
+    fftwf_execute(s->bwd);
+    memcpy(out, s->real, n * sizeof *out);
+}
+
+int hb_smooth_radius_ok(double r) { return r == 0 || (r > 0 && r <= HB_SMOOTH_MAX_R); }
+
+float hb_smooth_to_std(const hb_interp *ic, float v)
+{
+    const double f = v > HB_SMOOTH_FLOOR ? v : HB_SMOOTH_FLOOR;
+    return (float)((log10(f) - ic->smooth_mean) / ic->smooth_std);
+}
+
+hb_status hb_smooth_read(const hb_interp *ic, hb_h5 *f, int N, long x0, long nx, float *xs)
+{
+    const size_t NN = (size_t)N * N;
+    hb_smoother sm;
+    hb_status rc = hb_smoother_init(&sm, N, ic->smooth_r);
+    float *full = rc == HB_OK ? malloc(NN * N * sizeof *full) : NULL;
+    if (rc == HB_OK && !full) rc = HB_ERR(HB_ENOMEM, "the whole DM box (%d^3) for its smoothed channel", N);
+    rc = hb_mpi_agree(f->comm, rc);
+    if (rc == HB_OK) rc = hb_box_read_field(f, HB_FIELD_DM, N, 0, N, full, (size_t)N, HB_VALUES_DENSITY);
+    if (rc == HB_OK) {
+        hb_smoother_apply(&sm, full, full);
+        for (size_t c = 0; c < (size_t)nx * NN; c++) xs[c] = hb_smooth_to_std(ic, full[(size_t)x0 * NN + c]);
+    }
+    free(full);
+    hb_smoother_free(&sm);
+    return rc;
+}
