@@ -78,7 +78,8 @@ static hb_status plan(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     e->in = malloc(n * (size_t)hb_interp_n_in(&e->meta.ic) * sizeof *e->in);
     e->drift = malloc(n * 2 * sizeof *e->drift);
     e->drift2 = cfg->heun ? malloc(n * 2 * sizeof *e->drift2) : NULL;
-    int bad = !e->dm || !e->x0 || (smooth && !e->xs) || !e->xt || !e->in || !e->drift || (cfg->heun && (!e->xp || !e->drift2));
+    int bad = !e->dm || !e->x0 || (smooth && !e->xs) || !e->xt || !e->in || !e->drift ||
+              (cfg->heun && (!e->xp || !e->drift2));
     hb_status rc = bad ? HB_ERR(HB_ENOMEM, "emulation buffers (%ld planes of %d^2)", e->slab.nx, N) : HB_OK;
     if (rc == HB_OK) rc = hb_unet_reserve(&e->net, &e->slab, N, N, 0);
     return hb_mpi_agree(comm, rc);
