@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +259,60 @@ static void accumulate_log(const float *v, size_t n, double floor, double *sum, 
     }
 }
 
+/* Sums of log10 of the smoothed DM (floored at HB_SMOOTH_FLOOR) over this
+ * rank's planes of every box. In rounds of P boxes, rank q smooths box
+ * k P + q whole (one read and two FFTs per box, on one rank) and scatters
+ * its planes to the ranks that own them; every rank adds its planes box by
+ * box, so the sums are those of each rank smoothing every box itself
+ * (bitwise: the same FFTW plan on the same values), without every rank
+ * reading every box. */
+static hb_status smooth_stats(const hb_dataset *ds, const hb_slab *slab, double r, double sums[2], MPI_Comm comm)
+{
+    const int N = ds->N;
+    const size_t NN = (size_t)N * N, nc = (size_t)slab->nx * NN;
+    int rank, P;
+    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &rank)));
+    HB_TRY(hb_mpi(MPI_Comm_size(comm, &P)));
+    if (NN * (size_t)N > (size_t)INT_MAX) return HB_ERR0(HB_EARG, "a %d^3 box is too large to scatter in one MPI call", N);
+    long mine[2] = {slab->x0, slab->nx}, *all = malloc(2 * (size_t)P * sizeof *all);
+    int *counts = malloc((size_t)P * sizeof *counts), *displs = malloc((size_t)P * sizeof *displs);
+    float *full = malloc(NN * N * sizeof *full), *own = malloc((nc + 1) * sizeof *own);
+    hb_smoother sm = {0};
+    hb_status rc = !all || !counts || !displs || !full || !own ? HB_ERR(HB_ENOMEM, "smoothing %d^3 boxes", N)
+                                                                : hb_smoother_init(&sm, N, r);
+    rc = hb_mpi_agree(comm, rc);
+    if (rc == HB_OK) rc = hb_mpi(MPI_Allgather(mine, 2, MPI_LONG, all, 2, MPI_LONG, comm));
+    for (int q = 0; q < P && rc == HB_OK; q++) {
+        counts[q] = (int)((size_t)all[2 * q + 1] * NN);
+        displs[q] = (int)((size_t)all[2 * q] * NN);
+    }
+    double lmin = 1e300, lmax = -1e300;
+    for (int b0 = 0; b0 < ds->n_boxes && rc == HB_OK; b0 += P) {
+        hb_status my = HB_OK;
+        if (b0 + rank < ds->n_boxes) {   /* this round's box of this rank */
+            hb_h5 f;
+            my = hb_h5_open(&f, ds->boxes[b0 + rank].path, MPI_COMM_SELF);
+            if (my == HB_OK) {
+                my = hb_box_read_field(&f, HB_FIELD_DM, N, 0, N, full, (size_t)N, HB_VALUES_DENSITY);
+                hb_h5_close(&f);
+            }
+            if (my == HB_OK) hb_smoother_apply(&sm, full, full);
+        }
+        rc = hb_mpi_agree(comm, my);
+        for (int q = 0; q < P && b0 + q < ds->n_boxes && rc == HB_OK; q++) {
+            rc = hb_mpi(MPI_Scatterv(full, counts, displs, MPI_FLOAT, own, counts[rank], MPI_FLOAT, q, comm));
+            if (rc == HB_OK) accumulate_log(own, nc, HB_SMOOTH_FLOOR, &sums[0], &sums[1], &lmin, &lmax);
+        }
+    }
+    hb_smoother_free(&sm);
+    free(all);
+    free(counts);
+    free(displs);
+    free(full);
+    free(own);
+    return rc;
+}
+
 hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm)
 {
     double sum[2 * HB_NCH] = {0}, lmin[HB_NCH], lmax[HB_NCH], count = 0;
@@ -265,33 +320,23 @@ hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm)
     const int N = ds->N;
     hb_slab slab;
     HB_TRY(hb_slab_init(&slab, N, comm));
-    const int smooth = ic->smooth_r > 0;
-    const size_t nc = (size_t)slab.nx * N * N, NN = (size_t)N * N;   /* own planes: each cell counted once */
-    hb_smoother sm = {0};
-    hb_status rc = smooth ? hb_smoother_init(&sm, N, ic->smooth_r) : HB_OK;
-    float *tmp = malloc(((smooth ? (size_t)N : (size_t)slab.nx) + 1) * NN * sizeof *tmp);
-    if (rc == HB_OK && !tmp) rc = HB_ERR(HB_ENOMEM, "statistics buffer");
-    rc = hb_mpi_agree(comm, rc);
-    double ssum[2] = {0, 0}, smin = 1e300, smax = -1e300;   /* the smoothed DM's log10 */
+    float *tmp = malloc(((size_t)slab.nx + 1) * N * N * sizeof *tmp);
+    hb_status rc = hb_mpi_any(comm, !tmp) ? HB_ERR0(HB_ENOMEM, "statistics buffer") : HB_OK;
+    const size_t nc = (size_t)slab.nx * N * N;   /* own planes: each cell counted once */
     for (int b = 0; b < ds->n_boxes && rc == HB_OK; b++) {
         hb_h5 f;
         rc = hb_h5_open(&f, ds->boxes[b].path, comm);
         for (int ch = 0; ch < HB_NCH && rc == HB_OK; ch++) {
-            const int whole = smooth && ch == 0;   /* the smoothing needs the whole box */
-            rc = hb_box_read_field(&f, FIELD[ch], N, whole ? 0 : slab.x0, whole ? N : slab.nx, tmp, (size_t)N,
+            rc = hb_box_read_field(&f, FIELD[ch], N, slab.x0, slab.nx, tmp, (size_t)N,
                                    ch == 2 ? HB_VALUES_POSITIVE : HB_VALUES_DENSITY);
-            const float *own = tmp + (whole ? (size_t)slab.x0 * NN : 0);
-            if (rc == HB_OK) accumulate_log(own, nc, ic->floor[ch], &sum[ch], &sum[HB_NCH + ch], &lmin[ch], &lmax[ch]);
-            if (rc == HB_OK && whole) {
-                hb_smoother_apply(&sm, tmp, tmp);
-                accumulate_log(own, nc, HB_SMOOTH_FLOOR, &ssum[0], &ssum[1], &smin, &smax);
-            }
+            if (rc == HB_OK) accumulate_log(tmp, nc, ic->floor[ch], &sum[ch], &sum[HB_NCH + ch], &lmin[ch], &lmax[ch]);
         }
         if (rc == HB_OK) hb_h5_close(&f);
         count += (double)nc;
     }
     free(tmp);
-    hb_smoother_free(&sm);
+    double ssum[2] = {0, 0};   /* the smoothed DM's log10 */
+    if (rc == HB_OK && ic->smooth_r > 0) rc = smooth_stats(ds, &slab, ic->smooth_r, ssum, comm);
     hb_slab_free(&slab);
     HB_TRY(rc);
     HB_TRY(hb_mpi_sum(comm, sum, 2 * HB_NCH));
@@ -306,7 +351,7 @@ hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm)
         double var = sum[HB_NCH + ch] / count - ic->mean[ch] * ic->mean[ch];
         ic->std[ch] = var > 1e-12 ? sqrt(var) : 1.0;
     }
-    if (smooth) {
+    if (ic->smooth_r > 0) {
         ic->smooth_mean = ssum[0] / count;
         const double var = ssum[1] / count - ic->smooth_mean * ic->smooth_mean;
         ic->smooth_std = var > 1e-12 ? sqrt(var) : 1.0;

@@ -52,7 +52,9 @@ void      hb_dataset_free_list(char **paths, int n);
 hb_status hb_dataset_open(hb_dataset *ds, char **paths, int n, MPI_Comm comm);
 void      hb_dataset_close(hb_dataset *ds);
 /* Mean, std, min and max of log10 of each channel over every cell of the
- * boxes (floored at ic->floor), into ic: one pass, x-slabs over comm. */
+ * boxes (floored at ic->floor), into ic: one pass, x-slabs over comm; with
+ * ic->smooth_r > 0 also the smoothed DM's mean and std (each box read and
+ * smoothed once, by one rank, and its planes scattered). */
 hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm);
 /* The parameter range of the boxes. */
 void      hb_dataset_theta_range(const hb_dataset *ds, double lo[HB_NTHETA], double hi[HB_NTHETA]);
