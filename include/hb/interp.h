@@ -15,8 +15,9 @@
  * halos). The score surgery and the flow's divergence are unchanged by it
  * (eta scales as 1/g, sigma eta as 1); the end Gaussian of the likelihood
  * and the samplers' noise carry g.
- * The network sees (x_t, x0) and features of t and the six parameters,
- * normalised as in SCIENCE.md 1.3 (hb/theta.h).
+ * The network sees (x_t, x0) (and, with smooth_r > 0, the smoothed DM:
+ * hb/smooth.h) and features of t and the six parameters, normalised as in
+ * SCIENCE.md 1.3 (hb/theta.h).
  * Samplers integrate dX = b dt + sigma(t) dW from X(0) = x0 to t = 1.
  * Nothing here is collective. */
 #ifndef HB_INTERP_H
