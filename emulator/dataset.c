@@ -266,25 +266,21 @@ static void accumulate_log(const float *v, size_t n, double floor, double *sum, 
  * box, so the sums are those of each rank smoothing every box itself
  * (bitwise: the same FFTW plan on the same values), without every rank
  * reading every box. */
-static hb_status smooth_stats(const hb_dataset *ds, const hb_slab *slab, double r, double sums[2], MPI_Comm comm)
+static hb_status smooth_stats(const hb_dataset *ds, const hb_slab *slab, double r, double sums[2])
 {
-    const int N = ds->N;
+    const int N = ds->N, rank = slab->rank, P = slab->nranks;
     const size_t NN = (size_t)N * N, nc = (size_t)slab->nx * NN;
-    int rank, P;
-    HB_TRY(hb_mpi(MPI_Comm_rank(comm, &rank)));
-    HB_TRY(hb_mpi(MPI_Comm_size(comm, &P)));
+    const MPI_Comm comm = slab->comm;
     if (NN * (size_t)N > (size_t)INT_MAX) return HB_ERR0(HB_EARG, "a %d^3 box is too large to scatter in one MPI call", N);
-    long mine[2] = {slab->x0, slab->nx}, *all = malloc(2 * (size_t)P * sizeof *all);
     int *counts = malloc((size_t)P * sizeof *counts), *displs = malloc((size_t)P * sizeof *displs);
     float *full = malloc(NN * N * sizeof *full), *own = malloc((nc + 1) * sizeof *own);
     hb_smoother sm = {0};
-    hb_status rc = !all || !counts || !displs || !full || !own ? HB_ERR(HB_ENOMEM, "smoothing %d^3 boxes", N)
-                                                                : hb_smoother_init(&sm, N, r);
+    hb_status rc = !counts || !displs || !full || !own ? HB_ERR(HB_ENOMEM, "smoothing %d^3 boxes", N)
+                                                       : hb_smoother_init(&sm, N, r);
     rc = hb_mpi_agree(comm, rc);
-    if (rc == HB_OK) rc = hb_mpi(MPI_Allgather(mine, 2, MPI_LONG, all, 2, MPI_LONG, comm));
-    for (int q = 0; q < P && rc == HB_OK; q++) {
-        counts[q] = (int)((size_t)all[2 * q + 1] * NN);
-        displs[q] = (int)((size_t)all[2 * q] * NN);
+    for (int q = 0; q < P && rc == HB_OK; q++) {   /* every rank's planes, from the slab's tables */
+        counts[q] = (int)((size_t)slab->rank_nx[q] * NN);
+        displs[q] = (int)((size_t)slab->rank_x0[q] * NN);
     }
     double lmin = 1e300, lmax = -1e300;
     for (int b0 = 0; b0 < ds->n_boxes && rc == HB_OK; b0 += P) {
@@ -305,7 +301,6 @@ static hb_status smooth_stats(const hb_dataset *ds, const hb_slab *slab, double 
         }
     }
     hb_smoother_free(&sm);
-    free(all);
     free(counts);
     free(displs);
     free(full);
@@ -336,7 +331,7 @@ hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm)
     }
     free(tmp);
     double ssum[2] = {0, 0};   /* the smoothed DM's log10 */
-    if (rc == HB_OK && ic->smooth_r > 0) rc = smooth_stats(ds, &slab, ic->smooth_r, ssum, comm);
+    if (rc == HB_OK && ic->smooth_r > 0) rc = smooth_stats(ds, &slab, ic->smooth_r, ssum);
     hb_slab_free(&slab);
     HB_TRY(rc);
     HB_TRY(hb_mpi_sum(comm, sum, 2 * HB_NCH));

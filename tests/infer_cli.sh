@@ -16,17 +16,7 @@ timeout -k 5 300 mpirun -np 2 "$HB" train --data toy --batch 2 --width 4 --steps
 BOX=(--model model.h5 --dm toy_test.h5 --gas toy_test.h5)
 
 # loglike on 1 and 2 ranks: the same number to round-off
-for np in 1 2; do
-    timeout -k 5 300 mpirun -np $np "$HB" loglike "${BOX[@]}" --probes 4 --steps 8 > ll$np.log 2>&1 \
-        || { echo "FAIL: loglike on $np ranks"; tail -5 ll$np.log; fail=1; }
-done
-l1=$(grep -Eo 'result: logp=[-0-9.e+]+' ll1.log | cut -d= -f2)
-l2=$(grep -Eo 'result: logp=[-0-9.e+]+' ll2.log | cut -d= -f2)
-if [ -n "$l1" ] && awk -v a="$l1" -v b="$l2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5 * (a < 0 ? -a : a)) }'; then
-    echo "ok: loglike $l1 (1 rank) and $l2 (2 ranks)"
-else
-    echo "FAIL: loglike on 1 and 2 ranks: '$l1' vs '$l2'"; fail=1
-fi
+loglike_ranks ll "$HB" "${BOX[@]}" --probes 4 --steps 8
 
 # run_infer NAME ARGS...: uninterrupted (NAME_full) and interrupted after 3 rows, started again (NAME)
 run_infer() {

@@ -35,6 +35,23 @@ signal_ranks() {
     return 0
 }
 
+# loglike_ranks LABEL HB ARGS...: `loglike ARGS` on 1 and 2 ranks (logs LABEL1.log,
+# LABEL2.log) must give the same log p to 1e-5 (relative); sets fail=1 otherwise.
+loglike_ranks() {
+    local label=$1 hb=$2 np l1 l2; shift 2
+    for np in 1 2; do
+        timeout -k 5 300 mpirun -np $np "$hb" loglike "$@" > $label$np.log 2>&1 \
+            || { echo "FAIL: $label: loglike on $np ranks"; tail -5 $label$np.log; fail=1; }
+    done
+    l1=$(grep -Eo 'result: logp=[-0-9.e+]+' $label"1.log" | cut -d= -f2)
+    l2=$(grep -Eo 'result: logp=[-0-9.e+]+' $label"2.log" | cut -d= -f2)
+    if [ -n "$l1" ] && awk -v a="$l1" -v b="$l2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5 * (a < 0 ? -a : a)) }'; then
+        echo "ok: $label: loglike $l1 (1 rank) and $l2 (2 ranks)"
+    else
+        echo "FAIL: $label: loglike on 1 and 2 ranks: '$l1' vs '$l2'"; fail=1
+    fi
+}
+
 # wait_for_line FILE REGEX [TRIES]: poll (50 ms) until FILE holds REGEX.
 wait_for_line() {
     local i

@@ -125,17 +125,7 @@ if h5diff -p 1e-4 smg1.h5 smg2.h5 /fields/gas_density /fields/gas_density > /dev
 else
     echo "FAIL: --dm-smooth: emulations on 1 and 2 ranks differ"; h5diff -p 1e-4 smg1.h5 smg2.h5 /fields/gas_density | tail -3; fail=1
 fi
-for np in 1 2; do
-    timeout -k 5 300 mpirun -np $np "$HB" loglike --model sm1.h5 --dm toy_test.h5 --gas toy_test.h5 --probes 4 --steps 8 \
-        > smll$np.log 2>&1 || { echo "FAIL: loglike with a smoothed-DM model on $np ranks"; tail -5 smll$np.log; fail=1; }
-done
-l1=$(grep -Eo 'result: logp=[-0-9.e+]+' smll1.log | cut -d= -f2)
-l2=$(grep -Eo 'result: logp=[-0-9.e+]+' smll2.log | cut -d= -f2)
-if [ -n "$l1" ] && awk -v a="$l1" -v b="$l2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5 * (a < 0 ? -a : a)) }'; then
-    echo "ok: --dm-smooth: loglike $l1 (1 rank) and $l2 (2 ranks)"
-else
-    echo "FAIL: --dm-smooth: loglike on 1 and 2 ranks: '$l1' vs '$l2'"; fail=1
-fi
+loglike_ranks smll "$HB" --model sm1.h5 --dm toy_test.h5 --gas toy_test.h5 --probes 4 --steps 8
 expect_fail 'the smoothed-DM channel \(--dm-smooth\) differs from the checkpoint' "" \
     mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 2
 expect_fail '--dm-smooth 0 or within \(0, 8\]' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth 9
