@@ -132,4 +132,16 @@ expect_fail '--dm-smooth 0 or within \(0, 8\]' m.h5 mpirun -np 2 "$HB" train --d
 cp sm1.h5 smooth_bad.h5 && "$(dirname "$HB")/tests/make_bad" smooth smooth_bad.h5
 expect_fail 'smooth_bad.h5: /interp/dm_smooth holds 3 values \(20, 0, 1\), expected a radius within \(0, 8\]' g.h5 \
     mpirun -np 2 "$HB" emulate --model smooth_bad.h5 --dm toy_test.h5 --out g.h5
+# bad DM reaches neither the smoothing nor an output: an emulation with the
+# channel and a training with it (one box holds a negative DM cell; found by
+# the statistics pass, which reads each box on one rank in turn; 3 ranks)
+BAD=$(dirname "$HB")/tests/make_bad
+for v in nan inf; do
+    "$BAD" cell dm_$v.h5 dm_density $v
+    expect_fail "dm_$v.h5: /fields/dm_density\\[3\\]\\[4\\]\\[5\\] = $v; expected a finite density" g.h5 \
+        mpirun -np 2 "$HB" emulate --model sm1.h5 --dm dm_$v.h5 --out g.h5 --steps 3
+done
+mkdir -p toy_neg && cp toy/*.h5 toy_neg/ && "$BAD" cell toy_neg/box02.h5 dm_density -1
+expect_fail 'toy_neg/box02.h5: /fields/dm_density\[3\]\[4\]\[5\] = -1; expected a finite density' m.h5 \
+    mpirun -np 3 "$HB" train --data toy_neg --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5 --out m.h5
 exit $fail
