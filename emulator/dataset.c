@@ -41,7 +41,7 @@ static hb_status list_local(const char *src, char **buf, size_t *len)
             }
         }
         closedir(d);
-        qsort(names, (size_t)count, sizeof *names, cmp_str);
+        if (count > 0) qsort(names, (size_t)count, sizeof *names, cmp_str);   /* names is NULL when empty */
     } else {
         FILE *f = fopen(src, "r");
         if (!f) {
