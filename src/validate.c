@@ -302,7 +302,7 @@ static hb_status measure_group(vctx *v, const hb_val_group *g, fileres *res)
  * (indices into res); the truth is res[0]. */
 typedef struct figures {
     double ens[HB_VAL_NFIELD][HB_VAL_NBAND], single[HB_VAL_NFIELD][HB_VAL_NBAND], r[HB_VAL_NFIELD][HB_VAL_NBAND];
-    double w1[HB_VAL_NFIELD], hot_s, hot_t, pct_s[2][2], pct_t[2][2];
+    double w1[HB_VAL_NFIELD], w1p[HB_VAL_NFIELD], hot_s, hot_t, pct_s[2][2], pct_t[2][2];
 } figures;
 
 static void figures_of(const vctx *v, const fileres *res, const int *smp, int ns, const int *tru, int nt, figures *F)
@@ -333,7 +333,13 @@ static void figures_of(const vctx *v, const fileres *res, const int *smp, int ns
             F->single[fi][b] /= cnt[b] ? cnt[b] : 1;
             F->r[fi][b] /= cnt[b] ? cnt[b] : 1;
         }
-        for (int i = 0; i < ns; i++) F->w1[fi] += wasserstein1(res[smp[i]].pdf[fi], res[0].pdf[fi], w[fi]) / ns;
+        double pool[NPDF] = {0};
+        for (int i = 0; i < nt; i++)
+            for (int b = 0; b < NPDF; b++) pool[b] += res[tru[i]].pdf[fi][b] / nt;
+        for (int i = 0; i < ns; i++) {
+            F->w1[fi] += wasserstein1(res[smp[i]].pdf[fi], res[0].pdf[fi], w[fi]) / ns;
+            F->w1p[fi] += wasserstein1(res[smp[i]].pdf[fi], pool, w[fi]) / ns;
+        }
     }
     for (int i = 0; i < ns; i++) {
         F->hot_s += res[smp[i]].hot / ns;
@@ -492,6 +498,7 @@ static void put_figures(const figures *E, hb_val_summary *s)
             x->r = E->r[fi][b];
         }
         s->w1[fi] = E->w1[fi];
+        s->w1_pooled[fi] = E->w1p[fi];
     }
     s->hot_truth = E->hot_t;
     s->hot_emu = E->hot_s;
@@ -519,6 +526,7 @@ static void summarise(const totals *T, const int present[HB_VAL_NFIELD], int hav
         }
         s->w1_floor[fi] = have_floor ? T->floor.w1[fi] : NAN;
         s->w1_null90[fi] = null_quantile(T, OFF(w1) + fi, 0.9, 0, 0);
+        s->w1_pooled_null90[fi] = null_quantile(T, OFF(w1p) + fi, 0.9, 0, 0);
     }
     s->has_tails = present[F_GAS] && present[F_TEMP];
     s->hot_null90 = null_quantile(T, OFF(hot_s), 0.9, 1, OFF(hot_t));
@@ -608,6 +616,10 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
                     x->floor_r, s->w1[f], x->ens_null90, x->single_null90, x->r_null10, s->w1_null90[f]);
         }
     }
+    fprintf(t, "# PDF distance [dex] against the pooled truths (the held-out truth and its repaints: most of the "
+            "held-out truth's own draw averaged out; not a goal): emulated, null90\n");
+    for (int f = 0; f < HB_VAL_NFIELD; f++)
+        if (s->present[f]) fprintf(t, "%-16s w1_pooled %8.4f %8.4f\n", HB_VAL_FIELD_NAMES[f], s->w1_pooled[f], s->w1_pooled_null90[f]);
     if (s->has_tails) {
         fprintf(t, "# tails: truth, emulated, |emulated/truth - 1| and its null90\n");
         fprintf(t, "%-16s hot_fraction(>1e6K) %.4g %.4g %.4f %.4f\n", "gas", s->hot_truth, s->hot_emu, s->hot_err,
@@ -669,6 +681,13 @@ static hb_status write_h5(const char *out, const totals *T, const vctx *v, const
         for (size_t k = 0; k < sizeof sets / sizeof sets[0] && rc == HB_OK; k++) {
             snprintf(path, sizeof path, "/%s/%s", HB_VAL_FIELD_NAMES[fi], sets[k].n);
             rc = hb_h5_write_array(&f, path, sets[k].d, sets[k].len);
+        }
+        if (rc == HB_OK) {
+            const double wp[2] = {s->w1_pooled[fi], s->w1_pooled_null90[fi]};
+            snprintf(path, sizeof path, "/%s/w1_pooled", HB_VAL_FIELD_NAMES[fi]);
+            rc = hb_h5_write_array(&f, path, wp, 2);
+            if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, path, "columns", "emulated null90 (W1 [dex] against "
+                                                          "the pooled PDF of the truth and its repaints)");
         }
         if (rc == HB_OK) {
             snprintf(path, sizeof path, "/%s/summary_by_band", HB_VAL_FIELD_NAMES[fi]);

@@ -103,6 +103,7 @@ START_TEST(identical_boxes)
             ck_assert_double_lt(fabs(x->floor_r - 1), 1e-12);
         }
         ck_assert_double_eq(s.w1[f], 0.0);
+        ck_assert_double_eq(s.w1_pooled[f], 0.0);
     }
     ck_assert_double_eq(s.hot_err, 0.0);
     ck_assert_int_eq(s.n_samples, 2);
@@ -143,6 +144,14 @@ START_TEST(floor_of_repaints)
             ck_assert_double_lt(s.band[f][b].floor_r, 1.0);
             ck_assert_double_eq(s.band[f][b].single_err, 0.0);   /* the sample is the truth's twin */
         }
+    /* against the pooled truths (m11 and m12) the twin of m11 is half as far
+     * as m12 is from m11: the pooled CDF is the mean of the two */
+    for (int f = 0; f < 2; f++) {
+        ck_assert_double_eq(s.w1[f], 0.0);
+        ck_assert_double_gt(s.w1_floor[f], 1e-4);
+        ck_assert_msg(fabs(s.w1_pooled[f] - s.w1_floor[f] / 2) < 1e-12 * s.w1_floor[f], "field %d: w1_pooled %g, "
+                      "half the floor's %g", f, s.w1_pooled[f], s.w1_floor[f] / 2);
+    }
 }
 END_TEST
 
@@ -160,8 +169,8 @@ static void band_means(const double *k, const double *x, int n, double kn, doubl
     for (int b = 0; b < HB_VAL_NBAND; b++) out[b] /= cnt[b];
 }
 
-/* The report.txt line of field f and band b: its numeric columns. */
-static int report_line(const char *path, int f, int b, double col[10])
+/* The report.txt line "FIELD LABEL x1 .. xncol": its ncol (<= 10) numeric columns. */
+static int report_cols(const char *path, const char *field, const char *label, double col[10], int ncol)
 {
     FILE *t = fopen(path, "r");
     ck_assert_ptr_nonnull(t);
@@ -171,10 +180,16 @@ static int report_line(const char *path, int f, int b, double col[10])
         if (line[0] == '#') continue;
         int n = sscanf(line, "%63s %63s %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf", name, band, &col[0], &col[1], &col[2],
                        &col[3], &col[4], &col[5], &col[6], &col[7], &col[8], &col[9]);
-        found = n == 12 && !strcmp(name, HB_VAL_FIELD_NAMES[f]) && !strcmp(band, HB_VAL_BAND_NAMES[b]);
+        found = n == 2 + ncol && !strcmp(name, field) && !strcmp(band, label);
     }
     fclose(t);
     return found;
+}
+
+/* The report.txt line of field f and band b. */
+static int report_line(const char *path, int f, int b, double col[10])
+{
+    return report_cols(path, HB_VAL_FIELD_NAMES[f], HB_VAL_BAND_NAMES[b], col, 10);
 }
 
 /* Direct hot-gas fraction of a file's fields. */
@@ -243,6 +258,13 @@ START_TEST(smoothed_copy)
     }
     ck_assert_double_gt(s.band[0][2].ens_err, 0.3);   /* strongly smoothed near Nyquist */
     ck_assert_double_gt(s.w1[0], 0.0);
+    ck_assert_double_eq(s.w1_pooled[0], s.w1[0]);   /* one truth: the pool is the truth */
+    double wp[10];
+    if (hb_world_rank() == 0) {
+        ck_assert(report_cols("smooth.txt", HB_VAL_FIELD_NAMES[0], "w1_pooled", wp, 2));
+        ck_assert_double_lt(fabs(wp[0] - s.w1_pooled[0]), 1e-4);
+        ck_assert(isnan(wp[1]));   /* no repaints: no null */
+    }
     const double ht = hot_fraction("a.h5"), he = hot_fraction("s.h5");
     ck_assert_double_gt(ht, 0.2);
     ck_assert_double_lt(ht, 0.8);
