@@ -619,7 +619,8 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
     fprintf(t, "# PDF distance [dex] against the pooled truths (the held-out truth and its repaints: most of the "
             "held-out truth's own draw averaged out; not a goal): emulated, null90\n");
     for (int f = 0; f < HB_VAL_NFIELD; f++)
-        if (s->present[f]) fprintf(t, "%-16s w1_pooled %8.4f %8.4f\n", HB_VAL_FIELD_NAMES[f], s->w1_pooled[f], s->w1_pooled_null90[f]);
+        if (s->present[f])
+            fprintf(t, "%-16s w1_pooled %8.4f %8.4f\n", HB_VAL_FIELD_NAMES[f], s->w1_pooled[f], s->w1_pooled_null90[f]);
     if (s->has_tails) {
         fprintf(t, "# tails: truth, emulated, |emulated/truth - 1| and its null90\n");
         fprintf(t, "%-16s hot_fraction(>1e6K) %.4g %.4g %.4f %.4f\n", "gas", s->hot_truth, s->hot_emu, s->hot_err,
