@@ -3,8 +3,9 @@
  * through the prefetch thread equals the same transform computed here from
  * the whole box; so does the smoothed-DM channel, against a direct
  * convolution with the Gaussian's periodic kernel (not an FFT), its
- * statistics, and what emulation computes for the same box; bad cells are refused with their file and index; the sample
- * sequence does not depend on the rank count. Run at 1, 2 and 3 ranks. */
+ * statistics, and what emulation computes for the same box; bad cells are
+ * refused with their file and index; the sample sequence does not depend on
+ * the rank count. Run at 1, 2 and 3 ranks. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>

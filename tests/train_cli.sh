@@ -8,6 +8,7 @@
 set -u
 HB=$1
 TOY=$(dirname "$HB")/tests/make_toy
+BAD=$(dirname "$HB")/tests/make_bad
 fail=0
 . "$2/tests/lib.sh"
 "$TOY" toy || { echo "FAIL: make_toy"; exit 1; }
@@ -78,16 +79,16 @@ cmp -s full.h5 full_before.h5 || { echo "FAIL: a refused resume changed the mode
 expect_fail 'training diverged at step [0-9]+' div.h5 mpirun -np 2 "$HB" train --data toy --batch 2 --width 4 \
     --steps 50 --lr 1e30 --clip 1e30 --warmup 0 --out div.h5
 # emulate refuses a model with a non-finite weight
-cp full.h5 poisoned.h5 && "$(dirname "$HB")/tests/make_bad" poison poisoned.h5
+cp full.h5 poisoned.h5 && "$BAD" poison poisoned.h5
 expect_fail 'holds a non-finite weight' g.h5 mpirun -np 2 "$HB" emulate --model poisoned.h5 --dm toy_test.h5 --out g.h5
-cp full.h5 sloped.h5 && "$(dirname "$HB")/tests/make_bad" slope sloped.h5
+cp full.h5 sloped.h5 && "$BAD" slope sloped.h5
 expect_fail 'sloped.h5: /interp/noise_slope holds 2 values \(5 ...\), expected 2 within \[-2, 2\]' g.h5 \
     mpirun -np 2 "$HB" emulate --model sloped.h5 --dm toy_test.h5 --out g.h5
 
 # outputs never overwrite inputs; cell sizes must match the model's
 expect_fail 'output full.h5 is the input full.h5' "" mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out full.h5
 cmp -s full.h5 full_before.h5 || { echo "FAIL: emulate --out MODEL changed the model"; fail=1; }
-"$(dirname "$HB")/tests/make_bad" box big_cells.h5 16 50
+"$BAD" box big_cells.h5 16 50
 expect_fail 'the model was trained on cells of' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm big_cells.h5 --out g.h5
 expect_fail 'a 18\^3 box cannot be cut into slabs of multiples of 4 planes' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_dm18.h5 --out g.h5
 expect_fail 'dataset /fields/dm_density not found' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm full.h5 --out g.h5
@@ -129,13 +130,12 @@ loglike_ranks smll "$HB" --model sm1.h5 --dm toy_test.h5 --gas toy_test.h5 --pro
 expect_fail 'the smoothed-DM channel \(--dm-smooth\) differs from the checkpoint' "" \
     mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 2
 expect_fail '--dm-smooth 0 or within \(0, 8\]' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth 9
-cp sm1.h5 smooth_bad.h5 && "$(dirname "$HB")/tests/make_bad" smooth smooth_bad.h5
+cp sm1.h5 smooth_bad.h5 && "$BAD" smooth smooth_bad.h5
 expect_fail 'smooth_bad.h5: /interp/dm_smooth holds 3 values \(20, 0, 1\), expected a radius within \(0, 8\]' g.h5 \
     mpirun -np 2 "$HB" emulate --model smooth_bad.h5 --dm toy_test.h5 --out g.h5
 # bad DM reaches neither the smoothing nor an output: an emulation with the
 # channel and a training with it (one box holds a negative DM cell; found by
 # the statistics pass, which reads each box on one rank in turn; 3 ranks)
-BAD=$(dirname "$HB")/tests/make_bad
 for v in nan inf; do
     "$BAD" cell dm_$v.h5 dm_density $v
     expect_fail "dm_$v.h5: /fields/dm_density\\[3\\]\\[4\\]\\[5\\] = $v; expected a finite density" g.h5 \
