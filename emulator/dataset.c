@@ -259,24 +259,25 @@ static void accumulate_log(const float *v, size_t n, double floor, double *sum, 
     }
 }
 
-/* Sums of log10 of the smoothed DM (floored at HB_SMOOTH_FLOOR) over this
- * rank's planes of every box. In rounds of P boxes, rank q smooths box
- * k P + q whole (one read and two FFTs per box, on one rank) and scatters
- * its planes to the ranks that own them; every rank adds its planes box by
- * box, so the sums are those of each rank smoothing every box itself
- * (bitwise: the same FFTW plan on the same values), without every rank
- * reading every box. */
-static hb_status smooth_stats(const hb_dataset *ds, const hb_slab *slab, double r, double sums[2])
+/* Sums of log10 of the smoothed DM (floored at HB_SMOOTH_FLOOR), one pair
+ * per radius, over this rank's planes of every box. In rounds of P boxes,
+ * rank q smooths box k P + q whole (one read and two FFTs per box and
+ * radius, on one rank) and scatters its planes to the ranks that own them;
+ * every rank adds its planes box by box, so the sums are those of each rank
+ * smoothing every box itself (bitwise: the same FFTW plan on the same
+ * values), without every rank reading every box. */
+static hb_status smooth_stats(const hb_dataset *ds, const hb_slab *slab, const hb_interp *ic, double *sums)
 {
-    const int N = ds->N, rank = slab->rank, P = slab->nranks;
+    const int N = ds->N, rank = slab->rank, P = slab->nranks, S = ic->n_smooth;
     const size_t NN = (size_t)N * N, nc = (size_t)slab->nx * NN;
     const MPI_Comm comm = slab->comm;
     if (NN * (size_t)N > (size_t)INT_MAX) return HB_ERR0(HB_EARG, "a %d^3 box is too large to scatter in one MPI call", N);
     int *counts = malloc((size_t)P * sizeof *counts), *displs = malloc((size_t)P * sizeof *displs);
     float *full = malloc(NN * N * sizeof *full), *own = malloc((nc + 1) * sizeof *own);
-    hb_smoother sm = {0};
-    hb_status rc = !counts || !displs || !full || !own ? HB_ERR(HB_ENOMEM, "smoothing %d^3 boxes", N)
-                                                       : hb_smoother_init(&sm, N, r);
+    float *sfull = malloc((size_t)S * NN * N * sizeof *sfull);   /* this round's box, smoothed by each radius */
+    hb_smoother sm[HB_SMOOTH_MAX_CH] = {{0}};
+    hb_status rc = !counts || !displs || !full || !own || !sfull ? HB_ERR(HB_ENOMEM, "smoothing %d^3 boxes", N) : HB_OK;
+    for (int j = 0; j < S && rc == HB_OK; j++) rc = hb_smoother_init(&sm[j], N, ic->smooth_r[j]);
     rc = hb_mpi_agree(comm, rc);
     for (int q = 0; q < P && rc == HB_OK; q++) {   /* every rank's planes, from the slab's tables */
         counts[q] = (int)((size_t)slab->rank_nx[q] * NN);
@@ -292,18 +293,22 @@ static hb_status smooth_stats(const hb_dataset *ds, const hb_slab *slab, double 
                 my = hb_box_read_field(&f, HB_FIELD_DM, N, 0, N, full, (size_t)N, HB_VALUES_DENSITY);
                 hb_h5_close(&f);
             }
-            if (my == HB_OK) hb_smoother_apply(&sm, full, full);
+            for (int j = 0; j < S && my == HB_OK; j++) hb_smoother_apply(&sm[j], full, sfull + (size_t)j * NN * N);
         }
         rc = hb_mpi_agree(comm, my);
         for (int q = 0; q < P && b0 + q < ds->n_boxes && rc == HB_OK; q++) {
-            rc = hb_mpi(MPI_Scatterv(full, counts, displs, MPI_FLOAT, own, counts[rank], MPI_FLOAT, q, comm));
-            if (rc == HB_OK) accumulate_log(own, nc, HB_SMOOTH_FLOOR, &sums[0], &sums[1], &lmin, &lmax);
+            for (int j = 0; j < S && rc == HB_OK; j++) {
+                rc = hb_mpi(MPI_Scatterv(sfull + (size_t)j * NN * N, counts, displs, MPI_FLOAT, own, counts[rank],
+                                         MPI_FLOAT, q, comm));
+                if (rc == HB_OK) accumulate_log(own, nc, HB_SMOOTH_FLOOR, &sums[2 * j], &sums[2 * j + 1], &lmin, &lmax);
+            }
         }
     }
-    hb_smoother_free(&sm);
+    for (int j = 0; j < S; j++) hb_smoother_free(&sm[j]);
     free(counts);
     free(displs);
     free(full);
+    free(sfull);
     free(own);
     return rc;
 }
@@ -330,12 +335,12 @@ hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm)
         count += (double)nc;
     }
     free(tmp);
-    double ssum[2] = {0, 0};   /* the smoothed DM's log10 */
-    if (rc == HB_OK && ic->smooth_r > 0) rc = smooth_stats(ds, &slab, ic->smooth_r, ssum);
+    double ssum[2 * HB_SMOOTH_MAX_CH] = {0};   /* the smoothed DM's log10, per radius */
+    if (rc == HB_OK && ic->n_smooth > 0) rc = smooth_stats(ds, &slab, ic, ssum);
     hb_slab_free(&slab);
     HB_TRY(rc);
     HB_TRY(hb_mpi_sum(comm, sum, 2 * HB_NCH));
-    HB_TRY(hb_mpi_sum(comm, ssum, 2));
+    HB_TRY(hb_mpi_sum(comm, ssum, 2 * HB_SMOOTH_MAX_CH));
     HB_TRY(hb_mpi_sum(comm, &count, 1));
     HB_TRY(hb_mpi_min(comm, lmin, HB_NCH));
     HB_TRY(hb_mpi_max(comm, lmax, HB_NCH));
@@ -346,10 +351,10 @@ hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm)
         double var = sum[HB_NCH + ch] / count - ic->mean[ch] * ic->mean[ch];
         ic->std[ch] = var > 1e-12 ? sqrt(var) : 1.0;
     }
-    if (ic->smooth_r > 0) {
-        ic->smooth_mean = ssum[0] / count;
-        const double var = ssum[1] / count - ic->smooth_mean * ic->smooth_mean;
-        ic->smooth_std = var > 1e-12 ? sqrt(var) : 1.0;
+    for (int j = 0; j < ic->n_smooth; j++) {
+        ic->smooth_mean[j] = ssum[2 * j] / count;
+        const double var = ssum[2 * j + 1] / count - ic->smooth_mean[j] * ic->smooth_mean[j];
+        ic->smooth_std[j] = var > 1e-12 ? sqrt(var) : 1.0;
     }
     return HB_OK;
 }
@@ -411,7 +416,7 @@ static int read_plane(plane_reader *pr, int x, int N, float *buf, char *err, siz
     return e >= 0;
 }
 
-#define CH_SMOOTH HB_NCH   /* the smoothed DM: a fourth channel of the slots (xs) */
+#define CH_SMOOTH HB_NCH   /* the smoothed DM: CH_SMOOTH + j is radius j's channel in the slots (xs) */
 
 /* 0 and a message naming the cell unless value v of channel ch is valid
  * (finite; >= 0, or > 0 for the temperature). */
@@ -424,8 +429,9 @@ static int check_value(const hb_loader *L, const hb_sample *s, int ch, int ox, i
     return 0;
 }
 
-/* Scatter the needed cells of original plane ox of channel ch (CH_SMOOTH:
- * the smoothed DM, checked before smoothing) into slot k, standardised. A
+/* Scatter the needed cells of original plane ox of channel ch (CH_SMOOTH +
+ * j: the DM smoothed by radius j, checked before smoothing) into slot k,
+ * standardised. A
  * non-finite or negative value is an error naming the cell; zeros are
  * floored like any value below the floor. */
 static int scatter_plane(const hb_loader *L, const hb_sample *s, int ch, int ox, const float *plane, const char *need,
@@ -433,11 +439,11 @@ static int scatter_plane(const hb_loader *L, const hb_sample *s, int ch, int ox,
 {
     const int N = L->ds->N, *perm = PERM[s->sym / 8], flip = s->sym % 8, i0 = perm[0];
     const long sx0 = L->slab->x0;
-    const int sm = ch == CH_SMOOTH;
-    const double fl = sm ? HB_SMOOTH_FLOOR : L->ic.floor[ch], mean = sm ? L->ic.smooth_mean : L->ic.mean[ch],
-                 sd = sm ? L->ic.smooth_std : L->ic.std[ch];
-    float *dst = sm ? L->xs[k] : ch == 0 ? L->x0[k] : L->x1[k] + (ch - 1);
-    const size_t stride = ch == 1 || ch == 2 ? 2 : 1;
+    const int sm = ch >= CH_SMOOTH, j = ch - CH_SMOOTH;
+    const double fl = sm ? HB_SMOOTH_FLOOR : L->ic.floor[ch], mean = sm ? L->ic.smooth_mean[j] : L->ic.mean[ch],
+                 sd = sm ? L->ic.smooth_std[j] : L->ic.std[ch];
+    float *dst = sm ? L->xs[k] + j : ch == 0 ? L->x0[k] : L->x1[k] + (ch - 1);
+    const size_t stride = sm ? (size_t)L->ic.n_smooth : ch == 1 || ch == 2 ? 2 : 1;
     int q[3];
     q[0] = ((ox - s->shift[0]) % N + N) % N;
     for (int oy = 0; oy < N; oy++) {
@@ -505,11 +511,12 @@ static int fill(hb_loader *L, const hb_sample *s, int k, float *plane, int raw, 
         }
         if (!raw && pr.dset >= 0) H5Dclose(pr.dset);
     }
-    if (ok && L->full) {
-        hb_smoother_apply(&L->sm, L->full, L->full);
+    for (int j = 0; ok && L->full && j < L->ic.n_smooth; j++) {
+        float *out = j == L->ic.n_smooth - 1 ? L->full : L->sout;
+        hb_smoother_apply(&L->sm[j], L->full, out);
         for (int ox = 0; ox < N; ox++) {
             if (i0 == 0 && !need[ox]) continue;
-            scatter_plane(L, s, CH_SMOOTH, ox, L->full + (size_t)ox * NN, need, k, err, nerr);
+            scatter_plane(L, s, CH_SMOOTH + j, ox, out + (size_t)ox * NN, need, k, err, nerr);
         }
     }
     if (pr.fd >= 0) close(pr.fd);
@@ -548,22 +555,24 @@ hb_status hb_loader_init(hb_loader *L, const hb_dataset *ds, const hb_slab *slab
     L->slab = slab;
     L->ic = *ic;
     L->n = (size_t)slab->nx * ds->N * ds->N;
-    const int smooth = ic->smooth_r > 0;
+    const int S = ic->n_smooth;
+    const size_t box = (size_t)ds->N * ds->N * ds->N;
     for (int k = 0; k < 2; k++) {
         L->x0[k] = malloc((L->n + 1) * sizeof *L->x0[k]);
         L->x1[k] = malloc((L->n + 1) * 2 * sizeof *L->x1[k]);
-        if (smooth) L->xs[k] = malloc((L->n + 1) * sizeof *L->xs[k]);
+        if (S > 0) L->xs[k] = malloc((L->n + 1) * (size_t)S * sizeof *L->xs[k]);
         L->held[k].box = -1;
     }
     L->plane = malloc(2 * (size_t)ds->N * ds->N * sizeof *L->plane);
-    if (smooth) L->full = malloc((size_t)ds->N * ds->N * ds->N * sizeof *L->full);
+    if (S > 0) L->full = malloc(box * sizeof *L->full);
+    if (S > 1) L->sout = malloc(box * sizeof *L->sout);
     if (!L->x0[0] || !L->x0[1] || !L->x1[0] || !L->x1[1] || !L->plane ||
-        (smooth && (!L->xs[0] || !L->xs[1] || !L->full))) {
+        (S > 0 && (!L->xs[0] || !L->xs[1] || !L->full)) || (S > 1 && !L->sout)) {
         hb_loader_free(L);
         return HB_ERR(HB_ENOMEM, "sample buffers (%zu cells)", L->n);
     }
-    if (smooth) {
-        hb_status rc = hb_smoother_init(&L->sm, ds->N, ic->smooth_r);
+    for (int j = 0; j < S; j++) {
+        hb_status rc = hb_smoother_init(&L->sm[j], ds->N, ic->smooth_r[j]);
         if (rc != HB_OK) {
             hb_loader_free(L);
             return HB_ERR(rc, "the loader's smoothing");
@@ -599,7 +608,8 @@ void hb_loader_free(hb_loader *L)
     }
     free(L->plane);
     free(L->full);
-    hb_smoother_free(&L->sm);
+    free(L->sout);
+    for (int j = 0; j < HB_SMOOTH_MAX_CH; j++) hb_smoother_free(&L->sm[j]);
     memset(L, 0, sizeof *L);
 }
 

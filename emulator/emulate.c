@@ -38,9 +38,9 @@ typedef struct emu {
     size_t n;                  /* this rank's cells */
     float *dm;                 /* the DM density as read */
     float *x0;                 /* standardised log DM */
-    float *xs;                 /* the smoothed-DM channel (hb/smooth.h), or NULL */
+    float *xs;                 /* the smoothed-DM channels (cells x n_smooth; hb/smooth.h), or NULL */
     float *xt, *xp;            /* cells x 2: sampler state, Heun predictor */
-    float *in;                 /* cells x 3 or 4: the network's input (x_t, x0[, xs]) */
+    float *in;                 /* cells x (3 + n_smooth): the network's input (x_t, x0[, xs]) */
     float *drift, *drift2;     /* cells x 2 */
 } emu;
 
@@ -56,7 +56,7 @@ static void emu_free(emu *e)
 static hb_status drift_at(void *ctx, float *state, double t, float *out)
 {
     emu *e = ctx;
-    hb_interp_input(state, e->x0, e->xs, e->in, e->n);
+    hb_interp_input(&e->meta.ic, state, e->x0, e->xs, e->in, e->n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(t, e->info.theta, feat);
     return hb_unet_infer(&e->net, e->in, feat, out);
@@ -71,8 +71,8 @@ static hb_status plan(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     const size_t n = e->n;
     e->dm = malloc(n * sizeof *e->dm);
     e->x0 = malloc(n * sizeof *e->x0);
-    const int smooth = e->meta.ic.smooth_r > 0;
-    e->xs = smooth ? malloc(n * sizeof *e->xs) : NULL;
+    const int smooth = e->meta.ic.n_smooth > 0;
+    e->xs = smooth ? malloc(n * (size_t)e->meta.ic.n_smooth * sizeof *e->xs) : NULL;
     e->xt = malloc(n * 2 * sizeof *e->xt);
     e->xp = cfg->heun ? malloc(n * 2 * sizeof *e->xp) : NULL;
     e->in = malloc(n * (size_t)hb_interp_n_in(&e->meta.ic) * sizeof *e->in);

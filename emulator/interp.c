@@ -9,7 +9,7 @@
 hb_interp hb_interp_default(void)
 {
     hb_interp c = {0.5, 1, {0, 0, 0}, {1, 1, 1}, {1e-3, 1e-3, 1.0}, {-1e30, -1e30, -1e30}, {1e30, 1e30, 1e30},
-                   {0, 0}, 0, 0, 1};   /* sigma_c 0.5: README */
+                   {0, 0}, 0, {0, 0}, {0, 0}, {1, 1}};   /* sigma_c 0.5: README */
     return c;
 }
 
@@ -69,12 +69,12 @@ void hb_interp_features(double t, const double theta[HB_NTHETA], float feat[22])
     for (int i = 0; i < HB_NTHETA; i++) feat[16 + i] = (float)n[i];
 }
 
-int hb_interp_n_in(const hb_interp *c) { return c->smooth_r > 0 ? 4 : 3; }
+int hb_interp_n_in(const hb_interp *c) { return 3 + c->n_smooth; }
 
 void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *xs, const float *x1, const float *z,
                     float *in, float *target, size_t V)
 {
-    const size_t C = xs ? 4 : 3;
+    const size_t S = xs ? (size_t)c->n_smooth : 0, C = 3 + S;
     const float a = (float)(1 - t), b = (float)hb_interp_beta(c, t), bd = (float)hb_interp_beta_dot(c, t);
     const float sg = (float)(hb_interp_sigma(c, t) * sqrt(t)), sd = (float)(c->sigma_c * sqrt(t));
     for (size_t v = 0; v < V; v++) {
@@ -84,17 +84,17 @@ void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *
             target[v * 2 + k] = -x0[v] + bd * x1v - sd * zv;
         }
         in[v * C + 2] = x0[v];
-        if (xs) in[v * C + 3] = xs[v];
+        for (size_t j = 0; j < S; j++) in[v * C + 3 + j] = xs[v * S + j];
     }
 }
 
-void hb_interp_input(const float *x, const float *x0, const float *xs, float *in, size_t V)
+void hb_interp_input(const hb_interp *c, const float *x, const float *x0, const float *xs, float *in, size_t V)
 {
-    const size_t C = xs ? 4 : 3;
-    for (size_t c = 0; c < V; c++) {
-        in[C * c] = x[2 * c];
-        in[C * c + 1] = x[2 * c + 1];
-        in[C * c + 2] = x0[c];
-        if (xs) in[C * c + 3] = xs[c];
+    const size_t S = xs ? (size_t)c->n_smooth : 0, C = 3 + S;
+    for (size_t v = 0; v < V; v++) {
+        in[C * v] = x[2 * v];
+        in[C * v + 1] = x[2 * v + 1];
+        in[C * v + 2] = x0[v];
+        for (size_t j = 0; j < S; j++) in[C * v + 3 + j] = xs[v * S + j];
     }
 }

@@ -235,8 +235,8 @@ struct hb_loglike {
     int            N;
     size_t         n;              /* this rank's cells */
     float         *x0, *x1;        /* standardised log DM (n); observed baryons (n x 2) */
-    float         *xs;             /* the smoothed-DM channel (n; hb/smooth.h), or NULL */
-    float         *in, *dx;        /* n x C (3 or 4): the network's input and its gradient */
+    float         *xs;             /* the smoothed-DM channels (n x n_smooth; hb/smooth.h), or NULL */
+    float         *in, *dx;        /* n x C (3 + n_smooth): the network's input and its gradient */
     int            C;
     double         jacobian;       /* of the physical fields, summed over the box */
     double         theta[HB_NTHETA];
@@ -246,7 +246,7 @@ struct hb_loglike {
 static hb_status net_flow(void *ctx, double t, const float *x, float *b, const float *xi, float *jt)
 {
     hb_loglike *L = ctx;
-    hb_interp_input(x, L->x0, L->xs, L->in, L->n);
+    hb_interp_input(&L->meta.ic, x, L->x0, L->xs, L->in, L->n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(t, L->theta, feat);
     HB_TRY(hb_unet_forward(&L->net, L->in, feat, b));
@@ -353,7 +353,7 @@ static hb_status open_box(hb_loglike *L)
     L->x0 = malloc(n * sizeof *L->x0);
     L->x1 = malloc(2 * n * sizeof *L->x1);
     L->C = hb_interp_n_in(&L->meta.ic);
-    L->xs = L->C > 3 ? malloc(n * sizeof *L->xs) : NULL;
+    L->xs = L->C > 3 ? malloc(n * (size_t)(L->C - 3) * sizeof *L->xs) : NULL;
     L->in = malloc((size_t)L->C * n * sizeof *L->in);
     L->dx = malloc((size_t)L->C * n * sizeof *L->dx);
     hb_status rc = !L->x0 || !L->x1 || !L->in || !L->dx || (L->C > 3 && !L->xs)

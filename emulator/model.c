@@ -34,7 +34,9 @@ hb_status hb_model_read_arch(hb_h5 *f, hb_unet_config *cfg)
     HB_TRY(hb_h5_attr_read_long(f, "/", "width", &w));
     HB_TRY(hb_h5_attr_read_long(f, "/", "emb", &e));
     if (hb_h5_attr_exists(f, "/", "extra_in")) HB_TRY(hb_h5_attr_read_long(f, "/", "extra_in", &x));   /* absent: 0 */
-    if (x != 0 && x != 1) return HB_ERR0(HB_EIO, "%s: extra_in = %ld, expected 0 or 1", f->path, x);
+    if (x < 0 || x > HB_SMOOTH_MAX_CH) {
+        return HB_ERR0(HB_EIO, "%s: extra_in = %ld, expected 0 to %d", f->path, x, HB_SMOOTH_MAX_CH);
+    }
     cfg->n_fields = (int)nf;
     cfg->width = (int)w;
     cfg->emb = (int)e;
@@ -92,11 +94,16 @@ static hb_status write_meta(hb_h5 *f, const hb_model_meta *m)
     HB_TRY(hb_h5_write_array(f, "/interp/theta_min", m->theta_min, HB_NTHETA));
     HB_TRY(hb_h5_write_array(f, "/interp/theta_max", m->theta_max, HB_NTHETA));
     HB_TRY(hb_h5_write_array(f, "/interp/noise_slope", m->ic.noise_slope, HB_NTARGET));
-    if (m->ic.smooth_r > 0) {
-        const double sm[3] = {m->ic.smooth_r, m->ic.smooth_mean, m->ic.smooth_std};
-        HB_TRY(hb_h5_write_array(f, "/interp/dm_smooth", sm, 3));
-        HB_TRY(hb_h5_attr_write_string(f, "/interp", "dm_smooth_is", "radius [cells], mean and std of log10 of the "
-                                       "Gaussian-smoothed DM floored at 1e-3 (the 4th input channel)"));
+    if (m->ic.n_smooth > 0) {
+        double sm[3 * HB_SMOOTH_MAX_CH];
+        for (int j = 0; j < m->ic.n_smooth; j++) {
+            sm[3 * j] = m->ic.smooth_r[j];
+            sm[3 * j + 1] = m->ic.smooth_mean[j];
+            sm[3 * j + 2] = m->ic.smooth_std[j];
+        }
+        HB_TRY(hb_h5_write_array(f, "/interp/dm_smooth", sm, 3 * m->ic.n_smooth));
+        HB_TRY(hb_h5_attr_write_string(f, "/interp", "dm_smooth_is", "per input channel (the 4th, 5th): radius "
+                                       "[cells], mean and std of log10 of the Gaussian-smoothed DM floored at 1e-3"));
     }
     return hb_h5_attr_write_string(f, "/interp", "channels",
                                    "log10 dm_density, log10 gas_density, log10 gas_temperature");
@@ -151,17 +158,26 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
         }
     }
     if (hb_h5_exists(f, "/interp/dm_smooth")) {   /* absent: no smoothed-DM channel */
-        double sm[3] = {0, 0, 0};
-        HB_TRY(hb_h5_read_array(f, "/interp/dm_smooth", sm, 3, &n));
-        if (n != 3 || !(sm[0] > 0) || !hb_smooth_radius_ok(sm[0]) || !isfinite(sm[1]) || !(sm[2] > 0) ||
-            !isfinite(sm[2])) {
-            return HB_ERR0(HB_EIO, "%s: /interp/dm_smooth holds %ld values (%g, %g, %g), expected a radius within "
-                           "(0, %g] cells, a finite mean and a positive std", f->path, n, sm[0], sm[1], sm[2],
-                           HB_SMOOTH_MAX_R);
+        double sm[3 * HB_SMOOTH_MAX_CH] = {0};
+        HB_TRY(hb_h5_read_array(f, "/interp/dm_smooth", sm, 3 * HB_SMOOTH_MAX_CH, &n));
+        const int S = (int)(n / 3);
+        double r[HB_SMOOTH_MAX_CH] = {0};
+        int ok = n >= 3 && n <= 3 * HB_SMOOTH_MAX_CH && n % 3 == 0;
+        for (int j = 0; j < S && ok; j++) {
+            r[j] = sm[3 * j];
+            ok = isfinite(sm[3 * j + 1]) && sm[3 * j + 2] > 0 && isfinite(sm[3 * j + 2]);
         }
-        ic->smooth_r = sm[0];
-        ic->smooth_mean = sm[1];
-        ic->smooth_std = sm[2];
+        if (!ok || !hb_smooth_radii_ok(S, r)) {
+            return HB_ERR0(HB_EIO, "%s: /interp/dm_smooth holds %ld values (%g, %g, %g ...), expected (radius, mean, "
+                           "std) for each of 1 to %d channels: distinct radii within (0, %g] cells, a finite mean "
+                           "and a positive std", f->path, n, sm[0], sm[1], sm[2], HB_SMOOTH_MAX_CH, HB_SMOOTH_MAX_R);
+        }
+        ic->n_smooth = S;
+        for (int j = 0; j < S; j++) {
+            ic->smooth_r[j] = sm[3 * j];
+            ic->smooth_mean[j] = sm[3 * j + 1];
+            ic->smooth_std[j] = sm[3 * j + 2];
+        }
     }
     HB_TRY(hb_h5_attr_read_double(f, "/", "sigma_c", &ic->sigma_c));
     HB_TRY(hb_h5_attr_read_long(f, "/", "beta_sq", &bsq));
@@ -181,9 +197,9 @@ hb_status hb_model_load(const char *path, MPI_Comm comm, hb_unet *u, hb_model_me
     hb_unet_config uc;
     hb_status rc = hb_model_read_arch(&f, &uc);
     if (rc == HB_OK) rc = hb_model_read_meta(&f, meta);
-    if (rc == HB_OK && uc.extra_in != (meta->ic.smooth_r > 0)) {
-        rc = HB_ERR0(HB_EIO, "%s: the network has %d extra input channels but the interpolant %s a smoothed-DM "
-                     "channel (/interp/dm_smooth)", path, uc.extra_in, meta->ic.smooth_r > 0 ? "has" : "has no");
+    if (rc == HB_OK && uc.extra_in != meta->ic.n_smooth) {
+        rc = HB_ERR0(HB_EIO, "%s: the network has %d extra input channels but the interpolant %d smoothed-DM "
+                     "channels (/interp/dm_smooth)", path, uc.extra_in, meta->ic.n_smooth);
     }
     if (rc == HB_OK) rc = hb_unet_init(u, &uc, 0);
     const char *set = hb_h5_exists(&f, "/ema") ? "ema" : "weights";

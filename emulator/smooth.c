@@ -2,6 +2,7 @@
 #include "hb/smooth.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,26 +68,60 @@ void hb_smoother_apply(hb_smoother *s, const float *in, float *out)
 
 int hb_smooth_radius_ok(double r) { return r == 0 || (r > 0 && r <= HB_SMOOTH_MAX_R); }
 
-float hb_smooth_to_std(const hb_interp *ic, float v)
+int hb_smooth_radii_ok(int n, const double *r)
+{
+    if (n < 0 || n > HB_SMOOTH_MAX_CH) return 0;
+    for (int j = 0; j < n; j++) {
+        if (!(r[j] > 0) || !hb_smooth_radius_ok(r[j])) return 0;
+        for (int i = 0; i < j; i++)
+            if (r[i] == r[j]) return 0;
+    }
+    return 1;
+}
+
+int hb_smooth_set(hb_interp *ic, int n, const double *r)
+{
+    if (n == 1 && r[0] == 0) n = 0;
+    if (!hb_smooth_radii_ok(n, r)) return 0;
+    ic->n_smooth = n;
+    for (int j = 0; j < n; j++) ic->smooth_r[j] = r[j];
+    return 1;
+}
+
+const char *hb_smooth_describe(const hb_interp *ic, char *buf, size_t size)
+{
+    size_t len = (size_t)snprintf(buf, size, "%s", ic->n_smooth ? "" : "none");
+    for (int j = 0; j < ic->n_smooth && len < size; j++) {
+        len += (size_t)snprintf(buf + len, size - len, "%s%g%s", j ? ", " : "", ic->smooth_r[j],
+                                j == ic->n_smooth - 1 ? " cells" : "");
+    }
+    return buf;
+}
+
+float hb_smooth_to_std(const hb_interp *ic, int j, float v)
 {
     const double f = v > HB_SMOOTH_FLOOR ? v : HB_SMOOTH_FLOOR;
-    return (float)((log10(f) - ic->smooth_mean) / ic->smooth_std);
+    return (float)((log10(f) - ic->smooth_mean[j]) / ic->smooth_std[j]);
 }
 
 hb_status hb_smooth_read(const hb_interp *ic, hb_h5 *f, int N, long x0, long nx, float *xs)
 {
-    const size_t NN = (size_t)N * N;
-    hb_smoother sm;
-    hb_status rc = hb_smoother_init(&sm, N, ic->smooth_r);
-    float *full = rc == HB_OK ? malloc(NN * N * sizeof *full) : NULL;
-    if (rc == HB_OK && !full) rc = HB_ERR(HB_ENOMEM, "the whole DM box (%d^3) for its smoothed channel", N);
+    const size_t NN = (size_t)N * N, S = (size_t)ic->n_smooth;
+    float *full = malloc(NN * N * sizeof *full), *out = malloc(NN * N * sizeof *out);
+    hb_status rc = !full || !out ? HB_ERR(HB_ENOMEM, "the whole DM box (%d^3) for its smoothed channels", N) : HB_OK;
     rc = hb_mpi_agree(f->comm, rc);
     if (rc == HB_OK) rc = hb_box_read_field(f, HB_FIELD_DM, N, 0, N, full, (size_t)N, HB_VALUES_DENSITY);
-    if (rc == HB_OK) {
-        hb_smoother_apply(&sm, full, full);
-        for (size_t c = 0; c < (size_t)nx * NN; c++) xs[c] = hb_smooth_to_std(ic, full[(size_t)x0 * NN + c]);
+    for (size_t j = 0; j < S && rc == HB_OK; j++) {
+        hb_smoother sm;
+        rc = hb_smoother_init(&sm, N, ic->smooth_r[j]);
+        if (rc != HB_OK) break;
+        hb_smoother_apply(&sm, full, out);
+        hb_smoother_free(&sm);
+        for (size_t c = 0; c < (size_t)nx * NN; c++) {
+            xs[c * S + j] = hb_smooth_to_std(ic, (int)j, out[(size_t)x0 * NN + c]);
+        }
     }
     free(full);
-    hb_smoother_free(&sm);
-    return rc;
+    free(out);
+    return hb_mpi_agree(f->comm, rc);
 }

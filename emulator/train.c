@@ -137,7 +137,10 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
         a->noise_slope[1] != b->noise_slope[1]) {
         what = "the interpolant (--sigma-c, --beta, --noise-slope)";
     }
-    else if (a->smooth_r != b->smooth_r) what = "the smoothed-DM channel (--dm-smooth)";
+    else if (a->n_smooth != b->n_smooth || (b->n_smooth > 0 && a->smooth_r[0] != b->smooth_r[0]) ||
+             (b->n_smooth > 1 && a->smooth_r[1] != b->smooth_r[1])) {
+        what = "the smoothed-DM channel (--dm-smooth)";
+    }
     else if (a->floor[0] != b->floor[0]) what = "the DM floor (--dm-floor)";
     else if (strcmp(hash, t->data_hash) != 0) what = "the list of training files";
     for (int k = 0; k < HB_NCH && !what; k++) {
@@ -302,9 +305,10 @@ static hb_status make_groups(trainer *t, int N)
 static hb_status load_data(trainer *t, char **data, int n_data, char **val, int n_val)
 {
     const hb_train_config *cfg = t->cfg;
-    if (!hb_smooth_radius_ok(cfg->interp.smooth_r)) {
-        return HB_ERR0(HB_EARG, "--dm-smooth %g: expected 0 (no smoothed-DM channel) or a radius within (0, %g] cells",
-                       cfg->interp.smooth_r, HB_SMOOTH_MAX_R);
+    if (!hb_smooth_radii_ok(cfg->interp.n_smooth, cfg->interp.smooth_r)) {
+        return HB_ERR0(HB_EARG, "--dm-smooth: %d radii (%g ...): expected none or up to %d distinct radii within "
+                       "(0, %g] cells", cfg->interp.n_smooth, cfg->interp.smooth_r[0], HB_SMOOTH_MAX_CH,
+                       HB_SMOOTH_MAX_R);
     }
     double t_load = hb_now();
     HB_TRY(hb_dataset_open(&t->ds, data, n_data, t->comm));
@@ -340,7 +344,7 @@ static hb_status setup(trainer *t)
         return HB_ERR0(HB_EARG, "loss weight slopes %g, %g: expected finite and within [-5, 5]", cfg->loss_weight[0],
                        cfg->loss_weight[1]);
     }
-    hb_unet_config uc = {HB_NTARGET, cfg->width, 64, t->meta.ic.smooth_r > 0};
+    hb_unet_config uc = {HB_NTARGET, cfg->width, 64, t->meta.ic.n_smooth};
     HB_TRY(hb_unet_init(&t->net, &uc, cfg->seed));
     HB_TRY(hb_unet_reserve(&t->net, &t->slab, t->ds.N, t->ds.N, 1));
     HB_TRY(hb_loader_init(&t->ld, &t->ds, &t->slab, &t->meta.ic));
@@ -477,10 +481,12 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     if (rc == HB_OK) rc = hb_mpi_agree(comm, setup(&t));
     if (rc == HB_OK && cfg->resume) rc = resume(&t);
     if (rc == HB_OK) {
+        char sm[64];
         hb_log0("train: network w=%d (%zu parameters), batch %d boxes of %d^3, %d groups of %d ranks (slabs of "
-                "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g, smoothed-DM channel %g cells",
+                "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g, smoothed-DM channels %s",
                 cfg->width, t.net.n_params, cfg->batch, t.ds.N, t.ngroups, t.G, t.slab.nx, cfg->steps, cfg->adam.lr,
-                t.meta.ic.sigma_c, t.meta.ic.noise_slope[0], t.meta.ic.noise_slope[1], t.meta.ic.smooth_r);
+                t.meta.ic.sigma_c, t.meta.ic.noise_slope[0], t.meta.ic.noise_slope[1],
+                hb_smooth_describe(&t.meta.ic, sm, sizeof sm));
         rc = loop(&t);
     }
     trainer_free(&t);

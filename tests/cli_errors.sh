@@ -34,7 +34,8 @@ echo "junk" > junk.h5
 run 'cannot open junk.h5 as HDF5' pk.txt mpirun -np 2 "$HB" pk junk.h5 --field dm_density --out pk.txt
 run '1-64 seeds, 0-64 repaints' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --seeds 65
 run '\|--loss-weight\| <= 5' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --loss-weight 0.5,-40
-run 'dm-smooth 0 or within \(0, 8\]' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 8.5
+run 'dm-smooth 0 or up to 2 distinct radii within \(0, 8\]' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 8.5
+run 'dm-smooth 0 or up to 2 distinct radii within \(0, 8\]' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 2,2
 run 'has 1000 rows; the demo needs 1001' demo_big mpirun -np 2 "$HB" demo --out demo_big --boxes 999 \
     --table "$2/data/camels/CosmoAstroSeed_IllustrisTNG_L25n256_LH.txt"
 

@@ -8,7 +8,8 @@
  *   make_bad npy OUT SEED           an NPY v1 file of float32, shape (2, 16, 16, 16), lognormal values
  *   make_bad poison MODEL           set the first weight of MODEL's /ema (or /weights) to NaN, in place
  *   make_bad slope MODEL            set MODEL's /interp/noise_slope to (5, 0), in place
- *   make_bad smooth MODEL           set MODEL's /interp/dm_smooth to (20, 0, 1) (a radius of 20 cells), in place
+ *   make_bad smooth MODEL           set a two-channel MODEL's /interp/dm_smooth to (20, 0, 1, 0.8, 0, 1)
+ *                                   (a radius of 20 cells), in place
  * Serial; the toy boxes are tests/toy.h's. */
 #include <hdf5.h>
 #include <stdio.h>
@@ -103,12 +104,16 @@ static int poison(const char *model)
 }
 
 /* Overwrite the doubles of dataset name of a model file. */
-static int set_doubles(const char *model, const char *name, const double *v)
+static int set_doubles(const char *model, const char *name, const double *v, hssize_t n)
 {
     hid_t f = H5Fopen(model, H5F_ACC_RDWR, H5P_DEFAULT);
     if (f < 0) return 1;
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    int bad = d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), sp = d >= 0 ? H5Dget_space(d) : -1;
+    const hssize_t have = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0) H5Sclose(sp);
+    if (have != n) fprintf(stderr, "make_bad: %s:%s holds %lld values, expected %lld\n", model, name, (long long)have,
+                           (long long)n);
+    int bad = have != n || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0;
     if (d >= 0) H5Dclose(d);
     return bad | (H5Fclose(f) < 0);
 }
@@ -155,8 +160,8 @@ int main(int argc, char **argv)
     else if (argc == 3 && !strcmp(argv[1], "flat")) bad = flat(argv[2]);
     else if (argc == 5 && !strcmp(argv[1], "box")) bad = toy_write(argv[2], atoi(argv[3]), atof(argv[4]), 0.3, 1.0, 5, 1) != HB_OK;
     else if (argc == 3 && !strcmp(argv[1], "poison")) bad = poison(argv[2]);
-    else if (argc == 3 && !strcmp(argv[1], "slope")) bad = set_doubles(argv[2], "/interp/noise_slope", (double[]){5, 0});
-    else if (argc == 3 && !strcmp(argv[1], "smooth")) bad = set_doubles(argv[2], "/interp/dm_smooth", (double[]){20, 0, 1});
+    else if (argc == 3 && !strcmp(argv[1], "slope")) bad = set_doubles(argv[2], "/interp/noise_slope", (double[]){5, 0}, 2);
+    else if (argc == 3 && !strcmp(argv[1], "smooth")) bad = set_doubles(argv[2], "/interp/dm_smooth", (double[]){20, 0, 1, 0.8, 0, 1}, 6);
     else if (argc == 3 && !strcmp(argv[1], "shape")) bad = shape(argv[2]);
     else if (argc == 4 && !strcmp(argv[1], "npy")) bad = npy(argv[2], atol(argv[3]));
     else fprintf(stderr, "usage: make_bad cell|attr|box|flat|shape|npy|poison|slope ...\n");

@@ -241,34 +241,45 @@ START_TEST(smoothed_dm_channel)
     ck_assert(hb_smooth_radius_ok(0) && hb_smooth_radius_ok(2) && !hb_smooth_radius_ok(-1) &&
               !hb_smooth_radius_ok(9) && !hb_smooth_radius_ok(NAN));
 
-    /* the loader's channel: the transform of the directly smoothed box; its statistics */
+    ck_assert(hb_smooth_radii_ok(0, NULL) && hb_smooth_radii_ok(2, (double[]){1, 2}) &&
+              !hb_smooth_radii_ok(2, (double[]){2, 2}) && !hb_smooth_radii_ok(2, (double[]){0, 2}) &&
+              !hb_smooth_radii_ok(HB_SMOOTH_MAX_CH + 1, (double[]){1, 2, 3}));
+
+    /* the loader's two channels (radii 0.75 and 1.25): each the transform of the directly smoothed box;
+     * their statistics */
+    enum { S = 2 };
+    const double radii[S] = {0.75, 1.25};
     char *paths[3];
     int nb = make_set(paths);
     hb_dataset ds;
     ck_assert_int_eq(hb_dataset_open(&ds, paths, nb, MPI_COMM_WORLD), HB_OK);
     hb_interp ic = hb_interp_default();
     ic.floor[0] = 0.05;
-    ic.smooth_r = 1;
+    ck_assert(hb_smooth_set(&ic, S, radii));
     ck_assert_int_eq(hb_dataset_stats(&ds, &ic, MPI_COMM_WORLD), HB_OK);
-    double sum = 0, sum2 = 0;
     const size_t n3 = (size_t)N * N * N;
-    double *sms[3];
-    for (int b = 0; b < nb; b++) {
-        float *fb[3];
-        read_whole(paths[b], fb);
-        sms[b] = malloc(n3 * sizeof *sms[b]);
-        smooth_direct(fb[0], N, 1.0, sms[b]);
-        for (size_t c = 0; c < n3; c++) {
-            const double l = log10(fmax(sms[b][c], HB_SMOOTH_FLOOR));
-            sum += l;
-            sum2 += l * l;
+    double *sms[3][S];
+    for (int j = 0; j < S; j++) {
+        double sum = 0, sum2 = 0;
+        for (int b = 0; b < nb; b++) {
+            float *fb[3];
+            read_whole(paths[b], fb);
+            sms[b][j] = malloc(n3 * sizeof *sms[b][j]);
+            smooth_direct(fb[0], N, radii[j], sms[b][j]);
+            for (size_t c = 0; c < n3; c++) {
+                const double l = log10(fmax(sms[b][j][c], HB_SMOOTH_FLOOR));
+                sum += l;
+                sum2 += l * l;
+            }
+            for (int ch = 0; ch < 3; ch++) free(fb[ch]);
         }
-        for (int ch = 0; ch < 3; ch++) free(fb[ch]);
+        const double mean = sum / (nb * (double)n3), sd = sqrt(sum2 / (nb * (double)n3) - mean * mean);
+        ck_assert_double_eq_tol(ic.smooth_mean[j], mean, 1e-6);
+        ck_assert_double_eq_tol(ic.smooth_std[j], sd, 1e-6);
+        ck_assert_msg(sd > 0.02, "std %g at radius %g", sd, radii[j]);   /* the toy's smoothed DM varies */
     }
-    const double mean = sum / (nb * (double)n3), sd = sqrt(sum2 / (nb * (double)n3) - mean * mean);
-    ck_assert_double_eq_tol(ic.smooth_mean, mean, 1e-6);
-    ck_assert_double_eq_tol(ic.smooth_std, sd, 1e-6);
-    ck_assert_msg(sd > 0.05, "std %g", sd);   /* the toy's smoothed DM varies */
+    ck_assert_msg(ic.smooth_std[1] < ic.smooth_std[0] - 0.01, "std %g at radius 1.25, %g at 0.75", ic.smooth_std[1],
+                  ic.smooth_std[0]);   /* the wider Gaussian smooths more: a test that would see swapped channels */
     hb_slab slab;
     ck_assert_int_eq(hb_slab_init_aligned(&slab, N, 4, MPI_COMM_WORLD), HB_OK);
     hb_loader L;
@@ -293,38 +304,40 @@ START_TEST(smoothed_dm_channel)
                         int v = (flip >> q & 1) ? N - 1 - a[q] : a[q];
                         o[perm[q]] = (s.shift[perm[q]] + v) % N;
                     }
-                    const double v = sms[s.box][((size_t)o[0] * N + o[1]) * N + o[2]];
-                    const double want = (log10(fmax(v, HB_SMOOTH_FLOOR)) - ic.smooth_mean) / ic.smooth_std;
-                    const size_t c = ((size_t)i * N + j) * N + k;
-                    worst = hb_test_max(worst, fabs(xs[c] - want));
+                    const size_t c = ((size_t)i * N + j) * N + k, oc = ((size_t)o[0] * N + o[1]) * N + o[2];
+                    for (int r = 0; r < S; r++) {
+                        const double v = sms[s.box][r][oc];
+                        const double want = (log10(fmax(v, HB_SMOOTH_FLOOR)) - ic.smooth_mean[r]) / ic.smooth_std[r];
+                        worst = hb_test_max(worst, fabs(xs[c * S + r] - want));
+                    }
                     worst0 = hb_test_max(worst0, fabs(x0[c] - expected(fb, 0, &s, a, &ic)));
                 }
         for (int ch = 0; ch < 3; ch++) free(fb[ch]);
     }
     worst = hb_test_allmax(worst);
     worst0 = hb_test_allmax(worst0);
-    ck_assert_msg(worst < 1e-4, "smoothed channel off the transform of the direct smoothing by %g", worst);
+    ck_assert_msg(worst < 1e-4, "smoothed channels off the transform of the direct smoothing by %g", worst);
     ck_assert_double_eq(worst0, 0);   /* the DM channel as without smoothing */
     /* what emulate and loglike compute (hb_smooth_read) is what training saw, to float rounding (the
      * loader rounds log10 to float before standardising, hb_smooth_to_std does not: as for the DM channel) */
     hb_sample id = {0, 1, 0, {0, 0, 0}, 0.5};
     const float *x0, *xs, *x1;
     ck_assert_int_eq(hb_loader_get(&L, &id, &x0, &xs, &x1), HB_OK);
-    float *ys = malloc((L.n + 1) * sizeof *ys);
+    float *ys = malloc((L.n + 1) * S * sizeof *ys);
     hb_h5 h;
     ck_assert_int_eq(hb_h5_open(&h, paths[1], MPI_COMM_WORLD), HB_OK);
     ck_assert_int_eq(hb_smooth_read(&ic, &h, N, slab.x0, slab.nx, ys), HB_OK);
     hb_h5_close(&h);
     double dmax = 0;
-    for (size_t c = 0; c < L.n; c++) dmax = hb_test_max(dmax, fabs(xs[c] - ys[c]));
+    for (size_t c = 0; c < L.n * S; c++) dmax = hb_test_max(dmax, fabs(xs[c] - ys[c]));
     dmax = hb_test_allmax(dmax);
-    ck_assert_msg(dmax < 2e-6, "emulation's smoothed channel off the loader's by %g", dmax);
+    ck_assert_msg(dmax < 2e-6, "emulation's smoothed channels off the loader's by %g", dmax);
     free(ys);
     hb_loader_free(&L);
     hb_slab_free(&slab);
     hb_dataset_close(&ds);
     for (int b = 0; b < nb; b++) {
-        free(sms[b]);
+        for (int j = 0; j < S; j++) free(sms[b][j]);
         free(paths[b]);
     }
 }

@@ -103,17 +103,20 @@ expect_fail 'dataset /fields/gas_density not found' m.h5 mpirun -np 2 "$HB" trai
 timeout -k 5 120 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out ok.h5 --steps 5 > emu.log 2>&1 \
     && [ -s ok.h5 ] || { echo "FAIL: a good emulation"; cat emu.log; fail=1; }
 
-# the smoothed-DM channel (--dm-smooth): a network of 4 inputs trained on 1 and
-# 3 ranks alike to round-off and emulated on 1 and 2 ranks alike; its radius
-# is part of what a resume must match; a radius out of range is refused
-SM=(--data toy --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5)
+# the smoothed-DM channels (--dm-smooth, two radii): a network of 5 inputs
+# trained on 1 and 3 ranks alike to round-off and emulated on 1 and 2 ranks
+# alike; the radii are part of what a resume must match; a radius out of
+# range, a repeated one or a third are refused
+SM=(--data toy --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5,0.8)
 for np in 1 3; do
     timeout -k 5 300 mpirun -np $np "$HB" train "${SM[@]}" --out sm$np.h5 > sm$np.log 2>&1 \
         || { echo "FAIL: training with --dm-smooth on $np ranks"; cat sm$np.log; fail=1; }
 done
 if h5diff -d 1e-4 sm1.h5 sm3.h5 /ema /ema > /dev/null && h5diff -p 1e-9 sm1.h5 sm3.h5 /interp/dm_smooth /interp/dm_smooth > /dev/null \
-    && h5dump -a /extra_in sm1.h5 | grep -q '(0): 1'; then
-    echo "ok: --dm-smooth: 4 inputs (extra_in 1), EMA weights on 1 and 3 ranks within 1e-4, /interp/dm_smooth within 1e-9"
+    && h5dump -a /extra_in sm1.h5 | grep -q '(0): 2' \
+    && h5dump -d /interp/dm_smooth sm1.h5 | grep -Eq '\(0\): 1.5, [^,]+, [^,]+, 0.8, [^,]+, [^,]+$'; then
+    echo "ok: --dm-smooth 1.5,0.8: 5 inputs (extra_in 2), EMA weights on 1 and 3 ranks within 1e-4," \
+         "/interp/dm_smooth within 1e-9"
 else
     echo "FAIL: --dm-smooth: the models of 1 and 3 ranks differ, or no extra input"; h5diff -d 1e-4 sm1.h5 sm3.h5 | tail -3; fail=1
 fi
@@ -128,10 +131,16 @@ else
 fi
 loglike_ranks smll "$HB" --model sm1.h5 --dm toy_test.h5 --gas toy_test.h5 --probes 4 --steps 8
 expect_fail 'the smoothed-DM channel \(--dm-smooth\) differs from the checkpoint' "" \
-    mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 2
-expect_fail '--dm-smooth 0 or within \(0, 8\]' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth 9
+    mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 1.5,1
+expect_fail 'sm1.h5 holds a network with .* extra_in=2, expected .* extra_in=1' "" \
+    mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 1.5
+for r in 9 1,1 1,0; do
+    expect_fail '--dm-smooth 0 or up to 2 distinct radii within \(0, 8\]' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth $r
+done
+expect_fail 'option --dm-smooth: expected at most 2 comma-separated numbers, found "1,2,3"' m.h5 \
+    mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth 1,2,3
 cp sm1.h5 smooth_bad.h5 && "$BAD" smooth smooth_bad.h5
-expect_fail 'smooth_bad.h5: /interp/dm_smooth holds 3 values \(20, 0, 1\), expected a radius within \(0, 8\]' g.h5 \
+expect_fail 'smooth_bad.h5: /interp/dm_smooth holds 6 values \(20, 0, 1 ...\), expected \(radius, mean, std\) for each of 1 to 2 channels: distinct radii within \(0, 8\]' g.h5 \
     mpirun -np 2 "$HB" emulate --model smooth_bad.h5 --dm toy_test.h5 --out g.h5
 # bad DM reaches neither the smoothing nor an output: an emulation with the
 # channel and a training with it (one box holds a negative DM cell; found by

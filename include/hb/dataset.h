@@ -14,8 +14,9 @@
  * it reads their chunks with pread at offsets taken from HDF5 once when the
  * set is opened; other files are read through HDF5 in the calling thread.
  * Memory per rank: two samples' slabs and one plane per field, whatever the
- * number of boxes; with the smoothed-DM channel (hb/smooth.h) also the
- * whole DM box twice, read whole and smoothed for every sample. Collective over comm: open, stats. */
+ * number of boxes; with the smoothed-DM channels (hb/smooth.h) also the
+ * whole DM box twice (three times with two radii), read whole and smoothed
+ * for every sample. Collective over comm: open, stats. */
 #ifndef HB_DATASET_H
 #define HB_DATASET_H
 
@@ -53,8 +54,9 @@ hb_status hb_dataset_open(hb_dataset *ds, char **paths, int n, MPI_Comm comm);
 void      hb_dataset_close(hb_dataset *ds);
 /* Mean, std, min and max of log10 of each channel over every cell of the
  * boxes (floored at ic->floor), into ic: one pass, x-slabs over comm; with
- * ic->smooth_r > 0 also the smoothed DM's mean and std (each box read and
- * smoothed once, by one rank, and its planes scattered). */
+ * ic->n_smooth > 0 also each smoothed DM channel's mean and std (each box
+ * read once and smoothed by each radius, by one rank, and its planes
+ * scattered). */
 hb_status hb_dataset_stats(const hb_dataset *ds, hb_interp *ic, MPI_Comm comm);
 /* The parameter range of the boxes. */
 void      hb_dataset_theta_range(const hb_dataset *ds, double lo[HB_NTHETA], double hi[HB_NTHETA]);
@@ -78,10 +80,11 @@ typedef struct hb_loader {
     hb_interp         ic;              /* standardisation */
     size_t            n;               /* cells of the slab */
     float            *x0[2], *x1[2];   /* two slots: DM (n), baryons (n x 2) */
-    float            *xs[2];           /* the smoothed DM (n), when ic.smooth_r > 0; else NULL */
+    float            *xs[2];           /* the smoothed DM (n x ic.n_smooth), when ic.n_smooth > 0; else NULL */
     float            *plane;           /* one N^2 plane per read */
     float            *full;            /* the whole DM box (N^3), for the smoothing; else NULL */
-    hb_smoother       sm;
+    float            *sout;            /* N^3: a smoothed box when ic.n_smooth > 1 (the last radius: in place) */
+    hb_smoother       sm[HB_SMOOTH_MAX_CH];
     hb_sample         held[2];         /* what each slot holds (box -1: nothing) */
     int               next;            /* the slot the thread fills */
     pthread_t         thread;
@@ -98,8 +101,9 @@ hb_status hb_loader_init(hb_loader *L, const hb_dataset *ds, const hb_slab *slab
 void      hb_loader_free(hb_loader *L);
 /* Start reading sample s in the background (into the slot not in use). */
 void      hb_loader_prefetch(hb_loader *L, const hb_sample *s);
-/* The channels of sample s for this rank's cells: x0 (n), xs (n, the
- * smoothed DM; NULL without it; xs itself may be NULL) and x1 (n x 2);
+/* The channels of sample s for this rank's cells: x0 (n), xs (n x
+ * n_smooth, the smoothed DM; NULL without it; xs itself may be NULL) and
+ * x1 (n x 2);
  * waits for the prefetch when it is s, else reads now. The pointers stay
  * valid until the next-but-one call. Not collective. */
 hb_status hb_loader_get(hb_loader *L, const hb_sample *s, const float **x0, const float **xs, const float **x1);

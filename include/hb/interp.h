@@ -15,8 +15,8 @@
  * halos). The score surgery and the flow's divergence are unchanged by it
  * (eta scales as 1/g, sigma eta as 1); the end Gaussian of the likelihood
  * and the samplers' noise carry g.
- * The network sees (x_t, x0) (and, with smooth_r > 0, the smoothed DM:
- * hb/smooth.h) and features of t and the six parameters, normalised as in
+ * The network sees (x_t, x0) (and, with n_smooth > 0, the DM smoothed over
+ * each of n_smooth radii: hb/smooth.h) and features of t and the six parameters, normalised as in
  * SCIENCE.md 1.3 (hb/theta.h).
  * Samplers integrate dX = b dt + sigma(t) dW from X(0) = x0 to t = 1.
  * Nothing here is collective. */
@@ -30,6 +30,7 @@
 
 #define HB_NCH 3        /* DM, gas density, gas temperature */
 #define HB_NTARGET 2    /* the interpolated (baryon) channels */
+#define HB_SMOOTH_MAX_CH 2   /* smoothed-DM input channels at most */
 
 typedef struct hb_interp {
     double sigma_c;
@@ -38,8 +39,10 @@ typedef struct hb_interp {
     double floor[HB_NCH];      /* field floor before log10 */
     double lmin[HB_NCH], lmax[HB_NCH];   /* log10 range of the training set (emulation clamps to it) */
     double noise_slope[HB_NTARGET];      /* s_k of the per-cell noise scale g_k(x0) (0: uniform noise) */
-    double smooth_r;                     /* cells: a 4th input channel of the smoothed DM (hb/smooth.h); 0: none */
-    double smooth_mean, smooth_std;      /* its standardisation (log10, training set) */
+    int    n_smooth;                     /* input channels of the smoothed DM (hb/smooth.h); 0: none */
+    double smooth_r[HB_SMOOTH_MAX_CH];   /* cells: their radii, each > 0 */
+    double smooth_mean[HB_SMOOTH_MAX_CH];   /* their standardisation (log10, training set) */
+    double smooth_std[HB_SMOOTH_MAX_CH];
 } hb_interp;
 
 hb_interp hb_interp_default(void);
@@ -71,17 +74,19 @@ double hb_interp_from_std(const hb_interp *c, int ch, float u);
 /* The 22 network features: 16 of t and the normalised theta (hb/theta.h). */
 void hb_interp_features(double t, const double theta[HB_NTHETA], float feat[22]);
 
-/* The network's input channels: 3, or 4 with the smoothed DM. */
+/* The network's input channels: 3 + n_smooth. */
 int hb_interp_n_in(const hb_interp *c);
 
 /* One training pair over V voxels (channels last): x0 (V), x1 (V, 2), noise
- * z (V, 2), xs (V, the smoothed DM channel; NULL without it) -> net input
- * (V, 3 or 4) = (x_t channel 1, x_t channel 2, x0[, xs]) and target (V, 2). */
+ * z (V, 2), xs (V, n_smooth: the smoothed DM channels; NULL without them) ->
+ * net input (V, 3 + n_smooth) = (x_t channel 1, x_t channel 2, x0[, xs])
+ * and target (V, 2). */
 void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *xs, const float *x1, const float *z,
                     float *in, float *target, size_t V);
 
-/* The network's input at a state x (V, 2): in (V, 3 or 4) = (x channel 1,
- * x channel 2, x0[, xs]), as in hb_interp_pair (the samplers and the flow). */
-void hb_interp_input(const float *x, const float *x0, const float *xs, float *in, size_t V);
+/* The network's input at a state x (V, 2): in (V, 3 + n_smooth) = (x
+ * channel 1, x channel 2, x0[, xs]), as in hb_interp_pair (the samplers and
+ * the flow). */
+void hb_interp_input(const hb_interp *c, const float *x, const float *x0, const float *xs, float *in, size_t V);
 
 #endif

@@ -1,4 +1,5 @@
-/* hb/smooth.h: the smoothed-DM conditioning channel (train --dm-smooth R).
+/* hb/smooth.h: the smoothed-DM conditioning channels (train --dm-smooth
+ * R[,R2]: one channel per radius).
  *
  * The DM density (rho/mean) convolved with a periodic Gaussian of r cells,
  * exp(-k^2 r^2 / 2) in Fourier space (k in radians per cell), then log10,
@@ -46,11 +47,21 @@ void      hb_smoother_apply(hb_smoother *s, const float *in, float *out);
 
 /* 1 when r is a usable radius: 0 (off) or within (0, HB_SMOOTH_MAX_R]. */
 int   hb_smooth_radius_ok(double r);
-/* The channel's value of a smoothed density v (floored, log10, standardised). */
-float hb_smooth_to_std(const hb_interp *ic, float v);
+/* 1 when r[0..n) are n usable smoothed-DM radii: n = 0, or n within
+ * [1, HB_SMOOTH_MAX_CH] radii each within (0, HB_SMOOTH_MAX_R], distinct. */
+int   hb_smooth_radii_ok(int n, const double *r);
+/* Set ic's smoothed-DM channels from n radii as given on a command line
+ * (a single 0: none); 1 when they are usable (hb_smooth_radii_ok), else 0
+ * and ic unchanged. */
+int   hb_smooth_set(hb_interp *ic, int n, const double *r);
+/* "none", "2 cells" or "1, 2 cells": for log lines. */
+const char *hb_smooth_describe(const hb_interp *ic, char *buf, size_t size);
+/* Channel j's value of a smoothed density v (floored, log10, standardised). */
+float hb_smooth_to_std(const hb_interp *ic, int j, float v);
 /* The whole DM field of an open box file (N^3), read on every rank of the
- * file's comm and checked, smoothed by ic->smooth_r cells; this rank's
- * planes [x0, x0 + nx) of the standardised channel into xs (nx N^2). */
+ * file's comm and checked, smoothed by each of ic->smooth_r[0..n_smooth);
+ * this rank's planes [x0, x0 + nx) of the standardised channels into xs
+ * (nx N^2 cells x n_smooth, channels last). */
 hb_status hb_smooth_read(const hb_interp *ic, hb_h5 *f, int N, long x0, long nx, float *xs);
 
 #endif

@@ -43,6 +43,25 @@ hb_status hb_cli_double_pair(const char *opt, const char *text, double out[2])
     return HB_OK;
 }
 
+hb_status hb_cli_double_list(const char *opt, const char *text, int cap, double *out, int *n)
+{
+    char buf[256];
+    if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf) {
+        return HB_ERR0(HB_EARG, "option %s: \"%.40s...\" is too long", opt, text);
+    }
+    *n = 0;
+    for (char *p = buf, *comma;; p = comma + 1) {
+        comma = strchr(p, ',');
+        if (comma) *comma = 0;
+        if (*n == cap) {
+            return HB_ERR0(HB_EARG, "option %s: expected at most %d comma-separated numbers, found \"%s\"", opt, cap,
+                           text);
+        }
+        HB_TRY(hb_cli_double(opt, p, &out[(*n)++]));
+        if (!comma) return HB_OK;
+    }
+}
+
 hb_status hb_cli_long(const char *opt, const char *text, long *out)
 {
     char *end;

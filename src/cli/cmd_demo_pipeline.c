@@ -15,6 +15,7 @@
 #include "hb/emulate.h"
 #include "hb/mock.h"
 #include "hb/mpiutil.h"
+#include "hb/smooth.h"
 #include "hb/suite.h"
 #include "hb/train.h"
 #include "hb/validate.h"
@@ -32,7 +33,7 @@ demo_opts demo_opts_default(void)
     demo_opts o = {.dir = "demo_out", .table = HB_DEMO_TABLE, .boxes = 64, .grid = 32, .box = 12.5,
                    .train_steps = 3000, .batch = 2, .train_seed = 1, .emu_steps = 50, .seeds = 4, .repaints = 8, .width = 16,
                    .lr = 1e-3, .ema = 0.99, .lambda = 1.0, .t_switch = 0.5, .loss_weight = {0.25, 0.25}, .dm_floor = 0.05,
-                   .sigma_c = 0.5, .noise_slope = {0.3, 0.1}, .dm_smooth = 2,
+                   .sigma_c = 0.5, .noise_slope = {0.3, 0.1}, .dm_smooth = {2}, .n_dm_smooth = 1,
                    .heun = 1, .tsc = 1};
     return o;
 }
@@ -158,7 +159,7 @@ static hb_status demo_train(const demo_opts *o, const char *train_dir, const cha
     tc.interp.sigma_c = o->sigma_c;
     tc.interp.noise_slope[0] = o->noise_slope[0];
     tc.interp.noise_slope[1] = o->noise_slope[1];
-    tc.interp.smooth_r = o->dm_smooth;
+    hb_smooth_set(&tc.interp, o->n_dm_smooth, o->dm_smooth);   /* checked by demo_options */
     tc.val_every = o->train_steps / 4 > 0 ? o->train_steps / 4 : 1;
     tc.ckpt_every = 0;
     snprintf(tc.out, sizeof tc.out, "%s/model.h5", o->dir);

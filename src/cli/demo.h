@@ -4,6 +4,7 @@
 #define HB_CLI_DEMO_H
 
 #include "hb/err.h"
+#include "hb/interp.h"
 #include "hb/suite.h"
 
 typedef struct demo_opts {
@@ -13,7 +14,8 @@ typedef struct demo_opts {
     long   train_steps, batch, emu_steps, seeds, repaints, width, train_seed;
     double lr, ema, lambda, t_switch, loss_weight[2], dm_floor, sigma_c;
     double noise_slope[2];             /* gas, temperature (hb_interp) */
-    double dm_smooth;                  /* cells: the smoothed-DM channel (hb/smooth.h); 0: none */
+    double dm_smooth[HB_SMOOTH_MAX_CH];   /* cells: the smoothed-DM channels' radii (hb/smooth.h) */
+    int    n_dm_smooth;                /* how many (0: none) */
     int    heun, tsc;                  /* Heun sampler; TSC-painted DM */
 } demo_opts;
 
