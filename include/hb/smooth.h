@@ -6,8 +6,8 @@
  * floored at HB_SMOOTH_FLOOR, and standardised with the training set's mean
  * and std (hb_interp.smooth_*). It carries the mean density over the few
  * cells around a cell, which the DM channel, floored at 0.05 of the mean in
- * the demo, has lost in the voids (README, "The voids' information is in
- * the smoothed DM").
+ * the demo, has lost in the voids (docs/fidelity.md, "The voids'
+ * information is in the smoothed DM").
  *
  * One rank smooths a whole box (serial FFTW, float): the training loader
  * smooths the original box and then applies the sample's cube symmetry and

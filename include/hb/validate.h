@@ -81,7 +81,7 @@ typedef struct hb_val_summary {
 /* out: prefix of report.h5 and report.txt (NULL: no files). */
 hb_status hb_validate(const hb_val_group *groups, int n_groups, const char *out, hb_val_summary *s, MPI_Comm comm);
 
-/* The fidelity goals (README "Emulator fidelity"): each with its figure,
+/* The fidelity goals (README, Methods: "Validation"): each with its figure,
  * threshold and null; met when figure <= threshold (>= for r) or no worse
  * than the null. Returns the number of goals filled into g (at most cap). */
 typedef struct hb_val_goal {
