@@ -29,6 +29,7 @@
 #include "hb/posterior.h"
 #include "hb/rng.h"
 #include "hb/sampler.h"
+#include "hb/smooth.h"
 #include "hb/train.h"
 #include "hbtest.h"
 
@@ -303,6 +304,38 @@ START_TEST(training_pairs_regress_to_exact_drift)
     if (rank == 0) printf("training pairs against the exact drift: worst |difference| %.4f of the target's sd\n", worst);
     ck_assert_double_lt(worst, 0.02);
     free(x0); free(x1); free(z); free(in); free(tg);
+}
+END_TEST
+
+/* The network's input with two smoothed-DM channels: (x_t, x_t, x0, xs_0,
+ * xs_1) per cell in both the training pair and the samplers' input, so a
+ * model sees at emulation what it was trained on, channel for channel. */
+START_TEST(input_layout_two_smoothed_channels)
+{
+    enum { V = 5, C = 5 };
+    hb_interp ic = hb_interp_default();
+    ck_assert(hb_smooth_set(&ic, 2, (double[]){1, 2}));
+    ck_assert_int_eq(hb_interp_n_in(&ic), C);
+    float x0[V], xs[2 * V], x1[2 * V], z[2 * V], in[C * V], tg[2 * V], in2[C * V], xt[2 * V];
+    for (int v = 0; v < V; v++) {
+        x0[v] = 0.1f * v;
+        xs[2 * v] = 10 + v;
+        xs[2 * v + 1] = 20 + v;
+        for (int k = 0; k < 2; k++) {
+            x1[2 * v + k] = 1 + v + k;
+            z[2 * v + k] = 0.5f - k;
+        }
+    }
+    hb_interp_pair(&ic, 0.3, x0, xs, x1, z, in, tg, V);
+    for (int v = 0; v < V; v++) {
+        ck_assert_float_eq(in[C * v + 2], x0[v]);
+        ck_assert_float_eq(in[C * v + 3], 10 + v);
+        ck_assert_float_eq(in[C * v + 4], 20 + v);
+        xt[2 * v] = in[C * v];
+        xt[2 * v + 1] = in[C * v + 1];
+    }
+    hb_interp_input(&ic, xt, x0, xs, in2, V);
+    for (int i = 0; i < C * V; i++) ck_assert_float_eq(in2[i], in[i]);
 }
 END_TEST
 
@@ -623,6 +656,7 @@ static Suite *loglike_suite(void)
     tcase_add_test(tc, flow_exact_gaussian_noise_slopes);
     tcase_add_test(tc, samplers_exact_gaussian_noise_slopes);
     tcase_add_test(tc, training_pairs_regress_to_exact_drift);
+    tcase_add_test(tc, input_layout_two_smoothed_channels);
     tcase_add_test(tc, posterior_grid_gaussian);
     tcase_add_test(tc, loglike_rank_count_independent);
     if (size == 2) tcase_add_test(tc, toy_likelihood_and_inference);   /* trains a model: once */
