@@ -137,8 +137,7 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
         a->noise_slope[1] != b->noise_slope[1]) {
         what = "the interpolant (--sigma-c, --beta, --noise-slope)";
     }
-    else if (a->n_smooth != b->n_smooth || (b->n_smooth > 0 && a->smooth_r[0] != b->smooth_r[0]) ||
-             (b->n_smooth > 1 && a->smooth_r[1] != b->smooth_r[1])) {
+    else if (a->n_smooth != b->n_smooth || memcmp(a->smooth_r, b->smooth_r, (size_t)b->n_smooth * sizeof *b->smooth_r)) {
         what = "the smoothed-DM channel (--dm-smooth)";
     }
     else if (a->floor[0] != b->floor[0]) what = "the DM floor (--dm-floor)";
