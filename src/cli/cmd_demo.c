@@ -39,7 +39,7 @@ static const char *DEMO_USAGE =
     "  --train-steps 3000  --batch 2  --train-seed 1 (weights, batches, interpolant times and noise)\n"
     "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.25[,KV]   --dm-assignment cic|tsc (tsc)\n"
     "  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
-    "  --dm-smooth 2 (cells: the smoothed-DM input channel; R,R2: two channels; 0: none; hydrobridge train --help)\n"
+    "  --dm-smooth 1,2 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
     "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature; hydrobridge train --help)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
     "  --diffusion 1 --diffusion-from 0.5 (the sampler's noise, hydrobridge emulate --help)\n";
