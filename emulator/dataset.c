@@ -274,9 +274,9 @@ static hb_status smooth_stats(const hb_dataset *ds, const hb_slab *slab, const h
     if (NN * (size_t)N > (size_t)INT_MAX) return HB_ERR0(HB_EARG, "a %d^3 box is too large to scatter in one MPI call", N);
     int *counts = malloc((size_t)P * sizeof *counts), *displs = malloc((size_t)P * sizeof *displs);
     float *full = malloc(NN * N * sizeof *full), *own = malloc((nc + 1) * sizeof *own);
-    float *sfull = malloc((size_t)S * NN * N * sizeof *sfull);   /* this round's box, smoothed by each radius */
+    float *sout = malloc(NN * N * sizeof *sout);   /* this round's box smoothed by one radius */
     hb_smoother sm[HB_SMOOTH_MAX_CH] = {{0}};
-    hb_status rc = !counts || !displs || !full || !own || !sfull ? HB_ERR(HB_ENOMEM, "smoothing %d^3 boxes", N) : HB_OK;
+    hb_status rc = !counts || !displs || !full || !own || !sout ? HB_ERR(HB_ENOMEM, "smoothing %d^3 boxes", N) : HB_OK;
     for (int j = 0; j < S && rc == HB_OK; j++) rc = hb_smoother_init(&sm[j], N, ic->smooth_r[j]);
     rc = hb_mpi_agree(comm, rc);
     for (int q = 0; q < P && rc == HB_OK; q++) {   /* every rank's planes, from the slab's tables */
@@ -293,13 +293,12 @@ static hb_status smooth_stats(const hb_dataset *ds, const hb_slab *slab, const h
                 my = hb_box_read_field(&f, HB_FIELD_DM, N, 0, N, full, (size_t)N, HB_VALUES_DENSITY);
                 hb_h5_close(&f);
             }
-            for (int j = 0; j < S && my == HB_OK; j++) hb_smoother_apply(&sm[j], full, sfull + (size_t)j * NN * N);
         }
         rc = hb_mpi_agree(comm, my);
-        for (int q = 0; q < P && b0 + q < ds->n_boxes && rc == HB_OK; q++) {
-            for (int j = 0; j < S && rc == HB_OK; j++) {
-                rc = hb_mpi(MPI_Scatterv(sfull + (size_t)j * NN * N, counts, displs, MPI_FLOAT, own, counts[rank],
-                                         MPI_FLOAT, q, comm));
+        for (int j = 0; j < S && rc == HB_OK; j++) {   /* one radius at a time: one more box of memory */
+            if (b0 + rank < ds->n_boxes) hb_smoother_apply(&sm[j], full, sout);
+            for (int q = 0; q < P && b0 + q < ds->n_boxes && rc == HB_OK; q++) {
+                rc = hb_mpi(MPI_Scatterv(sout, counts, displs, MPI_FLOAT, own, counts[rank], MPI_FLOAT, q, comm));
                 if (rc == HB_OK) accumulate_log(own, nc, HB_SMOOTH_FLOOR, &sums[2 * j], &sums[2 * j + 1], &lmin, &lmax);
             }
         }
@@ -308,7 +307,7 @@ static hb_status smooth_stats(const hb_dataset *ds, const hb_slab *slab, const h
     free(counts);
     free(displs);
     free(full);
-    free(sfull);
+    free(sout);
     free(own);
     return rc;
 }
