@@ -203,7 +203,8 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"dm-floor", required_argument, 0, 'f'}, {"sigma-c", required_argument, 0, 'c'},
         {"noise-slope", required_argument, 0, 'n'}, {"dm-smooth", required_argument, 0, 'M'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c, nsm;
+    int c;
+    hb_interp sm = hb_interp_default();   /* checks --dm-smooth as training will read it (hb_smooth_set) */
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -227,10 +228,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &o->dm_floor)); break;
         case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &o->sigma_c)); break;
         case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, o->noise_slope)); break;
-        case 'M':
-            HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, o->dm_smooth, &nsm));
-            o->n_dm_smooth = nsm == 1 && o->dm_smooth[0] == 0 ? 0 : nsm;
-            break;
+        case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, o->dm_smooth, &o->n_dm_smooth)); break;
         case 'm':
             if (strcmp(optarg, "em") && strcmp(optarg, "heun")) return HB_ERR0(HB_EARG, "--sampler %s: expected em or heun", optarg);
             o->heun = strcmp(optarg, "heun") == 0;
@@ -248,7 +246,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         o->repaints > 64 || o->width < 1 ||
         !(o->lr > 0) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
         !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_loss_weights_ok(o->loss_weight) ||
-        !hb_smooth_radii_ok(o->n_dm_smooth, o->dm_smooth)) {
+        !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
                        "width, lr, sigma_c and DM floor, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, --dm-smooth 0 or up to 2 distinct radii "
