@@ -42,6 +42,8 @@ static const char *DEMO_USAGE =
     "  --dm-smooth 1,2 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
     "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature; hydrobridge train --help)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
+    "  --held NAME,... (1-4 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
+    "    the first two rows from row 64 on inside the range of the rows before it)\n"
     "  --diffusion 1 --diffusion-from 0.5 (the sampler's noise, hydrobridge emulate --help)\n";
 
 static hb_status demo_grf(const char *dir, const hb_params *par)
@@ -202,6 +204,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"sampler", required_argument, 0, 'm'}, {"dm-assignment", required_argument, 0, 'a'},
         {"dm-floor", required_argument, 0, 'f'}, {"sigma-c", required_argument, 0, 'c'},
         {"noise-slope", required_argument, 0, 'n'}, {"dm-smooth", required_argument, 0, 'M'},
+        {"held", required_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     hb_interp sm = hb_interp_default();   /* checks --dm-smooth as training will read it (hb_smooth_set) */
@@ -209,6 +212,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': o->dir = optarg; break;
+        case 'H': o->held = optarg; break;
         case 't': o->table = optarg; break;
         case 'b': HB_TRY(hb_cli_long("--boxes", optarg, &o->boxes)); break;
         case 'g': HB_TRY(hb_cli_long("--grid", optarg, &o->grid)); break;

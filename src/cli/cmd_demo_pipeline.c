@@ -24,7 +24,7 @@
 #define HB_DEMO_TABLE "data/camels/CosmoAstroSeed_IllustrisTNG_L25n256_LH.txt"
 #endif
 
-#define N_HELD 2
+#define N_HELD 2      /* held-out rows by the rule (demo_select_rows) */
 #define HELD_FROM 64   /* held-out rows: from this row of the table on */
 #define MOCK_SEED0 1000   /* repaint k uses mock.seed = MOCK_SEED0 + k */
 
@@ -38,53 +38,110 @@ demo_opts demo_opts_default(void)
     return o;
 }
 
-/* N_HELD held-out rows and `boxes` training rows. The held-out rows are the
- * first rows from row HELD_FROM on whose parameters lie inside the range of
- * the rows before it (emulate refuses extrapolation), so they stay the same
- * (LH_67, LH_68 of the CAMELS table) for any number of training boxes; the
- * training rows are the first `boxes` rows that are not held out (with
- * boxes <= HELD_FROM, the first rows and a range of their own). */
-hb_status demo_select_rows(const demo_opts *o, hb_suite_row **out)
+/* The parameter range of rows[0, n) except the held ones. */
+static void train_range(const hb_suite_row *rows, int n, const int *held, int nh, double lo[HB_NTHETA],
+                        double hi[HB_NTHETA])
+{
+    for (int k = 0; k < HB_NTHETA; k++) { lo[k] = 1e300; hi[k] = -1e300; }
+    for (int i = 0; i < n; i++) {
+        int h = 0;
+        while (h < nh && held[h] != i) h++;
+        for (int k = 0; k < HB_NTHETA && h == nh; k++) {
+            lo[k] = fmin(lo[k], rows[i].theta[k]);
+            hi[k] = fmax(hi[k], rows[i].theta[k]);
+        }
+    }
+}
+
+/* The rule: the first N_HELD rows from row HELD_FROM on whose parameters lie
+ * inside the range of the rows before it (emulate refuses extrapolation), so
+ * they stay the same (LH_67, LH_68 of the CAMELS table) for any number of
+ * training boxes (with boxes <= HELD_FROM, the first rows and a range of
+ * their own). */
+static hb_status held_by_rule(const demo_opts *o, const hb_suite_row *rows, int n, int *held, int *nh)
+{
+    const int from = o->boxes < HELD_FROM ? (int)o->boxes : HELD_FROM;
+    double lo[HB_NTHETA], hi[HB_NTHETA];
+    train_range(rows, from, NULL, 0, lo, hi);
+    *nh = 0;
+    for (int i = from; i < n && *nh < N_HELD; i++) {
+        int inside = 1;
+        for (int k = 0; k < HB_NTHETA; k++) inside &= rows[i].theta[k] >= lo[k] && rows[i].theta[k] <= hi[k];
+        if (inside) held[(*nh)++] = i;
+    }
+    if (*nh < N_HELD) return HB_ERR0(HB_EARG, "no %d rows of %s lie inside the range of its first %d", N_HELD, o->table, from);
+    return HB_OK;
+}
+
+/* The rows o->held names, each once, each inside the range of the training
+ * rows they leave (the first o->boxes others). */
+static hb_status held_by_name(const demo_opts *o, const hb_suite_row *rows, int n, int *held, int *nh)
+{
+    char buf[512];
+    if (snprintf(buf, sizeof buf, "%s", o->held) >= (int)sizeof buf) return HB_ERR0(HB_EARG, "--held: too long");
+    *nh = 0;
+    for (char *p = buf, *comma; p; p = comma ? comma + 1 : NULL) {
+        comma = strchr(p, ',');
+        if (comma) *comma = 0;
+        if (*nh == HB_DEMO_MAX_HELD) return HB_ERR0(HB_EARG, "--held %s: at most %d rows", o->held, HB_DEMO_MAX_HELD);
+        int i = 0;
+        while (i < n && strcmp(rows[i].name, p)) i++;
+        if (i == n) return HB_ERR0(HB_EARG, "--held: no row \"%s\" in %s", p, o->table);
+        for (int h = 0; h < *nh; h++)
+            if (held[h] == i) return HB_ERR0(HB_EARG, "--held %s: row %s named twice", o->held, p);
+        held[(*nh)++] = i;
+    }
+    if (n < o->boxes + *nh) return HB_OK;   /* refused by the caller */
+    int nt = 0, last = 0;   /* the training rows are rows[0, last) less the held ones */
+    while (nt < o->boxes) {
+        int h = 0;
+        while (h < *nh && held[h] != last) h++;
+        nt += h == *nh;
+        last++;
+    }
+    double lo[HB_NTHETA], hi[HB_NTHETA];
+    train_range(rows, last, held, *nh, lo, hi);
+    for (int h = 0; h < *nh; h++) {
+        for (int k = 0; k < HB_NTHETA; k++) {
+            const double v = rows[held[h]].theta[k];
+            if (v < lo[k] || v > hi[k]) {
+                return HB_ERR0(HB_EARG, "--held: %s has %s = %g, outside the range [%g, %g] of the %ld training rows "
+                               "(emulate refuses to extrapolate)", rows[held[h]].name, HB_THETA[k].name, v, lo[k], hi[k],
+                               o->boxes);
+            }
+        }
+    }
+    return HB_OK;
+}
+
+/* The held-out rows (named or by the rule), then the training rows: the
+ * first `boxes` rows that are not held out. */
+hb_status demo_select_rows(demo_opts *o, hb_suite_row **out)
 {
     *out = NULL;
     hb_suite_row *rows = NULL;
-    int n = 0;
+    int n = 0, nh = 0, held[HB_DEMO_MAX_HELD];
     HB_TRY(hb_suite_read_table(o->table, &rows, &n, MPI_COMM_WORLD));
-    const int nt = (int)o->boxes, from = nt < HELD_FROM ? nt : HELD_FROM;
-    if (n < nt + N_HELD) {
+    const int nt = (int)o->boxes;
+    hb_status rc = o->held ? held_by_name(o, rows, n, held, &nh) : held_by_rule(o, rows, n, held, &nh);
+    if (rc == HB_OK && n < nt + nh) rc = HB_ERR0(HB_EARG, "%s has %d rows; the demo needs %d", o->table, n, nt + nh);
+    hb_suite_row *sel = NULL;
+    if (rc == HB_OK) {
+        sel = malloc((size_t)(nt + nh) * sizeof *sel);
+        if (!sel) rc = HB_ERR(HB_ENOMEM, "%d table rows", nt + nh);
+    }
+    if (rc != HB_OK) {
         free(rows);
-        return HB_ERR0(HB_EARG, "%s has %d rows; the demo needs %d", o->table, n, nt + N_HELD);
+        return rc;
     }
-    hb_suite_row *sel = malloc((size_t)(nt + N_HELD) * sizeof *sel);
-    if (!sel) {
-        free(rows);
-        return HB_ERR(HB_ENOMEM, "%d table rows", nt + N_HELD);
-    }
-    double lo[HB_NTHETA], hi[HB_NTHETA];
-    for (int k = 0; k < HB_NTHETA; k++) {
-        lo[k] = 1e300; hi[k] = -1e300;
-        for (int i = 0; i < from; i++) { lo[k] = fmin(lo[k], rows[i].theta[k]); hi[k] = fmax(hi[k], rows[i].theta[k]); }
-    }
-    int nh = 0, held[N_HELD];
-    for (int i = from; i < n && nh < N_HELD; i++) {
-        int inside = 1;
-        for (int k = 0; k < HB_NTHETA; k++) inside &= rows[i].theta[k] >= lo[k] && rows[i].theta[k] <= hi[k];
-        if (inside) {
-            held[nh] = i;
-            sel[nt + nh++] = rows[i];
-        }
-    }
-    if (nh < N_HELD) {
-        free(rows);
-        free(sel);
-        return HB_ERR0(HB_EARG, "no %d rows of %s lie inside the range of its first %d", N_HELD, o->table, from);
-    }
+    for (int h = 0; h < nh; h++) sel[nt + h] = rows[held[h]];
     for (int i = 0, m = 0; m < nt; i++) {
         int held_out = 0;
-        for (int h = 0; h < N_HELD; h++) held_out |= i == held[h];
+        for (int h = 0; h < nh; h++) held_out |= i == held[h];
         if (!held_out) sel[m++] = rows[i];
     }
     free(rows);
+    o->n_held = nh;
     *out = sel;
     return HB_OK;
 }
@@ -120,13 +177,13 @@ static hb_status demo_suite(const demo_opts *o, const hb_suite_row *sel, char di
     hb_status rc = hb_mpi(MPI_Barrier(MPI_COMM_WORLD));
     const int nt = (int)o->boxes;
     hb_log0("-- stage 3: %d training boxes and %d held-out boxes (%ld^3 in %g Mpc/h) from %s, PM + mock hydro; "
-            "%ld repaints of each held-out truth --", nt, N_HELD, o->grid, o->box, o->table, o->repaints);
+            "%ld repaints of each held-out truth --", nt, o->n_held, o->grid, o->box, o->table, o->repaints);
     if (rc == HB_OK) rc = suite_config(o, o->grid, o->box, sc);
     if (rc == HB_OK) rc = hb_suite_run(sc, sel, 0, nt, dirs[0], MPI_COMM_WORLD);
-    if (rc == HB_OK) rc = hb_suite_run(sc, sel, nt, nt + N_HELD, dirs[1], MPI_COMM_WORLD);
+    if (rc == HB_OK) rc = hb_suite_run(sc, sel, nt, nt + o->n_held, dirs[1], MPI_COMM_WORLD);
     double none[HB_NTHETA];
     hb_theta_none(none);
-    for (int h = 0; h < N_HELD && rc == HB_OK; h++) {
+    for (int h = 0; h < o->n_held && rc == HB_OK; h++) {
         char truth[1200], out[1300];
         snprintf(truth, sizeof truth, "%s/%s.h5", dirs[1], sel[nt + h].name);
         for (long k = 1; k <= o->repaints && rc == HB_OK; k++) {
@@ -177,8 +234,8 @@ static hb_status demo_train(const demo_opts *o, const char *train_dir, const cha
 static hb_status demo_emulate(const demo_opts *o, const hb_suite_row *held, const char *model, char dirs[4][1100])
 {
     hb_log0("-- stage 5: emulating the %d held-out boxes, %ld seeds each (%ld %s steps, diffusion %g sigma from t = %g) --",
-            N_HELD, o->seeds, o->emu_steps, o->heun ? "Heun" : "Euler-Maruyama", o->lambda, o->t_switch);
-    for (int h = 0; h < N_HELD; h++) {
+            o->n_held, o->seeds, o->emu_steps, o->heun ? "Heun" : "Euler-Maruyama", o->lambda, o->t_switch);
+    for (int h = 0; h < o->n_held; h++) {
         hb_emulate_config ec = hb_emulate_config_default();
         snprintf(ec.model, sizeof ec.model, "%s", model);
         snprintf(ec.dm, sizeof ec.dm, "%s/%s.h5", dirs[1], held[h].name);
@@ -198,11 +255,11 @@ static hb_status demo_emulate(const demo_opts *o, const hb_suite_row *held, cons
 static hb_status demo_validate(const demo_opts *o, const hb_suite_row *held, char dirs[4][1100])
 {
     hb_log0("-- stage 6: validating the emulated boxes against the mock truth and its floor --");
-    static char names[N_HELD][2][64][1200];   /* repaints, samples */
-    static char *ptr[N_HELD][2][64];
-    hb_val_group g[N_HELD];
-    static char truth[N_HELD][1200];
-    for (int h = 0; h < N_HELD; h++) {
+    static char names[HB_DEMO_MAX_HELD][2][64][1200];   /* repaints, samples */
+    static char *ptr[HB_DEMO_MAX_HELD][2][64];
+    hb_val_group g[HB_DEMO_MAX_HELD];
+    static char truth[HB_DEMO_MAX_HELD][1200];
+    for (int h = 0; h < o->n_held; h++) {
         snprintf(truth[h], sizeof truth[h], "%s/%s.h5", dirs[1], held[h].name);
         for (int k = 0; k < o->repaints; k++) {
             snprintf(names[h][0][k], sizeof names[h][0][k], "%s/%s_m%d.h5", dirs[2], held[h].name, MOCK_SEED0 + k + 1);
@@ -218,11 +275,11 @@ static hb_status demo_validate(const demo_opts *o, const hb_suite_row *held, cha
     char rep[1100];
     snprintf(rep, sizeof rep, "%s/report", o->dir);
     hb_val_summary s;
-    HB_TRY(hb_validate(g, N_HELD, rep, &s, MPI_COMM_WORLD));
+    HB_TRY(hb_validate(g, o->n_held, rep, &s, MPI_COMM_WORLD));
     hb_cli_print_summary(&s);
     int unmet = hb_cli_print_goals(&s);
     hb_log0("== fidelity on %d held-out boxes (%ld samples, %ld repaints each): %s; report in %s.txt and %s.h5 ==",
-            N_HELD, o->seeds, o->repaints, unmet ? "some goals not met" : "every goal met", rep, rep);
+            o->n_held, o->seeds, o->repaints, unmet ? "some goals not met" : "every goal met", rep, rep);
     return HB_OK;
 }
 

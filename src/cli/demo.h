@@ -7,6 +7,8 @@
 #include "hb/interp.h"
 #include "hb/suite.h"
 
+#define HB_DEMO_MAX_HELD 4   /* held-out boxes at most */
+
 typedef struct demo_opts {
     const char *dir, *table;
     long   boxes, grid;                /* training boxes; cells per side of every box */
@@ -17,12 +19,16 @@ typedef struct demo_opts {
     double dm_smooth[HB_SMOOTH_MAX_CH];   /* cells: the smoothed-DM channels' radii (hb/smooth.h) */
     int    n_dm_smooth;                /* how many (0, or a single radius 0: none) */
     int    heun, tsc;                  /* Heun sampler; TSC-painted DM */
+    const char *held;                  /* --held: comma-separated row names, or NULL: the rule (LH_67, LH_68) */
+    int    n_held;                     /* held-out boxes; set by demo_select_rows */
 } demo_opts;
 
 demo_opts demo_opts_default(void);
-/* The o->boxes training rows of o->table, then the N_HELD (2) held-out rows
- * (malloc'd; before any work, so a short table is refused at once). */
-hb_status demo_select_rows(const demo_opts *o, hb_suite_row **sel);
+/* The o->boxes training rows of o->table, then the o->n_held held-out rows:
+ * those named by o->held, or two by the rule in cmd_demo_pipeline.c
+ * (malloc'd; before any work, so a short table, an unknown row or one
+ * outside the training range is refused at once). */
+hb_status demo_select_rows(demo_opts *o, hb_suite_row **sel);
 /* Stages 3-6 on those rows: suite, repaints, training, emulation, validation. */
 hb_status demo_pipeline(const demo_opts *o, const hb_suite_row *sel);
 
