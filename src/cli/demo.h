@@ -7,7 +7,7 @@
 #include "hb/interp.h"
 #include "hb/suite.h"
 
-#define HB_DEMO_MAX_HELD 4   /* held-out boxes at most */
+#define HB_DEMO_MAX_HELD 8   /* held-out boxes at most */
 
 typedef struct demo_opts {
     const char *dir, *table;
