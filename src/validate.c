@@ -642,6 +642,19 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
     }
     fprintf(t, "# goals met: %d of %d; a perfect emulator (the null) meets all %d in %d of %d splits\n", met, ng, ng,
             s->null_all_met, s->null_splits);
+    fprintf(t, "# per held-out box, its goals alone (as a report of that box would score them): met, of, the null's "
+            "expected count (the sum of its goal rates), how often the null meets all\n");
+    int bmet = 0, bn = 0;
+    double bexp = 0;
+    for (int b = 0; b < s->n_boxes; b++) {
+        const hb_val_box *x = &s->box[b];
+        fprintf(t, "box %-24s %3d of %3d  null_expected %6.2f  null_all %5.3f\n", x->name, x->met, x->n_goals,
+                x->null_expected, x->null_all_rate);
+        bmet += x->met;
+        bn += x->n_goals;
+        bexp += x->null_expected;
+    }
+    fprintf(t, "# boxes: %d of %d goals met, box by box; a perfect emulator expects %.1f\n", bmet, bn, bexp);
     int bad = ferror(t) | (fclose(t) != 0);
     if (bad || rename(tmp, path) != 0) {
         unlink(tmp);
@@ -725,6 +738,28 @@ static hb_status write_h5(const char *out, const totals *T, const vctx *v, const
     }
     if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(&f, "/goals/null_rate", "null_splits", s->null_splits);
     if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(&f, "/goals/null_rate", "null_all_met", s->null_all_met);
+    double *bcol = malloc(4 * (size_t)(s->n_boxes + 1) * sizeof *bcol);
+    char *names = malloc((size_t)(s->n_boxes + 1) * sizeof s->box[0].name);
+    if (rc == HB_OK && (!bcol || !names)) rc = HB_ERR(HB_ENOMEM, "per-box goals");
+    if (rc == HB_OK) {
+        const int nb = s->n_boxes;
+        names[0] = 0;
+        for (int b = 0; b < nb; b++) {
+            bcol[b] = s->box[b].met;
+            bcol[nb + b] = s->box[b].n_goals;
+            bcol[2 * nb + b] = s->box[b].null_expected;
+            bcol[3 * nb + b] = s->box[b].null_all_rate;
+            strcat(strcat(names, b ? " " : ""), s->box[b].name);
+        }
+        const char *bname[4] = {"met", "n_goals", "null_expected", "null_all_rate"};
+        for (int c = 0; c < 4 && rc == HB_OK; c++) {
+            snprintf(path, sizeof path, "/per_box/%s", bname[c]);
+            rc = hb_h5_write_array(&f, path, bcol + (size_t)c * nb, nb);
+        }
+        if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, "/per_box/met", "boxes", names);
+    }
+    free(bcol);
+    free(names);
     if (rc == HB_OK) return hb_h5_commit(&f);
     hb_h5_abort(&f);
     return rc;
@@ -750,6 +785,42 @@ static void totals_free(totals *T)
     free(T->supp_truth);
     free(T->supp_emu);
     free(T->null);
+}
+
+/* Group gi's goals on that box alone: its figures, floor and null splits
+ * (the same splits as in the pooled null), scored like a one-box report. */
+static hb_status box_goals(const vctx *v, const fileres *res, const hb_val_group *g, int gi,
+                           const int present[HB_VAL_NFIELD], hb_val_box *box)
+{
+    totals Tg;
+    memset(&Tg, 0, sizeof Tg);
+    hb_val_summary *sb = calloc(1, sizeof *sb);
+    Tg.null = calloc(HB_VAL_NSPLIT, sizeof *Tg.null);
+    if (!sb || !Tg.null) {
+        free(sb);
+        free(Tg.null);
+        return HB_ERR(HB_ENOMEM, "per-box goals");
+    }
+    group_figures(&Tg, v, res, g, gi, 1.0);
+    if (g->n_repaints < 2) Tg.n_null = 0;
+    summarise(&Tg, present, g->n_repaints >= 1, sb);
+    null_goal_rates(&Tg, sb);
+    hb_val_goal gl[HB_VAL_MAXGOAL];
+    box->n_goals = hb_val_goals(sb, gl, HB_VAL_MAXGOAL);
+    box->met = 0;
+    box->null_expected = 0;
+    for (int i = 0; i < box->n_goals; i++) {
+        box->met += gl[i].met;
+        box->null_expected += sb->null_goal_rate[i];
+    }
+    box->null_all_rate = sb->null_splits ? (double)sb->null_all_met / sb->null_splits : NAN;
+    const char *slash = strrchr(g->truth, '/'), *base = slash ? slash + 1 : g->truth;
+    size_t len = strlen(base);
+    if (len > 3 && strcmp(base + len - 3, ".h5") == 0) len -= 3;
+    snprintf(box->name, sizeof box->name, "%.*s", (int)(len < sizeof box->name ? len : sizeof box->name - 1), base);
+    free(sb);
+    free(Tg.null);
+    return HB_OK;
 }
 
 static hb_status check_groups(const hb_val_group *g, int ng, int *min_rep)
@@ -791,6 +862,7 @@ hb_status hb_validate(const hb_val_group *g, int ng, const char *out, hb_val_sum
         if (rc == HB_OK) {
             group_figures(&T, &v, res, &g[gi], gi, 1.0 / ng);
             add_curves(&T, &v, res, g[gi].n_repaints, g[gi].n_samples, 1.0 / ng);
+            if (gi < HB_VAL_MAXBOX) rc = box_goals(&v, res, &g[gi], gi, present, &s->box[s->n_boxes++]);
             s->n_samples += g[gi].n_samples;
             s->n_repaints += g[gi].n_repaints;
         }

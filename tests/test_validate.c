@@ -4,7 +4,8 @@
  * Gaussian-smoothed copy of itself has the ratio <g^2> and r = <g>/sqrt(<g^2>)
  * per bin, and the report's band columns, hot-gas fraction and tails equal
  * what the test computes from the files itself; the null's own goal rates
- * obey their construction; mismatched boxes fail. */
+ * obey their construction; each box's goals alone, in a report of two,
+ * equal that box validated alone; mismatched boxes fail. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +330,87 @@ START_TEST(null_goal_rates)
 }
 END_TEST
 
+/* Each box's goals alone: with one box they are the report's own; in a
+ * report of two boxes the first box's equal that box validated alone (the
+ * same null splits), whichever box comes second. */
+static void box_of(const hb_val_summary *s, hb_val_box *b)
+{
+    hb_val_goal goals[HB_VAL_MAXGOAL];
+    b->n_goals = hb_val_goals(s, goals, HB_VAL_MAXGOAL);
+    b->met = 0;
+    b->null_expected = 0;
+    for (int i = 0; i < b->n_goals; i++) {
+        b->met += goals[i].met;
+        b->null_expected += s->null_goal_rate[i];
+    }
+    b->null_all_rate = (double)s->null_all_met / s->null_splits;
+}
+
+static void same_box(const hb_val_box *a, const hb_val_box *b)
+{
+    ck_assert_int_eq(a->met, b->met);
+    ck_assert_int_eq(a->n_goals, b->n_goals);
+    ck_assert_double_eq(a->null_expected, b->null_expected);
+    ck_assert_double_eq(a->null_all_rate, b->null_all_rate);
+}
+
+START_TEST(per_box_goals)
+{
+    write_box_ln("dm.h5", N, L, 0, 1);
+    hb_mock_config c = hb_mock_config_default();
+    double none[HB_NTHETA];
+    hb_theta_none(none);
+    char name[2][10][32], *rep[2][6], *smp[2][4];
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 10; i++) {
+            snprintf(name[k][i], sizeof name[k][i], "%s%d.h5", k ? "pb" : "pa", i);
+            ck_assert_int_eq(hb_mock_paint_file("dm.h5", name[k][i], &c, 11 + 20 * k + i, none, NULL, MPI_COMM_WORLD),
+                             HB_OK);
+            if (i >= 1 && i <= 6) rep[k][i - 1] = name[k][i];
+            if (i >= 7) smp[k][i - 7] = name[k][i];
+        }
+    smp[0][3] = name[0][0];
+    for (int i = 0; i < 4; i++) smp[1][i] = name[1][0];   /* box b: the truth itself as every sample */
+    hb_val_group a = group("pa0.h5", rep[0], 6, smp[0], 4), b = group("pb0.h5", rep[1], 6, smp[1], 4);
+    hb_val_group ab[2] = {a, b}, ba[2] = {b, a};
+    hb_val_summary *s = malloc(4 * sizeof *s);
+    ck_assert_int_eq(hb_validate(&a, 1, NULL, &s[0], MPI_COMM_WORLD), HB_OK);
+    ck_assert_int_eq(hb_validate(&b, 1, NULL, &s[1], MPI_COMM_WORLD), HB_OK);
+    ck_assert_int_eq(hb_validate(ab, 2, "perbox", &s[2], MPI_COMM_WORLD), HB_OK);
+    ck_assert_int_eq(hb_validate(ba, 2, NULL, &s[3], MPI_COMM_WORLD), HB_OK);
+    hb_val_box direct;
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(s[k].n_boxes, 1);
+        box_of(&s[k], &direct);
+        same_box(&s[k].box[0], &direct);
+        same_box(&s[2 + k].box[0], &s[k].box[0]);
+        ck_assert_int_eq(s[2 + k].n_boxes, 2);
+    }
+    ck_assert_str_eq(s[2].box[0].name, "pa0");
+    ck_assert_str_eq(s[2].box[1].name, "pb0");
+    ck_assert_int_eq(s[1].box[0].met, 11);   /* the truth as its own samples meets every goal */
+    if (hb_world_rank() == 0) {
+        hb_h5 f;
+        double met[4];
+        long n = 0;
+        ck_assert_int_eq(hb_h5_open(&f, "perbox.h5", MPI_COMM_SELF), HB_OK);
+        ck_assert_int_eq(hb_h5_read_array(&f, "/per_box/met", met, 4, &n), HB_OK);
+        hb_h5_close(&f);
+        ck_assert_int_eq(n, 2);
+        ck_assert_double_eq(met[0], s[0].box[0].met);
+        ck_assert_double_eq(met[1], s[1].box[0].met);
+        FILE *t = fopen("perbox.txt", "r");
+        ck_assert_ptr_nonnull(t);
+        char line[512];
+        int seen = 0;
+        while (fgets(line, sizeof line, t)) seen += strncmp(line, "box pa0 ", 8) == 0 || strncmp(line, "box pb0 ", 8) == 0;
+        fclose(t);
+        ck_assert_int_eq(seen, 2);
+    }
+    free(s);
+}
+END_TEST
+
 START_TEST(mismatched_boxes)
 {
     write_box("a.h5", N, L, 0);
@@ -356,6 +438,7 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, floor_of_repaints);
     tcase_add_test(tc, smoothed_copy);
     tcase_add_test(tc, null_goal_rates);
+    tcase_add_test(tc, per_box_goals);
     tcase_add_test(tc, mismatched_boxes);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);

@@ -46,6 +46,7 @@
 #define HB_VAL_NBAND 3
 #define HB_VAL_NSPLIT 40   /* random splits of the repaints for the null */
 #define HB_VAL_MAXGOAL 16  /* room for the goals of hb_val_goals */
+#define HB_VAL_MAXBOX 256  /* held-out boxes scored one by one (the rest only pooled) */
 
 typedef struct hb_val_group {
     const char  *truth;
@@ -59,6 +60,14 @@ typedef struct hb_val_band {
     double ens_err, single_err, floor_err, r, floor_r;
     double ens_null90, single_null90, r_null10;   /* NaN without at least 2 repaints */
 } hb_val_band;
+
+/* One held-out box's goals, scored on that box alone (its own null). */
+typedef struct hb_val_box {
+    char   name[48];        /* the truth's file name without directory and .h5 */
+    int    met, n_goals;
+    double null_expected;   /* the null's expected count: the sum of its goal rates (NaN without a null) */
+    double null_all_rate;   /* how often the null meets all of them (NaN without a null) */
+} hb_val_box;
 
 typedef struct hb_val_summary {
     int         present[HB_VAL_NFIELD];
@@ -76,6 +85,10 @@ typedef struct hb_val_summary {
      * of them; 0 splits without a null */
     int         null_splits, null_all_met;
     double      null_goal_rate[HB_VAL_MAXGOAL];
+    /* the goals of each held-out box alone (a pooled report averages the
+     * boxes; these show whether one box carries it): the first n_boxes */
+    int         n_boxes;
+    hb_val_box  box[HB_VAL_MAXBOX];
 } hb_val_summary;
 
 /* out: prefix of report.h5 and report.txt (NULL: no files). */

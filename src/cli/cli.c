@@ -117,6 +117,19 @@ int hb_cli_print_goals(const hb_val_summary *s)
                 "null splits", n - unmet, n, n, s->null_all_met, s->null_splits);
     else
         hb_log0("%d of %d goals met", n - unmet, n);
+    if (s->n_boxes > 1) {
+        int met = 0, of = 0;
+        double expect = 0;
+        for (int b = 0; b < s->n_boxes; b++) {
+            const hb_val_box *x = &s->box[b];
+            hb_log0("  box %-20s alone: %2d of %2d goals met (a perfect emulator: %.1f expected, all in %.0f%%)", x->name,
+                    x->met, x->n_goals, x->null_expected, 100 * x->null_all_rate);
+            met += x->met;
+            of += x->n_goals;
+            expect += x->null_expected;
+        }
+        hb_log0("box by box: %d of %d goals met; a perfect emulator expects %.1f", met, of, expect);
+    }
     return unmet;
 }
 
