@@ -36,6 +36,11 @@ run '1-64 seeds, 0-64 repaints' demo_bad mpirun -np 2 "$HB" demo --out demo_bad 
 run '\|--loss-weight\| <= 5' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --loss-weight 0.5,-40
 run 'dm-smooth 0 or up to 2 distinct radii within \(0, 8\]' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 8.5
 run 'dm-smooth 0 or up to 2 distinct radii within \(0, 8\]' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 2,2
+run 'no row "LH_xx" in' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --held LH_67,LH_xx
+run 'LH_64 has a_sn1 = 3.9834, outside the range \[0.27282, 3.86375\] of the 64 training rows' demo_bad \
+    mpirun -np 2 "$HB" demo --out demo_bad --held LH_64
+run 'row LH_68 named twice' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --held LH_68,LH_67,LH_68
+run 'at most 8 rows' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --held LH_67,LH_68,LH_69,LH_70,LH_71,LH_72,LH_74,LH_78,LH_133
 run 'has 1000 rows; the demo needs 1001' demo_big mpirun -np 2 "$HB" demo --out demo_big --boxes 999 \
     --table "$2/data/camels/CosmoAstroSeed_IllustrisTNG_L25n256_LH.txt"
 
