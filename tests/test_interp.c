@@ -462,7 +462,7 @@ static Suite *interp_suite(void)
     TCase *tc = tcase_create("core");
     int size;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size == 2) tcase_add_test(tc, toy_conditional_distribution);   /* ~1 min of training: once */
+    if (size == 2) tcase_add_test(tc, toy_conditional_distribution);   /* 9000 toy steps, ~5 min: once */
     tcase_add_test(tc, loss_weights_slabs);
     tcase_add_loop_test(tc, training_rank_count_independent, 0, 2);
     tcase_add_loop_test(tc, emulation_rank_count_independent, 0, 2);
