@@ -787,24 +787,35 @@ static void totals_free(totals *T)
     free(T->null);
 }
 
-/* Group gi's goals on that box alone: its figures, floor and null splits
- * (the same splits as in the pooled null), scored like a one-box report. */
-static hb_status box_goals(const vctx *v, const fileres *res, const hb_val_group *g, int gi,
-                           const int present[HB_VAL_NFIELD], hb_val_box *box)
+/* Group gi's figures (weight 1) into Tg, whose null array the caller frees. */
+static hb_status box_figures(const vctx *v, const fileres *res, const hb_val_group *g, int gi, totals *Tg)
 {
-    totals Tg;
-    memset(&Tg, 0, sizeof Tg);
+    memset(Tg, 0, sizeof *Tg);
+    Tg->null = calloc(HB_VAL_NSPLIT, sizeof *Tg->null);
+    if (!Tg->null) return HB_ERR(HB_ENOMEM, "null splits of %s", g->truth);
+    group_figures(Tg, v, res, g, gi, 1.0);
+    return HB_OK;
+}
+
+/* A group's figures into the pooled totals with weight wgt. */
+static void fold_figures(totals *T, const totals *Tg, double wgt)
+{
+    add_figures(&T->emu, &Tg->emu, wgt);
+    add_figures(&T->floor, &Tg->floor, wgt);
+    for (int q = 0; q < HB_VAL_NSPLIT; q++) add_figures(&T->null[q], &Tg->null[q], wgt);
+    if (Tg->n_null) T->n_null = Tg->n_null;
+}
+
+/* A box's goals on that box alone, from its figures Tg (the same null
+ * splits as in the pooled null), scored like a one-box report. */
+static hb_status box_goals(const totals *Tg, const hb_val_group *g, const int present[HB_VAL_NFIELD], hb_val_box *box)
+{
     hb_val_summary *sb = calloc(1, sizeof *sb);
-    Tg.null = calloc(HB_VAL_NSPLIT, sizeof *Tg.null);
-    if (!sb || !Tg.null) {
-        free(sb);
-        free(Tg.null);
-        return HB_ERR(HB_ENOMEM, "per-box goals");
-    }
-    group_figures(&Tg, v, res, g, gi, 1.0);
-    if (g->n_repaints < 2) Tg.n_null = 0;
-    summarise(&Tg, present, g->n_repaints >= 1, sb);
-    null_goal_rates(&Tg, sb);
+    if (!sb) return HB_ERR(HB_ENOMEM, "per-box goals");
+    totals T1 = *Tg;
+    if (g->n_repaints < 2) T1.n_null = 0;
+    summarise(&T1, present, g->n_repaints >= 1, sb);
+    null_goal_rates(&T1, sb);
     hb_val_goal gl[HB_VAL_MAXGOAL];
     box->n_goals = hb_val_goals(sb, gl, HB_VAL_MAXGOAL);
     box->met = 0;
@@ -819,7 +830,6 @@ static hb_status box_goals(const vctx *v, const fileres *res, const hb_val_group
     if (len > 3 && strcmp(base + len - 3, ".h5") == 0) len -= 3;
     snprintf(box->name, sizeof box->name, "%.*s", (int)(len < sizeof box->name ? len : sizeof box->name - 1), base);
     free(sb);
-    free(Tg.null);
     return HB_OK;
 }
 
@@ -860,9 +870,14 @@ hb_status hb_validate(const hb_val_group *g, int ng, const char *out, hb_val_sum
                                                                present[f] ? "lacks" : "has", HB_VAL_FIELD_NAMES[f]);
         }
         if (rc == HB_OK) {
-            group_figures(&T, &v, res, &g[gi], gi, 1.0 / ng);
-            add_curves(&T, &v, res, g[gi].n_repaints, g[gi].n_samples, 1.0 / ng);
-            if (gi < HB_VAL_MAXBOX) rc = box_goals(&v, res, &g[gi], gi, present, &s->box[s->n_boxes++]);
+            totals Tg;   /* the group's figures: pooled with weight 1/ng, and scored alone */
+            rc = box_figures(&v, res, &g[gi], gi, &Tg);
+            if (rc == HB_OK) {
+                fold_figures(&T, &Tg, 1.0 / ng);
+                add_curves(&T, &v, res, g[gi].n_repaints, g[gi].n_samples, 1.0 / ng);
+                if (gi < HB_VAL_MAXBOX) rc = box_goals(&Tg, &g[gi], present, &s->box[s->n_boxes++]);
+            }
+            free(Tg.null);
             s->n_samples += g[gi].n_samples;
             s->n_repaints += g[gi].n_repaints;
         }

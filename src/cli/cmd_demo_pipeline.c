@@ -38,15 +38,13 @@ demo_opts demo_opts_default(void)
     return o;
 }
 
-/* The parameter range of rows[0, n) except the held ones. */
-static void train_range(const hb_suite_row *rows, int n, const int *held, int nh, double lo[HB_NTHETA],
-                        double hi[HB_NTHETA])
+/* The parameter range of rows[0, n). */
+static void param_range(const hb_suite_row *rows, int n, double lo[HB_NTHETA], double hi[HB_NTHETA])
 {
-    for (int k = 0; k < HB_NTHETA; k++) { lo[k] = 1e300; hi[k] = -1e300; }
-    for (int i = 0; i < n; i++) {
-        int h = 0;
-        while (h < nh && held[h] != i) h++;
-        for (int k = 0; k < HB_NTHETA && h == nh; k++) {
+    for (int k = 0; k < HB_NTHETA; k++) {
+        lo[k] = 1e300;
+        hi[k] = -1e300;
+        for (int i = 0; i < n; i++) {
             lo[k] = fmin(lo[k], rows[i].theta[k]);
             hi[k] = fmax(hi[k], rows[i].theta[k]);
         }
@@ -62,7 +60,7 @@ static hb_status held_by_rule(const demo_opts *o, const hb_suite_row *rows, int 
 {
     const int from = o->boxes < HELD_FROM ? (int)o->boxes : HELD_FROM;
     double lo[HB_NTHETA], hi[HB_NTHETA];
-    train_range(rows, from, NULL, 0, lo, hi);
+    param_range(rows, from, lo, hi);
     *nh = 0;
     for (int i = from; i < n && *nh < N_HELD; i++) {
         int inside = 1;
@@ -73,8 +71,7 @@ static hb_status held_by_rule(const demo_opts *o, const hb_suite_row *rows, int 
     return HB_OK;
 }
 
-/* The rows o->held names, each once, each inside the range of the training
- * rows they leave (the first o->boxes others). */
+/* The rows o->held names, each once. */
 static hb_status held_by_name(const demo_opts *o, const hb_suite_row *rows, int n, int *held, int *nh)
 {
     char buf[512];
@@ -91,23 +88,21 @@ static hb_status held_by_name(const demo_opts *o, const hb_suite_row *rows, int 
             if (held[h] == i) return HB_ERR0(HB_EARG, "--held %s: row %s named twice", o->held, p);
         held[(*nh)++] = i;
     }
-    if (n < o->boxes + *nh) return HB_OK;   /* refused by the caller */
-    int nt = 0, last = 0;   /* the training rows are rows[0, last) less the held ones */
-    while (nt < o->boxes) {
-        int h = 0;
-        while (h < *nh && held[h] != last) h++;
-        nt += h == *nh;
-        last++;
-    }
+    return HB_OK;
+}
+
+/* Each named held-out row sel[nt, nt + nh) inside the range of the training
+ * rows sel[0, nt) (emulate refuses to extrapolate). */
+static hb_status held_inside(const hb_suite_row *sel, int nt, int nh)
+{
     double lo[HB_NTHETA], hi[HB_NTHETA];
-    train_range(rows, last, held, *nh, lo, hi);
-    for (int h = 0; h < *nh; h++) {
+    param_range(sel, nt, lo, hi);
+    for (int h = nt; h < nt + nh; h++) {
         for (int k = 0; k < HB_NTHETA; k++) {
-            const double v = rows[held[h]].theta[k];
+            const double v = sel[h].theta[k];
             if (v < lo[k] || v > hi[k]) {
-                return HB_ERR0(HB_EARG, "--held: %s has %s = %g, outside the range [%g, %g] of the %ld training rows "
-                               "(emulate refuses to extrapolate)", rows[held[h]].name, HB_THETA[k].name, v, lo[k], hi[k],
-                               o->boxes);
+                return HB_ERR0(HB_EARG, "--held: %s has %s = %g, outside the range [%g, %g] of the %d training rows "
+                               "(emulate refuses to extrapolate)", sel[h].name, HB_THETA[k].name, v, lo[k], hi[k], nt);
             }
         }
     }
@@ -141,6 +136,10 @@ hb_status demo_select_rows(demo_opts *o, hb_suite_row **out)
         if (!held_out) sel[m++] = rows[i];
     }
     free(rows);
+    if (o->held && (rc = held_inside(sel, nt, nh)) != HB_OK) {
+        free(sel);
+        return rc;
+    }
     o->n_held = nh;
     *out = sel;
     return HB_OK;
