@@ -36,7 +36,7 @@ static const char *DEMO_USAGE =
     "several sampler seeds per held-out box, validation against the floor and the fidelity goals.\n"
     "scripts/demo.sh runs it on 2 ranks and draws the plots. Options (defaults):\n"
     "  --table FILE (data/camels LH)  --boxes 64 training boxes    --grid 32  --box 12.5 (Mpc/h; every box)\n"
-    "  --train-steps 3000  --batch 2  --train-seed 1 (weights, batches, interpolant times and noise)\n"
+    "  --train-steps 6000  --batch 1  --train-seed 1 (weights, batches, interpolant times and noise)\n"
     "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.25[,KV]   --dm-assignment cic|tsc (tsc)\n"
     "  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
     "  --dm-smooth 1,2 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"

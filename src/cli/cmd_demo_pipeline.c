@@ -31,7 +31,7 @@
 demo_opts demo_opts_default(void)
 {
     demo_opts o = {.dir = "demo_out", .table = HB_DEMO_TABLE, .boxes = 64, .grid = 32, .box = 12.5,
-                   .train_steps = 3000, .batch = 2, .train_seed = 1, .emu_steps = 50, .seeds = 4, .repaints = 8, .width = 16,
+                   .train_steps = 6000, .batch = 1, .train_seed = 1, .emu_steps = 50, .seeds = 4, .repaints = 8, .width = 16,
                    .lr = 1e-3, .ema = 0.99, .lambda = 1.0, .t_switch = 0.5, .loss_weight = {0.25, 0.25}, .dm_floor = 0.05,
                    .sigma_c = 0.5, .noise_slope = {0.3, 0.1}, .dm_smooth = {1, 2}, .n_dm_smooth = 2,
                    .heun = 1, .tsc = 1};
@@ -194,16 +194,29 @@ static hb_status demo_suite(const demo_opts *o, const hb_suite_row *sel, char di
     return rc;
 }
 
+/* Ranks per box: the fewest (dividing the rank count) that leave no group
+ * without a box of the batch; with a batch of one box, one box over all
+ * ranks (domain-decomposed). */
+static int demo_group(int nranks, long batch)
+{
+    int g = 1;
+    while (nranks % g || nranks / g > batch) g++;
+    return g;
+}
+
 /* Stage 4: training the reference network on whole boxes. */
 static hb_status demo_train(const demo_opts *o, const char *train_dir, const char *val_dir, char *model, size_t cap)
 {
-    hb_log0("-- stage 4: training the reference network (w = %ld) on whole %ld^3 boxes, %ld steps of %ld boxes --",
-            o->width, o->grid, o->train_steps, o->batch);
+    int nranks;
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
     hb_train_config tc = hb_train_config_default();
+    tc.group = demo_group(nranks, o->batch);
+    hb_log0("-- stage 4: training the reference network (w = %ld) on whole %ld^3 boxes, %ld steps of %ld box%s, "
+            "%d rank%s per box --", o->width, o->grid, o->train_steps, o->batch, o->batch == 1 ? "" : "es", tc.group,
+            tc.group == 1 ? "" : "s");
     tc.steps = o->train_steps;
     tc.batch = (int)o->batch;
     tc.width = (int)o->width;
-    tc.group = 1;   /* small boxes: every rank its own (data-parallel) */
     tc.seed = (uint64_t)o->train_seed;
     tc.adam.lr = o->lr;
     tc.adam.warmup = o->train_steps / 10;
