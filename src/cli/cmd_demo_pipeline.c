@@ -208,7 +208,7 @@ static int demo_group(int nranks, long batch)
 static hb_status demo_train(const demo_opts *o, const char *train_dir, const char *val_dir, char *model, size_t cap)
 {
     int nranks;
-    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    HB_TRY(hb_mpi(MPI_Comm_size(MPI_COMM_WORLD, &nranks)));
     hb_train_config tc = hb_train_config_default();
     tc.group = demo_group(nranks, o->batch);
     hb_log0("-- stage 4: training the reference network (w = %ld) on whole %ld^3 boxes, %ld steps of %ld box%s, "
