@@ -42,7 +42,6 @@ typedef struct emu {
     float *xt, *xp;            /* cells x 2: sampler state, Heun predictor */
     float *in;                 /* cells x (3 + n_smooth): the network's input (x_t, x0[, xs]) */
     float *drift, *drift2;     /* cells x 2 */
-    float *xi;                 /* cells x 2: a step's correlated noise (hb/noise.h), or NULL when white */
 } emu;
 
 static void emu_free(emu *e)
@@ -50,7 +49,6 @@ static void emu_free(emu *e)
     hb_unet_free(&e->net);
     hb_slab_free(&e->slab);
     free(e->dm); free(e->x0); free(e->xs); free(e->xt); free(e->xp); free(e->in); free(e->drift); free(e->drift2);
-    free(e->xi);
 }
 
 /* The drift at time t of `state` for this rank's cells (hb_drift_fn): the
@@ -80,10 +78,8 @@ static hb_status plan(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     e->in = malloc(n * (size_t)hb_interp_n_in(&e->meta.ic) * sizeof *e->in);
     e->drift = malloc(n * 2 * sizeof *e->drift);
     e->drift2 = cfg->heun ? malloc(n * 2 * sizeof *e->drift2) : NULL;
-    const int correlated = e->meta.ic.noise_r > 0;
-    e->xi = correlated ? malloc(n * 2 * sizeof *e->xi) : NULL;
     int bad = !e->dm || !e->x0 || (smooth && !e->xs) || !e->xt || !e->in || !e->drift ||
-              (cfg->heun && (!e->xp || !e->drift2)) || (correlated && !e->xi);
+              (cfg->heun && (!e->xp || !e->drift2));
     hb_status rc = bad ? HB_ERR(HB_ENOMEM, "emulation buffers (%ld planes of %d^2)", e->slab.nx, N) : HB_OK;
     if (rc == HB_OK) rc = hb_unet_reserve(&e->net, &e->slab, N, N, 0);
     return hb_mpi_agree(comm, rc);
@@ -175,7 +171,7 @@ static hb_status integrate(emu *e, const hb_emulate_config *cfg, uint64_t seed, 
 {
     const size_t plane = (size_t)e->N * e->N;
     for (size_t i = 0; i < e->n; i++) e->xt[2 * i] = e->xt[2 * i + 1] = e->x0[i];   /* X(0) = x0 */
-    hb_sampler s = {cfg->heun, cfg->steps, seed, &e->meta.ic, cfg->lambda, cfg->t_switch, e->x0, e->N, e->xi};
+    hb_sampler s = {cfg->heun, cfg->steps, seed, &e->meta.ic, cfg->lambda, cfg->t_switch, e->x0};
     hb_progress prog;
     hb_progress_init(&prog, "emulate", cfg->steps, "steps");
     double t0 = hb_now();

@@ -9,7 +9,7 @@
 hb_interp hb_interp_default(void)
 {
     hb_interp c = {0.5, 1, {0, 0, 0}, {1, 1, 1}, {1e-3, 1e-3, 1.0}, {-1e30, -1e30, -1e30}, {1e30, 1e30, 1e30},
-                   {0, 0}, 0, {0, 0}, {0, 0}, {1, 1}, 0};   /* sigma_c 0.5: README */
+                   {0, 0}, 0, {0, 0}, {0, 0}, {1, 1}};   /* sigma_c 0.5: README */
     return c;
 }
 

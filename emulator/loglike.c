@@ -346,12 +346,6 @@ static hb_status read_infos(hb_loglike *L)
 static hb_status open_box(hb_loglike *L)
 {
     HB_TRY(hb_model_load(L->cfg.model, L->comm, &L->net, &L->meta));
-    if (L->meta.ic.noise_r > 0) {   /* README "Likelihood" */
-        return HB_ERR0(HB_EARG, "%s: the model's interpolant noise is correlated over %g cells (--noise-r); the "
-                       "likelihood needs white noise (its end Gaussian would need the inverse of the Gaussian "
-                       "convolution, whose smallest Fourier mode is 3e-6 of its largest at 1 cell)", L->cfg.model,
-                       L->meta.ic.noise_r);
-    }
     HB_TRY(read_infos(L));
     HB_TRY(hb_slab_init_aligned(&L->slab, L->N, 4, L->comm));
     L->n = (size_t)L->slab.nx * L->N * L->N;

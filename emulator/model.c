@@ -1,13 +1,11 @@
 /* Weight sets in HDF5 model files (hb/model.h). */
 #include "hb/model.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "hb/mpiutil.h"
-#include "hb/noise.h"
 #include "hb/smooth.h"
 #include "hb/version.h"
 
@@ -96,7 +94,6 @@ static hb_status write_meta(hb_h5 *f, const hb_model_meta *m)
     HB_TRY(hb_h5_write_array(f, "/interp/theta_min", m->theta_min, HB_NTHETA));
     HB_TRY(hb_h5_write_array(f, "/interp/theta_max", m->theta_max, HB_NTHETA));
     HB_TRY(hb_h5_write_array(f, "/interp/noise_slope", m->ic.noise_slope, HB_NTARGET));
-    if (m->ic.noise_r > 0) HB_TRY(hb_h5_write_array(f, "/interp/noise_r", &m->ic.noise_r, 1));
     if (m->ic.n_smooth > 0) {
         double sm[3 * HB_SMOOTH_MAX_CH];
         for (int j = 0; j < m->ic.n_smooth; j++) {
@@ -159,15 +156,6 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
             return HB_ERR0(HB_EIO, "%s: /interp/noise_slope holds %ld values (%g ...), expected %d within [-2, 2]",
                            f->path, n, ic->noise_slope[0], HB_NTARGET);
         }
-    }
-    if (hb_h5_exists(f, "/interp/noise_r")) {   /* absent: white noise */
-        double r[2] = {0, 0};
-        HB_TRY(hb_h5_read_array(f, "/interp/noise_r", r, 2, &n));
-        if (n != 1 || !(r[0] > 0) || !hb_noise_r_ok(r[0], INT_MAX)) {
-            return HB_ERR0(HB_EIO, "%s: /interp/noise_r holds %ld values (%g ...), expected one radius within (0, %g] "
-                           "cells", f->path, n, r[0], HB_NOISE_MAX_R);
-        }
-        ic->noise_r = r[0];
     }
     if (hb_h5_exists(f, "/interp/dm_smooth")) {   /* absent: no smoothed-DM channel */
         double sm[3 * HB_SMOOTH_MAX_CH] = {0};

@@ -3,7 +3,6 @@
 
 #include <math.h>
 
-#include "hb/noise.h"
 #include "hb/rng.h"
 
 /* The two channels' noise of global cell g at step n. */
@@ -31,19 +30,13 @@ static hb_status drift_f(const hb_sampler *s, hb_drift_fn drift, void *ctx, floa
 }
 
 /* out[c] = x[c] + (dt b[c] + amp g xi), or with b the mean of b and b2 (b2
- * != NULL); g: the cell's noise scale (hb_interp_noise_scale); xi from
- * s->xi when it is set. */
+ * != NULL); g: the cell's noise scale (hb_interp_noise_scale). */
 static void advance(const hb_sampler *s, float *out, const float *x, const float *b, const float *b2, float dt,
                     float amp, int n, uint64_t first_cell, size_t n_cells)
 {
     for (size_t c = 0; c < n_cells; c++) {
         float xi[2];
-        if (s->xi) {
-            xi[0] = s->xi[2 * c];
-            xi[1] = s->xi[2 * c + 1];
-        } else {
-            noise(s->seed, n, first_cell + c, xi);
-        }
+        noise(s->seed, n, first_cell + c, xi);
         for (int k = 0; k < 2; k++) {
             float d = b2 ? 0.5f * (b[2 * c + k] + b2[2 * c + k]) : b[2 * c + k];
             out[2 * c + k] = x[2 * c + k] + (dt * d + amp * hb_interp_noise_scale(s->ic, k, s->x0[c]) * xi[k]);
@@ -59,18 +52,6 @@ hb_status hb_sampler_step(const hb_sampler *s, int n, float *x, float *pred, siz
     /* the noise's variance over the step, int sigma^2 dt (sigma linear in t: exact) */
     const double sa = hb_interp_sigma(s->ic, t), sb = hb_interp_sigma(s->ic, t + dt);
     const float amp = last ? 0.0f : (float)(lambda_at(s, t) * sqrt(dt * (sa * sa + sa * sb + sb * sb) / 3));
-    if (s->xi) {
-        const uint64_t P = (uint64_t)s->N * (uint64_t)s->N;
-        if (first_cell % P || n_cells % P) {
-            return HB_ERR0(HB_EARG, "sampler: correlated noise needs whole planes of the %d^3 box (cells %lu + %zu)",
-                           s->N, (unsigned long)first_cell, n_cells);
-        }
-        HB_TRY(hb_noise_field(s->seed, HB_STREAM_SAMPLER, (uint32_t)n, s->ic->noise_r, s->N,
-                              (ptrdiff_t)(first_cell / P), (ptrdiff_t)(n_cells / P), s->xi));
-    } else if (s->ic->noise_r != 0) {
-        return HB_ERR0(HB_EARG, "sampler: the model's noise is correlated over %g cells but no noise buffer was given",
-                       s->ic->noise_r);
-    }
     HB_TRY(drift_f(s, drift, ctx, x, own, t, b, n_cells));
     if (s->heun) {
         advance(s, pred + own, x + own, b, NULL, (float)dt, amp, n, first_cell, n_cells);

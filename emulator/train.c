@@ -11,7 +11,6 @@
 #include "hb/model.h"
 #include "hb/mpiutil.h"
 #include "hb/nn.h"
-#include "hb/noise.h"
 #include "hb/rng.h"
 #include "hb/smooth.h"
 
@@ -135,8 +134,8 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
     if (hb_h5_attr_exists(f, "/", "data_files_hash")) HB_TRY(hb_h5_attr_read_string(f, "/", "data_files_hash", hash, sizeof hash));
     const char *what = NULL;
     if (a->sigma_c != b->sigma_c || a->beta_sq != b->beta_sq || a->noise_slope[0] != b->noise_slope[0] ||
-        a->noise_slope[1] != b->noise_slope[1] || a->noise_r != b->noise_r) {
-        what = "the interpolant (--sigma-c, --beta, --noise-slope, --noise-r)";
+        a->noise_slope[1] != b->noise_slope[1]) {
+        what = "the interpolant (--sigma-c, --beta, --noise-slope)";
     }
     else if (a->n_smooth != b->n_smooth || memcmp(a->smooth_r, b->smooth_r, (size_t)b->n_smooth * sizeof *b->smooth_r)) {
         what = "the smoothed-DM channel (--dm-smooth)";
@@ -154,10 +153,10 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
         return HB_OK;
     }
     return HB_ERR0(HB_EARG, "%s: %s differs from the checkpoint's (sigma_c %g -> %g, beta %s -> %s, noise slopes "
-                   "%g,%g -> %g,%g, noise radius %g -> %g, training files %s -> %s); resume only continues the same "
-                   "training (--resume-changed overrides)", t->cfg->out, what, a->sigma_c, b->sigma_c,
-                   a->beta_sq ? "t2" : "t", b->beta_sq ? "t2" : "t", a->noise_slope[0], a->noise_slope[1],
-                   b->noise_slope[0], b->noise_slope[1], a->noise_r, b->noise_r, hash[0] ? hash : "?", t->data_hash);
+                   "%g,%g -> %g,%g, training files %s -> %s); resume only continues the same training "
+                   "(--resume-changed overrides)", t->cfg->out, what, a->sigma_c, b->sigma_c, a->beta_sq ? "t2" : "t",
+                   b->beta_sq ? "t2" : "t", a->noise_slope[0], a->noise_slope[1], b->noise_slope[0], b->noise_slope[1],
+                   hash[0] ? hash : "?", t->data_hash);
 }
 
 static hb_status resume(trainer *t)
@@ -226,10 +225,15 @@ static hb_status run_sample(trainer *t, const hb_dataset *ds, hb_loader *L, cons
 {
     const float *x0, *xs, *x1;
     HB_TRY(hb_loader_get(L, s, &x0, &xs, &x1));
-    const size_t n = t->n;
+    const size_t n = t->n, first = (size_t)t->slab.x0 * ds->N * ds->N;
     float *z = t->dy;   /* the noise, before dy is needed */
     const uint32_t sub = (uint32_t)((uint64_t)key * (uint64_t)B + (uint64_t)s->j);
-    HB_TRY(hb_noise_field(t->cfg->seed, noise_stream, sub, t->meta.ic.noise_r, ds->N, t->slab.x0, t->slab.nx, z));
+    for (size_t c = 0; c < n; c++) {
+        double g[2];
+        hb_rng_normal2(t->cfg->seed, noise_stream, first + c, sub, g);
+        z[2 * c] = (float)g[0];
+        z[2 * c + 1] = (float)g[1];
+    }
     hb_interp_pair(&t->meta.ic, s->t, x0, xs, x1, z, t->in, t->target, n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(s->t, ds->boxes[s->box].info.theta, feat);
@@ -338,10 +342,6 @@ static hb_status setup(trainer *t)
     if (!hb_loss_weights_ok(cfg->loss_weight)) {
         return HB_ERR0(HB_EARG, "loss weight slopes %g, %g: expected finite and within [-5, 5]", cfg->loss_weight[0],
                        cfg->loss_weight[1]);
-    }
-    if (!hb_noise_r_ok(t->meta.ic.noise_r, t->ds.N)) {
-        return HB_ERR0(HB_EARG, "noise correlation radius %g cells: expected 0 or within (0, %g] with 2 ceil(3 r) + 1 "
-                       "<= %d, the boxes' grid", t->meta.ic.noise_r, HB_NOISE_MAX_R, t->ds.N);
     }
     hb_unet_config uc = {HB_NTARGET, cfg->width, 64, t->meta.ic.n_smooth};
     HB_TRY(hb_unet_init(&t->net, &uc, cfg->seed));
@@ -482,10 +482,10 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     if (rc == HB_OK) {
         char sm[64];
         hb_log0("train: network w=%d (%zu parameters), batch %d boxes of %d^3, %d groups of %d ranks (slabs of "
-                "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g, noise correlated over %g cells, "
-                "smoothed-DM channels %s", cfg->width, t.net.n_params, cfg->batch, t.ds.N, t.ngroups, t.G, t.slab.nx,
-                cfg->steps, cfg->adam.lr, t.meta.ic.sigma_c, t.meta.ic.noise_slope[0], t.meta.ic.noise_slope[1],
-                t.meta.ic.noise_r, hb_smooth_describe(&t.meta.ic, sm, sizeof sm));
+                "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g, smoothed-DM channels %s",
+                cfg->width, t.net.n_params, cfg->batch, t.ds.N, t.ngroups, t.G, t.slab.nx, cfg->steps, cfg->adam.lr,
+                t.meta.ic.sigma_c, t.meta.ic.noise_slope[0], t.meta.ic.noise_slope[1],
+                hb_smooth_describe(&t.meta.ic, sm, sizeof sm));
         rc = loop(&t);
     }
     trainer_free(&t);

@@ -9,11 +9,7 @@
  * scatters must match within 5%, and so must the heavy-tailed temperature's
  * linear mean, variance and 99th percentile (analytic, given the box's g);
  * with the sampler's diffusion changed after training (lambda = 0.5 from
- * t = 0.3) the conditional means and variances too. The interpolant's noise
- * fields (hb/noise.h): white ones are the per-cell draws, correlated ones
- * have unit variance, the Gaussian kernel's correlation, and the same values
- * however the box is cut into slabs; training and emulation with them are
- * rank-count independent like the white ones. */
+ * t = 0.3) the conditional means and variances too. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,7 +18,6 @@
 #include "hb/emulate.h"
 #include "hb/h5io.h"
 #include "hb/model.h"
-#include "hb/noise.h"
 #include "hb/rng.h"
 #include "hb/train.h"
 #include "hbtest.h"
@@ -350,82 +345,6 @@ START_TEST(loss_weights_slabs)
 }
 END_TEST
 
-/* The noise fields against what they should be: r = 0 the Philox draws of
- * each cell; r > 0 the same values for every cut of the box into slabs
- * (halos wrapping around the periodic box included), and over 16 draws of a
- * 32^3 box a unit variance, zero mean and, along each axis, neighbours at
- * distance d correlated as the continuous Gaussian's exp(-d^2 / (4 r^2))
- * (the sampled kernel differs from it by < 1e-3 for r >= 1). */
-START_TEST(noise_fields)
-{
-    enum { N = 32, DRAWS = 16 };
-    int rank;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    const size_t P = (size_t)N * N, n = P * N;
-    float *whole = malloc(2 * n * sizeof *whole), *part = malloc(2 * n * sizeof *part);
-    ck_assert_int_eq(hb_noise_field(9, HB_STREAM_TEST, 3, 0, N, 5, 7, part), HB_OK);
-    double worst = 0;
-    for (size_t c = 0; c < 7 * P; c++) {
-        double g[2];
-        hb_rng_normal2(9, HB_STREAM_TEST, 5 * P + c, 3, g);
-        worst = fmax(worst, fmax(fabs(part[2 * c] - (float)g[0]), fabs(part[2 * c + 1] - (float)g[1])));
-    }
-    ck_assert_double_eq(worst, 0);
-    const double radii[2] = {1.0, 1.5};
-    for (int ir = 0; ir < 2; ir++) {
-        const double r = radii[ir];
-        /* slabs: cuts at 0, 3, 4, 17, 31 and N (one of a single plane, one across the wrap) */
-        const int cut[] = {0, 3, 4, 17, 31, N};
-        ck_assert_int_eq(hb_noise_field(9, HB_STREAM_TEST, 0, r, N, 0, N, whole), HB_OK);
-        worst = 0;
-        for (int k = 0; k + 1 < (int)(sizeof cut / sizeof cut[0]); k++) {
-            ck_assert_int_eq(hb_noise_field(9, HB_STREAM_TEST, 0, r, N, cut[k], cut[k + 1] - cut[k], part), HB_OK);
-            for (size_t c = 0; c < 2 * (size_t)(cut[k + 1] - cut[k]) * P; c++)
-                worst = fmax(worst, fabs(part[c] - whole[2 * (size_t)cut[k] * P + c]));
-        }
-        ck_assert_double_eq(worst, 0);
-        double s1 = 0, s2 = 0, cor[3][3] = {{0}};
-        for (int draw = 0; draw < DRAWS; draw++) {
-            ck_assert_int_eq(hb_noise_field(11, HB_STREAM_TEST, (uint32_t)draw, r, N, 0, N, whole), HB_OK);
-            for (int x = 0; x < N; x++)
-                for (int y = 0; y < N; y++)
-                    for (int z = 0; z < N; z++)
-                        for (int ch = 0; ch < 2; ch++) {
-                            const double v = whole[2 * (((size_t)x * N + y) * N + z) + ch];
-                            s1 += v;
-                            s2 += v * v;
-                            for (int d = 1; d <= 3; d++) {
-                                cor[0][d - 1] += v * whole[2 * ((((size_t)x + d) % N * N + y) * N + z) + ch];
-                                cor[1][d - 1] += v * whole[2 * (((size_t)x * N + (y + d) % N) * N + z) + ch];
-                                cor[2][d - 1] += v * whole[2 * (((size_t)x * N + y) * N + (z + d) % N) + ch];
-                            }
-                        }
-        }
-        const double m = 2.0 * (double)n * DRAWS, var = s2 / m;
-        if (rank == 0) {
-            printf("noise r = %g cells: mean %+.4f, variance %.4f; correlation at d = 1, 2, 3 (x; y; z):", r, s1 / m,
-                   var);
-            for (int a = 0; a < 3; a++) printf(" %.3f %.3f %.3f;", cor[a][0] / m, cor[a][1] / m, cor[a][2] / m);
-            printf(" expected %.3f %.3f %.3f\n", exp(-1 / (4 * r * r)), exp(-4 / (4 * r * r)), exp(-9 / (4 * r * r)));
-        }
-        /* ~2^20 values in ~2^20 / (2 sqrt(pi) r)^3 independent blobs: variance's sd 0.01-0.02 */
-        ck_assert_double_eq_tol(s1 / m, 0, 0.03);
-        ck_assert_double_eq_tol(var, 1, 0.06);
-        for (int a = 0; a < 3; a++)
-            for (int d = 1; d <= 3; d++) ck_assert_double_eq_tol(cor[a][d - 1] / m, exp(-d * d / (4 * r * r)), 0.06);
-    }
-    /* the kernel must fit the box: 2 ceil(3 r) + 1 cells */
-    ck_assert_int_eq(hb_noise_r_ok(1.5, 11), 1);
-    ck_assert_int_eq(hb_noise_r_ok(1.5, 10), 0);
-    ck_assert_int_eq(hb_noise_r_ok(HB_NOISE_MAX_R * 1.01, 1000), 0);
-    ck_assert_int_eq(hb_noise_r_ok(-0.5, 1000), 0);
-    ck_assert_int_eq(hb_noise_r_ok(NAN, 1000), 0);
-    ck_assert_int_ne(hb_noise_field(1, HB_STREAM_TEST, 0, 1.5, 10, 0, 10, part), HB_OK);
-    free(whole);
-    free(part);
-}
-END_TEST
-
 /* Loop index 0: width 8 (SGEMM convolutions in AVX-512 builds); 1: width 16 (direct kernels). */
 #define LOOP_WIDTH (_i ? 16 : 8)
 
@@ -437,21 +356,18 @@ START_TEST(training_rank_count_independent)
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    /* width 16 with loss weights (normalised over each group's box) and noise correlated over a cell */
-    const double kappa[2] = {_i ? 0.5 : 0, _i ? -0.3 : 0}, noise_r = _i ? 1.0 : 0;
+    /* width 16 with loss weights: normalised over each group's box */
+    const double kappa[2] = {_i ? 0.5 : 0, _i ? -0.3 : 0};
     hb_train_config c = toy_train_config("solo.h5", 20, width);
     memcpy(c.loss_weight, kappa, sizeof kappa);
-    c.interp.noise_r = noise_r;
     if (rank == 0) ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_SELF), HB_OK);
     MPI_Barrier(MPI_COMM_WORLD);
     c = toy_train_config("all.h5", 20, width);
     memcpy(c.loss_weight, kappa, sizeof kappa);
-    c.interp.noise_r = noise_r;
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     /* data-parallel: every rank its own group, boxes of the batch shared out */
     c = toy_train_config("groups.h5", 20, width);
     memcpy(c.loss_weight, kappa, sizeof kappa);
-    c.interp.noise_r = noise_r;
     c.group = 1;
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     double d[4] = {0, 0, 0, 0};
@@ -460,9 +376,8 @@ START_TEST(training_rank_count_independent)
         d[1] = rel_diff_sets("solo.h5", "all.h5", "adam_v");
         d[2] = rel_diff_sets("solo.h5", "groups.h5", "weights");
         d[3] = rel_diff_sets("solo.h5", "groups.h5", "adam_v");
-        printf("training at width %d (loss weights %g,%g; noise radius %g) on %d ranks vs 1: |dw|/|w| = %.2e, "
-               "|dv|/|v| = %.2e after 20 steps; %d groups of 1 rank: %.2e, %.2e\n", width, kappa[0], kappa[1], noise_r,
-               size, d[0], d[1], size, d[2], d[3]);
+        printf("training at width %d (loss weights %g,%g) on %d ranks vs 1: |dw|/|w| = %.2e, |dv|/|v| = %.2e "
+               "after 20 steps; %d groups of 1 rank: %.2e, %.2e\n", width, kappa[0], kappa[1], size, d[0], d[1], size, d[2], d[3]);
     }
     MPI_Bcast(d, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     for (int i = 0; i < 4; i++) ck_assert_double_le(d[i], 1e-5);
@@ -472,7 +387,7 @@ END_TEST
 
 START_TEST(emulation_rank_count_independent)
 {
-    /* a 32^3 box: slabs of 12, 12 and 8 planes on 3 ranks; width 16 with noise correlated over a cell */
+    /* a 32^3 box: slabs of 12, 12 and 8 planes on 3 ranks */
     const int width = LOOP_WIDTH;
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -480,7 +395,6 @@ START_TEST(emulation_rank_count_independent)
     char **paths;
     int n = make_train_set(&paths);
     hb_train_config c = toy_train_config("emu_model.h5", 5, width);
-    c.interp.noise_r = _i ? 1.0 : 0;
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     const int N = 32;
     if (rank == 0) {
@@ -531,8 +445,8 @@ START_TEST(emulation_rank_count_independent)
             hb_h5_close(&f);
         }
         worst = hb_test_max(worst, fabs(mean[1] / mean[0] - 1));
-        printf("emulation at width %d (noise radius %g) on %d ranks vs 1: max relative difference %.2e (fields and the "
-               "gas mean before normalisation, %.6f vs %.6f)\n", width, _i ? 1.0 : 0, size, worst, mean[1], mean[0]);
+        printf("emulation at width %d on %d ranks vs 1: max relative difference %.2e (fields and the gas mean before "
+               "normalisation, %.6f vs %.6f)\n", width, size, worst, mean[1], mean[0]);
         free(a);
         free(b);
     }
@@ -550,7 +464,6 @@ static Suite *interp_suite(void)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (size == 2) tcase_add_test(tc, toy_conditional_distribution);   /* 9000 toy steps, ~5 min: once */
     tcase_add_test(tc, loss_weights_slabs);
-    tcase_add_test(tc, noise_fields);
     tcase_add_loop_test(tc, training_rank_count_independent, 0, 2);
     tcase_add_loop_test(tc, emulation_rank_count_independent, 0, 2);
     tcase_set_timeout(tc, 600);

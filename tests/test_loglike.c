@@ -165,7 +165,7 @@ static void sample_exact(gauss_toy *g, const hb_interp *ic, uint64_t first, int 
     float *x = malloc(2 * n * sizeof *x), *p = malloc(2 * n * sizeof *p), *b = malloc(2 * n * sizeof *b),
           *b2 = malloc(2 * n * sizeof *b2);
     for (size_t i = 0; i < n; i++) x[2 * i] = x[2 * i + 1] = g->x0[i];
-    hb_sampler s = {heun, steps, 5, ic, lambda, 0.5, g->x0, 0, NULL};
+    hb_sampler s = {heun, steps, 5, ic, lambda, 0.5, g->x0};
     for (int k = 0; k < steps; k++) ck_assert_int_eq(hb_sampler_step(&s, k, x, p, 0, n, first, gauss_drift, g, b, b2), HB_OK);
     double m[5] = {0};   /* count, sum and sum of squares of both channels' residuals */
     m[0] = (double)n;

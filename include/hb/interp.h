@@ -15,10 +15,6 @@
  * halos). The score surgery and the flow's divergence are unchanged by it
  * (eta scales as 1/g, sigma eta as 1); the end Gaussian of the likelihood
  * and the samplers' noise carry g.
- * With a noise radius noise_r > 0, z is correlated over a Gaussian of
- * noise_r cells (hb/noise.h), in training and in the samplers alike; the
- * score surgery is unchanged by it (the covariance cancels from the
- * probability-flow drift), the likelihood refuses such models.
  * The network sees (x_t, x0) (and, with n_smooth > 0, the DM smoothed over
  * each of n_smooth radii: hb/smooth.h) and features of t and the six parameters, normalised as in
  * SCIENCE.md 1.3 (hb/theta.h).
@@ -47,7 +43,6 @@ typedef struct hb_interp {
     double smooth_r[HB_SMOOTH_MAX_CH];   /* cells: their radii, each > 0 */
     double smooth_mean[HB_SMOOTH_MAX_CH];   /* their standardisation (log10, training set) */
     double smooth_std[HB_SMOOTH_MAX_CH];
-    double noise_r;                      /* cells: the correlation radius of z (hb/noise.h; 0: white) */
 } hb_interp;
 
 hb_interp hb_interp_default(void);

@@ -18,10 +18,7 @@
  * so f = b + sigma (1 - lambda^2) eta / (2 sqrt t). lambda = 0 is the
  * probability-flow ODE from t_switch on; the noise before t_switch (from
  * X(0) = x0, where the score is singular) spreads the samples. xi is drawn per (seed, step, global cell,
- * channel) from Philox, so a box does not depend on the rank count;
- * with the model's noise correlation radius (hb/noise.h) it is the
- * same white field convolved with a Gaussian, the planes of this rank
- * being whole planes of the N^3 box. The
+ * channel) from Philox, so a box does not depend on the rank count. The
  * drift is the caller's (the network, with whatever halo exchange it
  * needs): the sampler sees only this rank's cells. Not collective itself;
  * the drift callback may be. */
@@ -42,9 +39,6 @@ typedef struct hb_sampler {
     double          lambda;     /* diffusion g = lambda sigma from t_switch on (1: as trained) */
     double          t_switch;   /* > 0 */
     const float    *x0;         /* this rank's cells: the conditioning field (the score needs it) */
-    int             N;          /* the box's grid (for correlated noise) */
-    float          *xi;         /* 2 n_cells floats of scratch for the noise of a step; NULL: white noise
-                                   drawn cell by cell (only for ic->noise_r = 0) */
 } hb_sampler;
 
 /* The drift b(t, x) of `state` into out (this rank's cells, 2 channels). The

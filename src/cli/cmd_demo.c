@@ -17,7 +17,6 @@
 #include "hb/ic.h"
 #include "hb/mesh.h"
 #include "hb/mpiutil.h"
-#include "hb/noise.h"
 #include "hb/pk.h"
 #include "hb/emulate.h"
 #include "hb/simulate.h"
@@ -41,7 +40,7 @@ static const char *DEMO_USAGE =
     "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.25[,KV]   --dm-assignment cic|tsc (tsc)\n"
     "  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
     "  --dm-smooth 1,2 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
-    "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature; hydrobridge train --help)  --noise-r 0\n"
+    "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature; hydrobridge train --help)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
     "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
     "    the first two rows from row 64 on inside the range of the rows before it)\n"
@@ -205,7 +204,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"sampler", required_argument, 0, 'm'}, {"dm-assignment", required_argument, 0, 'a'},
         {"dm-floor", required_argument, 0, 'f'}, {"sigma-c", required_argument, 0, 'c'},
         {"noise-slope", required_argument, 0, 'n'}, {"dm-smooth", required_argument, 0, 'M'},
-        {"noise-r", required_argument, 0, 'Z'}, {"held", required_argument, 0, 'H'},
+        {"held", required_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     hb_interp sm = hb_interp_default();   /* checks --dm-smooth as training will read it (hb_smooth_set) */
@@ -233,7 +232,6 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &o->dm_floor)); break;
         case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &o->sigma_c)); break;
         case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, o->noise_slope)); break;
-        case 'Z': HB_TRY(hb_cli_double("--noise-r", optarg, &o->noise_r)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, o->dm_smooth, &o->n_dm_smooth)); break;
         case 'm':
             if (strcmp(optarg, "em") && strcmp(optarg, "heun")) return HB_ERR0(HB_EARG, "--sampler %s: expected em or heun", optarg);
@@ -252,11 +250,11 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         o->repaints > 64 || o->width < 1 ||
         !(o->lr > 0) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
         !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_loss_weights_ok(o->loss_weight) ||
-        !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth) || !hb_noise_r_ok(o->noise_r, (int)o->grid)) {
+        !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
                        "width, lr, sigma_c and DM floor, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, --dm-smooth 0 or up to 2 distinct radii "
-                       "within (0, 8], --noise-r 0 or within (0, 4] with 6 --noise-r + 1 <= --grid\n%s", DEMO_USAGE);
+                       "within (0, 8]\n%s", DEMO_USAGE);
     }
     return HB_OK;
 }

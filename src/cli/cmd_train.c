@@ -1,6 +1,5 @@
 /* hydrobridge train / emulate. */
 #include <cblas.h>
-#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -10,7 +9,6 @@
 #include "cli.h"
 #include "hb/emulate.h"
 #include "hb/mpiutil.h"
-#include "hb/noise.h"
 #include "hb/smooth.h"
 #include "hb/train.h"
 
@@ -30,12 +28,11 @@ static const char *TRAIN_USAGE =
     "  --loss-weight K[,KV]  voxel weights exp(K x0) of the loss where x0 >= 0 and exp(KV x0) where\n"
     "                     x0 < 0, x0 the standardised log DM (KV = K unless given; 0: uniform)\n"
     "  --noise-slope S[,S2]  each cell's noise scaled by exp(S clamp(x0, -3, 3)), S for gas, S2 for T (0)\n"
-    "  --noise-r R        the noise z correlated by a Gaussian of R cells (0: white; at most 4)\n"
     "  --dm-floor X       DM density floor before log10 (1e-3)\n"
     "  --dm-smooth R[,R2] input channels of log10 of the DM smoothed by a Gaussian of R (and R2) cells (0: none)\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
     "  --resume-changed   resume although the training files, their statistics or --sigma-c/--beta/--dm-floor/\n"
-    "                     --noise-slope/--noise-r/--dm-smooth differ from the checkpoint's (refused otherwise)\n"
+    "                     --noise-slope/--dm-smooth differ from the checkpoint's (refused otherwise)\n"
     "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n";
 
 /* The model file names none of the training or validation boxes. */
@@ -64,7 +61,6 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"resume-changed", no_argument, 0, 'X'},
         {"loss-weight", required_argument, 0, 'K'}, {"dm-floor", required_argument, 0, 'f'},
         {"noise-slope", required_argument, 0, 'N'}, {"dm-smooth", required_argument, 0, 'M'},
-        {"noise-r", required_argument, 0, 'Z'},
         {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
         {"diffusion-from", required_argument, 0, 'F'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -104,7 +100,6 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'K': HB_TRY(hb_cli_double_pair("--loss-weight", optarg, c.loss_weight)); break;
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &c.interp.floor[0])); break;
         case 'N': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, c.interp.noise_slope)); break;
-        case 'Z': HB_TRY(hb_cli_double("--noise-r", optarg, &c.interp.noise_r)); break;
         case 'M':
             HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm));
             smooth_ok = hb_smooth_set(&c.interp, nsm, smr);
@@ -118,11 +113,11 @@ hb_status hb_cmd_train(int argc, char **argv)
     if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
         !(c.adam.lr > 0) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
         !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope) ||
-        !hb_loss_weights_ok(c.loss_weight) || !smooth_ok || !hb_noise_r_ok(c.interp.noise_r, INT_MAX)) {
+        !hb_loss_weights_ok(c.loss_weight) || !smooth_ok) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
                        "--val-samples --lr and --dm-floor, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, --dm-smooth 0 or up to 2 distinct radii "
-                       "within (0, 8], 0 <= --noise-r <= 4");
+                       "within (0, 8]");
     }
     c.adam.total = c.steps;
     if (c.adam.warmup >= c.steps) c.adam.warmup = c.steps / 10;

@@ -16,7 +16,6 @@ typedef struct demo_opts {
     long   train_steps, batch, emu_steps, seeds, repaints, width, train_seed;
     double lr, ema, lambda, t_switch, loss_weight[2], dm_floor, sigma_c;
     double noise_slope[2];             /* gas, temperature (hb_interp) */
-    double noise_r;                    /* cells: the interpolant noise's correlation radius (hb/noise.h) */
     double dm_smooth[HB_SMOOTH_MAX_CH];   /* cells: the smoothed-DM channels' radii (hb/smooth.h) */
     int    n_dm_smooth;                /* how many (0, or a single radius 0: none) */
     int    heun, tsc;                  /* Heun sampler; TSC-painted DM */
