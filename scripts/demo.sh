@@ -11,10 +11,12 @@ mkdir -p "$OUT"
 echo "== running the demo on 2 ranks (output in $OUT, stopped after $LIMIT s)"
 rc=0
 timeout -k 10 "$LIMIT" mpirun -np 2 "$HB_ROOT/build/hydrobridge" demo --out "$OUT" "$@" || rc=$?
-if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+if [ "$rc" -eq 124 ]; then
     echo "demo.sh: the demo did not finish within $LIMIT s and was stopped; what it had written is in $OUT" \
          "(allow more with HB_DEMO_TIMEOUT=seconds)" >&2
     exit 124
+elif [ "$rc" -eq 137 ]; then   # timeout's KILL 10 s after the limit, or the system's
+    echo "demo.sh: the demo was killed (SIGKILL: the time limit of $LIMIT s, or out of memory)" >&2
 fi
 [ "$rc" -eq 0 ] || exit "$rc"
 if /usr/bin/python3 -c "import matplotlib, h5py" 2> /dev/null; then
