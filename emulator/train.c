@@ -113,11 +113,10 @@ static hb_status write_checkpoint(trainer *t)
 /* FNV-1a (64 bit) of the base names of the training files, in order. */
 static void data_hash(char **paths, int n, char out[20])
 {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = HB_FNV_START;
     for (int i = 0; i < n; i++) {
         const char *b = strrchr(paths[i], '/');
-        for (const char *c = b ? b + 1 : paths[i]; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
-        h = (h ^ 0xff) * 1099511628211ull;   /* separator */
+        h = hb_fnv1a(hb_fnv1a(h, b ? b + 1 : paths[i]), "\xff");   /* the name, then a separator */
     }
     snprintf(out, 20, "%016llx", (unsigned long long)h);
 }

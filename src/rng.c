@@ -36,3 +36,9 @@ void hb_rng_normal2(uint64_t seed, uint32_t stream, uint64_t index, uint32_t sub
     out[0] = rad * cos(ang);
     out[1] = rad * sin(ang);
 }
+
+uint64_t hb_fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}

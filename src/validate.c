@@ -412,9 +412,18 @@ static void add_curves(totals *T, const vctx *v, const fileres *res, int nr, int
     }
 }
 
+/* A held-out box's name: its truth's file name without directory and .h5. */
+static void box_name(const char *truth, char *out, size_t cap)
+{
+    const char *slash = strrchr(truth, '/'), *base = slash ? slash + 1 : truth;
+    size_t len = strlen(base);
+    if (len > 3 && strcmp(base + len - 3, ".h5") == 0) len -= 3;
+    snprintf(out, cap, "%.*s", (int)(len < cap ? len : cap - 1), base);
+}
+
 /* Figures of group g: the emulator's, the floor's (repaints as samples
  * against the truth alone), and the null splits. */
-static void group_figures(totals *T, const vctx *v, const fileres *res, const hb_val_group *g, int gi, double wgt)
+static void group_figures(totals *T, const vctx *v, const fileres *res, const hb_val_group *g, double wgt)
 {
     const int nr = g->n_repaints, ns = g->n_samples;
     int *idx = malloc((size_t)(1 + nr + ns) * sizeof *idx), *smp = idx + 1 + nr, *tru = idx;
@@ -427,14 +436,18 @@ static void group_figures(totals *T, const vctx *v, const fileres *res, const hb
         add_figures(&T->floor, &F, wgt);
     }
     /* the null: k = min(ns, nr - 1) repaints as pseudo-samples, the truth and
-     * the rest as truths; splits drawn with Philox keyed by (group, split) */
+     * the rest as truths; splits drawn with Philox keyed by (box name, split),
+     * so a box's splits do not depend on its place in the list */
     const int k = ns < nr - 1 ? ns : nr - 1;
+    char name[HB_VAL_NAME];
+    box_name(g->truth, name, sizeof name);
+    const uint64_t key = hb_fnv1a(HB_FNV_START, name);
     int *perm = malloc((size_t)(nr + 1) * sizeof *perm), *tr = malloc((size_t)(nr + 1) * sizeof *tr);
     for (int q = 0; q < HB_VAL_NSPLIT && k >= 1; q++) {
         for (int i = 0; i < nr; i++) perm[i] = 1 + i;
         for (int i = nr - 1; i > 0; i--) {   /* Fisher-Yates */
             double u[2];
-            hb_rng_uniform2(4242, HB_STREAM_TEST + 1, (uint64_t)gi * 1000003u + (uint64_t)q, (uint32_t)i, u);
+            hb_rng_uniform2(key, HB_STREAM_TEST + 1, (uint64_t)q, (uint32_t)i, u);
             int j = (int)(u[0] * (i + 1)), t = perm[i];
             perm[i] = perm[j];
             perm[j] = t;
@@ -787,13 +800,13 @@ static void totals_free(totals *T)
     free(T->null);
 }
 
-/* Group gi's figures (weight 1) into Tg, whose null array the caller frees. */
-static hb_status box_figures(const vctx *v, const fileres *res, const hb_val_group *g, int gi, totals *Tg)
+/* Group g's figures (weight 1) into Tg, whose null array the caller frees. */
+static hb_status box_figures(const vctx *v, const fileres *res, const hb_val_group *g, totals *Tg)
 {
     memset(Tg, 0, sizeof *Tg);
     Tg->null = calloc(HB_VAL_NSPLIT, sizeof *Tg->null);
     if (!Tg->null) return HB_ERR(HB_ENOMEM, "null splits of %s", g->truth);
-    group_figures(Tg, v, res, g, gi, 1.0);
+    group_figures(Tg, v, res, g, 1.0);
     return HB_OK;
 }
 
@@ -825,10 +838,7 @@ static hb_status box_goals(const totals *Tg, const hb_val_group *g, const int pr
         box->null_expected += sb->null_goal_rate[i];
     }
     box->null_all_rate = sb->null_splits ? (double)sb->null_all_met / sb->null_splits : NAN;
-    const char *slash = strrchr(g->truth, '/'), *base = slash ? slash + 1 : g->truth;
-    size_t len = strlen(base);
-    if (len > 3 && strcmp(base + len - 3, ".h5") == 0) len -= 3;
-    snprintf(box->name, sizeof box->name, "%.*s", (int)(len < sizeof box->name ? len : sizeof box->name - 1), base);
+    box_name(g->truth, box->name, sizeof box->name);
     free(sb);
     return HB_OK;
 }
@@ -871,7 +881,7 @@ hb_status hb_validate(const hb_val_group *g, int ng, const char *out, hb_val_sum
         }
         if (rc == HB_OK) {
             totals Tg;   /* the group's figures: pooled with weight 1/ng, and scored alone */
-            rc = box_figures(&v, res, &g[gi], gi, &Tg);
+            rc = box_figures(&v, res, &g[gi], &Tg);
             if (rc == HB_OK) {
                 fold_figures(&T, &Tg, 1.0 / ng);
                 add_curves(&T, &v, res, g[gi].n_repaints, g[gi].n_samples, 1.0 / ng);

@@ -16,6 +16,7 @@
 #include "hb/ic.h"
 #include "hb/mock.h"
 #include "hb/pk.h"
+#include "hb/rng.h"
 #include "hb/theta.h"
 #include "hb/validate.h"
 #include "hbtest.h"
@@ -331,8 +332,9 @@ START_TEST(null_goal_rates)
 END_TEST
 
 /* Each box's goals alone: with one box they are the report's own; in a
- * report of two boxes the first box's equal that box validated alone (the
- * same null splits), whichever box comes second. */
+ * report of two boxes each box's equal that box validated alone (the same
+ * null splits, keyed by the box's name), in either order, and the pooled
+ * goals do not depend on the order. */
 static void box_of(const hb_val_summary *s, hb_val_box *b)
 {
     hb_val_goal goals[HB_VAL_MAXGOAL];
@@ -384,7 +386,16 @@ START_TEST(per_box_goals)
         box_of(&s[k], &direct);
         same_box(&s[k].box[0], &direct);
         same_box(&s[2 + k].box[0], &s[k].box[0]);
+        same_box(&s[3 - k].box[1], &s[k].box[0]);   /* ab: b second; ba: a second */
         ck_assert_int_eq(s[2 + k].n_boxes, 2);
+    }
+    hb_val_goal gab[HB_VAL_MAXGOAL], gba[HB_VAL_MAXGOAL];
+    const int nab = hb_val_goals(&s[2], gab, HB_VAL_MAXGOAL);
+    ck_assert_int_eq(hb_val_goals(&s[3], gba, HB_VAL_MAXGOAL), nab);
+    for (int i = 0; i < nab; i++) {
+        ck_assert_int_eq(gab[i].met, gba[i].met);
+        ck_assert_double_eq_tol(gab[i].null, gba[i].null, 1e-12 * (1 + fabs(gab[i].null)));
+        ck_assert_double_eq(s[2].null_goal_rate[i], s[3].null_goal_rate[i]);
     }
     ck_assert_str_eq(s[2].box[0].name, "pa0");
     ck_assert_str_eq(s[2].box[1].name, "pb0");
@@ -430,6 +441,17 @@ START_TEST(mismatched_boxes)
 }
 END_TEST
 
+/* The null splits' key: FNV-1a 64 against its published test vectors
+ * (Fowler, Noll, Vo; the reference's test suite). */
+START_TEST(name_keys)
+{
+    ck_assert_uint_eq(hb_fnv1a(HB_FNV_START, ""), 0xcbf29ce484222325ull);
+    ck_assert_uint_eq(hb_fnv1a(HB_FNV_START, "a"), 0xaf63dc4c8601ec8cull);
+    ck_assert_uint_eq(hb_fnv1a(HB_FNV_START, "foobar"), 0x85944171f73967e8ull);
+    ck_assert_uint_eq(hb_fnv1a(hb_fnv1a(HB_FNV_START, "foo"), "bar"), 0x85944171f73967e8ull);   /* continued */
+}
+END_TEST
+
 static Suite *validate_suite(void)
 {
     Suite *s = suite_create("validate");
@@ -440,6 +462,7 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, null_goal_rates);
     tcase_add_test(tc, per_box_goals);
     tcase_add_test(tc, mismatched_boxes);
+    tcase_add_test(tc, name_keys);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return s;

@@ -28,5 +28,10 @@ void hb_rng_u32x4(uint64_t seed, uint32_t stream, uint64_t index, uint32_t sub, 
 void hb_rng_uniform2(uint64_t seed, uint32_t stream, uint64_t index, uint32_t sub, double out[2]);
 /* Two independent standard normals (Box-Muller on uniform2). */
 void hb_rng_normal2(uint64_t seed, uint32_t stream, uint64_t index, uint32_t sub, double out[2]);
+/* FNV-1a (64 bit) of the bytes of s continuing from h (start: HB_FNV_START):
+ * a key that follows a named object (a box, a list of files) instead of its
+ * position in a list. */
+#define HB_FNV_START 14695981039346656037ull   /* the FNV-1a 64-bit offset basis */
+uint64_t hb_fnv1a(uint64_t h, const char *s);
 
 #endif

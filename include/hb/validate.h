@@ -23,7 +23,8 @@
  * 99.9th percentiles of gas density and temperature (ensemble means).
  * The null: the same figures with repaints standing in for the samples, over
  * HB_VAL_NSPLIT random splits of the repaints (k of them as pseudo-samples,
- * the truth and the others as truths); its 90th percentile (10th for r) is
+ * the truth and the others as truths; drawn from the box's name, so a box
+ * scores the same alone or anywhere in a list); its 90th percentile (10th for r) is
  * what a perfect emulator scores in 90% of draws. A goal is met when the
  * figure is within its threshold or no worse than the null. Each split is
  * also scored against the goals as if it were the emulator: how often a
@@ -47,6 +48,7 @@
 #define HB_VAL_NSPLIT 40   /* random splits of the repaints for the null */
 #define HB_VAL_MAXGOAL 16  /* room for the goals of hb_val_goals */
 #define HB_VAL_MAXBOX 256  /* held-out boxes scored one by one (the rest only pooled) */
+#define HB_VAL_NAME 48     /* room for a box's name (its truth's file name) */
 
 typedef struct hb_val_group {
     const char  *truth;
@@ -63,7 +65,7 @@ typedef struct hb_val_band {
 
 /* One held-out box's goals, scored on that box alone (its own null). */
 typedef struct hb_val_box {
-    char   name[48];        /* the truth's file name without directory and .h5 */
+    char   name[HB_VAL_NAME];   /* the truth's file name without directory and .h5 */
     int    met, n_goals;
     double null_expected;   /* the null's expected count: the sum of its goal rates (NaN without a null) */
     double null_all_rate;   /* how often the null meets all of them (NaN without a null) */
