@@ -3,7 +3,8 @@
 # non-empty PNGs; the scatter diagnostic gives the truths' own scatter (no
 # bias, residual power ratio 1) when the truths stand in for the samples,
 # reads the samples' normalisation, and its r2 table is exact on fields made
-# to be explained (halved logs, a power of the local or smoothed DM). Exit 77 (skipped)
+# to be explained (halved logs, a power of the local or smoothed DM); the run-to-run table is exact on
+# runs made to agree or to oppose. Exit 77 (skipped)
 # without matplotlib/h5py.
 set -u
 HB=$1
@@ -77,8 +78,26 @@ awk '/^# gas_density: r2/ { on = 1 } /^# gas_temperature: r2/ { on = 0 }
 grep -q "dm-floor expects a number > 0" e.txt || { echo "FAIL: scatter_by_dm.py --dm-floor -1"; cat e.txt; fail=1; }
 grep -q "^# normalisation shift .*: n/a +0.3010$" sc2.txt \
     || { echo "FAIL: scatter_by_dm.py normalisation shifts"; cat sc2.txt; fail=1; }
+# frozen_by_run.py: a run repeated correlates with itself (1); runs with the truths' logs halved and doubled err by
+# -1/2 and +1 of the truths' mean (correlation -1; the runs' mean errs by 1/4, a third of one run's 3/4)
+for b in 00 03; do
+    cp toy/box$b.h5 toy/dbl$b.h5
+    /usr/bin/python3 -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+')
+for k in ('gas_density', 'gas_temperature'): f['fields/' + k][...] = f['fields/' + k][...].astype('f8') ** 2" toy/dbl$b.h5
+done
+/usr/bin/python3 "$SRC/scripts/frozen_by_run.py" --truth toy/box00.h5 --repaints toy/box03.h5 \
+    --run toy/half00.h5 toy/half03.h5 --run toy/half00.h5 toy/half03.h5 > fr1.txt || fail=1
+awk '!/^#/ && NF == 9 { n++; if ($6 != "1.000" || $3 != $5) bad++ } END { exit !(n == 8 && !bad) }' fr1.txt \
+    || { echo "FAIL: frozen_by_run.py on a run repeated"; cat fr1.txt; fail=1; }
+/usr/bin/python3 "$SRC/scripts/frozen_by_run.py" --truth toy/box00.h5 --repaints toy/box03.h5 \
+    --run toy/half00.h5 toy/half03.h5 --run toy/dbl00.h5 toy/dbl03.h5 > fr2.txt || fail=1
+awk '!/^#/ && NF == 9 { n++; if ($6 != "-1.000" || ($5 / $3 - 1 / 3) ^ 2 > 4e-4) bad++ } END { exit !(n == 8 && !bad) }' \
+    fr2.txt || { echo "FAIL: frozen_by_run.py on opposite runs"; cat fr2.txt; fail=1; }
+/usr/bin/python3 "$SRC/scripts/frozen_by_run.py" --truth toy/box00.h5 --run toy/half00.h5 toy/half03.h5 \
+    > /dev/null 2> e2.txt && fail=1
+grep -q "expected one --truth, at least one repaint" e2.txt || { echo "FAIL: frozen_by_run.py refusal"; cat e2.txt; fail=1; }
 for f in pk.png slices.png pk_text.png; do
     [ -s $f ] && [ "$(head -c 4 $f | tail -c 3)" = PNG ] || { echo "FAIL: $f is not a PNG"; fail=1; }
 done
-[ $fail = 0 ] && echo "ok: three non-empty PNGs, the scatter table"
+[ $fail = 0 ] && echo "ok: three non-empty PNGs, the scatter and frozen-error tables"
 exit $fail
