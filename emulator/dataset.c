@@ -277,7 +277,7 @@ static hb_status smooth_stats(const hb_dataset *ds, const hb_slab *slab, const h
     float *sout = malloc(NN * N * sizeof *sout);   /* this round's box smoothed by one radius */
     hb_smoother sm[HB_SMOOTH_MAX_CH] = {{0}};
     hb_status rc = !counts || !displs || !full || !own || !sout ? HB_ERR(HB_ENOMEM, "smoothing %d^3 boxes", N) : HB_OK;
-    for (int j = 0; j < S && rc == HB_OK; j++) rc = hb_smoother_init(&sm[j], N, ic->smooth_r[j]);
+    for (int j = 0; j < S && rc == HB_OK; j++) rc = hb_smoother_init(&sm[j], N, ic->smooth_r[j], ic->smooth_thr[j]);
     rc = hb_mpi_agree(comm, rc);
     for (int q = 0; q < P && rc == HB_OK; q++) {   /* every rank's planes, from the slab's tables */
         counts[q] = (int)((size_t)slab->rank_nx[q] * NN);
@@ -571,7 +571,7 @@ hb_status hb_loader_init(hb_loader *L, const hb_dataset *ds, const hb_slab *slab
         return HB_ERR(HB_ENOMEM, "sample buffers (%zu cells)", L->n);
     }
     for (int j = 0; j < S; j++) {
-        hb_status rc = hb_smoother_init(&L->sm[j], ds->N, ic->smooth_r[j]);
+        hb_status rc = hb_smoother_init(&L->sm[j], ds->N, ic->smooth_r[j], ic->smooth_thr[j]);
         if (rc != HB_OK) {
             hb_loader_free(L);
             return HB_ERR(rc, "the loader's smoothing");

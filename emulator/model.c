@@ -102,8 +102,13 @@ static hb_status write_meta(hb_h5 *f, const hb_model_meta *m)
             sm[3 * j + 2] = m->ic.smooth_std[j];
         }
         HB_TRY(hb_h5_write_array(f, "/interp/dm_smooth", sm, 3 * m->ic.n_smooth));
-        HB_TRY(hb_h5_attr_write_string(f, "/interp", "dm_smooth_is", "per input channel (the 4th, 5th): radius "
+        HB_TRY(hb_h5_attr_write_string(f, "/interp", "dm_smooth_is", "per input channel (the 4th, 5th, ...): radius "
                                        "[cells], mean and std of log10 of the Gaussian-smoothed DM floored at 1e-3"));
+        int halo = 0;
+        for (int j = 0; j < m->ic.n_smooth; j++) halo |= m->ic.smooth_thr[j] > 0;
+        if (halo) {   /* absent: every channel smooths the DM itself */
+            HB_TRY(hb_h5_write_array(f, "/interp/dm_smooth_threshold", m->ic.smooth_thr, m->ic.n_smooth));
+        }
     }
     return hb_h5_attr_write_string(f, "/interp", "channels",
                                    "log10 dm_density, log10 gas_density, log10 gas_temperature");
@@ -167,14 +172,25 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
             r[j] = sm[3 * j];
             ok = isfinite(sm[3 * j + 1]) && sm[3 * j + 2] > 0 && isfinite(sm[3 * j + 2]);
         }
-        if (!ok || !hb_smooth_radii_ok(S, r)) {
+        double thr[HB_SMOOTH_MAX_CH] = {0};
+        long nt = S;
+        if (ok && hb_h5_exists(f, "/interp/dm_smooth_threshold")) {
+            HB_TRY(hb_h5_read_array(f, "/interp/dm_smooth_threshold", thr, HB_SMOOTH_MAX_CH, &nt));
+        }
+        if (nt != S) {
+            return HB_ERR0(HB_EIO, "%s: /interp/dm_smooth_threshold holds %ld values, expected one per smoothed-DM "
+                           "channel (%d)", f->path, nt, S);
+        }
+        if (!ok || !hb_smooth_channels_ok(S, r, thr)) {
             return HB_ERR0(HB_EIO, "%s: /interp/dm_smooth holds %ld values (%g, %g, %g ...), expected (radius, mean, "
-                           "std) for each of 1 to %d channels: distinct radii within (0, %g] cells, a finite mean "
-                           "and a positive std", f->path, n, sm[0], sm[1], sm[2], HB_SMOOTH_MAX_CH, HB_SMOOTH_MAX_R);
+                           "std) for each of 1 to %d channels: radii within (0, %g] cells, distinct with their "
+                           "thresholds (%g ...; within [0, %g]), a finite mean and a positive std", f->path, n, sm[0],
+                           sm[1], sm[2], HB_SMOOTH_MAX_CH, HB_SMOOTH_MAX_R, thr[0], HB_SMOOTH_MAX_THR);
         }
         ic->n_smooth = S;
         for (int j = 0; j < S; j++) {
             ic->smooth_r[j] = sm[3 * j];
+            ic->smooth_thr[j] = thr[j];
             ic->smooth_mean[j] = sm[3 * j + 1];
             ic->smooth_std[j] = sm[3 * j + 2];
         }

@@ -9,13 +9,17 @@
 #include "hb/box.h"
 #include "hb/mpiutil.h"
 
-hb_status hb_smoother_init(hb_smoother *s, int N, double r)
+hb_status hb_smoother_init(hb_smoother *s, int N, double r, double thr)
 {
     memset(s, 0, sizeof *s);
-    if (N < 1 || !(r > 0)) return HB_ERR0(HB_EARG, "smoothing a %d^3 box by %g cells: expected N >= 1 and r > 0", N, r);
+    if (N < 1 || !(r > 0) || !(thr >= 0)) {
+        return HB_ERR0(HB_EARG, "smoothing a %d^3 box by %g cells above %g: expected N >= 1, r > 0 and a threshold >= 0",
+                       N, r, thr);
+    }
     const size_t n = (size_t)N * N * N, nc = (size_t)N * N * (size_t)(N / 2 + 1);
     s->N = N;
     s->r = r;
+    s->thr = (float)thr;
     s->real = fftwf_alloc_real(n);
     s->cplx = fftwf_alloc_complex(nc);
     s->kernel = malloc(nc * sizeof *s->kernel);
@@ -56,7 +60,11 @@ void hb_smoother_free(hb_smoother *s)
 void hb_smoother_apply(hb_smoother *s, const float *in, float *out)
 {
     const size_t n = (size_t)s->N * s->N * s->N, nc = (size_t)s->N * s->N * (size_t)(s->N / 2 + 1);
-    memcpy(s->real, in, n * sizeof *in);
+    if (s->thr > 0) {
+        for (size_t i = 0; i < n; i++) s->real[i] = in[i] > s->thr ? in[i] - s->thr : 0.0f;
+    } else {
+        memcpy(s->real, in, n * sizeof *in);
+    }
     fftwf_execute(s->fwd);
     for (size_t i = 0; i < nc; i++) {
         s->cplx[i][0] *= s->kernel[i];
@@ -68,23 +76,35 @@ void hb_smoother_apply(hb_smoother *s, const float *in, float *out)
 
 int hb_smooth_radius_ok(double r) { return r == 0 || (r > 0 && r <= HB_SMOOTH_MAX_R); }
 
-int hb_smooth_radii_ok(int n, const double *r)
+int hb_smooth_channels_ok(int n, const double *r, const double *thr)
 {
     if (n < 0 || n > HB_SMOOTH_MAX_CH) return 0;
     for (int j = 0; j < n; j++) {
-        if (!(r[j] > 0) || !hb_smooth_radius_ok(r[j])) return 0;
+        const double tj = thr ? thr[j] : 0;
+        if (!(r[j] > 0) || !hb_smooth_radius_ok(r[j]) || !(tj >= 0 && tj <= HB_SMOOTH_MAX_THR)) return 0;
         for (int i = 0; i < j; i++)
-            if (r[i] == r[j]) return 0;
+            if (r[i] == r[j] && (thr ? thr[i] : 0) == tj) return 0;
     }
     return 1;
 }
 
-int hb_smooth_set(hb_interp *ic, int n, const double *r)
+int hb_smooth_set(hb_interp *ic, int n, const double *r, const double *halo)
 {
     if (n == 1 && r[0] == 0) n = 0;
-    if (!hb_smooth_radii_ok(n, r)) return 0;
+    if (n < 0 || n + (halo != NULL) > HB_SMOOTH_MAX_CH) return 0;
+    double rr[HB_SMOOTH_MAX_CH], tt[HB_SMOOTH_MAX_CH] = {0};
+    for (int j = 0; j < n; j++) rr[j] = r[j];
+    if (halo) {
+        tt[n] = halo[0];
+        rr[n++] = halo[1];
+        if (!(tt[n - 1] > 0)) return 0;   /* a halo channel has a threshold */
+    }
+    if (!hb_smooth_channels_ok(n, rr, tt)) return 0;
     ic->n_smooth = n;
-    for (int j = 0; j < n; j++) ic->smooth_r[j] = r[j];
+    for (int j = 0; j < n; j++) {
+        ic->smooth_r[j] = rr[j];
+        ic->smooth_thr[j] = tt[j];
+    }
     return 1;
 }
 
@@ -92,8 +112,11 @@ const char *hb_smooth_describe(const hb_interp *ic, char *buf, size_t size)
 {
     size_t len = (size_t)snprintf(buf, size, "%s", ic->n_smooth ? "" : "none");
     for (int j = 0; j < ic->n_smooth && len < size; j++) {
-        len += (size_t)snprintf(buf + len, size - len, "%s%g%s", j ? ", " : "", ic->smooth_r[j],
-                                j == ic->n_smooth - 1 ? " cells" : "");
+        const int last = j == ic->n_smooth - 1, unit = last || ic->smooth_thr[j] > 0 || ic->smooth_thr[j + 1] > 0;
+        len += (size_t)snprintf(buf + len, size - len, "%s%g%s", j ? ", " : "", ic->smooth_r[j], unit ? " cells" : "");
+        if (len < size && ic->smooth_thr[j] > 0) {
+            len += (size_t)snprintf(buf + len, size - len, " of the DM above %g", ic->smooth_thr[j]);
+        }
     }
     return buf;
 }
@@ -113,7 +136,7 @@ hb_status hb_smooth_read(const hb_interp *ic, hb_h5 *f, int N, long x0, long nx,
     if (rc == HB_OK) rc = hb_box_read_field(f, HB_FIELD_DM, N, 0, N, full, (size_t)N, HB_VALUES_DENSITY);
     for (size_t j = 0; j < S && rc == HB_OK; j++) {
         hb_smoother sm;
-        rc = hb_smoother_init(&sm, N, ic->smooth_r[j]);
+        rc = hb_smoother_init(&sm, N, ic->smooth_r[j], ic->smooth_thr[j]);
         if (rc != HB_OK) break;
         hb_smoother_apply(&sm, full, out);
         hb_smoother_free(&sm);

@@ -136,8 +136,9 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
         a->noise_slope[1] != b->noise_slope[1]) {
         what = "the interpolant (--sigma-c, --beta, --noise-slope)";
     }
-    else if (a->n_smooth != b->n_smooth || memcmp(a->smooth_r, b->smooth_r, (size_t)b->n_smooth * sizeof *b->smooth_r)) {
-        what = "the smoothed-DM channel (--dm-smooth)";
+    else if (a->n_smooth != b->n_smooth || memcmp(a->smooth_r, b->smooth_r, (size_t)b->n_smooth * sizeof *b->smooth_r) ||
+             memcmp(a->smooth_thr, b->smooth_thr, (size_t)b->n_smooth * sizeof *b->smooth_thr)) {
+        what = "the set of smoothed-DM channels (--dm-smooth, --dm-halo)";
     }
     else if (a->floor[0] != b->floor[0]) what = "the DM floor (--dm-floor)";
     else if (strcmp(hash, t->data_hash) != 0) what = "the list of training files";
@@ -303,10 +304,11 @@ static hb_status make_groups(trainer *t, int N)
 static hb_status load_data(trainer *t, char **data, int n_data, char **val, int n_val)
 {
     const hb_train_config *cfg = t->cfg;
-    if (!hb_smooth_radii_ok(cfg->interp.n_smooth, cfg->interp.smooth_r)) {
-        return HB_ERR0(HB_EARG, "--dm-smooth: %d radii (%g ...): expected none or up to %d distinct radii within "
-                       "(0, %g] cells", cfg->interp.n_smooth, cfg->interp.smooth_r[0], HB_SMOOTH_MAX_CH,
-                       HB_SMOOTH_MAX_R);
+    if (!hb_smooth_channels_ok(cfg->interp.n_smooth, cfg->interp.smooth_r, cfg->interp.smooth_thr)) {
+        return HB_ERR0(HB_EARG, "--dm-smooth/--dm-halo: %d channels (%g cells above %g ...): expected none or up to %d "
+                       "distinct channels, radii within (0, %g] cells, thresholds within [0, %g]", cfg->interp.n_smooth,
+                       cfg->interp.smooth_r[0], cfg->interp.smooth_thr[0], HB_SMOOTH_MAX_CH, HB_SMOOTH_MAX_R,
+                       HB_SMOOTH_MAX_THR);
     }
     double t_load = hb_now();
     HB_TRY(hb_dataset_open(&t->ds, data, n_data, t->comm));

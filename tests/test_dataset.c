@@ -224,7 +224,7 @@ START_TEST(smoothed_dm_channel)
     for (int i = 0; i < 512; i++) f[i] = (float)pow(10.0, sin(1.7 * i) + 0.3 * cos(0.31 * i * i));
     f[77] = 0;
     hb_smoother sm;
-    ck_assert_int_eq(hb_smoother_init(&sm, n, 1.5), HB_OK);
+    ck_assert_int_eq(hb_smoother_init(&sm, n, 1.5, 0), HB_OK);
     hb_smoother_apply(&sm, f, g);
     smooth_direct(f, n, 1.5, d);
     for (int i = 0; i < 512; i++) {
@@ -235,27 +235,56 @@ START_TEST(smoothed_dm_channel)
     ck_assert_msg(worst < 1e-5, "smoothed field off the direct sum by %g (relative)", worst);
     ck_assert_double_eq_tol(mean_g, mean_f, 1e-5 * mean_f);   /* k = 0 untouched */
     hb_smoother_free(&sm);
+    /* with a threshold: the direct sum of max(f - 2, 0), in place (out = in) */
+    float *above = malloc(512 * sizeof *above);
+    double peak = 0;
+    for (int i = 0; i < 512; i++) above[i] = f[i] > 2 ? f[i] - 2 : 0;
+    smooth_direct(above, n, 1.5, d);
+    for (int i = 0; i < 512; i++) peak = hb_test_max(peak, d[i]);
+    memcpy(g, f, 512 * sizeof *g);
+    ck_assert_int_eq(hb_smoother_init(&sm, n, 1.5, 2), HB_OK);
+    hb_smoother_apply(&sm, g, g);
+    worst = 0;
+    for (int i = 0; i < 512; i++) worst = hb_test_max(worst, fabs(g[i] - d[i]) / peak);
+    ck_assert_msg(worst < 1e-5, "smoothed DM above 2 off the direct sum by %g (of its peak)", worst);
+    ck_assert_msg(peak > 0.1, "the test's field barely exceeds its threshold (peak %g)", peak);
+    hb_smoother_free(&sm);
+    ck_assert_int_ne(hb_smoother_init(&sm, n, 1.5, -1), HB_OK);
+    free(above);
     free(f);
     free(g);
     free(d);
     ck_assert(hb_smooth_radius_ok(0) && hb_smooth_radius_ok(2) && !hb_smooth_radius_ok(-1) &&
               !hb_smooth_radius_ok(9) && !hb_smooth_radius_ok(NAN));
 
-    ck_assert(hb_smooth_radii_ok(0, NULL) && hb_smooth_radii_ok(2, (double[]){1, 2}) &&
-              !hb_smooth_radii_ok(2, (double[]){2, 2}) && !hb_smooth_radii_ok(2, (double[]){0, 2}) &&
-              !hb_smooth_radii_ok(HB_SMOOTH_MAX_CH + 1, (double[]){1, 2, 3}));
+    ck_assert(hb_smooth_channels_ok(0, NULL, NULL) && hb_smooth_channels_ok(2, (double[]){1, 2}, NULL) &&
+              !hb_smooth_channels_ok(2, (double[]){2, 2}, NULL) && !hb_smooth_channels_ok(2, (double[]){0, 2}, NULL) &&
+              hb_smooth_channels_ok(2, (double[]){2, 2}, (double[]){0, 3}) &&
+              !hb_smooth_channels_ok(2, (double[]){2, 2}, (double[]){3, 3}) &&
+              !hb_smooth_channels_ok(1, (double[]){2}, (double[]){-1}) &&
+              !hb_smooth_channels_ok(1, (double[]){2}, (double[]){NAN}) &&
+              !hb_smooth_channels_ok(HB_SMOOTH_MAX_CH + 1, (double[]){1, 2, 3, 4}, NULL));
+    {   /* the command lines' rule: a halo channel needs a threshold > 0 and room */
+        hb_interp c = hb_interp_default();
+        ck_assert(hb_smooth_set(&c, 1, (double[]){0}, (double[]){3, 1.5}) && c.n_smooth == 1 &&
+                  c.smooth_thr[0] == 3 && c.smooth_r[0] == 1.5);
+        ck_assert(!hb_smooth_set(&c, 1, (double[]){2}, (double[]){0, 1.5}) && c.n_smooth == 1);
+        ck_assert(!hb_smooth_set(&c, 3, (double[]){1, 2, 4}, (double[]){3, 1.5}) && c.n_smooth == 1);
+        ck_assert(hb_smooth_set(&c, 2, (double[]){1, 2}, NULL) && c.n_smooth == 2 && c.smooth_thr[0] == 0 &&
+                  c.smooth_thr[1] == 0);
+    }
 
-    /* the loader's two channels (radii 0.75 and 1.25): each the transform of the directly smoothed box;
-     * their statistics */
-    enum { S = 2 };
-    const double radii[S] = {0.75, 1.25};
+    /* the loader's three channels (radii 0.75 and 1.25, and the DM above the mean over 1 cell): each the
+     * transform of the directly smoothed box; their statistics */
+    enum { S = 3 };
+    const double radii[S] = {0.75, 1.25, 1.0}, thr[S] = {0, 0, 1.0};
     char *paths[3];
     int nb = make_set(paths);
     hb_dataset ds;
     ck_assert_int_eq(hb_dataset_open(&ds, paths, nb, MPI_COMM_WORLD), HB_OK);
     hb_interp ic = hb_interp_default();
     ic.floor[0] = 0.05;
-    ck_assert(hb_smooth_set(&ic, S, radii));
+    ck_assert(hb_smooth_set(&ic, 2, radii, (double[]){thr[2], radii[2]}));
     ck_assert_int_eq(hb_dataset_stats(&ds, &ic, MPI_COMM_WORLD), HB_OK);
     const size_t n3 = (size_t)N * N * N;
     double *sms[3][S];
@@ -265,6 +294,7 @@ START_TEST(smoothed_dm_channel)
             float *fb[3];
             read_whole(paths[b], fb);
             sms[b][j] = malloc(n3 * sizeof *sms[b][j]);
+            for (size_t c = 0; c < n3; c++) fb[0][c] = fb[0][c] > thr[j] ? fb[0][c] - (float)thr[j] : 0.0f;
             smooth_direct(fb[0], N, radii[j], sms[b][j]);
             for (size_t c = 0; c < n3; c++) {
                 const double l = log10(fmax(sms[b][j][c], HB_SMOOTH_FLOOR));

@@ -130,17 +130,18 @@ else
     echo "FAIL: --dm-smooth: emulations on 1 and 2 ranks differ"; h5diff -p 1e-4 smg1.h5 smg2.h5 /fields/gas_density | tail -3; fail=1
 fi
 loglike_ranks smll "$HB" --model sm1.h5 --dm toy_test.h5 --gas toy_test.h5 --probes 4 --steps 8
-expect_fail 'the smoothed-DM channel \(--dm-smooth\) differs from the checkpoint' "" \
+expect_fail 'the set of smoothed-DM channels \(--dm-smooth, --dm-halo\) differs from the checkpoint' "" \
     mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 1.5,1
 expect_fail 'sm1.h5 holds a network with .* extra_in=2, expected .* extra_in=1' "" \
     mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 1.5
 for r in 9 1,1 1,0; do
-    expect_fail '--dm-smooth 0 or up to 2 distinct radii within \(0, 8\]' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth $r
+    expect_fail '--dm-smooth 0 or distinct radii within \(0, 8\] cells' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth $r
 done
-expect_fail 'option --dm-smooth: expected at most 2 comma-separated numbers, found "1,2,3"' m.h5 \
-    mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth 1,2,3
+expect_fail 'option --dm-smooth: expected at most 3 comma-separated numbers, found "1,2,3,4"' m.h5 \
+    mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth 1,2,3,4
+expect_fail 'dm-halo T,R with 0 < T <= 1e4' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-halo 3
 cp sm1.h5 smooth_bad.h5 && "$BAD" smooth smooth_bad.h5
-expect_fail 'smooth_bad.h5: /interp/dm_smooth holds 6 values \(20, 0, 1 ...\), expected \(radius, mean, std\) for each of 1 to 2 channels: distinct radii within \(0, 8\]' g.h5 \
+expect_fail 'smooth_bad.h5: /interp/dm_smooth holds 6 values \(20, 0, 1 ...\), expected \(radius, mean, std\) for each of 1 to 3 channels: radii within \(0, 8\] cells, distinct with their thresholds' g.h5 \
     mpirun -np 2 "$HB" emulate --model smooth_bad.h5 --dm toy_test.h5 --out g.h5
 # bad DM reaches neither the smoothing nor an output: an emulation with the
 # channel and a training with it (one box holds a negative DM cell; found by
@@ -150,6 +151,27 @@ for v in nan inf; do
     expect_fail "dm_$v.h5: /fields/dm_density\\[3\\]\\[4\\]\\[5\\] = $v; expected a finite density" g.h5 \
         mpirun -np 2 "$HB" emulate --model sm1.h5 --dm dm_$v.h5 --out g.h5 --steps 3
 done
+# a halo channel (--dm-halo T,R: the DM above T times the mean smoothed by
+# R cells) after a plain one: trained on 1 and 3 ranks alike, its threshold
+# stored beside the radii (a model without one stores none), emulated,
+# part of what a resume must match
+HL=(--data toy --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5 --dm-halo 1,0.8)
+for np in 1 3; do
+    timeout -k 5 300 mpirun -np $np "$HB" train "${HL[@]}" --out hl$np.h5 > hl$np.log 2>&1 \
+        || { echo "FAIL: training with --dm-halo on $np ranks"; cat hl$np.log; fail=1; }
+done
+if h5diff -d 1e-4 hl1.h5 hl3.h5 /ema /ema > /dev/null && h5dump -a /extra_in hl1.h5 | grep -q '(0): 2' \
+    && h5dump -d /interp/dm_smooth_threshold hl1.h5 | grep -Eq '\(0\): 0, 1$' \
+    && ! h5dump -d /interp/dm_smooth_threshold sm1.h5 > /dev/null 2>&1 \
+    && grep -q 'smoothed-DM channels 1.5 cells, 0.8 cells of the DM above 1' hl1.log; then
+    echo "ok: --dm-halo 1,0.8: extra_in 2, thresholds (0, 1) stored, EMA weights on 1 and 3 ranks within 1e-4"
+else
+    echo "FAIL: --dm-halo: the models of 1 and 3 ranks differ, or the threshold is not stored"; fail=1
+fi
+timeout -k 5 120 mpirun -np 2 "$HB" emulate --model hl1.h5 --dm toy_test.h5 --out hlg.h5 --steps 5 > hlg.log 2>&1 \
+    && [ -s hlg.h5 ] || { echo "FAIL: emulation with a halo-channel model"; cat hlg.log; fail=1; }
+expect_fail 'the set of smoothed-DM channels \(--dm-smooth, --dm-halo\) differs from the checkpoint' "" \
+    mpirun -np 2 "$HB" train "${HL[@]}" --out hl1.h5 --resume --dm-halo 2,0.8
 mkdir -p toy_neg && cp toy/*.h5 toy_neg/ && "$BAD" cell toy_neg/box02.h5 dm_density -1
 expect_fail 'toy_neg/box02.h5: /fields/dm_density\[3\]\[4\]\[5\] = -1; expected a finite density' m.h5 \
     mpirun -np 3 "$HB" train --data toy_neg --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5 --out m.h5

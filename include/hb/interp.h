@@ -30,7 +30,7 @@
 
 #define HB_NCH 3        /* DM, gas density, gas temperature */
 #define HB_NTARGET 2    /* the interpolated (baryon) channels */
-#define HB_SMOOTH_MAX_CH 2   /* smoothed-DM input channels at most */
+#define HB_SMOOTH_MAX_CH 3   /* smoothed-DM input channels at most */
 
 typedef struct hb_interp {
     double sigma_c;
@@ -41,6 +41,8 @@ typedef struct hb_interp {
     double noise_slope[HB_NTARGET];      /* s_k of the per-cell noise scale g_k(x0) (0: uniform noise) */
     int    n_smooth;                     /* input channels of the smoothed DM (hb/smooth.h); 0: none */
     double smooth_r[HB_SMOOTH_MAX_CH];   /* cells: their radii, each > 0 */
+    double smooth_thr[HB_SMOOTH_MAX_CH]; /* of the mean: a channel smooths max(rho - thr, 0), the DM above
+                                          * thr (the halos' mass); 0: the DM itself */
     double smooth_mean[HB_SMOOTH_MAX_CH];   /* their standardisation (log10, training set) */
     double smooth_std[HB_SMOOTH_MAX_CH];
 } hb_interp;

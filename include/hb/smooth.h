@@ -1,5 +1,6 @@
 /* hb/smooth.h: the smoothed-DM conditioning channels (train --dm-smooth
- * R[,R2]: one channel per radius).
+ * R[,R2]: one channel per radius; --dm-halo T,R: one more, of the DM above
+ * T times the mean).
  *
  * The DM density (rho/mean) convolved with a periodic Gaussian of r cells,
  * exp(-k^2 r^2 / 2) in Fourier space (k in radians per cell), then log10,
@@ -7,7 +8,10 @@
  * and std (hb_interp.smooth_*). It carries the mean density over the few
  * cells around a cell, which the DM channel, floored at 0.05 of the mean in
  * the demo, has lost in the voids (docs/fidelity.md, "The voids'
- * information is in the smoothed DM").
+ * information is in the smoothed DM"). A channel with a threshold T > 0
+ * smooths max(rho - T, 0) instead: the mass of the halos alone, spread
+ * over r, where feedback carries their gas (docs/fidelity.md, "A halo
+ * channel").
  *
  * One rank smooths a whole box (serial FFTW, float): the training loader
  * smooths the original box and then applies the sample's cube symmetry and
@@ -34,27 +38,36 @@
 typedef struct hb_smoother {
     int            N;
     double         r;        /* cells */
+    float          thr;      /* of the mean: smooths max(in - thr, 0); 0: in itself */
     float         *real;     /* N^3, FFTW-aligned */
     fftwf_complex *cplx;     /* N^2 (N/2 + 1) */
     float         *kernel;   /* N^2 (N/2 + 1): the Gaussian over N^3 (FFTW's inverse is unnormalised) */
     fftwf_plan     fwd, bwd;
 } hb_smoother;
 
-hb_status hb_smoother_init(hb_smoother *s, int N, double r);
+/* A smoother of r cells for the DM above thr (0: the DM itself). */
+hb_status hb_smoother_init(hb_smoother *s, int N, double r, double thr);
 void      hb_smoother_free(hb_smoother *s);   /* safe on a zeroed struct */
-/* out (N^3, C order; may be in) = in smoothed. */
+/* out (N^3, C order; may be in) = max(in - thr, 0) (in itself for thr 0) smoothed. */
 void      hb_smoother_apply(hb_smoother *s, const float *in, float *out);
+
+#define HB_SMOOTH_MAX_THR 1e4   /* of the mean: --dm-halo's threshold within (0, 1e4] */
+/* The rule of --dm-smooth and --dm-halo, for the command lines' messages. */
+#define HB_SMOOTH_OPTIONS_RULE "--dm-smooth 0 or distinct radii within (0, 8] cells, --dm-halo T,R with 0 < T <= 1e4 " \
+                               "and R within (0, 8], up to 3 smoothed channels in all"
 
 /* 1 when r is a usable radius: 0 (off) or within (0, HB_SMOOTH_MAX_R]. */
 int   hb_smooth_radius_ok(double r);
-/* 1 when r[0..n) are n usable smoothed-DM radii: n = 0, or n within
- * [1, HB_SMOOTH_MAX_CH] radii each within (0, HB_SMOOTH_MAX_R], distinct. */
-int   hb_smooth_radii_ok(int n, const double *r);
+/* 1 when (r, thr)[0..n) are n usable channels: n = 0, or n within
+ * [1, HB_SMOOTH_MAX_CH], each radius within (0, HB_SMOOTH_MAX_R], each
+ * threshold within [0, HB_SMOOTH_MAX_THR] (thr NULL: all 0), no two alike. */
+int   hb_smooth_channels_ok(int n, const double *r, const double *thr);
 /* Set ic's smoothed-DM channels from n radii as given on a command line
- * (a single 0: none); 1 when they are usable (hb_smooth_radii_ok), else 0
- * and ic unchanged. */
-int   hb_smooth_set(hb_interp *ic, int n, const double *r);
-/* "none", "2 cells" or "1, 2 cells": for log lines. */
+ * (a single 0: none), then, when halo is not NULL, one more channel of the
+ * DM above halo[0] times the mean smoothed by halo[1] cells; 1 when they
+ * are usable (hb_smooth_channels_ok), else 0 and ic unchanged. */
+int   hb_smooth_set(hb_interp *ic, int n, const double *r, const double *halo);
+/* "none", "2 cells" or "1, 2 cells, 1.5 cells above 3": for log lines. */
 const char *hb_smooth_describe(const hb_interp *ic, char *buf, size_t size);
 /* Channel j's value of a smoothed density v (floored, log10, standardised). */
 float hb_smooth_to_std(const hb_interp *ic, int j, float v);

@@ -40,6 +40,7 @@ static const char *DEMO_USAGE =
     "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.25[,KV]   --dm-assignment cic|tsc (tsc)\n"
     "  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
     "  --dm-smooth 1,2 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
+    "  --dm-halo T,R (none: one more channel, the DM above T times the mean smoothed by R cells)\n"
     "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature; hydrobridge train --help)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
     "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
@@ -204,10 +205,11 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"sampler", required_argument, 0, 'm'}, {"dm-assignment", required_argument, 0, 'a'},
         {"dm-floor", required_argument, 0, 'f'}, {"sigma-c", required_argument, 0, 'c'},
         {"noise-slope", required_argument, 0, 'n'}, {"dm-smooth", required_argument, 0, 'M'},
+        {"dm-halo", required_argument, 0, 'Y'},
         {"held", required_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    hb_interp sm = hb_interp_default();   /* checks --dm-smooth as training will read it (hb_smooth_set) */
+    hb_interp sm = hb_interp_default();   /* checks --dm-smooth/--dm-halo as training will read them (hb_smooth_set) */
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -233,6 +235,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &o->sigma_c)); break;
         case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, o->noise_slope)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, o->dm_smooth, &o->n_dm_smooth)); break;
+        case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, o->dm_halo, &o->n_dm_halo)); break;
         case 'm':
             if (strcmp(optarg, "em") && strcmp(optarg, "heun")) return HB_ERR0(HB_EARG, "--sampler %s: expected em or heun", optarg);
             o->heun = strcmp(optarg, "heun") == 0;
@@ -250,11 +253,11 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         o->repaints > 64 || o->width < 1 ||
         !(o->lr > 0) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
         !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_loss_weights_ok(o->loss_weight) ||
-        !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth)) {
+        (o->n_dm_halo != 0 && o->n_dm_halo != 2) ||
+        !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo ? o->dm_halo : NULL)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
                        "width, lr, sigma_c and DM floor, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
-                       "|--noise-slope| <= 2, |--loss-weight| <= 5, --dm-smooth 0 or up to 2 distinct radii "
-                       "within (0, 8]\n%s", DEMO_USAGE);
+                       "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE "\n%s", DEMO_USAGE);
     }
     return HB_OK;
 }

@@ -29,10 +29,12 @@ static const char *TRAIN_USAGE =
     "                     x0 < 0, x0 the standardised log DM (KV = K unless given; 0: uniform)\n"
     "  --noise-slope S[,S2]  each cell's noise scaled by exp(S clamp(x0, -3, 3)), S for gas, S2 for T (0)\n"
     "  --dm-floor X       DM density floor before log10 (1e-3)\n"
-    "  --dm-smooth R[,R2] input channels of log10 of the DM smoothed by a Gaussian of R (and R2) cells (0: none)\n"
+    "  --dm-smooth R[,R2,R3] input channels of log10 of the DM smoothed by a Gaussian of R (R2, R3) cells (0: none)\n"
+    "  --dm-halo T,R      one more channel: the DM above T times the mean (the halos' mass) smoothed by R cells\n"
+    "                     (up to 3 smoothed channels in all)\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
     "  --resume-changed   resume although the training files, their statistics or --sigma-c/--beta/--dm-floor/\n"
-    "                     --noise-slope/--dm-smooth differ from the checkpoint's (refused otherwise)\n"
+    "                     --noise-slope/--dm-smooth/--dm-halo differ from the checkpoint's (refused otherwise)\n"
     "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n";
 
 /* The model file names none of the training or validation boxes. */
@@ -61,14 +63,15 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"resume-changed", no_argument, 0, 'X'},
         {"loss-weight", required_argument, 0, 'K'}, {"dm-floor", required_argument, 0, 'f'},
         {"noise-slope", required_argument, 0, 'N'}, {"dm-smooth", required_argument, 0, 'M'},
+        {"dm-halo", required_argument, 0, 'Y'},
         {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
         {"diffusion-from", required_argument, 0, 'F'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     hb_train_config c = hb_train_config_default();
     const char *data = NULL, *val = NULL;
     long L;
-    double X, smr[HB_SMOOTH_MAX_CH];
-    int nsm = 0, smooth_ok = 1;
+    double X, smr[HB_SMOOTH_MAX_CH], halo[2];
+    int nsm = 0, nhalo = 0, smooth_given = 0;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -100,24 +103,23 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'K': HB_TRY(hb_cli_double_pair("--loss-weight", optarg, c.loss_weight)); break;
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &c.interp.floor[0])); break;
         case 'N': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, c.interp.noise_slope)); break;
-        case 'M':
-            HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm));
-            smooth_ok = hb_smooth_set(&c.interp, nsm, smr);
-            break;
+        case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm)); smooth_given = 1; break;
+        case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo)); smooth_given = 1; break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
         case 'h': hb_cli_usage(TRAIN_USAGE); return HB_OK;
         default: hb_cli_usage(TRAIN_USAGE); return HB_EARG;
         }
     }
     if (!data || optind != argc) return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", TRAIN_USAGE);
+    const int smooth_ok = !smooth_given || ((nhalo == 0 || nhalo == 2) &&
+                                            hb_smooth_set(&c.interp, nsm, smr, nhalo ? halo : NULL));
     if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
         !(c.adam.lr > 0) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
         !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope) ||
         !hb_loss_weights_ok(c.loss_weight) || !smooth_ok) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
                        "--val-samples --lr and --dm-floor, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
-                       "|--noise-slope| <= 2, |--loss-weight| <= 5, --dm-smooth 0 or up to 2 distinct radii "
-                       "within (0, 8]");
+                       "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE);
     }
     c.adam.total = c.steps;
     if (c.adam.warmup >= c.steps) c.adam.warmup = c.steps / 10;
