@@ -45,7 +45,7 @@ typedef struct hb_unet_config {
     int n_fields;   /* output channels; input has n_fields + 1 + extra_in */
     int width;      /* w */
     int emb;        /* embedding width (64) */
-    int extra_in;   /* conditioning channels after x0 (0, or 1: the smoothed DM, hb/smooth.h) */
+    int extra_in;   /* conditioning channels after x0 (0 to HB_SMOOTH_MAX_CH: the smoothed DM, hb/smooth.h) */
 } hb_unet_config;
 
 typedef struct hb_param_view {
