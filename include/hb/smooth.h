@@ -52,7 +52,8 @@ void      hb_smoother_free(hb_smoother *s);   /* safe on a zeroed struct */
 void      hb_smoother_apply(hb_smoother *s, const float *in, float *out);
 
 #define HB_SMOOTH_MAX_THR 1e4   /* of the mean: --dm-halo's threshold within (0, 1e4] */
-/* The rule of --dm-smooth and --dm-halo, for the command lines' messages. */
+/* The rule of --dm-smooth and --dm-halo, for the command lines' messages (its numbers are
+ * HB_SMOOTH_MAX_R, HB_SMOOTH_MAX_THR and HB_SMOOTH_MAX_CH). */
 #define HB_SMOOTH_OPTIONS_RULE "--dm-smooth 0 or distinct radii within (0, 8] cells, --dm-halo T,R with 0 < T <= 1e4 " \
                                "and R within (0, 8], up to 3 smoothed channels in all"
 
@@ -67,7 +68,7 @@ int   hb_smooth_channels_ok(int n, const double *r, const double *thr);
  * DM above halo[0] times the mean smoothed by halo[1] cells; 1 when they
  * are usable (hb_smooth_channels_ok), else 0 and ic unchanged. */
 int   hb_smooth_set(hb_interp *ic, int n, const double *r, const double *halo);
-/* "none", "2 cells" or "1, 2 cells, 1.5 cells above 3": for log lines. */
+/* "none", "2 cells", "1, 2 cells" or "1 cells, 1.5 cells of the DM above 3": for log lines. */
 const char *hb_smooth_describe(const hb_interp *ic, char *buf, size_t size);
 /* Channel j's value of a smoothed density v (floored, log10, standardised). */
 float hb_smooth_to_std(const hb_interp *ic, int j, float v);
