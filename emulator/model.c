@@ -182,10 +182,13 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
                            "channel (%d)", f->path, nt, S);
         }
         if (!ok || !hb_smooth_channels_ok(S, r, thr)) {
-            return HB_ERR0(HB_EIO, "%s: /interp/dm_smooth holds %ld values (%g, %g, %g ...), expected (radius, mean, "
-                           "std) for each of 1 to %d channels: radii within (0, %g] cells, distinct with their "
-                           "thresholds (%g ...; within [0, %g]), a finite mean and a positive std", f->path, n, sm[0],
-                           sm[1], sm[2], HB_SMOOTH_MAX_CH, HB_SMOOTH_MAX_R, thr[0], HB_SMOOTH_MAX_THR);
+            char ts[96] = "";
+            for (int j = 0, len = 0; j < S && len < (int)sizeof ts; j++)
+                len += snprintf(ts + len, sizeof ts - (size_t)len, "%s%g", j ? ", " : "", thr[j]);
+            return HB_ERR0(HB_EIO, "%s: /interp/dm_smooth holds %ld values (%g, %g, %g ...) with thresholds (%s), "
+                           "expected (radius, mean, std) for each of 1 to %d channels: radii within (0, %g] cells, "
+                           "thresholds within [0, %g], no two channels alike, a finite mean and a positive std",
+                           f->path, n, sm[0], sm[1], sm[2], ts, HB_SMOOTH_MAX_CH, HB_SMOOTH_MAX_R, HB_SMOOTH_MAX_THR);
         }
         ic->n_smooth = S;
         for (int j = 0; j < S; j++) {

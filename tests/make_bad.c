@@ -9,6 +9,7 @@
  *   make_bad poison MODEL           set the first weight of MODEL's /ema (or /weights) to NaN, in place
  *   make_bad slope MODEL            set MODEL's /interp/noise_slope to (5, 0), in place
  *   make_bad smooth MODEL           set a two-channel MODEL's /interp/dm_smooth to (20, 0, 1, 0.8, 0, 1)
+ *   make_bad threshold MODEL        set a two-channel MODEL's /interp/dm_smooth_threshold to (0, -1)
  *                                   (a radius of 20 cells), in place
  * Serial; the toy boxes are tests/toy.h's. */
 #include <hdf5.h>
@@ -162,9 +163,10 @@ int main(int argc, char **argv)
     else if (argc == 3 && !strcmp(argv[1], "poison")) bad = poison(argv[2]);
     else if (argc == 3 && !strcmp(argv[1], "slope")) bad = set_doubles(argv[2], "/interp/noise_slope", (double[]){5, 0}, 2);
     else if (argc == 3 && !strcmp(argv[1], "smooth")) bad = set_doubles(argv[2], "/interp/dm_smooth", (double[]){20, 0, 1, 0.8, 0, 1}, 6);
+    else if (argc == 3 && !strcmp(argv[1], "threshold")) bad = set_doubles(argv[2], "/interp/dm_smooth_threshold", (double[]){0, -1}, 2);
     else if (argc == 3 && !strcmp(argv[1], "shape")) bad = shape(argv[2]);
     else if (argc == 4 && !strcmp(argv[1], "npy")) bad = npy(argv[2], atol(argv[3]));
-    else fprintf(stderr, "usage: make_bad cell|attr|box|flat|shape|npy|poison|slope ...\n");
+    else fprintf(stderr, "usage: make_bad cell|attr|box|flat|shape|npy|poison|slope|smooth|threshold ...\n");
     MPI_Finalize();
     return bad;
 }

@@ -141,7 +141,7 @@ expect_fail 'option --dm-smooth: expected at most 3 comma-separated numbers, fou
     mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth 1,2,3,4
 expect_fail 'dm-halo T,R with 0 < T <= 1e4' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-halo 3
 cp sm1.h5 smooth_bad.h5 && "$BAD" smooth smooth_bad.h5
-expect_fail 'smooth_bad.h5: /interp/dm_smooth holds 6 values \(20, 0, 1 ...\), expected \(radius, mean, std\) for each of 1 to 3 channels: radii within \(0, 8\] cells, distinct with their thresholds' g.h5 \
+expect_fail 'smooth_bad.h5: /interp/dm_smooth holds 6 values \(20, 0, 1 ...\) with thresholds \(0, 0\), expected \(radius, mean, std\) for each of 1 to 3 channels: radii within \(0, 8\] cells' g.h5 \
     mpirun -np 2 "$HB" emulate --model smooth_bad.h5 --dm toy_test.h5 --out g.h5
 # bad DM reaches neither the smoothing nor an output: an emulation with the
 # channel and a training with it (one box holds a negative DM cell; found by
@@ -172,6 +172,9 @@ timeout -k 5 120 mpirun -np 2 "$HB" emulate --model hl1.h5 --dm toy_test.h5 --ou
     && [ -s hlg.h5 ] || { echo "FAIL: emulation with a halo-channel model"; cat hlg.log; fail=1; }
 expect_fail 'the set of smoothed-DM channels \(--dm-smooth, --dm-halo\) differs from the checkpoint' "" \
     mpirun -np 2 "$HB" train "${HL[@]}" --out hl1.h5 --resume --dm-halo 2,0.8
+cp hl1.h5 threshold_bad.h5 && "$BAD" threshold threshold_bad.h5
+expect_fail 'threshold_bad.h5: /interp/dm_smooth holds 6 values .* with thresholds \(0, -1\), expected .* thresholds within \[0, 10000\]' g.h5 \
+    mpirun -np 2 "$HB" emulate --model threshold_bad.h5 --dm toy_test.h5 --out g.h5
 mkdir -p toy_neg && cp toy/*.h5 toy_neg/ && "$BAD" cell toy_neg/box02.h5 dm_density -1
 expect_fail 'toy_neg/box02.h5: /fields/dm_density\[3\]\[4\]\[5\] = -1; expected a finite density' m.h5 \
     mpirun -np 3 "$HB" train --data toy_neg --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5 --out m.h5
