@@ -39,8 +39,8 @@ static const char *DEMO_USAGE =
     "  --train-steps 6000  --batch 1  --train-seed 1 (weights, batches, interpolant times and noise)\n"
     "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.25[,KV]   --dm-assignment cic|tsc (tsc)\n"
     "  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
-    "  --dm-smooth 1,2 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
-    "  --dm-halo T,R (none: one more channel, the DM above T times the mean smoothed by R cells)\n"
+    "  --dm-smooth 1 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
+    "  --dm-halo 3,1.5 (one more channel: the DM above 3 times the mean smoothed by 1.5 cells; 0: none)\n"
     "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature; hydrobridge train --help)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
     "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
@@ -235,7 +235,10 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &o->sigma_c)); break;
         case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, o->noise_slope)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, o->dm_smooth, &o->n_dm_smooth)); break;
-        case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, o->dm_halo, &o->n_dm_halo)); break;
+        case 'Y':
+            HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, o->dm_halo, &o->n_dm_halo));
+            if (o->n_dm_halo == 1 && o->dm_halo[0] == 0) o->n_dm_halo = 0;   /* 0: none */
+            break;
         case 'm':
             if (strcmp(optarg, "em") && strcmp(optarg, "heun")) return HB_ERR0(HB_EARG, "--sampler %s: expected em or heun", optarg);
             o->heun = strcmp(optarg, "heun") == 0;

@@ -31,7 +31,7 @@ static const char *TRAIN_USAGE =
     "  --dm-floor X       DM density floor before log10 (1e-3)\n"
     "  --dm-smooth R[,R2,R3] input channels of log10 of the DM smoothed by a Gaussian of R (R2, R3) cells (0: none)\n"
     "  --dm-halo T,R      one more channel: the DM above T times the mean (the halos' mass) smoothed by R cells\n"
-    "                     (up to 3 smoothed channels in all)\n"
+    "                     (up to 3 smoothed channels in all; 0: none)\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
     "  --resume-changed   resume although the training files, their statistics or --sigma-c/--beta/--dm-floor/\n"
     "                     --noise-slope/--dm-smooth/--dm-halo differ from the checkpoint's (refused otherwise)\n"
@@ -104,7 +104,11 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &c.interp.floor[0])); break;
         case 'N': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, c.interp.noise_slope)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm)); smooth_given = 1; break;
-        case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo)); smooth_given = 1; break;
+        case 'Y':
+            HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo));
+            if (nhalo == 1 && halo[0] == 0) nhalo = 0;   /* 0: none */
+            smooth_given = 1;
+            break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
         case 'h': hb_cli_usage(TRAIN_USAGE); return HB_OK;
         default: hb_cli_usage(TRAIN_USAGE); return HB_EARG;
