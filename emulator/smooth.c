@@ -88,13 +88,14 @@ int hb_smooth_channels_ok(int n, const double *r, const double *thr)
     return 1;
 }
 
-int hb_smooth_set(hb_interp *ic, int n, const double *r, const double *halo)
+int hb_smooth_set(hb_interp *ic, int n, const double *r, int nh, const double *halo)
 {
     if (n == 1 && r[0] == 0) n = 0;
-    if (n < 0 || n + (halo != NULL) > HB_SMOOTH_MAX_CH) return 0;
+    if (nh == 1 && halo[0] == 0) nh = 0;
+    if (n < 0 || (nh != 0 && nh != 2) || n + nh / 2 > HB_SMOOTH_MAX_CH) return 0;
     double rr[HB_SMOOTH_MAX_CH], tt[HB_SMOOTH_MAX_CH] = {0};
     for (int j = 0; j < n; j++) rr[j] = r[j];
-    if (halo) {
+    if (nh) {
         tt[n] = halo[0];
         rr[n++] = halo[1];
         if (!(tt[n - 1] > 0)) return 0;   /* a halo channel has a threshold */

@@ -266,11 +266,13 @@ START_TEST(smoothed_dm_channel)
               !hb_smooth_channels_ok(HB_SMOOTH_MAX_CH + 1, (double[]){1, 2, 3, 4}, NULL));
     {   /* the command lines' rule: a halo channel needs a threshold > 0 and room */
         hb_interp c = hb_interp_default();
-        ck_assert(hb_smooth_set(&c, 1, (double[]){0}, (double[]){3, 1.5}) && c.n_smooth == 1 &&
+        ck_assert(hb_smooth_set(&c, 1, (double[]){0}, 2, (double[]){3, 1.5}) && c.n_smooth == 1 &&
                   c.smooth_thr[0] == 3 && c.smooth_r[0] == 1.5);
-        ck_assert(!hb_smooth_set(&c, 1, (double[]){2}, (double[]){0, 1.5}) && c.n_smooth == 1);
-        ck_assert(!hb_smooth_set(&c, 3, (double[]){1, 2, 4}, (double[]){3, 1.5}) && c.n_smooth == 1);
-        ck_assert(hb_smooth_set(&c, 2, (double[]){1, 2}, NULL) && c.n_smooth == 2 && c.smooth_thr[0] == 0 &&
+        ck_assert(!hb_smooth_set(&c, 1, (double[]){2}, 2, (double[]){0, 1.5}) && c.n_smooth == 1);
+        ck_assert(!hb_smooth_set(&c, 3, (double[]){1, 2, 4}, 2, (double[]){3, 1.5}) && c.n_smooth == 1);
+        ck_assert(!hb_smooth_set(&c, 1, (double[]){2}, 1, (double[]){3}) && c.n_smooth == 1);   /* T without R */
+        ck_assert(hb_smooth_set(&c, 1, (double[]){2}, 1, (double[]){0}) && c.n_smooth == 1 && c.smooth_thr[0] == 0);
+        ck_assert(hb_smooth_set(&c, 2, (double[]){1, 2}, 0, NULL) && c.n_smooth == 2 && c.smooth_thr[0] == 0 &&
                   c.smooth_thr[1] == 0);
     }
 
@@ -284,7 +286,7 @@ START_TEST(smoothed_dm_channel)
     ck_assert_int_eq(hb_dataset_open(&ds, paths, nb, MPI_COMM_WORLD), HB_OK);
     hb_interp ic = hb_interp_default();
     ic.floor[0] = 0.05;
-    ck_assert(hb_smooth_set(&ic, 2, radii, (double[]){thr[2], radii[2]}));
+    ck_assert(hb_smooth_set(&ic, 2, radii, 2, (double[]){thr[2], radii[2]}));
     ck_assert_int_eq(hb_dataset_stats(&ds, &ic, MPI_COMM_WORLD), HB_OK);
     const size_t n3 = (size_t)N * N * N;
     double *sms[3][S];

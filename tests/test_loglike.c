@@ -314,7 +314,7 @@ START_TEST(input_layout_two_smoothed_channels)
 {
     enum { V = 5, C = 5 };
     hb_interp ic = hb_interp_default();
-    ck_assert(hb_smooth_set(&ic, 2, (double[]){1, 2}, NULL));
+    ck_assert(hb_smooth_set(&ic, 2, (double[]){1, 2}, 0, NULL));
     ck_assert_int_eq(hb_interp_n_in(&ic), C);
     float x0[V], xs[2 * V], x1[2 * V], z[2 * V], in[C * V], tg[2 * V], in2[C * V], xt[2 * V];
     for (int v = 0; v < V; v++) {

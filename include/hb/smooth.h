@@ -63,11 +63,12 @@ int   hb_smooth_radius_ok(double r);
  * [1, HB_SMOOTH_MAX_CH], each radius within (0, HB_SMOOTH_MAX_R], each
  * threshold within [0, HB_SMOOTH_MAX_THR] (thr NULL: all 0), no two alike. */
 int   hb_smooth_channels_ok(int n, const double *r, const double *thr);
-/* Set ic's smoothed-DM channels from n radii as given on a command line
- * (a single 0: none), then, when halo is not NULL, one more channel of the
- * DM above halo[0] times the mean smoothed by halo[1] cells; 1 when they
- * are usable (hb_smooth_channels_ok), else 0 and ic unchanged. */
-int   hb_smooth_set(hb_interp *ic, int n, const double *r, const double *halo);
+/* Set ic's smoothed-DM channels as the command lines give them: n radii
+ * r (--dm-smooth; a single 0: none), then nh values halo (--dm-halo: 0
+ * values or a single 0: none; 2: one more channel of the DM above halo[0]
+ * times the mean smoothed by halo[1] cells, halo[0] > 0); 1 when they are
+ * usable (hb_smooth_channels_ok), else 0 and ic unchanged. */
+int   hb_smooth_set(hb_interp *ic, int n, const double *r, int nh, const double *halo);
 /* "none", "2 cells", "1, 2 cells" or "1 cells, 1.5 cells of the DM above 3": for log lines. */
 const char *hb_smooth_describe(const hb_interp *ic, char *buf, size_t size);
 /* Channel j's value of a smoothed density v (floored, log10, standardised). */

@@ -235,10 +235,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &o->sigma_c)); break;
         case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, o->noise_slope)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, o->dm_smooth, &o->n_dm_smooth)); break;
-        case 'Y':
-            HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, o->dm_halo, &o->n_dm_halo));
-            if (o->n_dm_halo == 1 && o->dm_halo[0] == 0) o->n_dm_halo = 0;   /* 0: none */
-            break;
+        case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, o->dm_halo, &o->n_dm_halo)); break;
         case 'm':
             if (strcmp(optarg, "em") && strcmp(optarg, "heun")) return HB_ERR0(HB_EARG, "--sampler %s: expected em or heun", optarg);
             o->heun = strcmp(optarg, "heun") == 0;
@@ -256,8 +253,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         o->repaints > 64 || o->width < 1 ||
         !(o->lr > 0) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
         !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_loss_weights_ok(o->loss_weight) ||
-        (o->n_dm_halo != 0 && o->n_dm_halo != 2) ||
-        !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo ? o->dm_halo : NULL)) {
+        !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
                        "width, lr, sigma_c and DM floor, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE "\n%s", DEMO_USAGE);

@@ -104,19 +104,14 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &c.interp.floor[0])); break;
         case 'N': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, c.interp.noise_slope)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm)); smooth_given = 1; break;
-        case 'Y':
-            HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo));
-            if (nhalo == 1 && halo[0] == 0) nhalo = 0;   /* 0: none */
-            smooth_given = 1;
-            break;
+        case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo)); smooth_given = 1; break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
         case 'h': hb_cli_usage(TRAIN_USAGE); return HB_OK;
         default: hb_cli_usage(TRAIN_USAGE); return HB_EARG;
         }
     }
     if (!data || optind != argc) return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", TRAIN_USAGE);
-    const int smooth_ok = !smooth_given || ((nhalo == 0 || nhalo == 2) &&
-                                            hb_smooth_set(&c.interp, nsm, smr, nhalo ? halo : NULL));
+    const int smooth_ok = !smooth_given || hb_smooth_set(&c.interp, nsm, smr, nhalo, halo);
     if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
         !(c.adam.lr > 0) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
         !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope) ||
