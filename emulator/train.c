@@ -100,8 +100,8 @@ static hb_status write_checkpoint(trainer *t)
         {"n_train_boxes", 'l', 0, t->ds.n_boxes, NULL}, {"n_val_boxes", 'l', 0, t->vs.n_boxes, NULL},
         {"ema_decay", 'd', c->ema_decay, 0, NULL}, {"lr", 'd', c->adam.lr, 0, NULL},
         {"weight_decay", 'd', c->adam.weight_decay, 0, NULL}, {"clip_norm", 'd', c->adam.clip_norm, 0, NULL},
-        {"loss_weight", 'd', c->loss_weight[0], 0, NULL},
-        {"loss_weight_voids", 'd', c->loss_weight[1], 0, NULL}, {"data_files_hash", 's', 0, 0, t->data_hash},
+        {"loss_weight", 'd', c->loss_weight[0], 0, NULL}, {"loss_weight_voids", 'd', c->loss_weight[1], 0, NULL},
+        {"loss_weight_peaks", 'd', c->loss_weight[2], 0, NULL}, {"data_files_hash", 's', 0, 0, t->data_hash},
         {"training", 's', 0, 0, "whole periodic boxes, cube symmetries and periodic shifts"}};
     HB_TRY(hb_model_save(c->out, t->comm, &t->net, &t->meta, attrs, (int)(sizeof attrs / sizeof attrs[0]), t->ema,
                          t->m, t->v));
@@ -193,21 +193,22 @@ static int group_samples(const trainer *t, const hb_dataset *ds, uint32_t stream
     return n;
 }
 
-int hb_loss_weights_ok(const double kappa[2])
+int hb_loss_weights_ok(const double kappa[3])
 {
-    return fabs(kappa[0]) <= 5 && fabs(kappa[1]) <= 5;   /* false for NaN */
+    return fabs(kappa[0]) <= 5 && fabs(kappa[1]) <= 5 && fabs(kappa[2]) <= 5;   /* false for NaN */
 }
 
 /* The voxel weights depend on the conditioning field only, so the
  * minimiser stays the conditional mean (an unbiased drift); they move the
  * network's capacity between dense cells (which carry the gas P(k)) and
  * voids (the low tail of the PDF). */
-hb_status hb_loss_weights(const double kappa[2], const float *x0, size_t n, int N, MPI_Comm comm, float *w)
+hb_status hb_loss_weights(const double kappa[3], const float *x0, size_t n, int N, MPI_Comm comm, float *w)
 {
     double sum = 0;
-    const float k_hi = (float)kappa[0], k_lo = (float)kappa[1];
+    const float k_hi = (float)kappa[0], k_lo = (float)kappa[1], k_pk = (float)kappa[2], knee = (float)HB_LOSS_KNEE;
     for (size_t c = 0; c < n; c++) {
-        w[c] = x0[c] >= 0 ? expf(k_hi * fminf(x0[c], 3.0f)) : expf(k_lo * fmaxf(x0[c], -3.0f));
+        w[c] = x0[c] >= 0 ? expf(k_hi * fminf(x0[c], knee) + k_pk * fmaxf(x0[c] - knee, 0.0f))
+                          : expf(k_lo * fmaxf(x0[c], -knee));
         sum += w[c];
     }
     HB_TRY(hb_mpi_sum(comm, &sum, 1));
@@ -341,8 +342,8 @@ static hb_status setup(trainer *t)
 {
     const hb_train_config *cfg = t->cfg;
     if (!hb_loss_weights_ok(cfg->loss_weight)) {
-        return HB_ERR0(HB_EARG, "loss weight slopes %g, %g: expected finite and within [-5, 5]", cfg->loss_weight[0],
-                       cfg->loss_weight[1]);
+        return HB_ERR0(HB_EARG, "loss weight slopes %g, %g, %g: expected finite and within [-5, 5]",
+                       cfg->loss_weight[0], cfg->loss_weight[1], cfg->loss_weight[2]);
     }
     hb_unet_config uc = {HB_NTARGET, cfg->width, 64, t->meta.ic.n_smooth};
     HB_TRY(hb_unet_init(&t->net, &uc, cfg->seed));
@@ -357,7 +358,7 @@ static hb_status setup(trainer *t)
     t->target = malloc(t->n * 2 * sizeof *t->target);
     t->y = malloc(t->n * 2 * sizeof *t->y);
     t->dy = malloc(t->n * 2 * sizeof *t->dy);
-    if (cfg->loss_weight[0] != 0 || cfg->loss_weight[1] != 0) {
+    if (cfg->loss_weight[0] != 0 || cfg->loss_weight[1] != 0 || cfg->loss_weight[2] != 0) {
         t->w = malloc(t->n * sizeof *t->w);
         if (!t->w) return HB_ERR(HB_ENOMEM, "loss weights");
     }

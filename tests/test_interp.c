@@ -303,12 +303,13 @@ static double rel_diff_sets(const char *a, const char *b, const char *set)
 }
 
 /* The loss weights of x-slabs on every rank against the whole box's in
- * double: the two exponentials, both clamps (x0 spans -4.5..4.5) and the
- * normalisation to mean 1 over the box, which is collective. */
+ * double: the two exponentials, both clamps and the slope beyond the knee
+ * (x0 spans -4.5..4.5), and the normalisation to mean 1 over the box, which
+ * is collective. */
 START_TEST(loss_weights_slabs)
 {
     enum { N = 12 };
-    const double kappa[2][2] = {{0.5, 0.5}, {0.7, -0.4}};
+    const double kappa[3][3] = {{0.5, 0.5, 0}, {0.7, -0.4, 0}, {0.25, 0.25, 0.5}};
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -316,12 +317,12 @@ START_TEST(loss_weights_slabs)
     const size_t plane = (size_t)N * N, n = (size_t)nx * plane;
     float *x0 = malloc((n ? n : 1) * sizeof *x0), *w = malloc((n ? n : 1) * sizeof *w);
     double *ref = malloc(N * plane * sizeof *ref);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         const double *K = kappa[k];
         double sum = 0;
         for (size_t c = 0; c < N * plane; c++) {
             const double x = (double)(float)(4.5 * sin(0.37 * (double)c + 0.2));
-            ref[c] = x >= 0 ? exp(K[0] * fmin(x, 3)) : exp(K[1] * fmax(x, -3));
+            ref[c] = x >= 0 ? exp(K[0] * fmin(x, 3) + K[2] * fmax(x - 3, 0)) : exp(K[1] * fmax(x, -3));
             sum += ref[c];
         }
         for (size_t c = 0; c < n; c++) x0[c] = (float)(4.5 * sin(0.37 * (double)(x0p * plane + c) + 0.2));
@@ -334,8 +335,8 @@ START_TEST(loss_weights_slabs)
         MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
         MPI_Allreduce(MPI_IN_PLACE, &mean, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
         mean /= (double)(N * plane);
-        if (rank == 0) printf("loss weights kappa %g,%g on %d ranks: worst relative error %.1e, mean %.7f\n",
-                              K[0], K[1], size, worst, mean);
+        if (rank == 0) printf("loss weights kappa %g,%g,%g on %d ranks: worst relative error %.1e, mean %.7f\n",
+                              K[0], K[1], K[2], size, worst, mean);
         ck_assert_double_le(worst, 1e-6);
         ck_assert_double_eq_tol(mean, 1.0, 1e-6);
     }
@@ -357,7 +358,7 @@ START_TEST(training_rank_count_independent)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     /* width 16 with loss weights: normalised over each group's box */
-    const double kappa[2] = {_i ? 0.5 : 0, _i ? -0.3 : 0};
+    const double kappa[3] = {_i ? 0.5 : 0, _i ? -0.3 : 0, _i ? 0.4 : 0};
     hb_train_config c = toy_train_config("solo.h5", 20, width);
     memcpy(c.loss_weight, kappa, sizeof kappa);
     if (rank == 0) ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_SELF), HB_OK);
@@ -376,8 +377,9 @@ START_TEST(training_rank_count_independent)
         d[1] = rel_diff_sets("solo.h5", "all.h5", "adam_v");
         d[2] = rel_diff_sets("solo.h5", "groups.h5", "weights");
         d[3] = rel_diff_sets("solo.h5", "groups.h5", "adam_v");
-        printf("training at width %d (loss weights %g,%g) on %d ranks vs 1: |dw|/|w| = %.2e, |dv|/|v| = %.2e "
-               "after 20 steps; %d groups of 1 rank: %.2e, %.2e\n", width, kappa[0], kappa[1], size, d[0], d[1], size, d[2], d[3]);
+        printf("training at width %d (loss weights %g,%g,%g) on %d ranks vs 1: |dw|/|w| = %.2e, |dv|/|v| = %.2e "
+               "after 20 steps; %d groups of 1 rank: %.2e, %.2e\n", width, kappa[0], kappa[1], kappa[2], size, d[0], d[1],
+               size, d[2], d[3]);
     }
     MPI_Bcast(d, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     for (int i = 0; i < 4; i++) ck_assert_double_le(d[i], 1e-5);

@@ -98,6 +98,21 @@ expect_fail 'need at least one sampler step' g.h5 mpirun -np 2 "$HB" emulate --m
 mkdir -p empty
 expect_fail 'no box files' m.h5 mpirun -np 2 "$HB" train --data empty --out m.h5
 expect_fail '\|--loss-weight\| <= 5' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --loss-weight 6
+expect_fail '\|--loss-weight\| <= 5' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --loss-weight 0.25,0.25,9
+expect_fail 'option --loss-weight: expected at most 3 comma-separated numbers' m.h5 \
+    mpirun -np 2 "$HB" train --data toy --out m.h5 --loss-weight 1,2,3,4
+# --loss-weight's three slopes as stored in the model: one value is K = KV, KP = 0
+lw_attrs() { for a in loss_weight loss_weight_voids loss_weight_peaks; do
+    h5dump -a /$a "$1" | grep -Eo '\(0\): [-0-9.e]+' | sed 's/(0): //'; done | paste -sd' '; }
+for spec in 0.3 0.3,-0.1,0.6; do
+    timeout -k 5 120 mpirun -np 2 "$HB" train --data toy --batch 2 --width 4 --steps 3 --val-every 1000 \
+        --loss-weight $spec --out lw_$spec.h5 > lw_$spec.log 2>&1 || { echo "FAIL: training with --loss-weight $spec"; cat lw_$spec.log; fail=1; }
+done
+if [ "$(lw_attrs lw_0.3.h5)" = "0.3 0.3 0" ] && [ "$(lw_attrs lw_0.3,-0.1,0.6.h5)" = "0.3 -0.1 0.6" ]; then
+    echo "ok: --loss-weight 0.3 stored as 0.3 0.3 0, 0.3,-0.1,0.6 as given"
+else
+    echo "FAIL: --loss-weight stored as '$(lw_attrs lw_0.3.h5)' and '$(lw_attrs lw_0.3,-0.1,0.6.h5)'"; fail=1
+fi
 echo toy_dm18.h5 > dm_only.list
 expect_fail 'dataset /fields/gas_density not found' m.h5 mpirun -np 2 "$HB" train --data dm_only.list --out m.h5
 timeout -k 5 120 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out ok.h5 --steps 5 > emu.log 2>&1 \

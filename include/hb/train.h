@@ -36,7 +36,7 @@ typedef struct hb_train_config {
     uint64_t seed;
     hb_adam_config adam;
     hb_interp interp;        /* sigma_c, beta */
-    double loss_weight[2];   /* kappa (x0 >= 0, x0 < 0): voxel weights, hb_loss_weights (0, 0: uniform) */
+    double loss_weight[3];   /* kappa (x0 >= 0, x0 < 0, x0 > HB_LOSS_KNEE): hb_loss_weights (0s: uniform) */
     char   out[1024];        /* model file (also the checkpoint) */
     int    resume;
     int    resume_changed;   /* resume even when the data or interpolant differ from the checkpoint's */
@@ -44,15 +44,21 @@ typedef struct hb_train_config {
 
 hb_train_config hb_train_config_default(void);
 
+/* x0 (the standardised log DM) beyond which the loss weight's first two
+ * slopes stop: the densest cells (about the top 1%, the halos' cores). */
+#define HB_LOSS_KNEE 3.0
+
 /* Voxel weights of the loss for this rank's n cells of a box of N^3 cells:
- * w = exp(kappa[0] min(x0, 3)) where x0 >= 0 and exp(kappa[1] max(x0, -3))
- * where x0 < 0 (x0 the standardised log DM; kappa[1] = kappa[0] is one
- * exponential, kappa[1] = 0 leaves the voids at the mean's weight, < 0
- * weights them up), normalised to mean 1 over the box. Collective over comm
- * (the ranks holding the box). */
-hb_status hb_loss_weights(const double kappa[2], const float *x0, size_t n, int N, MPI_Comm comm, float *w);
-/* 1 when both slopes are finite and within [-5, 5] (weights within e^15 of each other). */
-int hb_loss_weights_ok(const double kappa[2]);
+ * w = exp(kappa[0] min(x0, 3) + kappa[2] max(x0 - 3, 0)) where x0 >= 0 and
+ * exp(kappa[1] max(x0, -3)) where x0 < 0 (x0 the standardised log DM, 3 =
+ * HB_LOSS_KNEE; kappa[1] = kappa[0] is one exponential, kappa[1] = 0 leaves
+ * the voids at the mean's weight, < 0 weights them up; kappa[2] = 0 keeps
+ * the densest cells at the knee's weight, > 0 weights the halos' cores, which
+ * carry the gas P(k), up), normalised to mean 1 over the box. Collective over
+ * comm (the ranks holding the box). */
+hb_status hb_loss_weights(const double kappa[3], const float *x0, size_t n, int N, MPI_Comm comm, float *w);
+/* 1 when the three slopes are finite and within [-5, 5]. */
+int hb_loss_weights_ok(const double kappa[3]);
 
 /* Train on `data` (validation on `val`, may have 0 boxes). On SIGTERM or
  * SIGUSR1 (hb_train_install_signals) writes a checkpoint at the next step

@@ -62,6 +62,15 @@ hb_status hb_cli_double_list(const char *opt, const char *text, int cap, double 
     }
 }
 
+hb_status hb_cli_loss_weight(const char *opt, const char *text, double kappa[3])
+{
+    int n;
+    HB_TRY(hb_cli_double_list(opt, text, 3, kappa, &n));
+    if (n < 2) kappa[1] = kappa[0];
+    if (n < 3) kappa[2] = 0;
+    return HB_OK;
+}
+
 hb_status hb_cli_long(const char *opt, const char *text, long *out)
 {
     char *end;

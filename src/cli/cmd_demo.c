@@ -37,8 +37,8 @@ static const char *DEMO_USAGE =
     "scripts/demo.sh runs it on 2 ranks and draws the plots. Options (defaults):\n"
     "  --table FILE (data/camels LH)  --boxes 64 training boxes    --grid 32  --box 12.5 (Mpc/h; every box)\n"
     "  --train-steps 6000  --batch 1  --train-seed 1 (weights, batches, interpolant times and noise)\n"
-    "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.25[,KV]   --dm-assignment cic|tsc (tsc)\n"
-    "  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
+    "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.25,0.25,0 (K,KV,KP: hydrobridge train --help)\n"
+    "  --dm-assignment cic|tsc (tsc)  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
     "  --dm-smooth 1 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
     "  --dm-halo 3,1.5 (one more channel: the DM above 3 times the mean smoothed by 1.5 cells; 0: none)\n"
     "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature; hydrobridge train --help)\n"
@@ -230,7 +230,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'r': HB_TRY(hb_cli_long("--repaints", optarg, &o->repaints)); break;
         case 'L': HB_TRY(hb_cli_double("--diffusion", optarg, &o->lambda)); break;
         case 'F': HB_TRY(hb_cli_double("--diffusion-from", optarg, &o->t_switch)); break;
-        case 'K': HB_TRY(hb_cli_double_pair("--loss-weight", optarg, o->loss_weight)); break;
+        case 'K': HB_TRY(hb_cli_loss_weight("--loss-weight", optarg, o->loss_weight)); break;
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &o->dm_floor)); break;
         case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &o->sigma_c)); break;
         case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, o->noise_slope)); break;

@@ -25,8 +25,9 @@ static const char *TRAIN_USAGE =
     "  --val-every N      validation loss period (100)  --val-samples N held-out samples (4)\n"
     "  --checkpoint-every N  checkpoint period (500)    --no-augment    no cube symmetries\n"
     "  --beta t2|t        interpolant beta(t) (t2)      --sigma-c X     noise scale (0.5)\n"
-    "  --loss-weight K[,KV]  voxel weights exp(K x0) of the loss where x0 >= 0 and exp(KV x0) where\n"
-    "                     x0 < 0, x0 the standardised log DM (KV = K unless given; 0: uniform)\n"
+    "  --loss-weight K[,KV[,KP]]  voxel weights of the loss, x0 the standardised log DM clamped to\n"
+    "                     [-3, 3]: exp(K x0) where x0 >= 0, exp(KV x0) where x0 < 0, times exp(KP (x0 - 3))\n"
+    "                     above 3, the halos' cores (KV = K, KP = 0 unless given; 0: uniform)\n"
     "  --noise-slope S[,S2]  each cell's noise scaled by exp(S clamp(x0, -3, 3)), S for gas, S2 for T (0)\n"
     "  --dm-floor X       DM density floor before log10 (1e-3)\n"
     "  --dm-smooth R[,R2,R3] input channels of log10 of the DM smoothed by a Gaussian of R (R2, R3) cells (0: none)\n"
@@ -100,7 +101,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'g': HB_TRY(hb_cli_double("--sigma-c", optarg, &X)); c.interp.sigma_c = X; break;
         case 'R': c.resume = 1; break;
         case 'X': c.resume = c.resume_changed = 1; break;
-        case 'K': HB_TRY(hb_cli_double_pair("--loss-weight", optarg, c.loss_weight)); break;
+        case 'K': HB_TRY(hb_cli_loss_weight("--loss-weight", optarg, c.loss_weight)); break;
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &c.interp.floor[0])); break;
         case 'N': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, c.interp.noise_slope)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm)); smooth_given = 1; break;
