@@ -4,7 +4,8 @@
 # bias, residual power ratio 1) when the truths stand in for the samples,
 # reads the samples' normalisation, and its r2 table is exact on fields made
 # to be explained (halved logs, a power of the local or smoothed DM); the run-to-run table is exact on
-# runs made to agree or to oppose. Exit 77 (skipped)
+# runs made to agree or to oppose; the densest cells' table is exact on samples equal to the truths and on
+# squared ones. Exit 77 (skipped)
 # without matplotlib/h5py.
 set -u
 HB=$1
@@ -96,8 +97,25 @@ awk '!/^#/ && NF == 9 { n++; if ($6 != "-1.000" || ($5 / $3 - 1 / 3) ^ 2 > 4e-4)
 /usr/bin/python3 "$SRC/scripts/frozen_by_run.py" --truth toy/box00.h5 --run toy/half00.h5 toy/half03.h5 \
     > /dev/null 2> e2.txt && fail=1
 grep -q "expected one --truth, at least one repaint" e2.txt || { echo "FAIL: frozen_by_run.py refusal"; cat e2.txt; fail=1; }
+# cores.py: the truths standing in for the samples are exact (ratios 1, no bias); samples whose gas is the truth's
+# squared against the direct sums over the densest cells; a --top outside (0, 1) refused
+/usr/bin/python3 "$SRC/scripts/cores.py" --top 0.01 --truth toy/box00.h5 --repaints toy/box03.h5 \
+    --emulated toy/box00.h5 toy/box03.h5 --truth toy/box00.h5 --repaints toy/box00.h5 \
+    --emulated toy/dbl00.h5 toy/dbl00.h5 --truth toy/box04.h5 --repaints toy/box05.h5 \
+    --emulated toy/box04.h5 toy/box05.h5 > co.txt || fail=1
+want=$(/usr/bin/python3 -c "import h5py, numpy as np
+g = h5py.File('toy/box00.h5', 'r')['fields/gas_density'][...].astype('f8').ravel()
+r, s = g / g.mean(), g ** 2 / (g ** 2).mean()
+top = r >= np.sort(r)[-int(round(0.01 * r.size))]
+print('%d %.3f %+.4f' % (top.sum(), (s[top] ** 2).sum() / (r[top] ** 2).sum(), np.log10(s[top] / r[top]).mean()))")
+awk -v want="$want" '!/^#/ { n++; if (n != 2 && ($3 != "1.000" || $4 + 0 != 0 || $7 != "1.000")) bad++
+                              if (n == 2 && $2 " " $3 " " $4 != want) bad++ }
+     /^# correlation .* over 3 boxes: / { c++ } END { exit !(n == 3 && c == 1 && !bad) }' co.txt \
+    || { echo "FAIL: cores.py (squared gas expected: $want)"; cat co.txt; fail=1; }
+/usr/bin/python3 "$SRC/scripts/cores.py" --top 2 --truth toy/box00.h5 > /dev/null 2> e3.txt && fail=1
+grep -q "top expects a fraction in (0, 1), found 2" e3.txt || { echo "FAIL: cores.py --top 2"; cat e3.txt; fail=1; }
 for f in pk.png slices.png pk_text.png; do
     [ -s $f ] && [ "$(head -c 4 $f | tail -c 3)" = PNG ] || { echo "FAIL: $f is not a PNG"; fail=1; }
 done
-[ $fail = 0 ] && echo "ok: three non-empty PNGs, the scatter and frozen-error tables"
+[ $fail = 0 ] && echo "ok: three non-empty PNGs, the scatter, frozen-error and densest-cells tables"
 exit $fail
