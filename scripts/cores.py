@@ -29,7 +29,7 @@ import sys
 
 import numpy as np
 
-from scatter_by_dm import groups, read
+from scatter_by_dm import groups, read, rfft_k2
 
 
 def normalised(paths):
@@ -42,12 +42,11 @@ def normalised(paths):
 
 
 def mid_band_power(fields):
-    """Mean over the fields of |FFT(rho - 1)|^2 over the modes with N/8 <= |k|/k_F < N/4."""
+    """Mean over the fields of |FFT(rho - 1)|^2 over the modes with N/8 <= |k|/k_F < N/4 (rfftn's half)."""
     n = fields.shape[1]
-    k = np.fft.fftfreq(n) * n
-    kk = np.sqrt(k[:, None, None] ** 2 + k[None, :, None] ** 2 + k[None, None, :] ** 2)
-    band = (kk >= n / 8) & (kk < n / 4)
-    return np.mean([(np.abs(np.fft.fftn(f - 1)) ** 2)[band].mean() for f in fields])
+    k = np.sqrt(rfft_k2(n))
+    band = (k >= n / 8) & (k < n / 4)
+    return np.mean([(np.abs(np.fft.rfftn(f - 1)) ** 2)[band].mean() for f in fields])
 
 
 def box_row(g, top):

@@ -9,8 +9,8 @@
  *   make_bad poison MODEL           set the first weight of MODEL's /ema (or /weights) to NaN, in place
  *   make_bad slope MODEL            set MODEL's /interp/noise_slope to (5, 0), in place
  *   make_bad smooth MODEL           set a two-channel MODEL's /interp/dm_smooth to (20, 0, 1, 0.8, 0, 1)
- *   make_bad threshold MODEL        set a two-channel MODEL's /interp/dm_smooth_threshold to (0, -1)
  *                                   (a radius of 20 cells), in place
+ *   make_bad threshold MODEL        set a two-channel MODEL's /interp/dm_smooth_threshold to (0, -1), in place
  * Serial; the toy boxes are tests/toy.h's. */
 #include <hdf5.h>
 #include <stdio.h>
