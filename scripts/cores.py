@@ -16,11 +16,19 @@ gives:
   rms_samples  rms of the samples' log10 rho about the truths' mean there
   rms_truths   the same for the truths (n/(n-1) corrected): one truth's
                distance from the others' mean, the floor
+  sd_samples   each cell's standard deviation over the samples (n - 1 in
+               the denominator), rms over those cells: the samples' own
+               scatter, without their mean's error
+  sd_truths    the same over the truths: the scatter a perfect emulator's
+               samples would have
   pk_mid_ratio the gas P(k) of the samples over the truths' (means over
                the files) in the modes with N/8 <= |k|/k_F < N/4
 
 and over three or more boxes the correlation of the logs of rho2_ratio
-and pk_mid_ratio: near 1 says the mid-band gas P(k) error is these cells'.
+and pk_mid_ratio (near 1 says the mid-band gas P(k) error is these cells')
+and the least-squares slope of sd_samples on sd_truths (1: the samples'
+scatter follows the truths' from box to box, as the mock's grows with
+A_AGN2; 0: one scatter for every box).
 
   cores.py [--top Q] --truth T.h5 --repaints R1.h5 ... --emulated E1.h5 E2.h5 ... [--truth ...]
 """
@@ -60,7 +68,9 @@ def box_row(g, top):
     rho2 = np.mean((10 ** (2 * s_c)).sum(axis=1)) / np.mean((10 ** (2 * t_c)).sum(axis=1))
     rms_s = np.sqrt(np.mean((s_c - tm_c) ** 2))
     rms_t = np.sqrt(np.mean((t_c - tm_c) ** 2) * len(T) / (len(T) - 1))
-    return (len(cells), rho2, np.mean(s_c - tm_c), rms_s, rms_t, mid_band_power(S) / mid_band_power(T))
+    sd_s = np.sqrt(np.mean(s_c.var(axis=0, ddof=1))) if len(S) > 1 else np.nan
+    sd_t = np.sqrt(np.mean(t_c.var(axis=0, ddof=1)))
+    return (len(cells), rho2, np.mean(s_c - tm_c), rms_s, rms_t, sd_s, sd_t, mid_band_power(S) / mid_band_power(T))
 
 
 def main():
@@ -77,18 +87,21 @@ def main():
         argv = argv[2:]
     gs = groups(argv)
     print("# the densest %.3g%% of cells by the truths' mean log10 gas density, each field over its own mean" % (100 * top))
-    print("# %-22s %6s %10s %9s %11s %10s %12s" % ("box", "cells", "rho2_ratio", "bias_dex", "rms_samples",
-                                                  "rms_truths", "pk_mid_ratio"))
+    print("# %-22s %6s %10s %9s %11s %10s %10s %9s %12s" % ("box", "cells", "rho2_ratio", "bias_dex", "rms_samples",
+                                                             "rms_truths", "sd_samples", "sd_truths", "pk_mid_ratio"))
     rows = []
     for g in gs:
         r = box_row(g, top)
         rows.append(r)
-        print("%-24s %6d %10.3f %+9.4f %11.4f %10.4f %12.3f" % ((os.path.basename(g["truth"][0]),) + r))
+        print("%-24s %6d %10.3f %+9.4f %11.4f %10.4f %10.4f %9.4f %12.3f" % ((os.path.basename(g["truth"][0]),) + r))
     if len(rows) >= 3:
         a = np.log([r[1] for r in rows])
-        b = np.log([r[5] for r in rows])
+        b = np.log([r[7] for r in rows])
         print("# correlation of log rho2_ratio and log pk_mid_ratio over %d boxes: %.3f" % (len(rows),
                                                                                        np.corrcoef(a, b)[0, 1]))
+        sd_s, sd_t = np.array([r[5] for r in rows]), np.array([r[6] for r in rows])
+        if np.all(np.isfinite(sd_s)) and np.ptp(sd_t) > 0:
+            print("# slope of sd_samples on sd_truths over %d boxes: %.3f" % (len(rows), np.polyfit(sd_t, sd_s, 1)[0]))
 
 
 if __name__ == "__main__":

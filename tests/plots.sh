@@ -97,20 +97,31 @@ awk '!/^#/ && NF == 9 { n++; if ($6 != "-1.000" || ($5 / $3 - 1 / 3) ^ 2 > 4e-4)
 /usr/bin/python3 "$SRC/scripts/frozen_by_run.py" --truth toy/box00.h5 --run toy/half00.h5 toy/half03.h5 \
     > /dev/null 2> e2.txt && fail=1
 grep -q "expected one --truth, at least one repaint" e2.txt || { echo "FAIL: frozen_by_run.py refusal"; cat e2.txt; fail=1; }
-# cores.py: the truths standing in for the samples are exact (ratios 1, no bias); samples whose gas is the truth's
-# squared against the direct sums over the densest cells; a --top outside (0, 1) refused
+# cores.py: the truths standing in for the samples are exact (ratios 1, no bias, the samples' per-cell scatter the
+# truths'); samples whose gas is the truth's squared against the direct sums over the densest cells; two samples, the
+# truth and its square, against their direct per-cell standard deviation; the slope of sd_samples on sd_truths
+# against a least-squares fit of the printed columns; a --top outside (0, 1) refused
 /usr/bin/python3 "$SRC/scripts/cores.py" --top 0.01 --truth toy/box00.h5 --repaints toy/box03.h5 \
     --emulated toy/box00.h5 toy/box03.h5 --truth toy/box00.h5 --repaints toy/box00.h5 \
     --emulated toy/dbl00.h5 toy/dbl00.h5 --truth toy/box04.h5 --repaints toy/box05.h5 \
-    --emulated toy/box04.h5 toy/box05.h5 > co.txt || fail=1
+    --emulated toy/box04.h5 toy/box05.h5 --truth toy/box00.h5 --repaints toy/box00.h5 \
+    --emulated toy/box00.h5 toy/dbl00.h5 > co.txt || fail=1
 want=$(/usr/bin/python3 -c "import h5py, numpy as np
 g = h5py.File('toy/box00.h5', 'r')['fields/gas_density'][...].astype('f8').ravel()
 r, s = g / g.mean(), g ** 2 / (g ** 2).mean()
 top = r >= np.sort(r)[-int(round(0.01 * r.size))]
-print('%d %.3f %+.4f' % (top.sum(), (s[top] ** 2).sum() / (r[top] ** 2).sum(), np.log10(s[top] / r[top]).mean()))")
-awk -v want="$want" '!/^#/ { n++; if (n != 2 && ($3 != "1.000" || $4 + 0 != 0 || $7 != "1.000")) bad++
-                              if (n == 2 && $2 " " $3 " " $4 != want) bad++ }
-     /^# correlation .* over 3 boxes: / { c++ } END { exit !(n == 3 && c == 1 && !bad) }' co.txt \
+d = np.log10(s[top] / r[top])
+print('%d %.3f %+.4f %.4f' % (top.sum(), (s[top] ** 2).sum() / (r[top] ** 2).sum(), d.mean(), np.sqrt(np.mean(d * d / 2))))")
+awk -v want="$want" 'BEGIN { split(want, w, " ") }
+     !/^#/ { n++; x[n] = $8; y[n] = $7
+             if (n == 1 || n == 3) { if ($3 != "1.000" || $4 + 0 != 0 || $9 != "1.000" || $7 != $8) bad++ }
+             if (n == 2 && ($2 " " $3 " " $4 != w[1] " " w[2] " " w[3] || $7 + 0 != 0 || $8 + 0 != 0)) bad++
+             if (n == 4 && ($7 != w[4] || $8 + 0 != 0)) bad++ }
+     /^# correlation .* over 4 boxes: / { c++ }
+     /^# slope of sd_samples on sd_truths over 4 boxes: / { c++; slope = $NF }
+     END { for (i = 1; i <= n; i++) { sx += x[i]; sy += y[i]; sxx += x[i] * x[i]; sxy += x[i] * y[i] }
+           fit = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+           exit !(n == 4 && c == 2 && !bad && (slope - fit) ^ 2 < 1e-6) }' co.txt \
     || { echo "FAIL: cores.py (squared gas expected: $want)"; cat co.txt; fail=1; }
 /usr/bin/python3 "$SRC/scripts/cores.py" --top 2 --truth toy/box00.h5 > /dev/null 2> e3.txt && fail=1
 grep -q "top expects a fraction in (0, 1), found 2" e3.txt || { echo "FAIL: cores.py --top 2"; cat e3.txt; fail=1; }
