@@ -37,7 +37,7 @@ static const char *DEMO_USAGE =
     "scripts/demo.sh runs it on 2 ranks and draws the plots. Options (defaults):\n"
     "  --table FILE (data/camels LH)  --boxes 64 training boxes    --grid 32  --box 12.5 (Mpc/h; every box)\n"
     "  --train-steps 6000  --batch 1  --train-seed 1 (weights, batches, interpolant times and noise)\n"
-    "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.25,0.25,0 (K,KV,KP: hydrobridge train --help)\n"
+    "  --lr 1e-3  --ema 0.99  --width 16  --loss-weight 0.25,0.25,0.5 (K,KV,KP: hydrobridge train --help)\n"
     "  --dm-assignment cic|tsc (tsc)  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
     "  --dm-smooth 1 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
     "  --dm-halo 3,1.5 (one more channel: the DM above 3 times the mean smoothed by 1.5 cells; 0: none)\n"
