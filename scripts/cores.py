@@ -20,7 +20,9 @@ gives:
                the denominator), rms over those cells: the samples' own
                scatter, without their mean's error
   sd_truths    the same over the truths: the scatter a perfect emulator's
-               samples would have
+               samples would have (rms_truths again: about their own
+               mean, n - 1 in the denominator, the two are one number;
+               printed beside sd_samples for the comparison)
   pk_mid_ratio the gas P(k) of the samples over the truths' (means over
                the files) in the modes with N/8 <= |k|/k_F < N/4
 
@@ -69,8 +71,7 @@ def box_row(g, top):
     rms_s = np.sqrt(np.mean((s_c - tm_c) ** 2))
     rms_t = np.sqrt(np.mean((t_c - tm_c) ** 2) * len(T) / (len(T) - 1))
     sd_s = np.sqrt(np.mean(s_c.var(axis=0, ddof=1))) if len(S) > 1 else np.nan
-    sd_t = np.sqrt(np.mean(t_c.var(axis=0, ddof=1)))
-    return (len(cells), rho2, np.mean(s_c - tm_c), rms_s, rms_t, sd_s, sd_t, mid_band_power(S) / mid_band_power(T))
+    return (len(cells), rho2, np.mean(s_c - tm_c), rms_s, rms_t, sd_s, rms_t, mid_band_power(S) / mid_band_power(T))
 
 
 def main():
