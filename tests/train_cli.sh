@@ -190,6 +190,26 @@ expect_fail 'the set of smoothed-DM channels \(--dm-smooth, --dm-halo\) differs 
 cp hl1.h5 threshold_bad.h5 && "$BAD" threshold threshold_bad.h5
 expect_fail 'threshold_bad.h5: /interp/dm_smooth holds 6 values .* with thresholds \(0, -1\), expected .* thresholds within \[0, 10000\]' g.h5 \
     mpirun -np 2 "$HB" emulate --model threshold_bad.h5 --dm toy_test.h5 --out g.h5
+# --emb E: the width of the embedding of t and the parameters, stored as /emb; trained on 1 and 3 ranks alike,
+# emulated; a resume with another width refused, and widths outside 1-1024
+EM=(--data toy --batch 2 --width 4 --steps 20 --val-every 1000 --emb 8)
+for np in 1 3; do
+    timeout -k 5 300 mpirun -np $np "$HB" train "${EM[@]}" --out em$np.h5 > em$np.log 2>&1 \
+        || { echo "FAIL: training with --emb 8 on $np ranks"; cat em$np.log; fail=1; }
+done
+if h5diff -d 1e-4 em1.h5 em3.h5 /ema /ema > /dev/null && h5dump -a /emb em1.h5 | grep -q '(0): 8$' \
+    && h5dump -a /emb full.h5 | grep -q '(0): 64$' && grep -q 'embedding 8 ' em1.log; then
+    echo "ok: --emb 8 stored (the default 64), EMA weights on 1 and 3 ranks within 1e-4"
+else
+    echo "FAIL: --emb: not stored, or the models of 1 and 3 ranks differ"; fail=1
+fi
+timeout -k 5 120 mpirun -np 2 "$HB" emulate --model em1.h5 --dm toy_test.h5 --out emg.h5 --steps 5 > emg.log 2>&1 \
+    && [ -s emg.h5 ] || { echo "FAIL: emulation with an --emb 8 model"; cat emg.log; fail=1; }
+expect_fail 'em1.h5 holds a network with .*emb=8 .*expected .*emb=16' "" \
+    mpirun -np 2 "$HB" train "${EM[@]}" --out em1.h5 --resume --emb 16
+for e in 0 1025; do
+    expect_fail 'emb within 1-1024' em_bad.h5 mpirun -np 2 "$HB" train "${EM[@]}" --emb $e --out em_bad.h5
+done
 mkdir -p toy_neg && cp toy/*.h5 toy_neg/ && "$BAD" cell toy_neg/box02.h5 dm_density -1
 expect_fail 'toy_neg/box02.h5: /fields/dm_density\[3\]\[4\]\[5\] = -1; expected a finite density' m.h5 \
     mpirun -np 3 "$HB" train --data toy_neg --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5 --out m.h5

@@ -28,6 +28,7 @@ typedef struct hb_train_config {
     long   steps;            /* total optimiser steps */
     int    batch;            /* boxes per step */
     int    width;
+    int    emb;              /* width of the embedding of t and the parameters that feeds every FiLM (64) */
     int    group;            /* ranks per box (0: all ranks) */
     int    augment;          /* 1: random cube symmetry and periodic shift per sample */
     double ema_decay;
