@@ -14,6 +14,18 @@ fail=0
 "$TOY" toy || { echo "FAIL: make_toy"; exit 1; }
 COMMON=(--data toy --batch 2 --width 4 --steps 150 --checkpoint-every 50 --val-every 1000)
 
+train_1_and_3() {   # train_1_and_3 PREFIX WHAT ARGS...: the same training on 1 and 3 ranks, PREFIX1.h5 and PREFIX3.h5 (.log)
+    local p=$1 what=$2 np; shift 2
+    for np in 1 3; do
+        timeout -k 5 300 mpirun -np $np "$HB" train "$@" --out $p$np.h5 > $p$np.log 2>&1 \
+            || { echo "FAIL: training with $what on $np ranks"; cat $p$np.log; fail=1; }
+    done
+}
+emulate_ok() {   # emulate_ok MODEL OUT WHAT: five sampler steps on toy_test.h5 on 2 ranks write a non-empty OUT
+    timeout -k 5 120 mpirun -np 2 "$HB" emulate --model $1 --dm toy_test.h5 --out $2 --steps 5 > $2.log 2>&1 \
+        && [ -s $2 ] || { echo "FAIL: $3"; cat $2.log; fail=1; }
+}
+
 timeout -k 5 300 mpirun -np 2 "$HB" train "${COMMON[@]}" --out full.h5 > full.log 2>&1 || { echo "FAIL: uninterrupted run"; cat full.log; fail=1; }
 
 interrupt() {   # interrupt NAME HOW: start, signal after step 50, resume, compare
@@ -115,18 +127,14 @@ else
 fi
 echo toy_dm18.h5 > dm_only.list
 expect_fail 'dataset /fields/gas_density not found' m.h5 mpirun -np 2 "$HB" train --data dm_only.list --out m.h5
-timeout -k 5 120 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out ok.h5 --steps 5 > emu.log 2>&1 \
-    && [ -s ok.h5 ] || { echo "FAIL: a good emulation"; cat emu.log; fail=1; }
+emulate_ok full.h5 ok.h5 "a good emulation"
 
 # the smoothed-DM channels (--dm-smooth, two radii): a network of 5 inputs
 # trained on 1 and 3 ranks alike to round-off and emulated on 1 and 2 ranks
 # alike; the radii are part of what a resume must match; a radius out of
 # range, a repeated one or a third are refused
 SM=(--data toy --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5,0.8)
-for np in 1 3; do
-    timeout -k 5 300 mpirun -np $np "$HB" train "${SM[@]}" --out sm$np.h5 > sm$np.log 2>&1 \
-        || { echo "FAIL: training with --dm-smooth on $np ranks"; cat sm$np.log; fail=1; }
-done
+train_1_and_3 sm --dm-smooth "${SM[@]}"
 if h5diff -d 1e-4 sm1.h5 sm3.h5 /ema /ema > /dev/null && h5diff -p 1e-9 sm1.h5 sm3.h5 /interp/dm_smooth /interp/dm_smooth > /dev/null \
     && h5dump -a /extra_in sm1.h5 | grep -q '(0): 2' \
     && h5dump -d /interp/dm_smooth sm1.h5 | grep -Eq '\(0\): 1.5, [^,]+, [^,]+, 0.8, [^,]+, [^,]+$'; then
@@ -171,10 +179,7 @@ done
 # stored beside the radii (a model without one stores none), emulated,
 # part of what a resume must match
 HL=(--data toy --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5 --dm-halo 1,0.8)
-for np in 1 3; do
-    timeout -k 5 300 mpirun -np $np "$HB" train "${HL[@]}" --out hl$np.h5 > hl$np.log 2>&1 \
-        || { echo "FAIL: training with --dm-halo on $np ranks"; cat hl$np.log; fail=1; }
-done
+train_1_and_3 hl --dm-halo "${HL[@]}"
 if h5diff -d 1e-4 hl1.h5 hl3.h5 /ema /ema > /dev/null && h5dump -a /extra_in hl1.h5 | grep -q '(0): 2' \
     && h5dump -d /interp/dm_smooth_threshold hl1.h5 | grep -Eq '\(0\): 0, 1$' \
     && ! h5dump -d /interp/dm_smooth_threshold sm1.h5 > /dev/null 2>&1 \
@@ -183,8 +188,7 @@ if h5diff -d 1e-4 hl1.h5 hl3.h5 /ema /ema > /dev/null && h5dump -a /extra_in hl1
 else
     echo "FAIL: --dm-halo: the models of 1 and 3 ranks differ, or the threshold is not stored"; fail=1
 fi
-timeout -k 5 120 mpirun -np 2 "$HB" emulate --model hl1.h5 --dm toy_test.h5 --out hlg.h5 --steps 5 > hlg.log 2>&1 \
-    && [ -s hlg.h5 ] || { echo "FAIL: emulation with a halo-channel model"; cat hlg.log; fail=1; }
+emulate_ok hl1.h5 hlg.h5 "emulation with a halo-channel model"
 expect_fail 'the set of smoothed-DM channels \(--dm-smooth, --dm-halo\) differs from the checkpoint' "" \
     mpirun -np 2 "$HB" train "${HL[@]}" --out hl1.h5 --resume --dm-halo 2,0.8
 cp hl1.h5 threshold_bad.h5 && "$BAD" threshold threshold_bad.h5
@@ -193,18 +197,14 @@ expect_fail 'threshold_bad.h5: /interp/dm_smooth holds 6 values .* with threshol
 # --emb E: the width of the embedding of t and the parameters, stored as /emb; trained on 1 and 3 ranks alike,
 # emulated; a resume with another width refused, and widths outside 1-1024
 EM=(--data toy --batch 2 --width 4 --steps 20 --val-every 1000 --emb 8)
-for np in 1 3; do
-    timeout -k 5 300 mpirun -np $np "$HB" train "${EM[@]}" --out em$np.h5 > em$np.log 2>&1 \
-        || { echo "FAIL: training with --emb 8 on $np ranks"; cat em$np.log; fail=1; }
-done
+train_1_and_3 em "--emb 8" "${EM[@]}"
 if h5diff -d 1e-4 em1.h5 em3.h5 /ema /ema > /dev/null && h5dump -a /emb em1.h5 | grep -q '(0): 8$' \
     && h5dump -a /emb full.h5 | grep -q '(0): 64$' && grep -q 'embedding 8 ' em1.log; then
     echo "ok: --emb 8 stored (the default 64), EMA weights on 1 and 3 ranks within 1e-4"
 else
     echo "FAIL: --emb: not stored, or the models of 1 and 3 ranks differ"; fail=1
 fi
-timeout -k 5 120 mpirun -np 2 "$HB" emulate --model em1.h5 --dm toy_test.h5 --out emg.h5 --steps 5 > emg.log 2>&1 \
-    && [ -s emg.h5 ] || { echo "FAIL: emulation with an --emb 8 model"; cat emg.log; fail=1; }
+emulate_ok em1.h5 emg.h5 "emulation with an --emb 8 model"
 expect_fail 'em1.h5 holds a network with .*emb=8 .*expected .*emb=16' "" \
     mpirun -np 2 "$HB" train "${EM[@]}" --out em1.h5 --resume --emb 16
 for e in 0 1025; do
