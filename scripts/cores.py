@@ -25,6 +25,9 @@ gives:
                printed beside sd_samples for the comparison)
   pk_mid_ratio the gas P(k) of the samples over the truths' (means over
                the files) in the modes with N/8 <= |k|/k_F < N/4
+  level_truths the truths' mean log10 rho there: where bias_dex is
+               measured from (scripts/probe.sh follows it as a parameter
+               varies)
 
 and over three or more boxes the correlation of the logs of rho2_ratio
 and pk_mid_ratio (near 1 says the mid-band gas P(k) error is these cells')
@@ -71,7 +74,8 @@ def box_row(g, top):
     rms_s = np.sqrt(np.mean((s_c - tm_c) ** 2))
     rms_t = np.sqrt(np.mean((t_c - tm_c) ** 2) * len(T) / (len(T) - 1))
     sd_s = np.sqrt(np.mean(s_c.var(axis=0, ddof=1))) if len(S) > 1 else np.nan
-    return (len(cells), rho2, np.mean(s_c - tm_c), rms_s, rms_t, sd_s, rms_t, mid_band_power(S) / mid_band_power(T))
+    return (len(cells), rho2, np.mean(s_c - tm_c), rms_s, rms_t, sd_s, rms_t, mid_band_power(S) / mid_band_power(T),
+            np.mean(tm_c))
 
 
 def main():
@@ -88,13 +92,14 @@ def main():
         argv = argv[2:]
     gs = groups(argv)
     print("# the densest %.3g%% of cells by the truths' mean log10 gas density, each field over its own mean" % (100 * top))
-    print("# %-22s %6s %10s %9s %11s %10s %10s %9s %12s" % ("box", "cells", "rho2_ratio", "bias_dex", "rms_samples",
-                                                             "rms_truths", "sd_samples", "sd_truths", "pk_mid_ratio"))
+    print("# %-22s %6s %10s %9s %11s %10s %10s %9s %12s %12s" % ("box", "cells", "rho2_ratio", "bias_dex", "rms_samples",
+                                                                  "rms_truths", "sd_samples", "sd_truths", "pk_mid_ratio",
+                                                                  "level_truths"))
     rows = []
     for g in gs:
         r = box_row(g, top)
         rows.append(r)
-        print("%-24s %6d %10.3f %+9.4f %11.4f %10.4f %10.4f %9.4f %12.3f" % ((os.path.basename(g["truth"][0]),) + r))
+        print("%-24s %6d %10.3f %+9.4f %11.4f %10.4f %10.4f %9.4f %12.3f %12.4f" % ((os.path.basename(g["truth"][0]),) + r))
     if len(rows) >= 3:
         a = np.log([r[1] for r in rows])
         b = np.log([r[7] for r in rows])

@@ -98,9 +98,10 @@ awk '!/^#/ && NF == 9 { n++; if ($6 != "-1.000" || ($5 / $3 - 1 / 3) ^ 2 > 4e-4)
     > /dev/null 2> e2.txt && fail=1
 grep -q "expected one --truth, at least one repaint" e2.txt || { echo "FAIL: frozen_by_run.py refusal"; cat e2.txt; fail=1; }
 # cores.py: the truths standing in for the samples are exact (ratios 1, no bias, the samples' per-cell scatter the
-# truths'); samples whose gas is the truth's squared against the direct sums over the densest cells; two samples, the
-# truth and its square, against their direct per-cell standard deviation; the slope of sd_samples on sd_truths
-# against a least-squares fit of the printed columns; a --top outside (0, 1) refused
+# truths'); samples whose gas is the truth's squared against the direct sums over the densest cells, and the truths'
+# level there against its direct mean; two samples, the truth and its square, against their direct per-cell standard
+# deviation; the slope of sd_samples on sd_truths against a least-squares fit of the printed columns; a --top outside
+# (0, 1) refused
 /usr/bin/python3 "$SRC/scripts/cores.py" --top 0.01 --truth toy/box00.h5 --repaints toy/box03.h5 \
     --emulated toy/box00.h5 toy/box03.h5 --truth toy/box00.h5 --repaints toy/box00.h5 \
     --emulated toy/dbl00.h5 toy/dbl00.h5 --truth toy/box04.h5 --repaints toy/box05.h5 \
@@ -111,11 +112,12 @@ g = h5py.File('toy/box00.h5', 'r')['fields/gas_density'][...].astype('f8').ravel
 r, s = g / g.mean(), g ** 2 / (g ** 2).mean()
 top = r >= np.sort(r)[-int(round(0.01 * r.size))]
 d = np.log10(s[top] / r[top])
-print('%d %.3f %+.4f %.4f' % (top.sum(), (s[top] ** 2).sum() / (r[top] ** 2).sum(), d.mean(), np.sqrt(np.mean(d * d / 2))))")
+print('%d %.3f %+.4f %.4f %.4f' % (top.sum(), (s[top] ** 2).sum() / (r[top] ** 2).sum(), d.mean(), np.sqrt(np.mean(d * d / 2)),
+                                 np.log10(r[top]).mean()))")
 awk -v want="$want" 'BEGIN { split(want, w, " ") }
      !/^#/ { n++; x[n] = $8; y[n] = $7
              if (n == 1 || n == 3) { if ($3 != "1.000" || $4 + 0 != 0 || $9 != "1.000" || $7 != $8) bad++ }
-             if (n == 2 && ($2 " " $3 " " $4 != w[1] " " w[2] " " w[3] || $7 + 0 != 0 || $8 + 0 != 0)) bad++
+             if (n == 2 && ($2 " " $3 " " $4 " " $10 != w[1] " " w[2] " " w[3] " " w[5] || $7 + 0 != 0 || $8 + 0 != 0)) bad++
              if (n == 4 && ($7 != w[4] || $8 + 0 != 0)) bad++ }
      /^# correlation .* over 4 boxes: / { c++ }
      /^# slope of sd_samples on sd_truths over 4 boxes: / { c++; slope = $NF }
