@@ -82,7 +82,8 @@ for v in "${vals[@]}"; do
     echo "== $param = $v: the truth and $repaints repaints, $seeds samples"
     run "$d/paint.log" paint-mock "$box" --out "$d/heldout/$name.h5" "$param=$v"
     for k in $(seq 1 "$repaints"); do
-        run "$d/paint.log" paint-mock "$box" --out "$d/floor/${name}_m$k.h5" mock.seed=$((1000 + k)) "$param=$v"
+        run "$d/paint.log" paint-mock "$box" --out "$d/floor/${name}_m$((1000 + k)).h5" mock.seed=$((1000 + k)) \
+            "$param=$v"
     done
     run "$d/emulate.log" emulate --model "$model" --dm "$d/heldout/$name.h5" \
         --out "$d/emulated/${name}_s{seed}.h5" --seeds "$seeds" "$@" "$param=$v"
@@ -98,8 +99,8 @@ grep -v '^#' "$tmp/cores.txt" | paste -d ' ' <(printf '%s\n' "${vals[@]}") - | a
         for (i = 1; i <= n; i++) { sx += x[i]; sy += y[i]; sxx += x[i] * x[i]; sxy += x[i] * y[i] }
         return (n * sxy - sx * sy) / (n * sxx - sx * sx)
     }
-    BEGIN { printf "# %s on %s: %s varied; the densest %g of cells by the truths\x27 mean (scripts/cores.py)\n",
-                   model, box, param, top
+    BEGIN { printf "# %s on %s: %s varied; the densest %g%% of cells by the truths\x27 mean (scripts/cores.py)\n",
+                   model, box, param, 100 * top
             printf "# %-8s %10s %10s %9s %12s %12s\n", "value", "sd_truths", "sd_samples", "bias_dex",
                    "level_truths", "pk_mid_ratio" }
     { n++; x[n] = log($1); lt[n] = log($9); ls[n] = log($8); b[n] = $5; lv[n] = $11

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/probe.sh on a toy model: the parameter reaches both the mock's truths
-# (their per-cell scatter grows with A_AGN2, as sigma_g does; A_SN2 leaves it)
+# (their per-cell scatter grows with A_AGN2, as sigma_g does; Omega_m leaves it)
 # and the samples (their files carry the value); its table is scripts/cores.py's
 # on the files it wrote, its slopes least-squares fits of that table; bad input
 # and a failing emulation exit non-zero and leave no directory. Exit 77
@@ -23,7 +23,7 @@ PROBE=("$SRC/scripts/probe.sh" --model m.h5 --box toy_test.h5 --repaints 3 --see
 check_run() {
     local d=$1 p=$2; shift 2
     /usr/bin/python3 - "$SRC" "$d" "$p" "$@" << 'EOF' || fail=1
-import glob, subprocess, sys
+import glob, re, subprocess, sys
 import h5py
 import numpy as np
 src, d, param, vals = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
@@ -54,7 +54,6 @@ fit = lambda y: np.polyfit(x, y, 1)[0]
 a = np.array([[float(t) for t in r[1:]] for r in rows])
 want = [fit(np.log(a[:, 0])), fit(np.log(a[:, 1])), fit(a[:, 2]), fit(a[:, 3])]
 text = open(d + "/probe.txt").read()
-import re
 got = [float(g) for g in re.findall(r"truths ([-0-9.]+), samples ([-0-9.]+)", text)[0]]
 got += [float(re.search(r"d bias_dex / d ln value: ([-+0-9.]+)", text).group(1)),
         float(re.search(r"d level_truths / d ln value: ([-+0-9.]+)", text).group(1))]
