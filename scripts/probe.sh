@@ -64,7 +64,7 @@ for v in "${vals[@]}"; do
     awk -v v="$v" 'BEGIN { exit !(v ~ /^[0-9.eE+-]+$/ && v + 0 > 0) }' \
         || die "--values: \"$v\" is not a positive number (the slopes are over ln value)"
 done
-[ "$(printf '%s\n' "${vals[@]}" | sort -u | wc -l)" -eq ${#vals[@]} ] || die "--values holds a value twice: $values"
+printf '%s\n' "${vals[@]}" | awk '{ if (seen[$1 + 0]++) exit 1 }' || die "--values holds a value twice: $values"
 [ ! -e "$out" ] || die "--out $out exists (the probe never reuses an earlier run's files: give a new directory)"
 
 name=$(basename "$box" .h5)

@@ -96,6 +96,7 @@ probe_fails 'exists .*never reuses' agn2 "${PROBE[@]}"
 probe_fails '"0" is not a positive number' bad "${PROBE[@]}" --values 0,1
 probe_fails 'at least two comma-separated values' bad "${PROBE[@]}" --values 1
 probe_fails 'holds a value twice' bad "${PROBE[@]}" --values 1,2,1
+probe_fails 'holds a value twice' bad "${PROBE[@]}" --values 1,1.0
 probe_fails 'section.key in \[cosmology\] or \[feedback\]' bad "${PROBE[@]}" --param mock.seed
 probe_fails 'whole number >= 1, found "0"' bad "${PROBE[@]}" --seeds 0
 probe_fails 'fraction in \(0, 1\), found "1"' bad "${PROBE[@]}" --top 1
