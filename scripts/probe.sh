@@ -27,12 +27,10 @@
 #
 # DIR must not exist; the run writes DIR.tmp.PID and renames it when complete.
 # Uses $HB (default build/hydrobridge beside this script), mpirun and
-# /usr/bin/python3 with numpy and h5py.
+# /usr/bin/python3 with numpy and h5py; installs and builds nothing.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HB=${HB:-$ROOT/build/hydrobridge}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+. "$(dirname "${BASH_SOURCE[0]}")/setup.sh"   # HB_ROOT and mpirun's environment (hb_setup not called)
+HB=${HB:-$HB_ROOT/build/hydrobridge}
 
 die() { echo "probe.sh: $*" >&2; exit 1; }
 count() {   # count NAME VALUE: VALUE must be a whole number >= 1
@@ -89,7 +87,7 @@ for v in "${vals[@]}"; do
         --out "$d/emulated/${name}_s{seed}.h5" --seeds "$seeds" "$@" "$param=$v"
     cores_args+=(--truth "$d/heldout/$name.h5" --repaints "$d"/floor/*.h5 --emulated "$d"/emulated/*.h5)
 done
-/usr/bin/python3 "$ROOT/scripts/cores.py" --top "$top" "${cores_args[@]}" > "$tmp/cores.txt" \
+/usr/bin/python3 "$HB_ROOT/scripts/cores.py" --top "$top" "${cores_args[@]}" > "$tmp/cores.txt" \
     || die "scripts/cores.py failed on $tmp"
 # cores.py's rows come in the order of the values: value, then its columns sd_samples ($7), sd_truths ($8),
 # bias_dex ($4), level_truths ($10), pk_mid_ratio ($9)
