@@ -16,6 +16,7 @@ hb_status hb_model_write_arch(hb_h5 *f, const hb_unet *u)
     HB_TRY(hb_h5_attr_write_long(f, "/", "width", u->cfg.width));
     HB_TRY(hb_h5_attr_write_long(f, "/", "emb", u->cfg.emb));
     HB_TRY(hb_h5_attr_write_long(f, "/", "extra_in", u->cfg.extra_in));
+    HB_TRY(hb_h5_attr_write_long(f, "/", "emb_layers", u->cfg.emb_layers));
     HB_TRY(hb_h5_attr_write_long(f, "/", "n_params", (long)u->n_params));
     return HB_OK;
 }
@@ -29,7 +30,7 @@ hb_status hb_model_read_arch(hb_h5 *f, hb_unet_config *cfg)
         return HB_ERR0(HB_EIO, "%s is not a hydrobridge model file (model_kind \"%s\", expected \"%s\")",
                        f->path, kind, HB_MODEL_KIND);
     }
-    long nf, w, e, x = 0;
+    long nf, w, e, x = 0, el = 2;
     HB_TRY(hb_h5_attr_read_long(f, "/", "n_fields", &nf));
     HB_TRY(hb_h5_attr_read_long(f, "/", "width", &w));
     HB_TRY(hb_h5_attr_read_long(f, "/", "emb", &e));
@@ -37,10 +38,15 @@ hb_status hb_model_read_arch(hb_h5 *f, hb_unet_config *cfg)
     if (x < 0 || x > HB_SMOOTH_MAX_CH) {
         return HB_ERR0(HB_EIO, "%s: extra_in = %ld, expected 0 to %d", f->path, x, HB_SMOOTH_MAX_CH);
     }
+    if (hb_h5_attr_exists(f, "/", "emb_layers")) HB_TRY(hb_h5_attr_read_long(f, "/", "emb_layers", &el));   /* absent: 2 */
+    if (el < 2 || el > HB_UNET_MAX_EMB_LAYERS) {
+        return HB_ERR0(HB_EIO, "%s: emb_layers = %ld, expected 2 to %d", f->path, el, HB_UNET_MAX_EMB_LAYERS);
+    }
     cfg->n_fields = (int)nf;
     cfg->width = (int)w;
     cfg->emb = (int)e;
     cfg->extra_in = (int)x;
+    cfg->emb_layers = (int)el;
     return HB_OK;
 }
 
@@ -49,10 +55,11 @@ hb_status hb_model_check_arch(hb_h5 *f, const hb_unet *u)
     hb_unet_config c;
     HB_TRY(hb_model_read_arch(f, &c));
     if (c.n_fields != u->cfg.n_fields || c.width != u->cfg.width || c.emb != u->cfg.emb ||
-        c.extra_in != u->cfg.extra_in) {
-        return HB_ERR0(HB_EIO, "%s holds a network with n_fields=%d width=%d emb=%d extra_in=%d, expected n_fields=%d "
-                       "width=%d emb=%d extra_in=%d", f->path, c.n_fields, c.width, c.emb, c.extra_in,
-                       u->cfg.n_fields, u->cfg.width, u->cfg.emb, u->cfg.extra_in);
+        c.extra_in != u->cfg.extra_in || c.emb_layers != u->cfg.emb_layers) {
+        return HB_ERR0(HB_EIO, "%s holds a network with n_fields=%d width=%d emb=%d extra_in=%d emb_layers=%d, expected "
+                       "n_fields=%d width=%d emb=%d extra_in=%d emb_layers=%d", f->path, c.n_fields, c.width, c.emb,
+                       c.extra_in, c.emb_layers, u->cfg.n_fields, u->cfg.width, u->cfg.emb, u->cfg.extra_in,
+                       u->cfg.emb_layers);
     }
     return HB_OK;
 }

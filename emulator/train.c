@@ -44,6 +44,7 @@ hb_train_config hb_train_config_default(void)
     c.batch = 2;
     c.width = 16;
     c.emb = 64;
+    c.emb_layers = 2;
     c.group = 0;
     c.augment = 1;
     c.ema_decay = 0.999;
@@ -100,6 +101,7 @@ static hb_status write_checkpoint(trainer *t)
         {"seed", 'l', 0, (long)c->seed, NULL}, {"augment", 'l', 0, c->augment, NULL}, {"group", 'l', 0, t->G, NULL},
         {"n_train_boxes", 'l', 0, t->ds.n_boxes, NULL}, {"n_val_boxes", 'l', 0, t->vs.n_boxes, NULL},
         {"ema_decay", 'd', c->ema_decay, 0, NULL}, {"lr", 'd', c->adam.lr, 0, NULL},
+        {"lr_min_frac", 'd', c->adam.lr_min_frac, 0, NULL},
         {"weight_decay", 'd', c->adam.weight_decay, 0, NULL}, {"clip_norm", 'd', c->adam.clip_norm, 0, NULL},
         {"loss_weight", 'd', c->loss_weight[0], 0, NULL}, {"loss_weight_voids", 'd', c->loss_weight[1], 0, NULL},
         {"loss_weight_peaks", 'd', c->loss_weight[2], 0, NULL}, {"data_files_hash", 's', 0, 0, t->data_hash},
@@ -346,7 +348,7 @@ static hb_status setup(trainer *t)
         return HB_ERR0(HB_EARG, "loss weight slopes %g, %g, %g: expected finite and within [-5, 5]",
                        cfg->loss_weight[0], cfg->loss_weight[1], cfg->loss_weight[2]);
     }
-    hb_unet_config uc = {HB_NTARGET, cfg->width, cfg->emb, t->meta.ic.n_smooth};
+    hb_unet_config uc = {HB_NTARGET, cfg->width, cfg->emb, t->meta.ic.n_smooth, cfg->emb_layers};
     HB_TRY(hb_unet_init(&t->net, &uc, cfg->seed));
     HB_TRY(hb_unet_reserve(&t->net, &t->slab, t->ds.N, t->ds.N, 1));
     HB_TRY(hb_loader_init(&t->ld, &t->ds, &t->slab, &t->meta.ic));
@@ -484,9 +486,9 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     if (rc == HB_OK && cfg->resume) rc = resume(&t);
     if (rc == HB_OK) {
         char sm[64];
-        hb_log0("train: network w=%d, embedding %d (%zu parameters), batch %d boxes of %d^3, %d groups of %d ranks (slabs of "
+        hb_log0("train: network w=%d, embedding %d in %d layers (%zu parameters), batch %d boxes of %d^3, %d groups of %d ranks (slabs of "
                 "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g, smoothed-DM channels %s",
-                cfg->width, cfg->emb, t.net.n_params, cfg->batch, t.ds.N, t.ngroups, t.G, t.slab.nx, cfg->steps, cfg->adam.lr,
+                cfg->width, cfg->emb, t.net.cfg.emb_layers, t.net.n_params, cfg->batch, t.ds.N, t.ngroups, t.G, t.slab.nx, cfg->steps, cfg->adam.lr,
                 t.meta.ic.sigma_c, t.meta.ic.noise_slope[0], t.meta.ic.noise_slope[1],
                 hb_smooth_describe(&t.meta.ic, sm, sizeof sm));
         rc = loop(&t);

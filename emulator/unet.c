@@ -46,17 +46,27 @@ int hb_unet_view(const hb_unet *u, const char *name)
 hb_status hb_unet_init(hb_unet *u, const hb_unet_config *cfg, uint64_t seed)
 {
     memset(u, 0, sizeof *u);
-    if (cfg->n_fields < 1 || cfg->width < 1 || cfg->emb < 1) {
-        return HB_ERR(HB_EARG, "network: n_fields=%d width=%d emb=%d must be positive", cfg->n_fields,
-                      cfg->width, cfg->emb);
+    const int nl = cfg->emb_layers ? cfg->emb_layers : 2;
+    if (cfg->n_fields < 1 || cfg->width < 1 || cfg->emb < 1 || nl < 2 || nl > HB_UNET_MAX_EMB_LAYERS) {
+        return HB_ERR(HB_EARG, "network: n_fields=%d width=%d emb=%d must be positive, emb_layers=%d within 2-%d",
+                      cfg->n_fields, cfg->width, cfg->emb, cfg->emb_layers, HB_UNET_MAX_EMB_LAYERS);
     }
     u->cfg = *cfg;
+    u->cfg.emb_layers = nl;
     const int w = cfg->width, F = cfg->n_fields, E = cfg->emb, cin = F + 1 + cfg->extra_in;
     u->cin = cin;
-    u->emb_w1 = add_view(u, "emb.w1", (size_t)E * HB_UNET_NFEAT, HB_UNET_NFEAT);
-    u->emb_b1 = add_view(u, "emb.b1", (size_t)E, HB_UNET_NFEAT);
-    u->emb_w2 = add_view(u, "emb.w2", (size_t)E * E, E);
-    u->emb_b2 = add_view(u, "emb.b2", (size_t)E, E);
+    /* the reference's two layers keep their names (emb.w1, emb.w2: the last), the extra ones in between */
+    u->emb_w[0] = add_view(u, "emb.w1", (size_t)E * HB_UNET_NFEAT, HB_UNET_NFEAT);
+    u->emb_b[0] = add_view(u, "emb.b1", (size_t)E, HB_UNET_NFEAT);
+    for (int k = 1; k < nl; k++) {
+        char nw[40] = "emb.w2", nb[40] = "emb.b2";
+        if (k < nl - 1) {
+            snprintf(nw, sizeof nw, "emb.h%d.w", k + 1);
+            snprintf(nb, sizeof nb, "emb.h%d.b", k + 1);
+        }
+        u->emb_w[k] = add_view(u, nw, (size_t)E * E, E);
+        u->emb_b[k] = add_view(u, nb, (size_t)E, E);
+    }
     u->stem_w = add_view(u, "stem.w", 27 * (size_t)cin * w, 27 * cin);
     u->stem_b = add_view(u, "stem.b", (size_t)w, 27 * cin);
     u->rb[0] = add_resblock(u, "res0", w);
@@ -139,7 +149,8 @@ static size_t layout(hb_unet *u, float *base, int train)
     size_t n = 0;
     hb_unet_acts *a = &u->a;
 #define TAKE(ptr, cnt) do { if (base) (ptr) = base + n; n += (cnt); } while (0)
-    TAKE(a->e_h1, E); TAKE(a->e_a1, E); TAKE(a->e, E); TAKE(a->de, E); TAKE(a->de_a1, E); TAKE(a->de_h1, E);
+    for (int k = 0; k < u->cfg.emb_layers - 1; k++) { TAKE(a->e_h[k], E); TAKE(a->e_a[k], E); }
+    TAKE(a->e, E); TAKE(a->de, E); TAKE(a->de_a, E); TAKE(a->de_h, E);
     static const int mult[5] = {1, 2, 4, 2, 1};
     for (int k = 0; k < 5; k++) { TAKE(a->ss[k], 2 * (size_t)mult[k] * w); TAKE(a->dss[k], 2 * (size_t)mult[k] * w); }
     TAKE(a->x0, hsize(u, 0, u->cin));
@@ -298,10 +309,14 @@ static hb_status rb_forward(hb_unet *u, int k, int l, int c, float *in, int xchg
 
 static void embed(hb_unet *u, const float *feat)
 {
-    const int E = u->cfg.emb;
-    hb_linear_forward(u->a.e_h1, feat, P(u, u->emb_w1), P(u, u->emb_b1), 1, HB_UNET_NFEAT, E);
-    hb_silu_forward(u->a.e_a1, u->a.e_h1, (size_t)E);
-    hb_linear_forward(u->a.e, u->a.e_a1, P(u, u->emb_w2), P(u, u->emb_b2), 1, E, E);
+    const int E = u->cfg.emb, last = u->cfg.emb_layers - 1;
+    hb_unet_acts *a = &u->a;
+    hb_linear_forward(a->e_h[0], feat, P(u, u->emb_w[0]), P(u, u->emb_b[0]), 1, HB_UNET_NFEAT, E);
+    for (int k = 0; k < last; k++) {
+        hb_silu_forward(a->e_a[k], a->e_h[k], (size_t)E);
+        float *out = k + 1 < last ? a->e_h[k + 1] : a->e;
+        hb_linear_forward(out, a->e_a[k], P(u, u->emb_w[k + 1]), P(u, u->emb_b[k + 1]), 1, E, E);
+    }
 }
 
 /* out (halo'd, level l, c channels) = SiLU(g) on every plane, halos included
@@ -470,11 +485,16 @@ static void embed_backward(hb_unet *u)
 {
     hb_unet_acts *a = &u->a;
     const int E = u->cfg.emb;
-    memset(a->de_a1, 0, (size_t)E * sizeof *a->de_a1);
-    hb_linear_backward(a->de_a1, G(u, u->emb_w2), G(u, u->emb_b2), a->de, a->e_a1, P(u, u->emb_w2), 1, E, E);
-    memset(a->de_h1, 0, (size_t)E * sizeof *a->de_h1);
-    hb_silu_backward(a->de_h1, a->de_a1, a->e_h1, (size_t)E);
-    hb_linear_backward(NULL, G(u, u->emb_w1), G(u, u->emb_b1), a->de_h1, u->feat, P(u, u->emb_w1), 1,
+    const size_t bytes = (size_t)E * sizeof *a->de_h;
+    memcpy(a->de_h, a->de, bytes);   /* dL/d(output of layer k), k from the last down */
+    for (int k = u->cfg.emb_layers - 1; k >= 1; k--) {
+        memset(a->de_a, 0, bytes);
+        hb_linear_backward(a->de_a, G(u, u->emb_w[k]), G(u, u->emb_b[k]), a->de_h, a->e_a[k - 1], P(u, u->emb_w[k]),
+                           1, E, E);
+        memset(a->de_h, 0, bytes);
+        hb_silu_backward(a->de_h, a->de_a, a->e_h[k - 1], (size_t)E);
+    }
+    hb_linear_backward(NULL, G(u, u->emb_w[0]), G(u, u->emb_b[0]), a->de_h, u->feat, P(u, u->emb_w[0]), 1,
                        HB_UNET_NFEAT, E);
 }
 

@@ -128,7 +128,7 @@ static void run_net(MPI_Comm comm, int N, int width, const float *x, const float
 {
     hb_slab s;
     ck_assert_int_eq(hb_slab_init_aligned(&s, N, 4, comm), HB_OK);
-    hb_unet_config cfg = {2, width, 16, 0};
+    hb_unet_config cfg = {2, width, 16, 0, 2};
     hb_unet u;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 9), HB_OK);
     ck_assert_int_eq(hb_unet_reserve(&u, &s, N, N, 1), HB_OK);
@@ -165,7 +165,7 @@ START_TEST(unet_distributed_equals_one_rank)
     run_net(MPI_COMM_SELF, N, width, x, dy, feat, &one, &x01, &nx1);   /* every rank alone: the whole box */
     run_net(MPI_COMM_WORLD, N, width, x, dy, feat, &all, &x0, &nx);
     const size_t P = (size_t)N * N;
-    hb_unet_config cfg = {2, width, 16, 0};
+    hb_unet_config cfg = {2, width, 16, 0, 2};
     hb_unet u;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 9), HB_OK);
     double ey = hb_test_allmax(rel_err(all.y, one.y + (size_t)x0 * P * 2, (size_t)nx * P * 2));
@@ -204,7 +204,7 @@ START_TEST(unet_distributed_translation_equivariance)
     const size_t V = (size_t)N * N * N, P = (size_t)N * N;
     hb_slab s;
     ck_assert_int_eq(hb_slab_init_aligned(&s, N, 4, MPI_COMM_WORLD), HB_OK);
-    hb_unet_config cfg = {2, 16, 16, 0};
+    hb_unet_config cfg = {2, 16, 16, 0, 2};
     hb_unet u;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 5), HB_OK);
     ck_assert_int_eq(hb_unet_reserve(&u, &s, N, N, 0), HB_OK);

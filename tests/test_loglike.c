@@ -442,7 +442,7 @@ static void random_model(const char *path)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == 0) {
         hb_unet u;
-        hb_unet_config cfg = {2, 8, 64, 0};
+        hb_unet_config cfg = {2, 8, 64, 0, 2};
         ck_assert_int_eq(hb_unet_init(&u, &cfg, 5), HB_OK);
         hb_model_meta meta;
         memset(&meta, 0, sizeof meta);

@@ -155,7 +155,7 @@ fi
 loglike_ranks smll "$HB" --model sm1.h5 --dm toy_test.h5 --gas toy_test.h5 --probes 4 --steps 8
 expect_fail 'the set of smoothed-DM channels \(--dm-smooth, --dm-halo\) differs from the checkpoint' "" \
     mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 1.5,1
-expect_fail 'sm1.h5 holds a network with .* extra_in=2, expected .* extra_in=1' "" \
+expect_fail 'sm1.h5 holds a network with .* extra_in=2 emb_layers=2, expected .* extra_in=1 emb_layers=2' "" \
     mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 1.5
 for r in 9 1,1 1,0; do
     expect_fail '--dm-smooth 0 or distinct radii within \(0, 8\] cells' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --dm-smooth $r
@@ -210,6 +210,29 @@ expect_fail 'em1.h5 holds a network with .*emb=8 .*expected .*emb=16' "" \
 for e in 0 1025; do
     expect_fail 'emb within 1-1024' em_bad.h5 mpirun -np 2 "$HB" train "${EM[@]}" --emb $e --out em_bad.h5
 done
+# --emb-layers L: a deeper embedding MLP, stored as /emb_layers (absent in
+# older files: 2); trained on 1 and 3 ranks alike, emulated; a resume with
+# another depth refused, depths outside 2-4 refused. With it --lr-min 0:
+# the cosine ends at zero at the last step, recorded as /lr_min_frac.
+EL=(--data toy --batch 2 --width 4 --steps 20 --val-every 1000 --emb 8 --emb-layers 3 --lr-min 0)
+train_1_and_3 el "--emb-layers 3" "${EL[@]}"
+if h5diff -d 1e-4 el1.h5 el3.h5 /ema /ema > /dev/null && h5dump -a /emb_layers el1.h5 | grep -q '(0): 3$' \
+    && h5dump -a /emb_layers full.h5 | grep -q '(0): 2$' && h5dump -d /ema/emb.h2.w el1.h5 > /dev/null 2>&1 \
+    && ! h5dump -d /ema/emb.h2.w em1.h5 > /dev/null 2>&1 && grep -q 'embedding 8 in 3 layers' el1.log \
+    && h5dump -a /lr_min_frac el1.h5 | grep -q '(0): 0$' && grep -q '20/20 steps .* lr 0.00e+00' el1.log \
+    && h5dump -a /lr_min_frac em1.h5 | grep -q '(0): 0.05$'; then
+    echo "ok: --emb-layers 3 stored (the default 2) with its extra layer, EMA weights on 1 and 3 ranks within 1e-4;" \
+         "--lr-min 0 stored (the default 0.05), the last step's learning rate 0"
+else
+    echo "FAIL: --emb-layers/--lr-min: not stored, or the models of 1 and 3 ranks differ"; fail=1
+fi
+emulate_ok el1.h5 elg.h5 "emulation with an --emb-layers 3 model"
+expect_fail 'el1.h5 holds a network with .*emb_layers=3, expected .*emb_layers=2' "" \
+    mpirun -np 2 "$HB" train "${EL[@]}" --out el1.h5 --resume --emb-layers 2
+for e in 1 5; do
+    expect_fail 'emb-layers within 2-4' el_bad.h5 mpirun -np 2 "$HB" train "${EL[@]}" --emb-layers $e --out el_bad.h5
+done
+expect_fail '0 <= --lr-min <= 1' el_bad.h5 mpirun -np 2 "$HB" train "${EL[@]}" --lr-min 1.5 --out el_bad.h5
 mkdir -p toy_neg && cp toy/*.h5 toy_neg/ && "$BAD" cell toy_neg/box02.h5 dm_density -1
 expect_fail 'toy_neg/box02.h5: /fields/dm_density\[3\]\[4\]\[5\] = -1; expected a finite density' m.h5 \
     mpirun -np 3 "$HB" train --data toy_neg --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5 --out m.h5

@@ -1,7 +1,8 @@
 /* hb/model.h: model files, which are also the training checkpoints.
  *
  * A model file holds the architecture as attributes on "/" (model_kind =
- * "hydrobridge-unet3d-small", n_fields, width, emb, n_params); the
+ * "hydrobridge-unet3d-small", n_fields, width, emb, extra_in, emb_layers (absent: 2),
+ * n_params); the
  * interpolant and what emulation must know of the training set (hb_model_meta:
  * sigma_c and beta_sq on "/", /interp/mean, std, floor, log10_min, log10_max,
  * theta_min, theta_max, noise_slope (absent: 0), box_size, cell_size and grid); the training state

@@ -29,6 +29,7 @@ typedef struct hb_train_config {
     int    batch;            /* boxes per step */
     int    width;
     int    emb;              /* width of the embedding of t and the parameters that feeds every FiLM (64) */
+    int    emb_layers;       /* linear layers of that embedding's MLP (2, the reference; up to 4) */
     int    group;            /* ranks per box (0: all ranks) */
     int    augment;          /* 1: random cube symmetry and periodic shift per sample */
     double ema_decay;

@@ -1,6 +1,7 @@
 /* hb/unet.h: the reference UNet3D-small of DESIGN.md, domain-decomposed.
  *
  *   e    = Linear(64,64)(SiLU(Linear(22,64)(feat)))         feat = 16 sinusoids of t + 6 params
+ *          (emb_layers 3 or 4: one or two more SiLU(Linear(64,64)) before the last)
  *   s0   = ResBlock_w(stem(x))                             stem: conv3 C_in -> w
  *   s1   = ResBlock_2w(down1(s0))                          down: 2x2x2 stride 2
  *   h    = ResBlock_4w(down2(s1))
@@ -40,12 +41,14 @@
 
 #define HB_UNET_NFEAT 22   /* 16 sinusoidal features of t + 6 parameters */
 #define HB_UNET_MAX_VIEWS 64
+#define HB_UNET_MAX_EMB_LAYERS 4
 
 typedef struct hb_unet_config {
     int n_fields;   /* output channels; input has n_fields + 1 + extra_in */
     int width;      /* w */
     int emb;        /* embedding width (64) */
     int extra_in;   /* conditioning channels after x0 (0 to HB_SMOOTH_MAX_CH: the smoothed DM, hb/smooth.h) */
+    int emb_layers; /* linear layers of the embedding MLP, 2 (the reference) to HB_UNET_MAX_EMB_LAYERS; 0: 2 */
 } hb_unet_config;
 
 typedef struct hb_param_view {
@@ -64,7 +67,9 @@ typedef struct hb_unet_acts {
     float *d2, *h2, *o2;                         /* level 2 */
     float *t0a, *t0b, *t1a, *t1b, *t2a;          /* scratch */
     float *ss[5], *dss[5];                       /* FiLM scale|shift of r0, r1, r2, r1b, r0b and gradients */
-    float *e_h1, *e_a1, *e, *de, *de_a1, *de_h1; /* embedding */
+    float *e_h[HB_UNET_MAX_EMB_LAYERS - 1];      /* embedding: each hidden layer before SiLU */
+    float *e_a[HB_UNET_MAX_EMB_LAYERS - 1];      /* and after */
+    float *e, *de, *de_a, *de_h;                 /* the embedding, its gradient, scratch */
 } hb_unet_acts;
 
 typedef struct hb_unet {
@@ -75,7 +80,8 @@ typedef struct hb_unet {
     size_t         n_params;
     float         *params, *grads;   /* owned, n_params each */
     /* view indices */
-    int emb_w1, emb_b1, emb_w2, emb_b2, stem_w, stem_b, down1_w, down1_b, down2_w, down2_b;
+    int emb_w[HB_UNET_MAX_EMB_LAYERS], emb_b[HB_UNET_MAX_EMB_LAYERS];   /* emb.w1, emb.h2.w, ..., emb.w2 (the last) */
+    int stem_w, stem_b, down1_w, down1_b, down2_w, down2_b;
     int up1_w, up1_b, dec1_w, dec1_b, up0_w, up0_b, dec0_w, dec0_b, head_w, head_b;
     hb_resblock rb[5];              /* r0, r1, r2, r1b, r0b */
     /* the slab the workspace was reserved for (hb_unet_reserve) */

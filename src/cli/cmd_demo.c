@@ -22,6 +22,7 @@
 #include "hb/simulate.h"
 #include "hb/suite.h"
 #include "hb/train.h"
+#include "hb/unet.h"
 #include "hb/validate.h"
 
 #ifndef HB_DEMO_TABLE   /* CMake sets the checkout's absolute path */
@@ -37,7 +38,8 @@ static const char *DEMO_USAGE =
     "scripts/demo.sh runs it on 2 ranks and draws the plots. Options (defaults):\n"
     "  --table FILE (data/camels LH)  --boxes 64 training boxes    --grid 32  --box 12.5 (Mpc/h; every box)\n"
     "  --train-steps 6000  --batch 1  --train-seed 1 (weights, batches, interpolant times and noise)\n"
-    "  --lr 1e-3  --ema 0.99  --width 16  --emb 64  --loss-weight 0.25,0.25,0.5 (K,KV,KP: hydrobridge train --help)\n"
+    "  --lr 1e-3  --lr-min 0.05 (a fraction of --lr)  --ema 0.99  --width 16  --emb 64  --emb-layers 2\n"
+    "  --loss-weight 0.25,0.25,0.5 (K,KV,KP: hydrobridge train --help)\n"
     "  --dm-assignment cic|tsc (tsc)  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
     "  --dm-smooth 1 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
     "  --dm-halo 3,1.5 (one more channel: the DM above 3 times the mean smoothed by 1.5 cells; 0: none)\n"
@@ -197,9 +199,10 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"out", required_argument, 0, 'o'}, {"table", required_argument, 0, 't'}, {"boxes", required_argument, 0, 'b'},
         {"grid", required_argument, 0, 'g'}, {"box", required_argument, 0, 'G'},
         {"train-steps", required_argument, 0, 's'}, {"batch", required_argument, 0, 'B'}, {"lr", required_argument, 0, 'l'},
+        {"lr-min", required_argument, 0, 'Z'},
         {"train-seed", required_argument, 0, 'T'},
         {"ema", required_argument, 0, 'E'}, {"width", required_argument, 0, 'w'},
-        {"emb", required_argument, 0, 'W'},
+        {"emb", required_argument, 0, 'W'}, {"emb-layers", required_argument, 0, 'j'},
         {"emulate-steps", required_argument, 0, 'e'}, {"seeds", required_argument, 0, 'S'},
         {"repaints", required_argument, 0, 'r'}, {"diffusion", required_argument, 0, 'L'},
         {"diffusion-from", required_argument, 0, 'F'}, {"loss-weight", required_argument, 0, 'K'},
@@ -224,9 +227,11 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'B': HB_TRY(hb_cli_long("--batch", optarg, &o->batch)); break;
         case 'T': HB_TRY(hb_cli_long("--train-seed", optarg, &o->train_seed)); break;
         case 'l': HB_TRY(hb_cli_double("--lr", optarg, &o->lr)); break;
+        case 'Z': HB_TRY(hb_cli_double("--lr-min", optarg, &o->lr_min)); break;
         case 'E': HB_TRY(hb_cli_double("--ema", optarg, &o->ema)); break;
         case 'w': HB_TRY(hb_cli_long("--width", optarg, &o->width)); break;
         case 'W': HB_TRY(hb_cli_long("--emb", optarg, &o->emb)); break;
+        case 'j': HB_TRY(hb_cli_long("--emb-layers", optarg, &o->emb_layers)); break;
         case 'e': HB_TRY(hb_cli_long("--emulate-steps", optarg, &o->emu_steps)); break;
         case 'S': HB_TRY(hb_cli_long("--seeds", optarg, &o->seeds)); break;
         case 'r': HB_TRY(hb_cli_long("--repaints", optarg, &o->repaints)); break;
@@ -253,11 +258,12 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
     if (optind != argc || o->boxes < 2 || o->grid < 8 || o->grid % 4 || !(o->box > 0) || o->train_steps < 1 ||
         o->emu_steps < 1 || o->batch < 1 || o->train_seed < 0 || o->seeds < 1 || o->seeds > 64 || o->repaints < 0 ||
         o->repaints > 64 || o->width < 1 || o->emb < 1 || o->emb > 1024 ||
-        !(o->lr > 0) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
+        o->emb_layers < 2 || o->emb_layers > HB_UNET_MAX_EMB_LAYERS ||
+        !(o->lr > 0) || !(o->lr_min >= 0 && o->lr_min <= 1) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
         !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_loss_weights_ok(o->loss_weight) ||
         !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
-                       "width, lr, sigma_c and DM floor, --emb within 1-1024, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
+                       "width, lr, sigma_c and DM floor, --emb within 1-1024, --emb-layers within 2-4, 0 <= --lr-min <= 1, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE "\n%s", DEMO_USAGE);
     }
     return HB_OK;

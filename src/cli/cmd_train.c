@@ -10,6 +10,7 @@
 #include "hb/emulate.h"
 #include "hb/mpiutil.h"
 #include "hb/smooth.h"
+#include "hb/unet.h"
 #include "hb/train.h"
 
 static const char *TRAIN_USAGE =
@@ -20,7 +21,9 @@ static const char *TRAIN_USAGE =
     "  --steps N          optimiser steps (2000)        --batch B       boxes per step (2)\n"
     "  --group G          ranks per box (all)           --width W       network width (16)\n"
     "  --emb E            width of the embedding of t and the parameters that feeds every FiLM (64; 1-1024)\n"
+    "  --emb-layers L     linear layers of that embedding's MLP (2; 2-4)\n"
     "  --lr X             peak learning rate (2e-4)     --warmup N      warm-up steps (100)\n"
+    "  --lr-min F         the cosine's floor at the last step, a fraction of --lr (0.05)\n"
     "  --weight-decay X   AdamW decay (0)               --clip X        gradient-norm clip (1)\n"
     "  --ema X            weight EMA decay (0.999)      --seed S        seed (1)\n"
     "  --val-every N      validation loss period (100)  --val-samples N held-out samples (4)\n"
@@ -57,7 +60,8 @@ hb_status hb_cmd_train(int argc, char **argv)
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'}, {"val", required_argument, 0, 'v'}, {"out", required_argument, 0, 'o'},
         {"steps", required_argument, 0, 's'}, {"batch", required_argument, 0, 'b'}, {"group", required_argument, 0, 'G'},
-        {"width", required_argument, 0, 'w'}, {"emb", required_argument, 0, 'E'}, {"lr", required_argument, 0, 'l'}, {"warmup", required_argument, 0, 'W'},
+        {"width", required_argument, 0, 'w'}, {"emb", required_argument, 0, 'E'},
+        {"emb-layers", required_argument, 0, 'j'}, {"lr-min", required_argument, 0, 'm'}, {"lr", required_argument, 0, 'l'}, {"warmup", required_argument, 0, 'W'},
         {"weight-decay", required_argument, 0, 'D'}, {"clip", required_argument, 0, 'c'}, {"ema", required_argument, 0, 'e'},
         {"seed", required_argument, 0, 'S'}, {"val-every", required_argument, 0, 'V'}, {"val-samples", required_argument, 0, 'P'},
         {"checkpoint-every", required_argument, 0, 'C'}, {"no-augment", no_argument, 0, 'A'},
@@ -86,7 +90,9 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'G': HB_TRY(hb_cli_long("--group", optarg, &L)); c.group = (int)L; break;
         case 'w': HB_TRY(hb_cli_long("--width", optarg, &L)); c.width = (int)L; break;
         case 'E': HB_TRY(hb_cli_long("--emb", optarg, &L)); c.emb = L >= 1 && L <= 1024 ? (int)L : 0; break;
+        case 'j': HB_TRY(hb_cli_long("--emb-layers", optarg, &L)); c.emb_layers = L >= 2 && L <= HB_UNET_MAX_EMB_LAYERS ? (int)L : 0; break;
         case 'l': HB_TRY(hb_cli_double("--lr", optarg, &c.adam.lr)); break;
+        case 'm': HB_TRY(hb_cli_double("--lr-min", optarg, &c.adam.lr_min_frac)); break;
         case 'W': HB_TRY(hb_cli_long("--warmup", optarg, &c.adam.warmup)); break;
         case 'D': HB_TRY(hb_cli_double("--weight-decay", optarg, &c.adam.weight_decay)); break;
         case 'c': HB_TRY(hb_cli_double("--clip", optarg, &c.adam.clip_norm)); break;
@@ -115,12 +121,12 @@ hb_status hb_cmd_train(int argc, char **argv)
     }
     if (!data || optind != argc) return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", TRAIN_USAGE);
     const int smooth_ok = !smooth_given || hb_smooth_set(&c.interp, nsm, smr, nhalo, halo);
-    if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.emb < 1 || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
-        !(c.adam.lr > 0) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
+    if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.emb < 1 || c.emb_layers < 2 || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
+        !(c.adam.lr > 0) || !(c.adam.lr_min_frac >= 0 && c.adam.lr_min_frac <= 1) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
         !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope) ||
         !hb_loss_weights_ok(c.loss_weight) || !smooth_ok) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
-                       "--val-samples --lr and --dm-floor, --emb within 1-1024, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
+                       "--val-samples --lr and --dm-floor, --emb within 1-1024, --emb-layers within 2-4, 0 <= --lr-min <= 1, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE);
     }
     c.adam.total = c.steps;

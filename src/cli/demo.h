@@ -13,8 +13,8 @@ typedef struct demo_opts {
     const char *dir, *table;
     long   boxes, grid;                /* training boxes; cells per side of every box */
     double box;                        /* side of every box [Mpc/h]: training and held-out alike */
-    long   train_steps, batch, emu_steps, seeds, repaints, width, emb, train_seed;
-    double lr, ema, lambda, t_switch, loss_weight[3], dm_floor, sigma_c;
+    long   train_steps, batch, emu_steps, seeds, repaints, width, emb, emb_layers, train_seed;
+    double lr, lr_min, ema, lambda, t_switch, loss_weight[3], dm_floor, sigma_c;
     double noise_slope[2];             /* gas, temperature (hb_interp) */
     double dm_smooth[HB_SMOOTH_MAX_CH];   /* cells: the smoothed-DM channels' radii (hb/smooth.h) */
     int    n_dm_smooth;                /* how many (0, or a single radius 0: none) */
