@@ -22,6 +22,7 @@ hb_emulate_config hb_emulate_config_default(void)
     c.heun = 1;
     c.seed = 1;
     c.n_seeds = 1;
+    c.n_models = 1;
     c.lambda = 1.0;
     c.t_switch = 0.5;
     hb_theta_none(c.theta_override);
@@ -30,7 +31,10 @@ hb_emulate_config hb_emulate_config_default(void)
 
 typedef struct emu {
     hb_unet net;
-    hb_model_meta meta;
+    hb_model_meta meta;        /* the first model's (an ensemble's members match it) */
+    int K;                     /* models: the drift is the mean of K networks sharing net's architecture */
+    float *member[HB_EMULATE_MAX_MODELS];   /* their weights; member[0] is net.params (owned by net) */
+    float *yk;                 /* cells x 2: one member's drift (K > 1) */
     hb_slab slab;              /* the network's decomposition (boundaries at multiples of 4) */
     hb_boxinfo info;           /* the DM box's, with the overrides */
     char dm_mas[32];           /* the DM field's mass assignment, kept on the copy written */
@@ -47,19 +51,96 @@ typedef struct emu {
 static void emu_free(emu *e)
 {
     hb_unet_free(&e->net);
+    for (int k = 1; k < e->K; k++) free(e->member[k]);
+    free(e->yk);
     hb_slab_free(&e->slab);
     free(e->dm); free(e->x0); free(e->xs); free(e->xt); free(e->xp); free(e->in); free(e->drift); free(e->drift2);
 }
 
 /* The drift at time t of `state` for this rank's cells (hb_drift_fn): the
- * network on the whole box, one-plane halos per layer. */
+ * network on the whole box, one-plane halos per layer; with an ensemble the
+ * mean of its members' (summed in member order, so rank-count independent). */
 static hb_status drift_at(void *ctx, float *state, double t, float *out)
 {
     emu *e = ctx;
     hb_interp_input(&e->meta.ic, state, e->x0, e->xs, e->in, e->n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(t, e->info.theta, feat);
-    return hb_unet_infer(&e->net, e->in, feat, out);
+    HB_TRY(hb_unet_infer(&e->net, e->in, feat, out));
+    if (e->K == 1) return HB_OK;
+    hb_status rc = HB_OK;
+    for (int k = 1; k < e->K && rc == HB_OK; k++) {
+        e->net.params = e->member[k];
+        rc = hb_unet_infer(&e->net, e->in, feat, e->yk);
+        for (size_t i = 0; rc == HB_OK && i < 2 * e->n; i++) out[i] += e->yk[i];
+    }
+    e->net.params = e->member[0];
+    const float inv = 1.0f / (float)e->K;
+    for (size_t i = 0; i < 2 * e->n; i++) out[i] *= inv;
+    return rc;
+}
+
+static int differs(double a, double b) { return !(fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b))); }
+
+/* What in b's interpolant is not a's ("" when nothing): an ensemble's
+ * drifts are averaged in one standardised space. */
+static void interp_difference(const hb_interp *a, const hb_interp *b, char *buf, size_t cap)
+{
+    static const char *ch[HB_NCH] = {"DM", "gas density", "gas temperature"};
+    buf[0] = 0;
+    if (differs(a->sigma_c, b->sigma_c) || a->beta_sq != b->beta_sq) {
+        snprintf(buf, cap, "the interpolant (sigma_c %g, beta_sq %d against %g, %d)", b->sigma_c, b->beta_sq,
+                 a->sigma_c, a->beta_sq);
+        return;
+    }
+    for (int k = 0; k < HB_NCH; k++) {
+        if (differs(a->mean[k], b->mean[k]) || differs(a->std[k], b->std[k]) || differs(a->floor[k], b->floor[k]) ||
+            differs(a->lmin[k], b->lmin[k]) || differs(a->lmax[k], b->lmax[k])) {
+            snprintf(buf, cap, "the %s channel's standardisation (mean %g, std %g, floor %g, log10 range [%g, %g] "
+                     "against %g, %g, %g, [%g, %g])", ch[k], b->mean[k], b->std[k], b->floor[k], b->lmin[k],
+                     b->lmax[k], a->mean[k], a->std[k], a->floor[k], a->lmin[k], a->lmax[k]);
+            return;
+        }
+    }
+    for (int k = 0; k < HB_NTARGET; k++) {
+        if (differs(a->noise_slope[k], b->noise_slope[k])) {
+            snprintf(buf, cap, "the noise slopes (%g, %g against %g, %g)", b->noise_slope[0], b->noise_slope[1],
+                     a->noise_slope[0], a->noise_slope[1]);
+            return;
+        }
+    }
+    int same = a->n_smooth == b->n_smooth;
+    for (int j = 0; same && j < a->n_smooth; j++) {
+        same = !differs(a->smooth_r[j], b->smooth_r[j]) && !differs(a->smooth_thr[j], b->smooth_thr[j]) &&
+               !differs(a->smooth_mean[j], b->smooth_mean[j]) && !differs(a->smooth_std[j], b->smooth_std[j]);
+    }
+    if (!same) {
+        snprintf(buf, cap, "the smoothed-DM channels (%d, the first of radius %g and threshold %g, against %d, %g, %g)",
+                 b->n_smooth, b->smooth_r[0], b->smooth_thr[0], a->n_smooth, a->smooth_r[0], a->smooth_thr[0]);
+    }
+}
+
+/* Members 2..K of an ensemble: their weights, checked against the first
+ * model (architecture, interpolant) and the box (each one's training range). */
+static hb_status load_members(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
+{
+    e->member[0] = e->net.params;
+    for (int k = 1; k < cfg->n_models; k++) {
+        e->member[k] = malloc(e->net.n_params * sizeof *e->member[k]);
+        e->K = k + 1;   /* freed from here on */
+        if (hb_mpi_any(comm, !e->member[k])) return HB_ERR0(HB_ENOMEM, "the weights of %s", cfg->model[k]);
+        hb_model_meta m;
+        HB_TRY(hb_model_load_weights(cfg->model[k], comm, &e->net, &m, e->member[k]));
+        char what[400];
+        interp_difference(&e->meta.ic, &m.ic, what, sizeof what);
+        if (*what) {
+            return HB_ERR0(HB_EARG, "%s differs from %s in %s: an ensemble's models must share the training set's "
+                           "standardisation and the interpolant (trainings of one recipe with other seeds)",
+                           cfg->model[k], cfg->model[0], what);
+        }
+        HB_TRY(hb_model_check_box(&m, &e->info, e->N, cfg->dm));
+    }
+    return HB_OK;
 }
 
 /* The decomposition and buffers for an N^3 box. */
@@ -78,8 +159,9 @@ static hb_status plan(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     e->in = malloc(n * (size_t)hb_interp_n_in(&e->meta.ic) * sizeof *e->in);
     e->drift = malloc(n * 2 * sizeof *e->drift);
     e->drift2 = cfg->heun ? malloc(n * 2 * sizeof *e->drift2) : NULL;
+    e->yk = e->K > 1 ? malloc(n * 2 * sizeof *e->yk) : NULL;
     int bad = !e->dm || !e->x0 || (smooth && !e->xs) || !e->xt || !e->in || !e->drift ||
-              (cfg->heun && (!e->xp || !e->drift2));
+              (cfg->heun && (!e->xp || !e->drift2)) || (e->K > 1 && !e->yk);
     hb_status rc = bad ? HB_ERR(HB_ENOMEM, "emulation buffers (%ld planes of %d^2)", e->slab.nx, N) : HB_OK;
     if (rc == HB_OK) rc = hb_unet_reserve(&e->net, &e->slab, N, N, 0);
     return hb_mpi_agree(comm, rc);
@@ -89,7 +171,11 @@ static hb_status plan(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
 static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
 {
     if (cfg->steps < 1) return HB_ERR0(HB_EARG, "--steps %d: need at least one sampler step", cfg->steps);
-    HB_TRY(hb_model_load(cfg->model, comm, &e->net, &e->meta));
+    if (cfg->n_models < 1 || cfg->n_models > HB_EMULATE_MAX_MODELS) {
+        return HB_ERR0(HB_EARG, "%d models: expected 1 to %d", cfg->n_models, HB_EMULATE_MAX_MODELS);
+    }
+    e->K = 1;
+    HB_TRY(hb_model_load(cfg->model[0], comm, &e->net, &e->meta));
     hb_h5 df;
     HB_TRY(hb_h5_open(&df, cfg->dm, comm));
     hb_status rc = hb_h5_field_size(&df, HB_FIELD_DM, &e->N);
@@ -102,6 +188,7 @@ static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
         hb_theta_override(e->info.theta, cfg->theta_override);
         rc = hb_model_check_box(&e->meta, &e->info, e->N, cfg->dm);
     }
+    if (rc == HB_OK) rc = load_members(e, cfg, comm);
     if (rc == HB_OK) rc = plan(e, cfg, comm);
     if (rc == HB_OK) {
         rc = hb_box_read_field(&df, HB_FIELD_DM, e->N, e->slab.x0, e->slab.nx, e->dm, (size_t)e->N, HB_VALUES_DENSITY);
@@ -152,13 +239,25 @@ static hb_status destandardise(const emu *e, float *own, float *gas, float *temp
     return HB_OK;
 }
 
+/* The model file, or an ensemble's files joined by ", ". */
+static void models_text(const hb_emulate_config *cfg, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int k = 0; k < cfg->n_models && len < cap; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", k ? ", " : "", cfg->model[k]);
+}
+
 static hb_status write_box(const emu *e, const hb_emulate_config *cfg, const char *out, uint64_t seed,
                            const float *gas, const float *temp, double raw_mean, MPI_Comm comm)
 {
+    char models[sizeof cfg->model];
+    models_text(cfg, models, sizeof models);
     hb_box_fields bf = {e->N, e->slab.x0, e->slab.nx, (size_t)e->N, {e->dm, gas, temp, NULL},
                         {e->dm_mas, "none", "none", NULL}};
-    const hb_h5_attr extra[] = {{"emulated_by", 's', 0, 0, cfg->model}, {"emulated_from", 's', 0, 0, cfg->dm},
+    const hb_h5_attr extra[] = {{"emulated_by", 's', 0, 0, models}, {"emulated_from", 's', 0, 0, cfg->dm},
                                 {"sampler", 's', 0, 0, cfg->heun ? "heun" : "em"},
+                                {"ensemble_models", 'l', 0, cfg->n_models, NULL},
                                 {"sampler_steps", 'l', 0, cfg->steps, NULL}, {"sampler_seed", 'l', 0, (long)seed, NULL},
                                 {"sampler_lambda", 'd', cfg->lambda, 0, NULL},
                                 {"sampler_t_switch", 'd', cfg->t_switch, 0, NULL},
@@ -227,9 +326,11 @@ hb_status hb_emulate(const hb_emulate_config *cfg, MPI_Comm comm)
     hb_status rc = load(&e, cfg, comm);
     if (rc != HB_OK) { emu_free(&e); return rc; }
     const double *th = e.info.theta;
-    hb_log0("emulate: %s with %s on %d ranks: %d^3, theta = (%.4g %.4g %.4g %.4g %.4g %.4g), %d %s steps, "
-            "diffusion %g sigma from t = %g, %d seed(s) from %lu, slabs of %ld planes", cfg->dm, cfg->model,
-            e.slab.nranks, e.N, th[0], th[1], th[2], th[3], th[4], th[5], cfg->steps,
+    char models[sizeof cfg->model];
+    models_text(cfg, models, sizeof models);
+    hb_log0("emulate: %s with %s%s on %d ranks: %d^3, theta = (%.4g %.4g %.4g %.4g %.4g %.4g), %d %s steps, "
+            "diffusion %g sigma from t = %g, %d seed(s) from %lu, slabs of %ld planes", cfg->dm,
+            cfg->n_models > 1 ? "the mean drift of " : "", models, e.slab.nranks, e.N, th[0], th[1], th[2], th[3], th[4], th[5], cfg->steps,
             cfg->heun ? "Heun" : "Euler-Maruyama", cfg->lambda, cfg->t_switch, cfg->n_seeds,
             (unsigned long)cfg->seed, e.slab.nx);
     double per_step = 0;

@@ -215,6 +215,36 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
     return HB_OK;
 }
 
+/* The meta and the EMA weights (or /weights) of f into buf for the network
+ * u, checked: the architecture is u's, the interpolant usable, every weight
+ * finite. */
+static hb_status read_weights(hb_h5 *f, const hb_unet *u, hb_model_meta *meta, float *buf)
+{
+    const char *path = f->path;
+    HB_TRY(hb_model_read_meta(f, meta));
+    if (u->cfg.extra_in != meta->ic.n_smooth) {
+        return HB_ERR0(HB_EIO, "%s: the network has %d extra input channels but the interpolant %d smoothed-DM "
+                       "channels (/interp/dm_smooth)", path, u->cfg.extra_in, meta->ic.n_smooth);
+    }
+    const char *set = hb_h5_exists(f, "/ema") ? "ema" : "weights";
+    HB_TRY(hb_model_read_set(f, set, u, buf));
+    for (size_t i = 0; i < u->n_params; i++) {
+        if (!isfinite(buf[i])) {
+            return HB_ERR0(HB_EIO, "%s: /%s holds a non-finite weight (parameter %zu of %zu is %g); the model is "
+                           "unusable (a diverged training?)", path, set, i, u->n_params, buf[i]);
+        }
+    }
+    for (int k = 0; k < HB_NCH; k++) {
+        const hb_interp *ic = &meta->ic;
+        if (!isfinite(ic->mean[k]) || !(ic->std[k] > 0) || !isfinite(ic->std[k]) || !(ic->floor[k] > 0) ||
+            !(ic->lmin[k] <= ic->lmax[k])) {
+            return HB_ERR0(HB_EIO, "%s: /interp of channel %d is not usable (mean %g, std %g, floor %g, log10 range "
+                           "[%g, %g])", path, k, ic->mean[k], ic->std[k], ic->floor[k], ic->lmin[k], ic->lmax[k]);
+        }
+    }
+    return HB_OK;
+}
+
 hb_status hb_model_load(const char *path, MPI_Comm comm, hb_unet *u, hb_model_meta *meta)
 {
     memset(u, 0, sizeof *u);
@@ -222,30 +252,20 @@ hb_status hb_model_load(const char *path, MPI_Comm comm, hb_unet *u, hb_model_me
     HB_TRY(hb_h5_open(&f, path, comm));
     hb_unet_config uc;
     hb_status rc = hb_model_read_arch(&f, &uc);
-    if (rc == HB_OK) rc = hb_model_read_meta(&f, meta);
-    if (rc == HB_OK && uc.extra_in != meta->ic.n_smooth) {
-        rc = HB_ERR0(HB_EIO, "%s: the network has %d extra input channels but the interpolant %d smoothed-DM "
-                     "channels (/interp/dm_smooth)", path, uc.extra_in, meta->ic.n_smooth);
-    }
     if (rc == HB_OK) rc = hb_unet_init(u, &uc, 0);
-    const char *set = hb_h5_exists(&f, "/ema") ? "ema" : "weights";
-    if (rc == HB_OK) rc = hb_model_read_set(&f, set, u, u->params);
+    if (rc == HB_OK) rc = read_weights(&f, u, meta, u->params);
     hb_h5_close(&f);
-    for (size_t i = 0; rc == HB_OK && i < u->n_params; i++) {
-        if (!isfinite(u->params[i])) {
-            rc = HB_ERR0(HB_EIO, "%s: /%s holds a non-finite weight (parameter %zu of %zu is %g); the model is "
-                         "unusable (a diverged training?)", path, set, i, u->n_params, u->params[i]);
-        }
-    }
-    for (int k = 0; rc == HB_OK && k < HB_NCH; k++) {
-        const hb_interp *ic = &meta->ic;
-        if (!isfinite(ic->mean[k]) || !(ic->std[k] > 0) || !isfinite(ic->std[k]) || !(ic->floor[k] > 0) ||
-            !(ic->lmin[k] <= ic->lmax[k])) {
-            rc = HB_ERR0(HB_EIO, "%s: /interp of channel %d is not usable (mean %g, std %g, floor %g, log10 range "
-                         "[%g, %g])", path, k, ic->mean[k], ic->std[k], ic->floor[k], ic->lmin[k], ic->lmax[k]);
-        }
-    }
     if (rc != HB_OK) hb_unet_free(u);
+    return rc;
+}
+
+hb_status hb_model_load_weights(const char *path, MPI_Comm comm, const hb_unet *u, hb_model_meta *meta, float *buf)
+{
+    hb_h5 f;
+    HB_TRY(hb_h5_open(&f, path, comm));
+    hb_status rc = hb_model_check_arch(&f, u);
+    if (rc == HB_OK) rc = read_weights(&f, u, meta, buf);
+    hb_h5_close(&f);
     return rc;
 }
 

@@ -233,6 +233,37 @@ for e in 1 5; do
     expect_fail 'emb-layers within 2-4' el_bad.h5 mpirun -np 2 "$HB" train "${EL[@]}" --emb-layers $e --out el_bad.h5
 done
 expect_fail '0 <= --lr-min <= 1' el_bad.h5 mpirun -np 2 "$HB" train "${EL[@]}" --lr-min 1.5 --out el_bad.h5
+# an ensemble (--model twice): two trainings of the toy emulated together,
+# recorded as such; a model with itself is the model alone, bit for bit; a
+# member of another architecture, of another training set's standardisation,
+# or a ninth member refused, nothing written
+timeout -k 5 120 mpirun -np 2 "$HB" emulate --model full.h5 --model lw_0.3.h5 --dm toy_test.h5 --out ens.h5 \
+    --steps 5 > ens.log 2>&1 || { echo "FAIL: emulation with an ensemble of two models"; cat ens.log; fail=1; }
+timeout -k 5 120 mpirun -np 2 "$HB" emulate --model full.h5 --model full.h5 --dm toy_test.h5 --out ens_self.h5 \
+    --steps 5 > ens_self.log 2>&1 || { echo "FAIL: emulation with a model twice"; cat ens_self.log; fail=1; }
+if h5dump -a /ensemble_models ens.h5 | grep -q '(0): 2$' && h5dump -a /emulated_by ens.h5 | grep -q '"full.h5, lw_0.3.h5"' \
+    && grep -q 'with the mean drift of full.h5, lw_0.3.h5' ens.log && h5dump -a /ensemble_models ok.h5 | grep -q '(0): 1$' \
+    && h5diff ok.h5 ens_self.h5 /fields /fields > /dev/null && ! h5diff ok.h5 ens.h5 /fields /fields > /dev/null; then
+    echo "ok: an ensemble of two models emulates and is recorded as one; a model with itself equals it alone"
+else
+    echo "FAIL: ensemble: not recorded, or a model with itself is not the model alone"; fail=1
+fi
+# the batch script's MODELS (run without Slurm: jobs/common.sh's defaults)
+mkdir -p jw/heldout && cp toy_test.h5 jw/heldout/
+if WORK=$PWD/jw HB_BIN="$HB" MODELS="$PWD/full.h5 $PWD/lw_0.3.h5" EMU_STEPS=3 SEEDS=1 bash "$2/jobs/emulate.sbatch" \
+        > jw.log 2>&1 && h5dump -a /ensemble_models jw/emulated/toy_test_s1.h5 | grep -q '(0): 2$'; then
+    echo "ok: jobs/emulate.sbatch with MODELS of two files emulates with the ensemble"
+else
+    echo "FAIL: jobs/emulate.sbatch with MODELS"; cat jw.log; fail=1
+fi
+expect_fail 'sm1.h5 holds a network with .*extra_in=2.*, expected .*extra_in=0' g.h5 \
+    mpirun -np 2 "$HB" emulate --model full.h5 --model sm1.h5 --dm toy_test.h5 --out g.h5
+timeout -k 5 120 mpirun -np 2 "$HB" train --data toy8 --batch 2 --width 4 --steps 3 --val-every 1000 --out t8.h5 \
+    > t8.log 2>&1 || { echo "FAIL: training on toy8"; cat t8.log; fail=1; }
+expect_fail "t8.h5 differs from full.h5 in the DM channel's standardisation .*trainings of one recipe" g.h5 \
+    mpirun -np 2 "$HB" emulate --model full.h5 --model t8.h5 --dm toy_test.h5 --out g.h5
+expect_fail 'at most 8 models in an ensemble' g.h5 mpirun -np 2 "$HB" emulate $(printf -- '--model full.h5 %.0s' {1..9}) \
+    --dm toy_test.h5 --out g.h5
 mkdir -p toy_neg && cp toy/*.h5 toy_neg/ && "$BAD" cell toy_neg/box02.h5 dm_density -1
 expect_fail 'toy_neg/box02.h5: /fields/dm_density\[3\]\[4\]\[5\] = -1; expected a finite density' m.h5 \
     mpirun -np 3 "$HB" train --data toy_neg --batch 2 --width 4 --steps 20 --val-every 1000 --dm-smooth 1.5 --out m.h5

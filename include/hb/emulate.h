@@ -4,7 +4,12 @@
  * (hb_slab_init_aligned); the drift network runs on the whole box with
  * one-plane halos per layer (hb/unet.h), so every rank holds only its
  * planes: memory per rank scales as N^3 / R. The sampler's noise is keyed by
- * (seed, step, global cell), so the box does not depend on the rank count. Writes gas_density (rho/mean,
+ * (seed, step, global cell), so the box does not depend on the rank count.
+ * With several models (an ensemble: trainings of one recipe and training
+ * set with other seeds) the drift is the mean of their networks' drifts,
+ * each network run on the same state; they must share the architecture
+ * and the interpolant (its standardisation included), and the box must lie
+ * inside every model's training range. Writes gas_density (rho/mean,
  * rescaled to mean 1), gas_temperature (K) and a copy of dm_density in the
  * box layout. Collective over comm. */
 #ifndef HB_EMULATE_H
@@ -17,8 +22,12 @@
 #include "hb/box.h"
 #include "hb/theta.h"
 
+#define HB_EMULATE_MAX_MODELS 8
+
 typedef struct hb_emulate_config {
-    char     model[1024], dm[1024], out[1024];
+    char     model[HB_EMULATE_MAX_MODELS][1024];   /* n_models files: the drift is their networks' mean */
+    int      n_models;       /* 1 (the default) to HB_EMULATE_MAX_MODELS */
+    char     dm[1024], out[1024];
     int      steps;          /* sampler steps from t = 0 to 1 */
     int      heun;           /* 0: Euler-Maruyama, 1: stochastic Heun */
     uint64_t seed;           /* the first sampler seed */

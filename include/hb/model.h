@@ -50,6 +50,10 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta);
 /* Open path, build the network it holds (u is initialised here) and load its
  * EMA weights (or /weights when it has none) and its meta. */
 hb_status hb_model_load(const char *path, MPI_Comm comm, hb_unet *u, hb_model_meta *meta);
+/* The same checks and weights of another file for the network u already
+ * built (its architecture must be u's: an ensemble member) into buf
+ * (u->n_params floats); *meta its meta. */
+hb_status hb_model_load_weights(const char *path, MPI_Comm comm, const hb_unet *u, hb_model_meta *meta, float *buf);
 
 /* A box of N^3 cells described by info against what the model was trained
  * on: the cell size (1%) and every parameter inside the training range; a

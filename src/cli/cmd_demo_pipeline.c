@@ -251,7 +251,7 @@ static hb_status demo_emulate(const demo_opts *o, const hb_suite_row *held, cons
             o->n_held, o->seeds, o->emu_steps, o->heun ? "Heun" : "Euler-Maruyama", o->lambda, o->t_switch);
     for (int h = 0; h < o->n_held; h++) {
         hb_emulate_config ec = hb_emulate_config_default();
-        snprintf(ec.model, sizeof ec.model, "%s", model);
+        snprintf(ec.model[0], sizeof ec.model[0], "%s", model);
         snprintf(ec.dm, sizeof ec.dm, "%s/%s.h5", dirs[1], held[h].name);
         snprintf(ec.out, sizeof ec.out, "%s/%s_s{seed}.h5", dirs[3], held[h].name);
         ec.steps = (int)o->emu_steps;
@@ -300,7 +300,7 @@ static hb_status demo_validate(const demo_opts *o, const hb_suite_row *held, cha
 hb_status demo_pipeline(const demo_opts *o, const hb_suite_row *sel)
 {
     hb_status rc = HB_OK;
-    char dirs[4][1100], model[sizeof ((hb_emulate_config *)0)->model];
+    char dirs[4][1100], model[sizeof ((hb_emulate_config *)0)->model[0]];
     static const char *sub[4] = {"train", "heldout", "floor", "emulated"};
     for (int d = 0; d < 4; d++) snprintf(dirs[d], sizeof dirs[d], "%s/%s", o->dir, sub[d]);
     double times[4] = {0, 0, 0, 0}, t0 = hb_now();

@@ -144,7 +144,8 @@ hb_status hb_cmd_train(int argc, char **argv)
 }
 
 static const char *EMU_USAGE =
-    "usage: hydrobridge emulate --model model.h5 --dm dm.h5 --out gas.h5 [--steps K] [--sampler heun|em]\n"
+    "usage: hydrobridge emulate --model model.h5 [--model m2.h5 ...] --dm dm.h5 --out gas.h5 [--steps K]\n"
+    "                           [--sampler heun|em]\n"
     "                           [--seed S] [--seeds N] [--diffusion L] [--diffusion-from T] [--threads N]\n"
     "                           [section.key=value ...]\n"
     "Emulate gas density and temperature for a DM box with a trained model, the network spread over\n"
@@ -155,7 +156,8 @@ static const char *EMU_USAGE =
     "samples with seeds S, S+1, ... (--out must hold {seed}, e.g. gas_s{seed}.h5). --diffusion L: the\n"
     "sampler's noise is L sigma(t) from t = --diffusion-from (0.5) on, the drift corrected by the score\n"
     "(no retraining; 0: the probability-flow ODE there); the score makes the drift stiffer, so L < 1\n"
-    "needs more steps (100-200).\n";
+    "needs more steps (100-200). --model given 2-8 times: an ensemble, the drift the mean of the\n"
+    "networks' (trainings of one recipe and training set with other seeds; each network runs every step).\n";
 
 /* Every sample's file: distinct, none the model or the DM box. */
 static hb_status check_emulate_outputs(const hb_emulate_config *c)
@@ -168,8 +170,9 @@ static hb_status check_emulate_outputs(const hb_emulate_config *c)
         hb_emulate_output_name(c->out, c->seed + (uint64_t)i, names[i], sizeof names[i]);
         outs[i] = names[i];
     }
-    const char *ins[] = {c->model, c->dm};
-    hb_status rc = hb_cli_check_io(outs, c->n_seeds, ins, 2);
+    const char *ins[HB_EMULATE_MAX_MODELS + 1] = {c->dm};
+    for (int k = 0; k < c->n_models; k++) ins[1 + k] = c->model[k];
+    hb_status rc = hb_cli_check_io(outs, c->n_seeds, ins, 1 + c->n_models);
     free(names);
     free(outs);
     return rc;
@@ -185,12 +188,18 @@ hb_status hb_cmd_emulate(int argc, char **argv)
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     hb_emulate_config c = hb_emulate_config_default();
-    int have_m = 0, have_d = 0, have_o = 0, ch;
+    int have_d = 0, have_o = 0, ch;
+    c.n_models = 0;
     long L;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'm': snprintf(c.model, sizeof c.model, "%s", optarg); have_m = 1; break;
+        case 'm':
+            if (c.n_models == HB_EMULATE_MAX_MODELS) {
+                return HB_ERR0(HB_EARG, "--model %s: at most %d models in an ensemble", optarg, HB_EMULATE_MAX_MODELS);
+            }
+            snprintf(c.model[c.n_models++], sizeof c.model[0], "%s", optarg);
+            break;
         case 'd': snprintf(c.dm, sizeof c.dm, "%s", optarg); have_d = 1; break;
         case 'o': snprintf(c.out, sizeof c.out, "%s", optarg); have_o = 1; break;
         case 's': HB_TRY(hb_cli_long("--steps", optarg, &L)); c.steps = (int)L; break;
@@ -213,7 +222,7 @@ hb_status hb_cmd_emulate(int argc, char **argv)
         if (!hb_cli_is_override(argv[i]) || nover == 64) return HB_ERR0(HB_EARG, "unexpected argument \"%s\"\n%s", argv[i], EMU_USAGE);
         over[nover++] = argv[i];
     }
-    if (!have_m || !have_d || !have_o) return HB_ERR0(HB_EARG, "need --model, --dm and --out\n%s", EMU_USAGE);
+    if (!c.n_models || !have_d || !have_o) return HB_ERR0(HB_EARG, "need --model, --dm and --out\n%s", EMU_USAGE);
     static const char *used[] = {"cosmology.omega_m", "cosmology.sigma_8", "feedback.", NULL};
     HB_TRY(hb_cli_check_overrides("emulate", over, nover, used, NULL));
     HB_TRY(check_emulate_outputs(&c));
