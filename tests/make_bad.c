@@ -2,6 +2,7 @@
  *   make_bad cell OUT FIELD VALUE   a toy box (16^3) with FIELD[3][4][5] = VALUE
  *                                   (nan, inf, -inf or a number; "zero": the whole field 0)
  *   make_bad attr OUT NAME VALUE    a toy box with the root attribute NAME = VALUE
+ *   make_bad setattr FILE NAME VALUE  the root attribute NAME of an existing file set to VALUE
  *   make_bad box OUT N L            a toy box of N^3 cells in L Mpc/h
  *   make_bad flat OUT               a toy box whose gas density and temperature are constant
  *   make_bad shape OUT              a box whose dm_density has the shape (16, 160)
@@ -52,9 +53,9 @@ static int cell(const char *out, const char *field, const char *v)
     return access_field(out, name, buf, 1);
 }
 
-static int attr(const char *out, const char *name, const char *v)
+/* Attribute `name` of "/" in the existing file `out` set to v (converted to the attribute's type). */
+static int set_attr(const char *out, const char *name, const char *v)
 {
-    if (toy_write(out, N, 25.0, 0.3, 1.0, 5, 1) != HB_OK) return 1;
     hid_t f = H5Fopen(out, H5F_ACC_RDWR, H5P_DEFAULT);
     if (f < 0) return 1;
     double x = value_of(v);
@@ -62,6 +63,12 @@ static int attr(const char *out, const char *name, const char *v)
     int bad = a < 0 || H5Awrite(a, H5T_NATIVE_DOUBLE, &x) < 0;
     if (a >= 0) H5Aclose(a);
     return bad | (H5Fclose(f) < 0);
+}
+
+static int attr(const char *out, const char *name, const char *v)
+{
+    if (toy_write(out, N, 25.0, 0.3, 1.0, 5, 1) != HB_OK) return 1;
+    return set_attr(out, name, v);
 }
 
 static int flat(const char *out)
@@ -158,6 +165,7 @@ int main(int argc, char **argv)
     int bad = 1;
     if (argc == 5 && !strcmp(argv[1], "cell")) bad = cell(argv[2], argv[3], argv[4]);
     else if (argc == 5 && !strcmp(argv[1], "attr")) bad = attr(argv[2], argv[3], argv[4]);
+    else if (argc == 5 && !strcmp(argv[1], "setattr")) bad = set_attr(argv[2], argv[3], argv[4]);
     else if (argc == 3 && !strcmp(argv[1], "flat")) bad = flat(argv[2]);
     else if (argc == 5 && !strcmp(argv[1], "box")) bad = toy_write(argv[2], atoi(argv[3]), atof(argv[4]), 0.3, 1.0, 5, 1) != HB_OK;
     else if (argc == 3 && !strcmp(argv[1], "poison")) bad = poison(argv[2]);
@@ -166,7 +174,7 @@ int main(int argc, char **argv)
     else if (argc == 3 && !strcmp(argv[1], "threshold")) bad = set_doubles(argv[2], "/interp/dm_smooth_threshold", (double[]){0, -1}, 2);
     else if (argc == 3 && !strcmp(argv[1], "shape")) bad = shape(argv[2]);
     else if (argc == 4 && !strcmp(argv[1], "npy")) bad = npy(argv[2], atol(argv[3]));
-    else fprintf(stderr, "usage: make_bad cell|attr|box|flat|shape|npy|poison|slope|smooth|threshold ...\n");
+    else fprintf(stderr, "usage: make_bad cell|attr|setattr|box|flat|shape|npy|poison|slope|smooth|threshold ...\n");
     MPI_Finalize();
     return bad;
 }
