@@ -330,8 +330,8 @@ hb_status hb_emulate(const hb_emulate_config *cfg, MPI_Comm comm)
     models_text(cfg, models, sizeof models);
     hb_log0("emulate: %s with %s%s on %d ranks: %d^3, theta = (%.4g %.4g %.4g %.4g %.4g %.4g), %d %s steps, "
             "diffusion %g sigma from t = %g, %d seed(s) from %lu, slabs of %ld planes", cfg->dm,
-            cfg->n_models > 1 ? "the mean drift of " : "", models, e.slab.nranks, e.N, th[0], th[1], th[2], th[3], th[4], th[5], cfg->steps,
-            cfg->heun ? "Heun" : "Euler-Maruyama", cfg->lambda, cfg->t_switch, cfg->n_seeds,
+            cfg->n_models > 1 ? "the mean drift of " : "", models, e.slab.nranks, e.N, th[0], th[1], th[2], th[3],
+            th[4], th[5], cfg->steps, cfg->heun ? "Heun" : "Euler-Maruyama", cfg->lambda, cfg->t_switch, cfg->n_seeds,
             (unsigned long)cfg->seed, e.slab.nx);
     double per_step = 0;
     float *gas = malloc((e.n + 1) * sizeof *gas), *temp = malloc((e.n + 1) * sizeof *temp);

@@ -145,9 +145,8 @@ hb_status hb_cmd_train(int argc, char **argv)
 
 static const char *EMU_USAGE =
     "usage: hydrobridge emulate --model model.h5 [--model m2.h5 ...] --dm dm.h5 --out gas.h5 [--steps K]\n"
-    "                           [--sampler heun|em]\n"
-    "                           [--seed S] [--seeds N] [--diffusion L] [--diffusion-from T] [--threads N]\n"
-    "                           [section.key=value ...]\n"
+    "                           [--sampler heun|em] [--seed S] [--seeds N] [--diffusion L] [--diffusion-from T]\n"
+    "                           [--threads N] [section.key=value ...]\n"
     "Emulate gas density and temperature for a DM box with a trained model, the network spread over\n"
     "the ranks in x-slabs (multiples of 4 planes). The parameters come from the DM file's attributes;\n"
     "cosmology.omega_m, cosmology.sigma_8 and feedback.a_* on the command line override them.\n"
