@@ -43,6 +43,11 @@ int hb_unet_view(const hb_unet *u, const char *name)
     return -1;
 }
 
+int hb_unet_embedding_ok(long emb, long layers)
+{
+    return emb >= 1 && emb <= HB_UNET_MAX_EMB && layers >= 2 && layers <= HB_UNET_MAX_EMB_LAYERS;
+}
+
 hb_status hb_unet_init(hb_unet *u, const hb_unet_config *cfg, uint64_t seed)
 {
     memset(u, 0, sizeof *u);

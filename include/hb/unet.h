@@ -41,7 +41,13 @@
 
 #define HB_UNET_NFEAT 22   /* 16 sinusoidal features of t + 6 parameters */
 #define HB_UNET_MAX_VIEWS 64
+#define HB_UNET_MAX_EMB 1024       /* the command line's bound on the embedding width */
 #define HB_UNET_MAX_EMB_LAYERS 4
+#define HB_UNET_STR_(x) #x
+#define HB_UNET_STR(x) HB_UNET_STR_(x)
+/* The command line's rule for the embedding, for its messages. */
+#define HB_UNET_EMB_RULE "--emb within 1-" HB_UNET_STR(HB_UNET_MAX_EMB) ", --emb-layers within 2-" \
+    HB_UNET_STR(HB_UNET_MAX_EMB_LAYERS)
 
 typedef struct hb_unet_config {
     int n_fields;   /* output channels; input has n_fields + 1 + extra_in */
@@ -127,6 +133,9 @@ double    hb_unet_floats_per_voxel(const hb_unet_config *cfg, int train);
 double    hb_unet_flops(const hb_unet_config *cfg, int B, int X, int Y, int Z);
 /* Sinusoidal time features: 8 sin + 8 cos of 2^k pi t, k = 0..7. */
 void      hb_unet_time_features(double t, float out[16]);
+/* 1 when an embedding of width emb (1 to HB_UNET_MAX_EMB) and `layers`
+ * linear layers (2 to HB_UNET_MAX_EMB_LAYERS) is one the command line accepts. */
+int       hb_unet_embedding_ok(long emb, long layers);
 /* Index of a view by name, -1 if none. */
 int       hb_unet_view(const hb_unet *u, const char *name);
 

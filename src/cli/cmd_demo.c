@@ -257,13 +257,12 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
     }
     if (optind != argc || o->boxes < 2 || o->grid < 8 || o->grid % 4 || !(o->box > 0) || o->train_steps < 1 ||
         o->emu_steps < 1 || o->batch < 1 || o->train_seed < 0 || o->seeds < 1 || o->seeds > 64 || o->repaints < 0 ||
-        o->repaints > 64 || o->width < 1 || o->emb < 1 || o->emb > 1024 ||
-        o->emb_layers < 2 || o->emb_layers > HB_UNET_MAX_EMB_LAYERS ||
+        o->repaints > 64 || o->width < 1 || !hb_unet_embedding_ok(o->emb, o->emb_layers) ||
         !(o->lr > 0) || !(o->lr_min >= 0 && o->lr_min <= 1) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
         !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_loss_weights_ok(o->loss_weight) ||
         !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
-                       "width, lr, sigma_c and DM floor, --emb within 1-1024, --emb-layers within 2-4, 0 <= --lr-min <= 1, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
+                       "width, lr, sigma_c and DM floor, " HB_UNET_EMB_RULE ", 0 <= --lr-min <= 1, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE "\n%s", DEMO_USAGE);
     }
     return HB_OK;

@@ -20,8 +20,9 @@ static const char *TRAIN_USAGE =
     "(domain-decomposed), the groups work on different boxes of the batch (data-parallel).\n"
     "  --steps N          optimiser steps (2000)        --batch B       boxes per step (2)\n"
     "  --group G          ranks per box (all)           --width W       network width (16)\n"
-    "  --emb E            width of the embedding of t and the parameters that feeds every FiLM (64; 1-1024)\n"
-    "  --emb-layers L     linear layers of that embedding's MLP (2; 2-4)\n"
+    "  --emb E            width of the embedding of t and the parameters that feeds every FiLM (64; 1-"
+    HB_UNET_STR(HB_UNET_MAX_EMB) ")\n"
+    "  --emb-layers L     linear layers of that embedding's MLP (2; 2-" HB_UNET_STR(HB_UNET_MAX_EMB_LAYERS) ")\n"
     "  --lr X             peak learning rate (2e-4)     --warmup N      warm-up steps (100)\n"
     "  --lr-min F         the cosine's floor at the last step, a fraction of --lr (0.05)\n"
     "  --weight-decay X   AdamW decay (0)               --clip X        gradient-norm clip (1)\n"
@@ -75,7 +76,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     hb_train_config c = hb_train_config_default();
     const char *data = NULL, *val = NULL;
-    long L;
+    long L, emb = c.emb, emb_layers = c.emb_layers;
     double X, smr[HB_SMOOTH_MAX_CH], halo[2];
     int nsm = 0, nhalo = 0, smooth_given = 0;
     int ch;
@@ -89,8 +90,8 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'b': HB_TRY(hb_cli_long("--batch", optarg, &L)); c.batch = (int)L; break;
         case 'G': HB_TRY(hb_cli_long("--group", optarg, &L)); c.group = (int)L; break;
         case 'w': HB_TRY(hb_cli_long("--width", optarg, &L)); c.width = (int)L; break;
-        case 'E': HB_TRY(hb_cli_long("--emb", optarg, &L)); c.emb = L >= 1 && L <= 1024 ? (int)L : 0; break;
-        case 'j': HB_TRY(hb_cli_long("--emb-layers", optarg, &L)); c.emb_layers = L >= 2 && L <= HB_UNET_MAX_EMB_LAYERS ? (int)L : 0; break;
+        case 'E': HB_TRY(hb_cli_long("--emb", optarg, &emb)); break;
+        case 'j': HB_TRY(hb_cli_long("--emb-layers", optarg, &emb_layers)); break;
         case 'l': HB_TRY(hb_cli_double("--lr", optarg, &c.adam.lr)); break;
         case 'm': HB_TRY(hb_cli_double("--lr-min", optarg, &c.adam.lr_min_frac)); break;
         case 'W': HB_TRY(hb_cli_long("--warmup", optarg, &c.adam.warmup)); break;
@@ -121,12 +122,17 @@ hb_status hb_cmd_train(int argc, char **argv)
     }
     if (!data || optind != argc) return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", TRAIN_USAGE);
     const int smooth_ok = !smooth_given || hb_smooth_set(&c.interp, nsm, smr, nhalo, halo);
-    if (c.steps < 1 || c.batch < 1 || c.width < 1 || c.emb < 1 || c.emb_layers < 2 || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
+    const int emb_ok = hb_unet_embedding_ok(emb, emb_layers);
+    if (emb_ok) {
+        c.emb = (int)emb;
+        c.emb_layers = (int)emb_layers;
+    }
+    if (c.steps < 1 || c.batch < 1 || c.width < 1 || !emb_ok || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
         !(c.adam.lr > 0) || !(c.adam.lr_min_frac >= 0 && c.adam.lr_min_frac <= 1) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
         !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope) ||
         !hb_loss_weights_ok(c.loss_weight) || !smooth_ok) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
-                       "--val-samples --lr and --dm-floor, --emb within 1-1024, --emb-layers within 2-4, 0 <= --lr-min <= 1, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
+                       "--val-samples --lr and --dm-floor, " HB_UNET_EMB_RULE ", 0 <= --lr-min <= 1, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE);
     }
     c.adam.total = c.steps;
