@@ -38,6 +38,7 @@ typedef struct emu {
     hb_slab slab;              /* the network's decomposition (boundaries at multiples of 4) */
     hb_boxinfo info;           /* the DM box's, with the overrides */
     char dm_mas[32];           /* the DM field's mass assignment, kept on the copy written */
+    char models[sizeof ((hb_emulate_config *)0)->model];   /* the model file(s) joined by ", " */
     int N;
     size_t n;                  /* this rank's cells */
     float *dm;                 /* the DM density as read */
@@ -80,46 +81,6 @@ static hb_status drift_at(void *ctx, float *state, double t, float *out)
     return rc;
 }
 
-static int differs(double a, double b) { return !(fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b))); }
-
-/* What in b's interpolant is not a's ("" when nothing): an ensemble's
- * drifts are averaged in one standardised space. */
-static void interp_difference(const hb_interp *a, const hb_interp *b, char *buf, size_t cap)
-{
-    static const char *ch[HB_NCH] = {"DM", "gas density", "gas temperature"};
-    buf[0] = 0;
-    if (differs(a->sigma_c, b->sigma_c) || a->beta_sq != b->beta_sq) {
-        snprintf(buf, cap, "the interpolant (sigma_c %g, beta_sq %d against %g, %d)", b->sigma_c, b->beta_sq,
-                 a->sigma_c, a->beta_sq);
-        return;
-    }
-    for (int k = 0; k < HB_NCH; k++) {
-        if (differs(a->mean[k], b->mean[k]) || differs(a->std[k], b->std[k]) || differs(a->floor[k], b->floor[k]) ||
-            differs(a->lmin[k], b->lmin[k]) || differs(a->lmax[k], b->lmax[k])) {
-            snprintf(buf, cap, "the %s channel's standardisation (mean %g, std %g, floor %g, log10 range [%g, %g] "
-                     "against %g, %g, %g, [%g, %g])", ch[k], b->mean[k], b->std[k], b->floor[k], b->lmin[k],
-                     b->lmax[k], a->mean[k], a->std[k], a->floor[k], a->lmin[k], a->lmax[k]);
-            return;
-        }
-    }
-    for (int k = 0; k < HB_NTARGET; k++) {
-        if (differs(a->noise_slope[k], b->noise_slope[k])) {
-            snprintf(buf, cap, "the noise slopes (%g, %g against %g, %g)", b->noise_slope[0], b->noise_slope[1],
-                     a->noise_slope[0], a->noise_slope[1]);
-            return;
-        }
-    }
-    int same = a->n_smooth == b->n_smooth;
-    for (int j = 0; same && j < a->n_smooth; j++) {
-        same = !differs(a->smooth_r[j], b->smooth_r[j]) && !differs(a->smooth_thr[j], b->smooth_thr[j]) &&
-               !differs(a->smooth_mean[j], b->smooth_mean[j]) && !differs(a->smooth_std[j], b->smooth_std[j]);
-    }
-    if (!same) {
-        snprintf(buf, cap, "the smoothed-DM channels (%d, the first of radius %g and threshold %g, against %d, %g, %g)",
-                 b->n_smooth, b->smooth_r[0], b->smooth_thr[0], a->n_smooth, a->smooth_r[0], a->smooth_thr[0]);
-    }
-}
-
 /* Members 2..K of an ensemble: their weights, checked against the first
  * model (architecture, interpolant) and the box (each one's training range). */
 static hb_status load_members(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
@@ -132,7 +93,7 @@ static hb_status load_members(emu *e, const hb_emulate_config *cfg, MPI_Comm com
         hb_model_meta m;
         HB_TRY(hb_model_load_weights(cfg->model[k], comm, &e->net, &m, e->member[k]));
         char what[400];
-        interp_difference(&e->meta.ic, &m.ic, what, sizeof what);
+        hb_interp_difference(&e->meta.ic, &m.ic, what, sizeof what);
         if (*what) {
             return HB_ERR0(HB_EARG, "%s differs from %s in %s: an ensemble's models must share the training set's "
                            "standardisation and the interpolant (trainings of one recipe with other seeds)",
@@ -167,6 +128,15 @@ static hb_status plan(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     return hb_mpi_agree(comm, rc);
 }
 
+/* The model file, or an ensemble's files joined by ", ". */
+static void models_text(const hb_emulate_config *cfg, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int k = 0; k < cfg->n_models && len < cap; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", k ? ", " : "", cfg->model[k]);
+}
+
 /* The model, the DM box (this rank's planes) and its parameters. */
 static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
 {
@@ -175,6 +145,7 @@ static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
         return HB_ERR0(HB_EARG, "%d models: expected 1 to %d", cfg->n_models, HB_EMULATE_MAX_MODELS);
     }
     e->K = 1;
+    models_text(cfg, e->models, sizeof e->models);
     HB_TRY(hb_model_load(cfg->model[0], comm, &e->net, &e->meta));
     hb_h5 df;
     HB_TRY(hb_h5_open(&df, cfg->dm, comm));
@@ -239,23 +210,12 @@ static hb_status destandardise(const emu *e, float *own, float *gas, float *temp
     return HB_OK;
 }
 
-/* The model file, or an ensemble's files joined by ", ". */
-static void models_text(const hb_emulate_config *cfg, char *buf, size_t cap)
-{
-    size_t len = 0;
-    buf[0] = 0;
-    for (int k = 0; k < cfg->n_models && len < cap; k++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%s", k ? ", " : "", cfg->model[k]);
-}
-
 static hb_status write_box(const emu *e, const hb_emulate_config *cfg, const char *out, uint64_t seed,
                            const float *gas, const float *temp, double raw_mean, MPI_Comm comm)
 {
-    char models[sizeof cfg->model];
-    models_text(cfg, models, sizeof models);
     hb_box_fields bf = {e->N, e->slab.x0, e->slab.nx, (size_t)e->N, {e->dm, gas, temp, NULL},
                         {e->dm_mas, "none", "none", NULL}};
-    const hb_h5_attr extra[] = {{"emulated_by", 's', 0, 0, models}, {"emulated_from", 's', 0, 0, cfg->dm},
+    const hb_h5_attr extra[] = {{"emulated_by", 's', 0, 0, e->models}, {"emulated_from", 's', 0, 0, cfg->dm},
                                 {"sampler", 's', 0, 0, cfg->heun ? "heun" : "em"},
                                 {"ensemble_models", 'l', 0, cfg->n_models, NULL},
                                 {"sampler_steps", 'l', 0, cfg->steps, NULL}, {"sampler_seed", 'l', 0, (long)seed, NULL},
@@ -326,11 +286,9 @@ hb_status hb_emulate(const hb_emulate_config *cfg, MPI_Comm comm)
     hb_status rc = load(&e, cfg, comm);
     if (rc != HB_OK) { emu_free(&e); return rc; }
     const double *th = e.info.theta;
-    char models[sizeof cfg->model];
-    models_text(cfg, models, sizeof models);
     hb_log0("emulate: %s with %s%s on %d ranks: %d^3, theta = (%.4g %.4g %.4g %.4g %.4g %.4g), %d %s steps, "
             "diffusion %g sigma from t = %g, %d seed(s) from %lu, slabs of %ld planes", cfg->dm,
-            cfg->n_models > 1 ? "the mean drift of " : "", models, e.slab.nranks, e.N, th[0], th[1], th[2], th[3],
+            cfg->n_models > 1 ? "the mean drift of " : "", e.models, e.slab.nranks, e.N, th[0], th[1], th[2], th[3],
             th[4], th[5], cfg->steps, cfg->heun ? "Heun" : "Euler-Maruyama", cfg->lambda, cfg->t_switch, cfg->n_seeds,
             (unsigned long)cfg->seed, e.slab.nx);
     double per_step = 0;

@@ -2,6 +2,7 @@
 #include "hb/interp.h"
 
 #include <math.h>
+#include <stdio.h>
 
 #include "hb/theta.h"
 #include "hb/unet.h"
@@ -96,5 +97,43 @@ void hb_interp_input(const hb_interp *c, const float *x, const float *x0, const 
         in[C * v + 1] = x[2 * v + 1];
         in[C * v + 2] = x0[v];
         for (size_t j = 0; j < S; j++) in[C * v + 3 + j] = xs[v * S + j];
+    }
+}
+
+static int differs(double a, double b) { return !(fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b))); }
+
+void hb_interp_difference(const hb_interp *a, const hb_interp *b, char *buf, size_t cap)
+{
+    static const char *ch[HB_NCH] = {"DM", "gas density", "gas temperature"};
+    buf[0] = 0;
+    if (differs(a->sigma_c, b->sigma_c) || a->beta_sq != b->beta_sq) {
+        snprintf(buf, cap, "the interpolant (sigma_c %g, beta_sq %d against %g, %d)", b->sigma_c, b->beta_sq,
+                 a->sigma_c, a->beta_sq);
+        return;
+    }
+    for (int k = 0; k < HB_NCH; k++) {
+        if (differs(a->mean[k], b->mean[k]) || differs(a->std[k], b->std[k]) || differs(a->floor[k], b->floor[k]) ||
+            differs(a->lmin[k], b->lmin[k]) || differs(a->lmax[k], b->lmax[k])) {
+            snprintf(buf, cap, "the %s channel's standardisation (mean %g, std %g, floor %g, log10 range [%g, %g] "
+                     "against %g, %g, %g, [%g, %g])", ch[k], b->mean[k], b->std[k], b->floor[k], b->lmin[k],
+                     b->lmax[k], a->mean[k], a->std[k], a->floor[k], a->lmin[k], a->lmax[k]);
+            return;
+        }
+    }
+    for (int k = 0; k < HB_NTARGET; k++) {
+        if (differs(a->noise_slope[k], b->noise_slope[k])) {
+            snprintf(buf, cap, "the noise slopes (%g, %g against %g, %g)", b->noise_slope[0], b->noise_slope[1],
+                     a->noise_slope[0], a->noise_slope[1]);
+            return;
+        }
+    }
+    int same = a->n_smooth == b->n_smooth;
+    for (int j = 0; same && j < a->n_smooth; j++) {
+        same = !differs(a->smooth_r[j], b->smooth_r[j]) && !differs(a->smooth_thr[j], b->smooth_thr[j]) &&
+               !differs(a->smooth_mean[j], b->smooth_mean[j]) && !differs(a->smooth_std[j], b->smooth_std[j]);
+    }
+    if (!same) {
+        snprintf(buf, cap, "the smoothed-DM channels (%d, the first of radius %g and threshold %g, against %d, %g, %g)",
+                 b->n_smooth, b->smooth_r[0], b->smooth_thr[0], a->n_smooth, a->smooth_r[0], a->smooth_thr[0]);
     }
 }

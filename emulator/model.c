@@ -39,8 +39,9 @@ hb_status hb_model_read_arch(hb_h5 *f, hb_unet_config *cfg)
         return HB_ERR0(HB_EIO, "%s: extra_in = %ld, expected 0 to %d", f->path, x, HB_SMOOTH_MAX_CH);
     }
     if (hb_h5_attr_exists(f, "/", "emb_layers")) HB_TRY(hb_h5_attr_read_long(f, "/", "emb_layers", &el));   /* absent: 2 */
-    if (el < 2 || el > HB_UNET_MAX_EMB_LAYERS) {
-        return HB_ERR0(HB_EIO, "%s: emb_layers = %ld, expected 2 to %d", f->path, el, HB_UNET_MAX_EMB_LAYERS);
+    if (!hb_unet_embedding_ok(e, el)) {
+        return HB_ERR0(HB_EIO, "%s: emb = %ld, emb_layers = %ld, expected emb 1 to %d and emb_layers 2 to %d", f->path,
+                       e, el, HB_UNET_MAX_EMB, HB_UNET_MAX_EMB_LAYERS);
     }
     cfg->n_fields = (int)nf;
     cfg->width = (int)w;

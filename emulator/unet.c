@@ -52,9 +52,9 @@ hb_status hb_unet_init(hb_unet *u, const hb_unet_config *cfg, uint64_t seed)
 {
     memset(u, 0, sizeof *u);
     const int nl = cfg->emb_layers ? cfg->emb_layers : 2;
-    if (cfg->n_fields < 1 || cfg->width < 1 || cfg->emb < 1 || nl < 2 || nl > HB_UNET_MAX_EMB_LAYERS) {
-        return HB_ERR(HB_EARG, "network: n_fields=%d width=%d emb=%d must be positive, emb_layers=%d within 2-%d",
-                      cfg->n_fields, cfg->width, cfg->emb, cfg->emb_layers, HB_UNET_MAX_EMB_LAYERS);
+    if (cfg->n_fields < 1 || cfg->width < 1 || !hb_unet_embedding_ok(cfg->emb, nl)) {
+        return HB_ERR(HB_EARG, "network: n_fields=%d width=%d must be positive, emb=%d emb_layers=%d within 1-%d, 2-%d",
+                      cfg->n_fields, cfg->width, cfg->emb, cfg->emb_layers, HB_UNET_MAX_EMB, HB_UNET_MAX_EMB_LAYERS);
     }
     u->cfg = *cfg;
     u->cfg.emb_layers = nl;

@@ -408,6 +408,18 @@ static void write_dm32(const char *path)
     MPI_Barrier(MPI_COMM_WORLD);
 }
 
+/* One 32^3 field of an emulated file (rank 0). */
+static float *read_field32(const char *path, const char *field)
+{
+    const int N = 32;
+    float *a = malloc((size_t)N * N * N * 4);
+    hb_h5 f;
+    ck_assert_int_eq(hb_h5_open(&f, path, MPI_COMM_SELF), HB_OK);
+    ck_assert_int_eq(hb_h5_read_field(&f, field, N, 0, N, a, N), HB_OK);
+    hb_h5_close(&f);
+    return a;
+}
+
 START_TEST(emulation_rank_count_independent)
 {
     /* a 32^3 box: slabs of 12, 12 and 8 planes on 3 ranks */
@@ -433,18 +445,13 @@ START_TEST(emulation_rank_count_independent)
     ck_assert_int_eq(hb_emulate(&ec, MPI_COMM_WORLD), HB_OK);
     double worst = 0;
     if (rank == 0) {
-        size_t nn = (size_t)N * N * N;
-        float *a = malloc(nn * 4), *b = malloc(nn * 4);
+        const size_t nn = (size_t)N * N * N;
         const char *fields[2] = {HB_FIELD_GAS, HB_FIELD_TEMP};
         for (int k = 0; k < 2; k++) {
-            hb_h5 fa, fb;
-            hb_h5_open(&fa, "emu_solo.h5", MPI_COMM_SELF);
-            hb_h5_open(&fb, "emu_all.h5", MPI_COMM_SELF);
-            hb_h5_read_field(&fa, fields[k], N, 0, N, a, N);
-            hb_h5_read_field(&fb, fields[k], N, 0, N, b, N);
-            hb_h5_close(&fa);
-            hb_h5_close(&fb);
+            float *a = read_field32("emu_solo.h5", fields[k]), *b = read_field32("emu_all.h5", fields[k]);
             for (size_t i = 0; i < nn; i++) worst = hb_test_max(worst, fabs(a[i] - b[i]) / fabs(a[i]));
+            free(a);
+            free(b);
         }
         /* the recorded gas mean before normalisation, a reduction over the ranks */
         double mean[2];
@@ -458,26 +465,12 @@ START_TEST(emulation_rank_count_independent)
         worst = hb_test_max(worst, fabs(mean[1] / mean[0] - 1));
         printf("emulation at width %d on %d ranks vs 1: max relative difference %.2e (fields and the gas mean before "
                "normalisation, %.6f vs %.6f)\n", width, size, worst, mean[1], mean[0]);
-        free(a);
-        free(b);
     }
     MPI_Bcast(&worst, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     ck_assert_double_le(worst, 1e-4);   /* float network on different slabs, 8 evaluations */
     hb_dataset_free_list(paths, n);
 }
 END_TEST
-
-/* One 32^3 field of an emulated file (rank 0). */
-static float *read_field32(const char *path, const char *field)
-{
-    const int N = 32;
-    float *a = malloc((size_t)N * N * N * 4);
-    hb_h5 f;
-    ck_assert_int_eq(hb_h5_open(&f, path, MPI_COMM_SELF), HB_OK);
-    ck_assert_int_eq(hb_h5_read_field(&f, field, N, 0, N, a, N), HB_OK);
-    hb_h5_close(&f);
-    return a;
-}
 
 /* An ensemble's drift is the mean of its members': with one Euler step from
  * t = 0 (no noise in the last step) a sample is x0 + b(0, x0), so the

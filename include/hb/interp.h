@@ -91,4 +91,11 @@ void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *
  * the flow). */
 void hb_interp_input(const hb_interp *c, const float *x, const float *x0, const float *xs, float *in, size_t V);
 
+/* What in b is not a (the interpolant, a channel's standardisation, the
+ * noise slopes, the smoothed-DM channels; relative 1e-9), described in buf
+ * for an error message, "" when nothing: models whose drifts are averaged
+ * must work in one standardised space. Every field of hb_interp is compared:
+ * a field added to the struct belongs here too. */
+void hb_interp_difference(const hb_interp *a, const hb_interp *b, char *buf, size_t cap);
+
 #endif
