@@ -32,9 +32,8 @@ hb_emulate_config hb_emulate_config_default(void)
 typedef struct emu {
     hb_unet net;
     hb_model_meta meta;        /* the first model's (an ensemble's members match it) */
-    int K;                     /* models: the drift is the mean of K networks sharing net's architecture */
-    float *member[HB_EMULATE_MAX_MODELS];   /* their weights; member[0] is net.params (owned by net) */
-    float *yk;                 /* cells x 2: one member's drift (K > 1) */
+    hb_ensemble ens;           /* the models: the drift is the mean of ens.K networks of net's architecture */
+    float *yk;                 /* cells x 2: one member's drift (ens.K > 1) */
     hb_slab slab;              /* the network's decomposition (boundaries at multiples of 4) */
     hb_boxinfo info;           /* the DM box's, with the overrides */
     char dm_mas[32];           /* the DM field's mass assignment, kept on the copy written */
@@ -52,7 +51,7 @@ typedef struct emu {
 static void emu_free(emu *e)
 {
     hb_unet_free(&e->net);
-    for (int k = 1; k < e->K; k++) free(e->member[k]);
+    hb_ensemble_free(&e->ens);
     free(e->yk);
     hb_slab_free(&e->slab);
     free(e->dm); free(e->x0); free(e->xs); free(e->xt); free(e->xp); free(e->in); free(e->drift); free(e->drift2);
@@ -68,40 +67,18 @@ static hb_status drift_at(void *ctx, float *state, double t, float *out)
     float feat[HB_UNET_NFEAT];
     hb_interp_features(t, e->info.theta, feat);
     HB_TRY(hb_unet_infer(&e->net, e->in, feat, out));
-    if (e->K == 1) return HB_OK;
+    const int K = e->ens.K;
+    if (K == 1) return HB_OK;
     hb_status rc = HB_OK;
-    for (int k = 1; k < e->K && rc == HB_OK; k++) {
-        e->net.params = e->member[k];
+    for (int k = 1; k < K && rc == HB_OK; k++) {
+        e->net.params = e->ens.member[k];
         rc = hb_unet_infer(&e->net, e->in, feat, e->yk);
         for (size_t i = 0; rc == HB_OK && i < 2 * e->n; i++) out[i] += e->yk[i];
     }
-    e->net.params = e->member[0];
-    const float inv = 1.0f / (float)e->K;
+    e->net.params = e->ens.member[0];
+    const float inv = 1.0f / (float)K;
     for (size_t i = 0; i < 2 * e->n; i++) out[i] *= inv;
     return rc;
-}
-
-/* Members 2..K of an ensemble: their weights, checked against the first
- * model (architecture, interpolant) and the box (each one's training range). */
-static hb_status load_members(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
-{
-    e->member[0] = e->net.params;
-    for (int k = 1; k < cfg->n_models; k++) {
-        e->member[k] = malloc(e->net.n_params * sizeof *e->member[k]);
-        e->K = k + 1;   /* freed from here on */
-        if (hb_mpi_any(comm, !e->member[k])) return HB_ERR0(HB_ENOMEM, "the weights of %s", cfg->model[k]);
-        hb_model_meta m;
-        HB_TRY(hb_model_load_weights(cfg->model[k], comm, &e->net, &m, e->member[k]));
-        char what[400];
-        hb_interp_difference(&e->meta.ic, &m.ic, what, sizeof what);
-        if (*what) {
-            return HB_ERR0(HB_EARG, "%s differs from %s in %s: an ensemble's models must share the training set's "
-                           "standardisation and the interpolant (trainings of one recipe with other seeds)",
-                           cfg->model[k], cfg->model[0], what);
-        }
-        HB_TRY(hb_model_check_box(&m, &e->info, e->N, cfg->dm));
-    }
-    return HB_OK;
 }
 
 /* The decomposition and buffers for an N^3 box. */
@@ -120,21 +97,12 @@ static hb_status plan(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     e->in = malloc(n * (size_t)hb_interp_n_in(&e->meta.ic) * sizeof *e->in);
     e->drift = malloc(n * 2 * sizeof *e->drift);
     e->drift2 = cfg->heun ? malloc(n * 2 * sizeof *e->drift2) : NULL;
-    e->yk = e->K > 1 ? malloc(n * 2 * sizeof *e->yk) : NULL;
+    e->yk = e->ens.K > 1 ? malloc(n * 2 * sizeof *e->yk) : NULL;
     int bad = !e->dm || !e->x0 || (smooth && !e->xs) || !e->xt || !e->in || !e->drift ||
-              (cfg->heun && (!e->xp || !e->drift2)) || (e->K > 1 && !e->yk);
+              (cfg->heun && (!e->xp || !e->drift2)) || (e->ens.K > 1 && !e->yk);
     hb_status rc = bad ? HB_ERR(HB_ENOMEM, "emulation buffers (%ld planes of %d^2)", e->slab.nx, N) : HB_OK;
     if (rc == HB_OK) rc = hb_unet_reserve(&e->net, &e->slab, N, N, 0);
     return hb_mpi_agree(comm, rc);
-}
-
-/* The model file, or an ensemble's files joined by ", ". */
-static void models_text(const hb_emulate_config *cfg, char *buf, size_t cap)
-{
-    size_t len = 0;
-    buf[0] = 0;
-    for (int k = 0; k < cfg->n_models && len < cap; k++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%s", k ? ", " : "", cfg->model[k]);
 }
 
 /* The model, the DM box (this rank's planes) and its parameters. */
@@ -144,9 +112,9 @@ static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     if (cfg->n_models < 1 || cfg->n_models > HB_EMULATE_MAX_MODELS) {
         return HB_ERR0(HB_EARG, "%d models: expected 1 to %d", cfg->n_models, HB_EMULATE_MAX_MODELS);
     }
-    e->K = 1;
-    models_text(cfg, e->models, sizeof e->models);
+    hb_ensemble_names(cfg->model, cfg->n_models, e->models, sizeof e->models);
     HB_TRY(hb_model_load(cfg->model[0], comm, &e->net, &e->meta));
+    HB_TRY(hb_ensemble_load(&e->ens, &e->net, &e->meta, cfg->model, cfg->n_models, comm));   /* the common range */
     hb_h5 df;
     HB_TRY(hb_h5_open(&df, cfg->dm, comm));
     hb_status rc = hb_h5_field_size(&df, HB_FIELD_DM, &e->N);
@@ -159,7 +127,6 @@ static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
         hb_theta_override(e->info.theta, cfg->theta_override);
         rc = hb_model_check_box(&e->meta, &e->info, e->N, cfg->dm);
     }
-    if (rc == HB_OK) rc = load_members(e, cfg, comm);
     if (rc == HB_OK) rc = plan(e, cfg, comm);
     if (rc == HB_OK) {
         rc = hb_box_read_field(&df, HB_FIELD_DM, e->N, e->slab.x0, e->slab.nx, e->dm, (size_t)e->N, HB_VALUES_DENSITY);

@@ -229,6 +229,8 @@ struct hb_loglike {
     hb_loglike_config cfg;
     MPI_Comm       comm;
     hb_unet        net;
+    hb_ensemble    ens;            /* the models (net holds member 0) */
+    float         *bk, *jk;        /* n x 2: one member's drift and J^T xi (ens.K > 1) */
     hb_model_meta  meta;
     hb_slab        slab;
     hb_boxinfo     info, gas_info;
@@ -242,13 +244,9 @@ struct hb_loglike {
     double         theta[HB_NTHETA];
 };
 
-/* hb_flow_fn of the network: a forward pass, and a backward one for J^T xi. */
-static hb_status net_flow(void *ctx, double t, const float *x, float *b, const float *xi, float *jt)
+/* One network (the weights in L->net) at the input already in L->in. */
+static hb_status one_flow(hb_loglike *L, const float *feat, float *b, const float *xi, float *jt)
 {
-    hb_loglike *L = ctx;
-    hb_interp_input(&L->meta.ic, x, L->x0, L->xs, L->in, L->n);
-    float feat[HB_UNET_NFEAT];
-    hb_interp_features(t, L->theta, feat);
     HB_TRY(hb_unet_forward(&L->net, L->in, feat, b));
     if (!xi) return HB_OK;
     HB_TRY(hb_unet_vjp(&L->net, xi, L->dx));
@@ -257,6 +255,36 @@ static hb_status net_flow(void *ctx, double t, const float *x, float *b, const f
         jt[2 * c + 1] = L->dx[(size_t)L->C * c + 1];
     }
     return HB_OK;
+}
+
+/* hb_flow_fn of the network: a forward pass, and a backward one for J^T xi;
+ * an ensemble's mean of both (linear: the mean drift's J^T xi is the mean
+ * of the members'), summed in member order. */
+static hb_status net_flow(void *ctx, double t, const float *x, float *b, const float *xi, float *jt)
+{
+    hb_loglike *L = ctx;
+    hb_interp_input(&L->meta.ic, x, L->x0, L->xs, L->in, L->n);
+    float feat[HB_UNET_NFEAT];
+    hb_interp_features(t, L->theta, feat);
+    HB_TRY(one_flow(L, feat, b, xi, jt));
+    const int K = L->ens.K;
+    if (K == 1) return HB_OK;
+    hb_status rc = HB_OK;
+    for (int k = 1; k < K && rc == HB_OK; k++) {
+        L->net.params = L->ens.member[k];
+        rc = one_flow(L, feat, L->bk, xi, L->jk);
+        for (size_t i = 0; rc == HB_OK && i < 2 * L->n; i++) {
+            b[i] += L->bk[i];
+            if (xi) jt[i] += L->jk[i];
+        }
+    }
+    L->net.params = L->ens.member[0];
+    const float inv = 1.0f / (float)K;
+    for (size_t i = 0; i < 2 * L->n; i++) {
+        b[i] *= inv;
+        if (xi) jt[i] *= inv;
+    }
+    return rc;
 }
 
 /* The gas box against the DM box: same grid and box size. */
@@ -345,7 +373,9 @@ static hb_status read_infos(hb_loglike *L)
 
 static hb_status open_box(hb_loglike *L)
 {
-    HB_TRY(hb_model_load(L->cfg.model, L->comm, &L->net, &L->meta));
+    const int nm = L->cfg.n_models ? L->cfg.n_models : 1;
+    HB_TRY(hb_model_load(L->cfg.model[0], L->comm, &L->net, &L->meta));
+    HB_TRY(hb_ensemble_load(&L->ens, &L->net, &L->meta, L->cfg.model, nm, L->comm));   /* the common range */
     HB_TRY(read_infos(L));
     HB_TRY(hb_slab_init_aligned(&L->slab, L->N, 4, L->comm));
     L->n = (size_t)L->slab.nx * L->N * L->N;
@@ -356,7 +386,11 @@ static hb_status open_box(hb_loglike *L)
     L->xs = L->C > 3 ? malloc(n * (size_t)(L->C - 3) * sizeof *L->xs) : NULL;
     L->in = malloc((size_t)L->C * n * sizeof *L->in);
     L->dx = malloc((size_t)L->C * n * sizeof *L->dx);
-    hb_status rc = !L->x0 || !L->x1 || !L->in || !L->dx || (L->C > 3 && !L->xs)
+    if (nm > 1) {
+        L->bk = malloc(2 * n * sizeof *L->bk);
+        L->jk = malloc(2 * n * sizeof *L->jk);
+    }
+    hb_status rc = !L->x0 || !L->x1 || !L->in || !L->dx || (L->C > 3 && !L->xs) || (nm > 1 && (!L->bk || !L->jk))
                        ? HB_ERR(HB_ENOMEM, "likelihood buffers") : HB_OK;
     if (rc == HB_OK) rc = hb_unet_reserve(&L->net, &L->slab, L->N, L->N, 1);
     HB_TRY(hb_mpi_agree(L->comm, rc));
@@ -391,6 +425,7 @@ hb_status hb_loglike_eval(hb_loglike *L, const double theta[HB_NTHETA], hb_logli
     hb_flow_problem pb = {net_flow, L, &L->meta.ic, L->x0, L->n, (uint64_t)(L->slab.x0 * NN),
                           (uint64_t)NN * (uint64_t)L->N, L->comm};
     HB_TRY(hb_flow_loglike(&pb, &L->cfg.opts, L->x1, r));
+    r->n_passes *= L->ens.K;   /* each member's */
     r->jacobian = L->jacobian;
     r->logp_phys = r->logp + L->jacobian;
     return HB_OK;
@@ -399,8 +434,9 @@ hb_status hb_loglike_eval(hb_loglike *L, const double theta[HB_NTHETA], hb_logli
 void hb_loglike_close(hb_loglike *L)
 {
     if (!L) return;
+    hb_ensemble_free(&L->ens);
     hb_unet_free(&L->net);
     hb_slab_free(&L->slab);
-    free(L->x0); free(L->x1); free(L->xs); free(L->in); free(L->dx);
+    free(L->x0); free(L->x1); free(L->xs); free(L->in); free(L->dx); free(L->bk); free(L->jk);
     free(L);
 }

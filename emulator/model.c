@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hb/mpiutil.h"
@@ -286,4 +287,51 @@ hb_status hb_model_check_box(const hb_model_meta *meta, const hb_boxinfo *info, 
         }
     }
     return HB_OK;
+}
+
+hb_status hb_ensemble_load(hb_ensemble *e, const hb_unet *u, hb_model_meta *meta, const char (*path)[1024], int n,
+                           MPI_Comm comm)
+{
+    memset(e, 0, sizeof *e);
+    e->K = 1;
+    e->member[0] = u->params;
+    if (n < 1 || n > HB_MODEL_MAX_ENSEMBLE) {
+        return HB_ERR0(HB_EARG, "%d models: an ensemble has 1 to %d", n, HB_MODEL_MAX_ENSEMBLE);
+    }
+    for (int k = 1; k < n; k++) {
+        e->member[k] = malloc(u->n_params * sizeof *e->member[k]);
+        e->K = k + 1;   /* freed from here on */
+        if (hb_mpi_any(comm, !e->member[k])) return HB_ERR0(HB_ENOMEM, "the weights of %s", path[k]);
+        hb_model_meta m;
+        HB_TRY(hb_model_load_weights(path[k], comm, u, &m, e->member[k]));
+        char what[400];
+        hb_interp_difference(&meta->ic, &m.ic, what, sizeof what);
+        if (*what) {
+            return HB_ERR0(HB_EARG, "%s differs from %s in %s: an ensemble's models must share the training set's "
+                           "standardisation and the interpolant (trainings of one recipe with other seeds)",
+                           path[k], path[0], what);
+        }
+        if (fabs(m.cell_size / meta->cell_size - 1) > 1e-6) {
+            return HB_ERR0(HB_EARG, "%s was trained on cells of %g Mpc/h, %s on %g Mpc/h: an ensemble's models must "
+                           "share the grid", path[k], m.cell_size, path[0], meta->cell_size);
+        }
+        for (int j = 0; j < HB_NTHETA; j++) {
+            meta->theta_min[j] = fmax(meta->theta_min[j], m.theta_min[j]);
+            meta->theta_max[j] = fmin(meta->theta_max[j], m.theta_max[j]);
+        }
+    }
+    return HB_OK;
+}
+
+void hb_ensemble_names(const char (*path)[1024], int n, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int k = 0; k < n && len < cap; k++) len += (size_t)snprintf(buf + len, cap - len, "%s%s", k ? ", " : "", path[k]);
+}
+
+void hb_ensemble_free(hb_ensemble *e)
+{
+    for (int k = 1; k < e->K; k++) free(e->member[k]);
+    e->K = 1;
 }

@@ -435,15 +435,20 @@ static void toy_exact(const char *path, const hb_interp *ic, double *std_lp, dou
 
 /* ---- 3. rank-count independence --------------------------------------- */
 
-/* A model with random weights and the toy's cell size, written by rank 0. */
-static void random_model(const char *path)
+/* A model with random weights from seed and the toy's cell size, written by
+ * rank 0; its output layer (head) scaled by head (1: as drawn; -1: the
+ * drift exactly negated; 0: exactly zero). */
+static void random_model_scaled(const char *path, uint64_t seed, float head)
 {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == 0) {
         hb_unet u;
         hb_unet_config cfg = {2, 8, 64, 0, 2};
-        ck_assert_int_eq(hb_unet_init(&u, &cfg, 5), HB_OK);
+        ck_assert_int_eq(hb_unet_init(&u, &cfg, seed), HB_OK);
+        const int hv[2] = {u.head_w, u.head_b};
+        for (int j = 0; j < 2; j++)
+            for (size_t i = 0; i < u.views[hv[j]].n; i++) u.params[u.views[hv[j]].off + i] *= head;
         hb_model_meta meta;
         memset(&meta, 0, sizeof meta);
         meta.ic = hb_interp_default();
@@ -462,12 +467,20 @@ static void random_model(const char *path)
     MPI_Barrier(MPI_COMM_WORLD);
 }
 
+static void random_model(const char *path) { random_model_scaled(path, 5, 1.0f); }
+
 /* The likelihood of box's gas given its own DM under model. */
 static hb_loglike *open_ll(const char *model, const char *box, int probes, int steps, MPI_Comm comm)
 {
     hb_loglike_config c;
     memset(&c, 0, sizeof c);
-    snprintf(c.model, sizeof c.model, "%s", model);
+    /* "a.h5,b.h5": an ensemble */
+    for (const char *p = model; *p; c.n_models++) {
+        const char *comma = strchr(p, ',');
+        const int len = comma ? (int)(comma - p) : (int)strlen(p);
+        snprintf(c.model[c.n_models], sizeof c.model[0], "%.*s", len, p);
+        p += len + (comma != NULL);
+    }
     snprintf(c.dm, sizeof c.dm, "%s", box);
     snprintf(c.gas, sizeof c.gas, "%s", box);
     hb_theta_none(c.theta_override);
@@ -510,6 +523,53 @@ START_TEST(loglike_rank_count_independent)
     MPI_Bcast(d, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     ck_assert_double_le(d[0], 1e-6);
     ck_assert_double_le(d[1], 1e-3);
+}
+END_TEST
+
+/* An ensemble's drift is the mean of its members' and so is its J^T xi
+ * (hb/loglike.h): a model with itself is the model alone, bit for bit; a
+ * model with its exact negative (the output layer negated) is the zero
+ * drift, bit for bit the model whose output layer is zero (the one-model
+ * path: an independent computation); two models in either order agree bit
+ * for bit (two-term sums commute) and differ from either alone; and the
+ * ensemble does not depend on the rank count. */
+START_TEST(loglike_ensemble_mean_drift)
+{
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    random_model_scaled("ens_a.h5", 5, 1.0f);
+    random_model_scaled("ens_neg.h5", 5, -1.0f);
+    random_model_scaled("ens_zero.h5", 5, 0.0f);
+    random_model_scaled("ens_b.h5", 11, 1.0f);
+    if (rank == 0) toy_box("ens_box.h5", 12, -0.2, 23);
+    MPI_Barrier(MPI_COMM_WORLD);
+    const char *runs[7] = {"ens_a.h5", "ens_a.h5,ens_a.h5", "ens_zero.h5", "ens_a.h5,ens_neg.h5", "ens_b.h5",
+                           "ens_a.h5,ens_b.h5", "ens_b.h5,ens_a.h5"};
+    hb_loglike_result r[7], solo;
+    for (int i = 0; i < 7; i++) loglike_at(runs[i], "ens_box.h5", 3, 4, MPI_COMM_WORLD, &r[i]);
+    ck_assert_int_eq(r[1].n_passes, 2 * r[0].n_passes);   /* each member's passes counted */
+    ck_assert_msg(r[1].logp == r[0].logp && r[1].se == r[0].se, "a model with itself: %.9g +- %.3g, alone %.9g +- %.3g",
+                  r[1].logp, r[1].se, r[0].logp, r[0].se);
+    ck_assert_msg(r[3].logp == r[2].logp && r[3].div_b == r[2].div_b && r[2].div_b == 0,
+                  "a model with its negative: %.9g (div b %.3g), the zero drift %.9g (div b %.3g)", r[3].logp,
+                  r[3].div_b, r[2].logp, r[2].div_b);
+    ck_assert_msg(r[6].logp == r[5].logp && r[6].se == r[5].se, "order of two members: %.9g vs %.9g", r[5].logp,
+                  r[6].logp);
+    const double scale = fabs(r[0].gauss) + fabs(r[0].div_b) + fabs(r[0].div_const);
+    const double d_a = fabs(r[5].logp - r[0].logp) / scale, d_b = fabs(r[5].logp - r[4].logp) / scale;
+    ck_assert_msg(d_a > 1e-4 && d_b > 1e-4 && fabs(r[0].div_b) > 0, "the ensemble of two differs from each alone by "
+                  "%.2e, %.2e of the terms' magnitude (the test could not fail)", d_a, d_b);
+    double d = 0;
+    if (rank == 0) {
+        loglike_at(runs[5], "ens_box.h5", 3, 4, MPI_COMM_SELF, &solo);
+        d = fabs(r[5].logp - solo.logp) / scale;
+        printf("loglike ensemble on %d ranks: alone %.4f, with itself %.4f, the other %.4f, both %.4f (1 rank: %.4f, "
+               "relative %.2e); with its negative %.4f = zero drift %.4f\n", size, r[0].logp, r[1].logp, r[4].logp,
+               r[5].logp, solo.logp, d, r[3].logp, r[2].logp);
+    }
+    MPI_Bcast(&d, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    ck_assert_double_le(d, 1e-6);
 }
 END_TEST
 
@@ -659,6 +719,7 @@ static Suite *loglike_suite(void)
     tcase_add_test(tc, input_layout_two_smoothed_channels);
     tcase_add_test(tc, posterior_grid_gaussian);
     tcase_add_test(tc, loglike_rank_count_independent);
+    tcase_add_test(tc, loglike_ensemble_mean_drift);
     if (size == 2) tcase_add_test(tc, toy_likelihood_and_inference);   /* trains a model: once */
     tcase_set_timeout(tc, 900);
     suite_add_tcase(s, tc);

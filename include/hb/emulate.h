@@ -20,9 +20,10 @@
 
 #include "hb/err.h"
 #include "hb/box.h"
+#include "hb/model.h"
 #include "hb/theta.h"
 
-#define HB_EMULATE_MAX_MODELS 8
+#define HB_EMULATE_MAX_MODELS HB_MODEL_MAX_ENSEMBLE
 
 typedef struct hb_emulate_config {
     char     model[HB_EMULATE_MAX_MODELS][1024];   /* n_models files: the drift is their networks' mean */

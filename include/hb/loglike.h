@@ -82,10 +82,14 @@ typedef struct hb_flow_problem {
 hb_status hb_flow_loglike(const hb_flow_problem *pb, const hb_loglike_opts *o, const float *x1,
                           hb_loglike_result *r);
 
-/* A model, a DM box and the observed gas box, loaded once for evaluations
- * at many theta. */
+/* A model (or an ensemble: the drift the mean of its members', as in
+ * hb/emulate.h; the divergence then the mean of theirs, the prior range
+ * their common one), a DM box and the observed gas box, loaded once for
+ * evaluations at many theta. */
 typedef struct hb_loglike_config {
-    char   model[1024], dm[1024], gas[1024];
+    char   model[HB_MODEL_MAX_ENSEMBLE][1024];   /* n_models files: the drift is their networks' mean */
+    int    n_models;                            /* 1 to HB_MODEL_MAX_ENSEMBLE (0: 1) */
+    char   dm[1024], gas[1024];
     double theta_override[HB_NTHETA];   /* replace the DM file's values where not NaN */
     hb_loglike_opts opts;
 } hb_loglike_config;

@@ -60,4 +60,26 @@ hb_status hb_model_load_weights(const char *path, MPI_Comm comm, const hb_unet *
  * clear error naming the box (`name`) otherwise. Not collective. */
 hb_status hb_model_check_box(const hb_model_meta *meta, const hb_boxinfo *info, int N, const char *name);
 
+/* An ensemble of trainings of one recipe (other seeds): their drifts are
+ * averaged. The network u holds the first model's weights (member[0] =
+ * u->params, owned by u); the others are loaded beside it. */
+#define HB_MODEL_MAX_ENSEMBLE 8
+typedef struct hb_ensemble {
+    int    K;                                /* members; 1: the model alone */
+    float *member[HB_MODEL_MAX_ENSEMBLE];    /* their weights, u->n_params floats each */
+} hb_ensemble;
+
+/* Models path[1..n) beside the network u already loaded from path[0] with
+ * *meta: each must share u's architecture (hb_model_check_arch), the
+ * interpolant and the training set's standardisation (hb_interp_difference)
+ * and the cell size; *meta's parameter range becomes the members' common
+ * range (their intersection). A clear error naming the first difference.
+ * Collective over comm; e is filled even on error (free it). */
+hb_status hb_ensemble_load(hb_ensemble *e, const hb_unet *u, hb_model_meta *meta, const char (*path)[1024], int n,
+                           MPI_Comm comm);
+/* The n file names joined by ", " into buf (for logs and provenance). */
+void hb_ensemble_names(const char (*path)[1024], int n, char *buf, size_t cap);
+/* Free members 1..K-1; member 0 stays u's. */
+void hb_ensemble_free(hb_ensemble *e);
+
 #endif

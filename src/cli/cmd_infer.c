@@ -29,7 +29,9 @@ static const char *LL_USAGE =
     "Hutchinson trace estimator. theta comes from the DM file (cosmology.omega_m, cosmology.sigma_8 and\n"
     "feedback.a_* override it). --probes K (8; 0: the exact divergence, 2 N^3 passes per evaluation, small\n"
     "boxes only), --steps S (32) Heun steps in sqrt(t), --eps (1e-3) where the Gaussian law of x_t takes\n"
-    "over, --seed (1) of the probes: the same seed gives the same probes on any number of ranks.\n";
+    "over, --seed (1) of the probes: the same seed gives the same probes on any number of ranks.\n"
+    "--model given 2-8 times: an ensemble (trainings of one recipe with other seeds), the drift the mean\n"
+    "of their networks' (hydrobridge emulate --help), each evaluation K times the passes.\n";
 
 static const char *INFER_USAGE =
     "usage: hydrobridge infer --model M --dm DM.h5 --gas GAS.h5 --vary a_agn1,a_sn1[,...] [--grid N | --mcmc STEPS]\n"
@@ -42,6 +44,7 @@ static const char *INFER_USAGE =
     "the first 20% discarded). Every evaluation uses the same probes (common random numbers). Writes\n"
     "OUT.txt (the table), OUT_summary.txt (the maximum, the marginal 68% and 95% intervals, the gas box's\n"
     "own parameters as the truth); restartable: OUT.partial keeps what is done. Plot: scripts/plot_posterior.py OUT.\n"
+    "--model given 2-8 times: an ensemble, as in hydrobridge loglike (the prior the members' common range).\n"
     "Defaults here: --probes 4 --steps 32 --out post.\n";
 
 typedef struct ll_args {
@@ -69,7 +72,12 @@ static hb_status parse(int argc, char **argv, int infer, ll_args *a, char **over
             return HB_ERR0(HB_EARG, "loglike has no option %s\n%s", argv[optind - 1], usage);
         }
         switch (ch) {
-        case 'm': snprintf(a->c.model, sizeof a->c.model, "%s", optarg); break;
+        case 'm':
+            if (a->c.n_models == HB_MODEL_MAX_ENSEMBLE) {
+                return HB_ERR0(HB_EARG, "--model %s: at most %d models in an ensemble", optarg, HB_MODEL_MAX_ENSEMBLE);
+            }
+            snprintf(a->c.model[a->c.n_models++], sizeof a->c.model[0], "%s", optarg);
+            break;
         case 'd': snprintf(a->c.dm, sizeof a->c.dm, "%s", optarg); break;
         case 'g': snprintf(a->c.gas, sizeof a->c.gas, "%s", optarg); break;
         case 'p': HB_TRY(hb_cli_long("--probes", optarg, &L)); a->c.opts.probes = (int)L; break;
@@ -91,7 +99,7 @@ static hb_status parse(int argc, char **argv, int infer, ll_args *a, char **over
         }
         over[(*nover)++] = argv[i];
     }
-    if (!*a->c.model || !*a->c.dm || !*a->c.gas) return HB_ERR0(HB_EARG, "need --model, --dm and --gas\n%s", usage);
+    if (!a->c.n_models || !*a->c.dm || !*a->c.gas) return HB_ERR0(HB_EARG, "need --model, --dm and --gas\n%s", usage);
     static const char *used[] = {"cosmology.omega_m", "cosmology.sigma_8", "feedback.", NULL};
     HB_TRY(hb_cli_check_overrides(infer ? "infer" : "loglike", over, *nover, used, NULL));
     hb_params par;
@@ -117,8 +125,10 @@ static void print_result(const hb_loglike_config *c, const hb_loglike *L, const 
     const double *th = hb_loglike_dm_info(L)->theta, nv = (double)r->n_voxels;
     int R = 0;
     if (hb_mpi(MPI_Comm_size(MPI_COMM_WORLD, &R)) != HB_OK) R = 0;
-    hb_log0("loglike: %s given %s, theta = (%.4g %.4g %.4g %.4g %.4g %.4g), model %s", c->gas, c->dm, th[0], th[1],
-            th[2], th[3], th[4], th[5], c->model);
+    char models[sizeof c->model];
+    hb_ensemble_names(c->model, c->n_models, models, sizeof models);
+    hb_log0("loglike: %s given %s, theta = (%.4g %.4g %.4g %.4g %.4g %.4g), %s %s", c->gas, c->dm, th[0], th[1],
+            th[2], th[3], th[4], th[5], c->n_models > 1 ? "the mean drift of" : "model", models);
     hb_log0("  standardised fields: log p = %.3f +- %.3f nats (%.5f +- %.5f per voxel, %ld voxels x 2 fields)", r->logp,
             r->se, r->logp / nv, r->se / nv, r->n_voxels);
     hb_log0("  physical fields (gas rho/mean, T in K): log p = %.3f +- %.3f nats (%.5f per voxel)", r->logp_phys,
@@ -163,7 +173,7 @@ typedef struct infer {
     long        n_points;              /* grid points or chain steps */
     double     *lp, *se, *lpp;         /* per point: log p, its error, physical log p (NaN: not done) */
     double     *q;                     /* per point: the coordinates (nv each) */
-    char        header[4096];
+    char        header[HB_MODEL_MAX_ENSEMBLE * 1024 + 4096];   /* the models, files, settings */
 } infer;
 
 static double to_q(int k, double th) { return HB_THETA[k].log ? log(th) : th; }
@@ -202,9 +212,11 @@ static void make_header(infer *I)
 {
     const hb_loglike_config *c = &I->a.c;
     const double *th = hb_loglike_dm_info(I->L)->theta;
+    char models[sizeof c->model];
+    hb_ensemble_names(c->model, c->n_models, models, sizeof models);
     snprintf(I->header, sizeof I->header,
              "# hydrobridge infer: model=%s dm=%s gas=%s vary=%s %s=%ld probes=%d steps=%d eps=%g seed=%lu "
-             "mcmc_step=%g theta=%.6g,%.6g,%.6g,%.6g,%.6g,%.6g", c->model, c->dm, c->gas, I->a.vary,
+             "mcmc_step=%g theta=%.6g,%.6g,%.6g,%.6g,%.6g,%.6g", models, c->dm, c->gas, I->a.vary,
              I->a.mcmc_steps ? "mcmc" : "grid", I->a.mcmc_steps ? (long)I->a.mcmc_steps : (long)I->a.grid,
              c->opts.probes, c->opts.steps, c->opts.eps, (unsigned long)c->opts.seed, I->a.mcmc_step, th[0], th[1],
              th[2], th[3], th[4], th[5]);
@@ -230,7 +242,7 @@ static hb_status alloc_points(infer *I)
 /* Rows of an earlier run of the same problem (rank 0; then broadcast). */
 static hb_status read_partial(infer *I, long *n_done)
 {
-    char path[1000], line[8192];
+    char path[1000], line[sizeof I->header + 2];
     snprintf(path, sizeof path, "%s.partial", I->a.out);
     *n_done = 0;
     FILE *f = fopen(path, "r");
@@ -471,8 +483,9 @@ static hb_status check_infer_args(const ll_args *a)
     char table[1000], summary[1000];
     snprintf(table, sizeof table, "%s.txt", a->out);
     snprintf(summary, sizeof summary, "%s_summary.txt", a->out);
-    const char *outs[] = {table, summary}, *ins[] = {a->c.model, a->c.dm, a->c.gas};
-    return hb_cli_check_io(outs, 2, ins, 3);
+    const char *outs[] = {table, summary}, *ins[HB_MODEL_MAX_ENSEMBLE + 2] = {a->c.dm, a->c.gas};
+    for (int k = 0; k < a->c.n_models; k++) ins[2 + k] = a->c.model[k];
+    return hb_cli_check_io(outs, 2, ins, 2 + a->c.n_models);
 }
 
 static hb_status infer_run(infer *I)
