@@ -567,7 +567,7 @@ double hb_unet_flops(const hb_unet_config *c, int B, int X, int Y, int Z)
     f += 2.0 * 8 * 2 * w * 4 * w * v2 + RES(4 * w, v2);
     f += 2.0 * 8 * 4 * w * 2 * w * v2 + C3(4 * w, 2 * w, v1) + RES(2 * w, v1);
     f += 2.0 * 8 * 2 * w * w * v1 + C3(2 * w, w, v0) + RES(w, v0) + 2.0 * w * F * v0;
-    f += 2.0 * (HB_UNET_NFEAT * E + E * E);
+    f += 2.0 * (HB_UNET_NFEAT * E + (double)((c->emb_layers ? c->emb_layers : 2) - 1) * E * E);   /* the embedding MLP */
 #undef C3
 #undef RES
     return B * f;

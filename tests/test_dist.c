@@ -123,14 +123,13 @@ typedef struct net_run {
 } net_run;
 
 /* The U-Net on comm over an N^3 box: forward, backward with dy, inference. */
-static void run_net(MPI_Comm comm, int N, int width, const float *x, const float *dy, const float *feat, net_run *r,
-                    long *x0, long *nx)
+static void run_net(MPI_Comm comm, int N, const hb_unet_config *cfg, const float *x, const float *dy,
+                    const float *feat, net_run *r, long *x0, long *nx)
 {
     hb_slab s;
     ck_assert_int_eq(hb_slab_init_aligned(&s, N, 4, comm), HB_OK);
-    hb_unet_config cfg = {2, width, 16, 0, 2};
     hb_unet u;
-    ck_assert_int_eq(hb_unet_init(&u, &cfg, 9), HB_OK);
+    ck_assert_int_eq(hb_unet_init(&u, cfg, 9), HB_OK);
     ck_assert_int_eq(hb_unet_reserve(&u, &s, N, N, 1), HB_OK);
     const size_t P = (size_t)N * N, n = (size_t)s.nx * P;
     r->y = malloc(n * 2 * 4);
@@ -156,16 +155,17 @@ START_TEST(unet_distributed_equals_one_rank)
     int R, rank;
     MPI_Comm_size(MPI_COMM_WORLD, &R);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    const int N = 16, width = _i ? 16 : 4;   /* SGEMM and direct convolutions */
+    /* SGEMM (w 16) and direct convolutions (w 4); the deepest embedding MLP */
+    const int N = 16, width = _i == 1 ? 16 : 4, emb_layers = _i == 2 ? HB_UNET_MAX_EMB_LAYERS : 2;
     const size_t V = (size_t)N * N * N;
     float *x = malloc(V * 3 * 4), *dy = malloc(V * 2 * 4), feat[HB_UNET_NFEAT];
     fill_rand(x, V * 3, 41, 0); fill_rand(dy, V * 2, 42, 0); fill_rand(feat, HB_UNET_NFEAT, 43, 0);
+    hb_unet_config cfg = {2, width, 16, 0, emb_layers};
     net_run one, all;
     long x0, nx, x01, nx1;
-    run_net(MPI_COMM_SELF, N, width, x, dy, feat, &one, &x01, &nx1);   /* every rank alone: the whole box */
-    run_net(MPI_COMM_WORLD, N, width, x, dy, feat, &all, &x0, &nx);
+    run_net(MPI_COMM_SELF, N, &cfg, x, dy, feat, &one, &x01, &nx1);   /* every rank alone: the whole box */
+    run_net(MPI_COMM_WORLD, N, &cfg, x, dy, feat, &all, &x0, &nx);
     const size_t P = (size_t)N * N;
-    hb_unet_config cfg = {2, width, 16, 0, 2};
     hb_unet u;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 9), HB_OK);
     double ey = hb_test_allmax(rel_err(all.y, one.y + (size_t)x0 * P * 2, (size_t)nx * P * 2));
@@ -178,8 +178,8 @@ START_TEST(unet_distributed_equals_one_rank)
     }
     eg = hb_test_allmax(eg);
     if (rank == 0) {
-        printf("U-Net w=%d on %d^3, %d ranks vs 1: output %.1e, inference %.1e, input gradient %.1e, parameter "
-               "gradients %.1e\n", width, N, R, ey, ei, ex, eg);
+        printf("U-Net w=%d, %d embedding layers, on %d^3, %d ranks vs 1: output %.1e, inference %.1e, input gradient "
+               "%.1e, parameter gradients %.1e\n", width, emb_layers, N, R, ey, ei, ex, eg);
     }
     ck_assert_double_le(ey, TOL_UNET);
     ck_assert_double_le(ei, TOL_UNET);
@@ -269,7 +269,7 @@ static Suite *dist_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, decomposition_refuses_unaligned_boxes);
     tcase_add_test(tc, conv3_distributed_equals_whole_box);
-    tcase_add_loop_test(tc, unet_distributed_equals_one_rank, 0, 2);
+    tcase_add_loop_test(tc, unet_distributed_equals_one_rank, 0, 3);
     tcase_add_test(tc, unet_distributed_translation_equivariance);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
