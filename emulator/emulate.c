@@ -31,7 +31,7 @@ hb_emulate_config hb_emulate_config_default(void)
 
 typedef struct emu {
     hb_unet net;
-    hb_model_meta meta;        /* the first model's (an ensemble's members match it) */
+    hb_model_meta meta;        /* the first model's; an ensemble's members match it, the range their common one */
     hb_ensemble ens;           /* the models: the drift is the mean of ens.K networks of net's architecture */
     float *yk;                 /* cells x 2: one member's drift (ens.K > 1) */
     hb_slab slab;              /* the network's decomposition (boundaries at multiples of 4) */
