@@ -100,7 +100,18 @@ void hb_interp_input(const hb_interp *c, const float *x, const float *x0, const 
     }
 }
 
-static int differs(double a, double b) { return !(fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b))); }
+/* Relative 1e-9, absolute 1e-9 near zero (the statistics are log10 values and
+ * their spreads: a sum over other rank counts moves them by ~1e-15). */
+static int differs(double a, double b) { return !(fabs(a - b) <= 1e-9 * fmax(1.0, fmax(fabs(a), fabs(b)))); }
+
+/* "1.5:0, 1:0.8" (radius:threshold of each smoothed-DM channel) or "none" */
+static void smooth_list(const hb_interp *c, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, "%s", c->n_smooth ? "" : "none");
+    for (int j = 0; j < c->n_smooth && n < cap; j++) {
+        n += (size_t)snprintf(buf + n, cap - n, "%s%g:%g", j ? ", " : "", c->smooth_r[j], c->smooth_thr[j]);
+    }
+}
 
 void hb_interp_difference(const hb_interp *a, const hb_interp *b, char *buf, size_t cap)
 {
@@ -129,11 +140,20 @@ void hb_interp_difference(const hb_interp *a, const hb_interp *b, char *buf, siz
     }
     int same = a->n_smooth == b->n_smooth;
     for (int j = 0; same && j < a->n_smooth; j++) {
-        same = !differs(a->smooth_r[j], b->smooth_r[j]) && !differs(a->smooth_thr[j], b->smooth_thr[j]) &&
-               !differs(a->smooth_mean[j], b->smooth_mean[j]) && !differs(a->smooth_std[j], b->smooth_std[j]);
+        same = !differs(a->smooth_r[j], b->smooth_r[j]) && !differs(a->smooth_thr[j], b->smooth_thr[j]);
     }
     if (!same) {
-        snprintf(buf, cap, "the smoothed-DM channels (%d, the first of radius %g and threshold %g, against %d, %g, %g)",
-                 b->n_smooth, b->smooth_r[0], b->smooth_thr[0], a->n_smooth, a->smooth_r[0], a->smooth_thr[0]);
+        char la[200], lb[200];
+        smooth_list(a, la, sizeof la);
+        smooth_list(b, lb, sizeof lb);
+        snprintf(buf, cap, "the smoothed-DM channels (radius:threshold %s against %s)", lb, la);
+        return;
+    }
+    for (int j = 0; j < a->n_smooth; j++) {
+        if (differs(a->smooth_mean[j], b->smooth_mean[j]) || differs(a->smooth_std[j], b->smooth_std[j])) {
+            snprintf(buf, cap, "the smoothed-DM channel %d's standardisation (mean %g, std %g against %g, %g)", j,
+                     b->smooth_mean[j], b->smooth_std[j], a->smooth_mean[j], a->smooth_std[j]);
+            return;
+        }
     }
 }

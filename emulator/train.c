@@ -131,35 +131,19 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
 {
     hb_model_meta old;
     HB_TRY(hb_model_read_meta(f, &old));
-    const hb_interp *a = &old.ic, *b = &t->meta.ic;
-    char hash[64] = "";
+    char hash[64] = "", what[400];
     if (hb_h5_attr_exists(f, "/", "data_files_hash")) HB_TRY(hb_h5_attr_read_string(f, "/", "data_files_hash", hash, sizeof hash));
-    const char *what = NULL;
-    if (a->sigma_c != b->sigma_c || a->beta_sq != b->beta_sq || a->noise_slope[0] != b->noise_slope[0] ||
-        a->noise_slope[1] != b->noise_slope[1]) {
-        what = "the interpolant (--sigma-c, --beta, --noise-slope)";
+    if (strcmp(hash, t->data_hash) != 0) {   /* first: other files change the statistics too */
+        snprintf(what, sizeof what, "the list of training files (hash %s against %s)", t->data_hash, hash[0] ? hash : "?");
     }
-    else if (a->n_smooth != b->n_smooth || memcmp(a->smooth_r, b->smooth_r, (size_t)b->n_smooth * sizeof *b->smooth_r) ||
-             memcmp(a->smooth_thr, b->smooth_thr, (size_t)b->n_smooth * sizeof *b->smooth_thr)) {
-        what = "the set of smoothed-DM channels (--dm-smooth, --dm-halo)";
-    }
-    else if (a->floor[0] != b->floor[0]) what = "the DM floor (--dm-floor)";
-    else if (strcmp(hash, t->data_hash) != 0) what = "the list of training files";
-    for (int k = 0; k < HB_NCH && !what; k++) {
-        if (fabs(a->mean[k] - b->mean[k]) > 1e-9 * (1 + fabs(b->mean[k])) || fabs(a->std[k] / b->std[k] - 1) > 1e-9) {
-            what = "the training set's statistics";
-        }
-    }
-    if (!what) return HB_OK;
+    else hb_interp_difference(&old.ic, &t->meta.ic, what, sizeof what);
+    if (!*what) return HB_OK;
     if (t->cfg->resume_changed) {
-        hb_log0("resume: %s differs from the checkpoint's; continuing as --resume-changed asks", what);
+        hb_log0("resume: the training differs from the checkpoint's in %s; continuing as --resume-changed asks", what);
         return HB_OK;
     }
-    return HB_ERR0(HB_EARG, "%s: %s differs from the checkpoint's (sigma_c %g -> %g, beta %s -> %s, noise slopes "
-                   "%g,%g -> %g,%g, training files %s -> %s); resume only continues the same training "
-                   "(--resume-changed overrides)", t->cfg->out, what, a->sigma_c, b->sigma_c, a->beta_sq ? "t2" : "t",
-                   b->beta_sq ? "t2" : "t", a->noise_slope[0], a->noise_slope[1], b->noise_slope[0], b->noise_slope[1],
-                   hash[0] ? hash : "?", t->data_hash);
+    return HB_ERR0(HB_EARG, "%s: the training differs from the checkpoint's in %s; resume only continues the same "
+                   "training (--resume-changed overrides)", t->cfg->out, what);
 }
 
 static hb_status resume(trainer *t)

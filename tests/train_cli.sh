@@ -75,15 +75,15 @@ fi
 
 # a resume refuses another interpolant or another training set, and leaves the model as it was
 cp full.h5 full_before.h5
-expect_fail 'the interpolant \(--sigma-c, --beta, --noise-slope\) differs from the checkpoint' "" \
+expect_fail 'differs from the checkpoint.s in the interpolant \(sigma_c 0.25, beta_sq 1 against 0.5, 1\)' "" \
     mpirun -np 2 "$HB" train "${COMMON[@]}" --out full.h5 --resume --sigma-c 0.25
-expect_fail 'the interpolant \(--sigma-c, --beta, --noise-slope\) differs from the checkpoint' "" \
+expect_fail 'differs from the checkpoint.s in the noise slopes \(0.3, 0.1 against' "" \
     mpirun -np 2 "$HB" train "${COMMON[@]}" --out full.h5 --resume --noise-slope 0.3,0.1
 expect_fail 'option --noise-slope: expected a number, found "x"' bad_slope.h5 \
     mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_slope.h5 --noise-slope 0.3,x
 expect_fail '\|--noise-slope\| <= 2' bad_slope.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_slope.h5 --noise-slope 3
 mkdir -p toy8 && cp toy/box0[0-7].h5 toy8/
-expect_fail 'the list of training files differs' "" mpirun -np 2 "$HB" train --data toy8 --batch 2 --width 4 \
+expect_fail 'differs from the checkpoint.s in the list of training files \(hash ' "" mpirun -np 2 "$HB" train --data toy8 --batch 2 --width 4 \
     --steps 150 --checkpoint-every 50 --val-every 1000 --out full.h5 --resume
 cmp -s full.h5 full_before.h5 || { echo "FAIL: a refused resume changed the model file"; fail=1; }
 
@@ -153,7 +153,7 @@ else
     echo "FAIL: --dm-smooth: emulations on 1 and 2 ranks differ"; h5diff -p 1e-4 smg1.h5 smg2.h5 /fields/gas_density | tail -3; fail=1
 fi
 loglike_ranks smll "$HB" --model sm1.h5 --dm toy_test.h5 --gas toy_test.h5 --probes 4 --steps 8
-expect_fail 'the set of smoothed-DM channels \(--dm-smooth, --dm-halo\) differs from the checkpoint' "" \
+expect_fail 'differs from the checkpoint.s in the smoothed-DM channels \(radius:threshold 1.5:0, 1:0 against 1.5:0, 0.8:0\)' "" \
     mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 1.5,1
 expect_fail 'sm1.h5 holds a network with .* extra_in=2 emb_layers=2, expected .* extra_in=1 emb_layers=2' "" \
     mpirun -np 2 "$HB" train "${SM[@]}" --out sm1.h5 --resume --dm-smooth 1.5
@@ -189,7 +189,7 @@ else
     echo "FAIL: --dm-halo: the models of 1 and 3 ranks differ, or the threshold is not stored"; fail=1
 fi
 emulate_ok hl1.h5 hlg.h5 "emulation with a halo-channel model"
-expect_fail 'the set of smoothed-DM channels \(--dm-smooth, --dm-halo\) differs from the checkpoint' "" \
+expect_fail 'differs from the checkpoint.s in the smoothed-DM channels \(radius:threshold 1.5:0, 0.8:2 against 1.5:0, 0.8:1\)' "" \
     mpirun -np 2 "$HB" train "${HL[@]}" --out hl1.h5 --resume --dm-halo 2,0.8
 cp hl1.h5 threshold_bad.h5 && "$BAD" threshold threshold_bad.h5
 expect_fail 'threshold_bad.h5: /interp/dm_smooth holds 6 values .* with thresholds \(0, -1\), expected .* thresholds within \[0, 10000\]' g.h5 \

@@ -92,9 +92,10 @@ void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *
 void hb_interp_input(const hb_interp *c, const float *x, const float *x0, const float *xs, float *in, size_t V);
 
 /* What in b is not a (the interpolant, a channel's standardisation, the
- * noise slopes, the smoothed-DM channels; relative 1e-9), described in buf
- * for an error message, "" when nothing: models whose drifts are averaged
- * must work in one standardised space. Every field of hb_interp is compared:
+ * noise slopes, the smoothed-DM channels; 1e-9 relative, or absolute below
+ * 1), described in buf for an error message, "" when nothing: models whose
+ * drifts are averaged, and a resumed training and its checkpoint, must work
+ * in one standardised space. Every field of hb_interp is compared:
  * a field added to the struct belongs here too. */
 void hb_interp_difference(const hb_interp *a, const hb_interp *b, char *buf, size_t cap);
 
