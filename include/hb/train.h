@@ -48,7 +48,7 @@ hb_train_config hb_train_config_default(void);
 
 /* x0 (the standardised log DM) beyond which the loss weight's first two
  * slopes stop: the densest cells (about the top 1%, the halos' cores). */
-#define HB_LOSS_KNEE 3.0
+#define HB_LOSS_KNEE 3   /* an integer: train's usage prints it */
 
 /* Voxel weights of the loss for this rank's n cells of a box of N^3 cells:
  * w = exp(kappa[0] min(x0, 3) + kappa[2] max(x0 - 3, 0)) where x0 >= 0 and

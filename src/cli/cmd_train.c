@@ -13,6 +13,8 @@
 #include "hb/unet.h"
 #include "hb/train.h"
 
+#define KNEE HB_UNET_STR(HB_LOSS_KNEE)
+
 static const char *TRAIN_USAGE =
     "usage: hydrobridge train --data DIR|LIST --out model.h5 [--val DIR|LIST] [options]\n"
     "Train the stochastic interpolant's drift network (DM -> gas density, temperature) on whole periodic\n"
@@ -31,8 +33,8 @@ static const char *TRAIN_USAGE =
     "  --checkpoint-every N  checkpoint period (500)    --no-augment    no cube symmetries\n"
     "  --beta t2|t        interpolant beta(t) (t2)      --sigma-c X     noise scale (0.5)\n"
     "  --loss-weight K[,KV[,KP]]  voxel weights of the loss, x0 the standardised log DM clamped to\n"
-    "                     [-3, 3]: exp(K x0) where x0 >= 0, exp(KV x0) where x0 < 0, times exp(KP (x0 - 3))\n"
-    "                     above 3, the halos' cores (KV = K, KP = 0 unless given; 0: uniform)\n"
+    "                     [-" KNEE ", " KNEE "]: exp(K x0) where x0 >= 0, exp(KV x0) where x0 < 0, times\n"
+    "                     exp(KP (x0 - " KNEE ")) above " KNEE ", the halos' cores (KV = K, KP = 0 unless given; 0: uniform)\n"
     "  --noise-slope S[,S2]  each cell's noise scaled by exp(S clamp(x0, -3, 3)), S for gas, S2 for T (0)\n"
     "  --dm-floor X       DM density floor before log10 (1e-3)\n"
     "  --dm-smooth R[,R2,R3] input channels of log10 of the DM smoothed by a Gaussian of R (R2, R3) cells (0: none)\n"
