@@ -571,6 +571,43 @@ START_TEST(emulation_ensemble_mean_drift)
 }
 END_TEST
 
+/* The one rule an ensemble's members and a resumed training share: equal to
+ * 1e-9 relative (absolute below 1), every field, the difference named. */
+START_TEST(interp_difference_rule)
+{
+    hb_interp a = hb_interp_default(), b;
+    for (int k = 0; k < HB_NCH; k++) { a.mean[k] = 0.0025 + k; a.std[k] = 0.3 + k; a.lmin[k] = -2; a.lmax[k] = 2; }
+    a.mean[2] = 1000;
+    a.n_smooth = 2;
+    const double r[2] = {1.5, 0.8}, thr[2] = {0, 0}, sm[2] = {-0.02, -0.01}, ss[2] = {0.2, 0.25};
+    for (int j = 0; j < 2; j++) { a.smooth_r[j] = r[j]; a.smooth_thr[j] = thr[j]; a.smooth_mean[j] = sm[j]; a.smooth_std[j] = ss[j]; }
+    char what[400];
+#define DIFF(change) (b = a, change, hb_interp_difference(&a, &b, what, sizeof what), what)
+    ck_assert_str_eq(DIFF((void)0), "");
+    ck_assert_str_eq(DIFF(b.mean[0] += 5e-10), "");          /* near zero: absolute 1e-9 */
+    ck_assert_str_eq(DIFF(b.mean[2] *= 1 + 5e-10), "");      /* 5e-7 absolute, 5e-10 relative */
+    ck_assert_ptr_nonnull(strstr(DIFF(b.mean[0] += 2e-9), "the DM channel's standardisation (mean 0.0025"));
+    ck_assert_ptr_nonnull(strstr(DIFF(b.mean[2] *= 1 + 2e-9), "the gas temperature channel's standardisation"));
+    ck_assert_ptr_nonnull(strstr(DIFF(b.lmax[1] = 3), "gas density channel's standardisation"));
+    ck_assert_ptr_nonnull(strstr(DIFF(b.floor[0] = 0.05), "floor 0.05"));
+    ck_assert_ptr_nonnull(strstr(DIFF(b.sigma_c = 0.25), "the interpolant (sigma_c 0.25, beta_sq 1 against 0.5, 1)"));
+    ck_assert_ptr_nonnull(strstr(DIFF(b.beta_sq = 0), "the interpolant"));
+    ck_assert_ptr_nonnull(strstr(DIFF(b.noise_slope[1] = 0.1), "the noise slopes (0, 0.1 against 0, 0)"));
+    ck_assert_str_eq(DIFF(b.smooth_r[1] = 1),
+                     "the smoothed-DM channels (radius:threshold 1.5:0, 1:0 against 1.5:0, 0.8:0)");
+    ck_assert_str_eq(DIFF(b.n_smooth = 0), "the smoothed-DM channels (radius:threshold none against 1.5:0, 0.8:0)");
+    ck_assert_str_eq(DIFF(b.smooth_std[1] = 0.3),
+                     "the smoothed-DM channel 1's standardisation (mean -0.01, std 0.3 against -0.01, 0.25)");
+    hb_interp_difference(&a, &a, what, 8);   /* a short buffer stays terminated */
+    ck_assert_str_eq(what, "");
+    b = a;
+    b.smooth_thr[0] = 1;
+    hb_interp_difference(&a, &b, what, 8);
+    ck_assert_uint_eq(strlen(what), 7);
+#undef DIFF
+}
+END_TEST
+
 static Suite *interp_suite(void)
 {
     Suite *s = suite_create("interp");
@@ -579,6 +616,7 @@ static Suite *interp_suite(void)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (size == 2) tcase_add_test(tc, toy_conditional_distribution);   /* 9000 toy steps, ~5 min: once */
     tcase_add_test(tc, loss_weights_slabs);
+    tcase_add_test(tc, interp_difference_rule);
     tcase_add_loop_test(tc, training_rank_count_independent, 0, 2);
     tcase_add_loop_test(tc, emulation_rank_count_independent, 0, 2);
     tcase_add_test(tc, emulation_ensemble_mean_drift);
