@@ -419,6 +419,7 @@ static hb_status loop(trainer *t)
     hb_progress prog;
     hb_progress_init(&prog, "train", cfg->steps, "steps");
     const long step0 = t->step;
+    prog.done0 = step0;   /* a resumed run's rate and ETA from its own steps */
     double val_loss = NAN, last_loss = NAN, t_start = hb_now();
     t->ld.t_wait = t->t_net = 0;
     hb_status rc = HB_OK;

@@ -156,12 +156,13 @@ void hb_progress_init(hb_progress *p, const char *label, long total, const char 
     p->t_start = p->t_last = hb_now();
     p->min_interval = 2.0;
     p->unit = unit ? unit : "steps";
+    p->done0 = 0;
 }
 
 double hb_progress_rate(const hb_progress *p, long done)
 {
     double dt = hb_now() - p->t_start;
-    return dt > 0 ? (double)done / dt : 0.0;
+    return dt > 0 ? (double)(done - p->done0) / dt : 0.0;
 }
 
 static void format_hms(char *buf, size_t n, double s)

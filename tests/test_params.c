@@ -1,5 +1,6 @@
 /* Parameters: INI parsing, overrides, validation, broadcast. Each case
- * writes its INI file on rank 0 and loads it collectively. */
+ * writes its INI file on rank 0 and loads it collectively. And the
+ * progress line's rate. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,6 +94,19 @@ START_TEST(every_rank_agrees)
 }
 END_TEST
 
+/* The progress line's rate (hb/err.h, the CLI's other small utility): a
+ * resumed run counts its own steps, not those done before it started. */
+START_TEST(progress_rate_from_resume)
+{
+    hb_progress p;
+    hb_progress_init(&p, "train", 2000, "steps");
+    p.t_start = hb_now() - 2.0;   /* two seconds ago */
+    ck_assert_double_eq_tol(hb_progress_rate(&p, 10), 5.0, 0.1);
+    p.done0 = 1000;               /* resumed at step 1000, 10 steps since */
+    ck_assert_double_eq_tol(hb_progress_rate(&p, 1010), 5.0, 0.1);
+}
+END_TEST
+
 static Suite *params_suite(void)
 {
     Suite *s = suite_create("params");
@@ -101,6 +115,7 @@ static Suite *params_suite(void)
     tcase_add_test(tc, override_beats_file);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, every_rank_agrees);
+    tcase_add_test(tc, progress_rate_from_resume);
     suite_add_tcase(s, tc);
     return s;
 }

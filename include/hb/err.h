@@ -76,10 +76,11 @@ typedef struct hb_progress {
     double      t_start, t_last;
     double      min_interval;   /* seconds between lines */
     const char *unit;           /* "steps", "boxes", ... */
+    long        done0;          /* done before init (a resumed run; 0 from init): the rate counts from it */
 } hb_progress;
 void hb_progress_init(hb_progress *p, const char *label, long total, const char *unit);
 void hb_progress_step(hb_progress *p, long done, const char *extra);
-/* Rate in units per second since init, for the caller's own lines. */
+/* Rate in units per second since init (done - done0), for the caller's own lines. */
 double hb_progress_rate(const hb_progress *p, long done);
 
 /* Named accumulating timers (FFT, paint, ...): start/stop pairs. */
