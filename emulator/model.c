@@ -124,7 +124,8 @@ static hb_status write_meta(hb_h5 *f, const hb_model_meta *m)
 }
 
 static hb_status save_local(const char *path, const hb_unet *u, const hb_model_meta *meta, const hb_h5_attr *attrs,
-                            int n_attrs, const float *ema, const float *m, const float *v)
+                            int n_attrs, const float *ema, const float *m, const float *v, const hb_model_set *extra,
+                            int n_extra)
 {
     hb_h5 f;
     HB_TRY(hb_h5_create(&f, path, MPI_COMM_SELF));
@@ -136,18 +137,20 @@ static hb_status save_local(const char *path, const hb_unet *u, const hb_model_m
     if (rc == HB_OK && ema) rc = hb_model_write_set(&f, "ema", u, ema);
     if (rc == HB_OK && m) rc = hb_model_write_set(&f, "adam_m", u, m);
     if (rc == HB_OK && v) rc = hb_model_write_set(&f, "adam_v", u, v);
+    for (int i = 0; i < n_extra && rc == HB_OK; i++) rc = hb_model_write_set(&f, extra[i].name, u, extra[i].buf);
     if (rc == HB_OK) return hb_h5_commit(&f);
     hb_h5_abort(&f);
     return rc;
 }
 
 hb_status hb_model_save(const char *path, MPI_Comm comm, const hb_unet *u, const hb_model_meta *meta,
-                        const hb_h5_attr *attrs, int n_attrs, const float *ema, const float *m, const float *v)
+                        const hb_h5_attr *attrs, int n_attrs, const float *ema, const float *m, const float *v,
+                        const hb_model_set *extra, int n_extra)
 {
     int rank;
     HB_TRY(hb_mpi(MPI_Comm_rank(comm, &rank)));
     hb_status rc = HB_OK;
-    if (rank == 0) rc = save_local(path, u, meta, attrs, n_attrs, ema, m, v);   /* every rank holds the same */
+    if (rank == 0) rc = save_local(path, u, meta, attrs, n_attrs, ema, m, v, extra, n_extra);   /* every rank holds the same */
     return hb_mpi_agree(comm, rc);
 }
 

@@ -52,10 +52,61 @@ hb_train_config hb_train_config_default(void)
     c.ckpt_every = 500;
     c.val_samples = 4;
     c.seed = 1;
+    c.guard_rise = HB_GUARD_RISE;
+    c.guard_window = HB_GUARD_WINDOW;
     c.adam = hb_adam_config_default();
     c.interp = hb_interp_default();
     snprintf(c.out, sizeof c.out, "model.h5");
     return c;
+}
+
+/* ---- the collapse guard (hb/train.h) ------------------------------------ */
+
+hb_guard hb_guard_init(long window, double rise, int max_rollbacks)
+{
+    hb_guard g;
+    memset(&g, 0, sizeof g);
+    g.window = window > 0 ? window : 1;
+    g.rise = rise;
+    g.max_rollbacks = max_rollbacks;
+    g.avg = 0;
+    g.best = INFINITY;
+    g.slot_step[0] = g.slot_step[1] = -1;
+    g.confirmed = g.pending = -1;
+    g.lr_scale = 1;
+    return g;
+}
+
+int hb_guard_step(hb_guard *g, long step, double loss)
+{
+    if (!(g->rise > 0)) return HB_GUARD_GO;
+    g->n++;
+    g->avg += (loss - g->avg) / (double)(g->n < g->window ? g->n : g->window);
+    if (g->n < g->window) return HB_GUARD_GO;
+    if (g->avg < g->best) g->best = g->avg;
+    if (g->avg > g->rise * g->best) {
+        if (g->confirmed < 0 || g->rollbacks >= g->max_rollbacks) return HB_GUARD_FAIL;
+        const int c = g->confirmed;
+        g->avg = g->slot_avg[c];
+        g->n = g->slot_n[c];
+        if (g->pending >= 0) g->slot_step[g->pending] = -1;
+        g->pending = -1;
+        g->lr_scale *= 0.5;
+        g->rollbacks++;
+        return HB_GUARD_ROLLBACK;
+    }
+    if (step % g->window != 0) return HB_GUARD_GO;
+    if (g->avg > 1.5 * g->best) {   /* not healthy: a pending snapshot may hold the start of a collapse */
+        if (g->pending >= 0) g->slot_step[g->pending] = -1;
+        g->pending = -1;
+        return HB_GUARD_GO;
+    }
+    if (g->pending >= 0) g->confirmed = g->pending;
+    g->pending = g->confirmed == 0 ? 1 : 0;
+    g->slot_step[g->pending] = step;
+    g->slot_avg[g->pending] = g->avg;
+    g->slot_n[g->pending] = g->n;
+    return HB_GUARD_SNAPSHOT;
 }
 
 /* ---- the trainer ------------------------------------------------------- */
@@ -77,6 +128,9 @@ typedef struct trainer {
     float *in, *target, *y, *dy;     /* n x 3, n x 2, n x 2, n x 2 */
     float *w;                        /* n: voxel weights of the loss (a loss weight != 0) */
     double t_net;                    /* seconds in the network (forward + backward) */
+    hb_adam_config adam;             /* cfg->adam, its learning rate times the guard's scale */
+    hb_guard guard;
+    float *slot[2][4];               /* the guard's snapshots: weights, EMA, Adam m and v */
 } trainer;
 
 static void trainer_free(trainer *t)
@@ -90,12 +144,27 @@ static void trainer_free(trainer *t)
     if (t->gcomm != MPI_COMM_NULL) (void)hb_mpi(MPI_Comm_free(&t->gcomm));
     free(t->m); free(t->v); free(t->ema);
     free(t->in); free(t->target); free(t->y); free(t->dy); free(t->w);
+    for (int k = 0; k < 2; k++) for (int j = 0; j < 4; j++) free(t->slot[k][j]);
 }
+
+/* The state a snapshot holds, in slot order: weights, EMA, Adam m, v. */
+static void state_sets(trainer *t, float *set[4])
+{
+    set[0] = t->net.params;
+    set[1] = t->ema;
+    set[2] = t->m;
+    set[3] = t->v;
+}
+
+static const char *SLOT_SET[2][4] = {{"guard0_weights", "guard0_ema", "guard0_adam_m", "guard0_adam_v"},
+                                     {"guard1_weights", "guard1_ema", "guard1_adam_m", "guard1_adam_v"}};
 
 static hb_status write_checkpoint(trainer *t)
 {
     double t0 = hb_now();
     const hb_train_config *c = t->cfg;
+    const hb_guard *g = &t->guard;
+    const int keep = t->step < c->steps;   /* the finished model drops the snapshots (a resume then takes new ones) */
     const hb_h5_attr attrs[] = {
         {"step", 'l', 0, t->step, NULL}, {"steps_total", 'l', 0, c->steps, NULL}, {"batch", 'l', 0, c->batch, NULL},
         {"seed", 'l', 0, (long)c->seed, NULL}, {"augment", 'l', 0, c->augment, NULL}, {"group", 'l', 0, t->G, NULL},
@@ -105,9 +174,22 @@ static hb_status write_checkpoint(trainer *t)
         {"weight_decay", 'd', c->adam.weight_decay, 0, NULL}, {"clip_norm", 'd', c->adam.clip_norm, 0, NULL},
         {"loss_weight", 'd', c->loss_weight[0], 0, NULL}, {"loss_weight_voids", 'd', c->loss_weight[1], 0, NULL},
         {"loss_weight_peaks", 'd', c->loss_weight[2], 0, NULL}, {"data_files_hash", 's', 0, 0, t->data_hash},
-        {"training", 's', 0, 0, "whole periodic boxes, cube symmetries and periodic shifts"}};
+        {"training", 's', 0, 0, "whole periodic boxes, cube symmetries and periodic shifts"},
+        {"guard_rise", 'd', c->guard_rise, 0, NULL}, {"guard_window", 'l', 0, c->guard_window, NULL}, {"guard_lr_scale", 'd', g->lr_scale, 0, NULL},
+        {"guard_rollbacks", 'l', 0, g->rollbacks, NULL}, {"guard_avg", 'd', g->avg, 0, NULL},
+        {"guard_best", 'd', g->best, 0, NULL}, {"guard_n", 'l', 0, g->n, NULL},
+        {"guard_confirmed", 'l', 0, keep ? g->confirmed : -1, NULL}, {"guard_pending", 'l', 0, keep ? g->pending : -1, NULL},
+        {"guard0_step", 'l', 0, g->slot_step[0], NULL}, {"guard0_avg", 'd', g->slot_avg[0], 0, NULL},
+        {"guard0_n", 'l', 0, g->slot_n[0], NULL}, {"guard1_step", 'l', 0, g->slot_step[1], NULL},
+        {"guard1_avg", 'd', g->slot_avg[1], 0, NULL}, {"guard1_n", 'l', 0, g->slot_n[1], NULL}};
+    hb_model_set extra[8];
+    int n_extra = 0;
+    for (int k = 0; k < 2 && keep; k++) {
+        if (k != g->confirmed && k != g->pending) continue;
+        for (int j = 0; j < 4; j++) extra[n_extra++] = (hb_model_set){SLOT_SET[k][j], t->slot[k][j]};
+    }
     HB_TRY(hb_model_save(c->out, t->comm, &t->net, &t->meta, attrs, (int)(sizeof attrs / sizeof attrs[0]), t->ema,
-                         t->m, t->v));
+                         t->m, t->v, extra, n_extra));
     t->saved = t->step;
     hb_log0("checkpoint: step %ld written to %s (%.2f s)", t->step, c->out, hb_now() - t0);
     return HB_OK;
@@ -146,6 +228,46 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
                    "training (--resume-changed overrides)", t->cfg->out, what);
 }
 
+/* The guard's state at the checkpoint (absent in older files: a fresh guard). */
+static hb_status read_guard(trainer *t, hb_h5 *f)
+{
+    hb_guard *g = &t->guard;
+    long n, rollbacks, conf, pend, step[2], sn[2];
+    HB_TRY(hb_h5_attr_read_double(f, "/", "guard_lr_scale", &g->lr_scale));
+    HB_TRY(hb_h5_attr_read_long(f, "/", "guard_rollbacks", &rollbacks));
+    HB_TRY(hb_h5_attr_read_double(f, "/", "guard_avg", &g->avg));
+    HB_TRY(hb_h5_attr_read_double(f, "/", "guard_best", &g->best));
+    HB_TRY(hb_h5_attr_read_long(f, "/", "guard_n", &n));
+    HB_TRY(hb_h5_attr_read_long(f, "/", "guard_confirmed", &conf));
+    HB_TRY(hb_h5_attr_read_long(f, "/", "guard_pending", &pend));
+    for (int k = 0; k < 2; k++) {
+        char a[32];
+        snprintf(a, sizeof a, "guard%d_step", k);
+        HB_TRY(hb_h5_attr_read_long(f, "/", a, &step[k]));
+        snprintf(a, sizeof a, "guard%d_avg", k);
+        HB_TRY(hb_h5_attr_read_double(f, "/", a, &g->slot_avg[k]));
+        snprintf(a, sizeof a, "guard%d_n", k);
+        HB_TRY(hb_h5_attr_read_long(f, "/", a, &sn[k]));
+    }
+    if (!(g->lr_scale > 0 && g->lr_scale <= 1) || rollbacks < 0 || conf < -1 || conf > 1 || pend < -1 || pend > 1 ||
+        (conf >= 0 && conf == pend)) {
+        return HB_ERR0(HB_EIO, "%s: the collapse guard's state is not valid (lr scale %g, %ld rollbacks, snapshots "
+                       "%ld and %ld)", t->cfg->out, g->lr_scale, rollbacks, conf, pend);
+    }
+    g->rollbacks = (int)rollbacks;
+    g->n = n;
+    g->confirmed = (int)conf;
+    g->pending = (int)pend;
+    for (int k = 0; k < 2; k++) {
+        g->slot_step[k] = step[k];
+        g->slot_n[k] = sn[k];
+        if (k != g->confirmed && k != g->pending) continue;
+        for (int j = 0; j < 4; j++) HB_TRY(hb_model_read_set(f, SLOT_SET[k][j], &t->net, t->slot[k][j]));
+    }
+    t->adam.lr = t->cfg->adam.lr * g->lr_scale;
+    return HB_OK;
+}
+
 static hb_status resume(trainer *t)
 {
     hb_h5 f;
@@ -164,6 +286,7 @@ static hb_status resume(trainer *t)
     if (rc == HB_OK) rc = hb_model_read_set(&f, "ema", &t->net, t->ema);
     if (rc == HB_OK) rc = hb_model_read_set(&f, "adam_m", &t->net, t->m);
     if (rc == HB_OK) rc = hb_model_read_set(&f, "adam_v", &t->net, t->v);
+    if (rc == HB_OK && hb_h5_attr_exists(&f, "/", "guard_lr_scale")) rc = read_guard(t, &f);
     hb_h5_close(&f);
     HB_TRY(rc);
     t->step = t->saved = step;
@@ -353,6 +476,14 @@ static hb_status setup(trainer *t)
         return HB_ERR(HB_ENOMEM, "training buffers (%zu cells)", t->n);
     }
     memcpy(t->ema, t->net.params, t->net.n_params * sizeof *t->ema);
+    t->adam = cfg->adam;
+    t->guard = hb_guard_init(cfg->guard_window, cfg->guard_rise, HB_GUARD_MAX_ROLLBACKS);
+    for (int k = 0; k < 2 && cfg->guard_rise > 0; k++) {
+        for (int j = 0; j < 4; j++) {
+            t->slot[k][j] = malloc(t->net.n_params * sizeof *t->slot[k][j]);
+            if (!t->slot[k][j]) return HB_ERR(HB_ENOMEM, "the collapse guard's snapshots");
+        }
+    }
     return HB_OK;
 }
 
@@ -381,7 +512,7 @@ static hb_status train_step(trainer *t, hb_sample *ss, double *loss)
     HB_TRY(hb_mpi(MPI_Allreduce(MPI_IN_PLACE, t->net.grads, (int)t->net.n_params, MPI_FLOAT, MPI_SUM, t->comm)));
     HB_TRY(hb_mpi_sum(t->comm, &sum, 1));
     *loss = sum / (2.0 * pow((double)t->ds.N, 3) * B);
-    const double gnorm = hb_adam_step(&cfg->adam, step, t->net.params, t->net.grads, t->m, t->v, t->net.n_params);
+    const double gnorm = hb_adam_step(&t->adam, step, t->net.params, t->net.grads, t->m, t->v, t->net.n_params);
     int finite = isfinite(*loss) && isfinite(gnorm);
     for (size_t i = 0; finite && i < t->net.n_params; i++) finite = isfinite(t->net.params[i]);
     if (hb_mpi_any(t->comm, !finite)) {
@@ -390,7 +521,7 @@ static hb_status train_step(trainer *t, hb_sample *ss, double *loss)
         else snprintf(kept, sizeof kept, "no model written");
         return HB_ERR0(HB_ENUM, "training diverged at step %ld: loss %g, gradient norm %g%s (learning rate %.3g); "
                        "%s. Lower --lr or --clip", step, *loss, gnorm, finite ? "" : ", non-finite weights",
-                       hb_adam_lr(&cfg->adam, step), kept);
+                       hb_adam_lr(&t->adam, step), kept);
     }
     /* EMA with a short warm-up so early averages are not stuck at the init */
     float d = (float)fmin(cfg->ema_decay, (1.0 + step) / (10.0 + step));
@@ -407,7 +538,43 @@ static void progress_text(const trainer *t, char *buf, size_t cap, double loss, 
     loss_text(val, sizeof val, val_loss);
     const double sps = (double)done * t->cfg->batch / elapsed, vox = sps * pow((double)t->ds.N, 3);
     snprintf(buf, cap, "loss %.5f  val %s  %.2f boxes/s  %.2e voxels/s  I/O wait %.0f%%  lr %.2e", loss, val, sps,
-             vox, 100 * t->ld.t_wait / elapsed, hb_adam_lr(&t->cfg->adam, t->step));
+             vox, 100 * t->ld.t_wait / elapsed, hb_adam_lr(&t->adam, t->step));
+}
+
+/* The collapse guard's decision after a step (hb/train.h), carried out. */
+static hb_status guard(trainer *t, double loss)
+{
+    hb_guard *g = &t->guard;
+    const double best = g->best;
+    const long step = t->step;
+    float *set[4];
+    state_sets(t, set);
+    switch (hb_guard_step(g, step, loss)) {
+    case HB_GUARD_SNAPSHOT:
+        for (int j = 0; j < 4; j++) memcpy(t->slot[g->pending][j], set[j], t->net.n_params * sizeof *set[j]);
+        return HB_OK;
+    case HB_GUARD_ROLLBACK: {
+        const int c = g->confirmed;
+        for (int j = 0; j < 4; j++) memcpy(set[j], t->slot[c][j], t->net.n_params * sizeof *set[j]);
+        t->step = g->slot_step[c];
+        t->adam.lr = t->cfg->adam.lr * g->lr_scale;
+        hb_log0("train: WARNING: the loss's running average rose above %g times its lowest (%.4g) by step %ld: the "
+                "training left its minimum. Rolled back to step %ld, learning rate now %.3g times --lr (rollback %d "
+                "of %d)", t->cfg->guard_rise, best, step, t->step, g->lr_scale, g->rollbacks, g->max_rollbacks);
+        return HB_OK;
+    }
+    case HB_GUARD_FAIL: {
+        char kept[1200];
+        if (t->saved >= 0) snprintf(kept, sizeof kept, "%s keeps the checkpoint of step %ld", t->cfg->out, t->saved);
+        else snprintf(kept, sizeof kept, "no model written");
+        return HB_ERR0(HB_ENUM, "training collapsed at step %ld: the loss's running average %.4g is above %g times its "
+                       "lowest (%.4g)%s; %s. Lower --lr (or --guard 0 to train on regardless)", step, g->avg,
+                       t->cfg->guard_rise, best, g->rollbacks ? " after every rollback the guard allows" :
+                       " with no healthy snapshot to roll back to", kept);
+    }
+    default:
+        return HB_OK;
+    }
 }
 
 /* The step loop: progress, validation, checkpoints, stop on a signal. */
@@ -431,6 +598,7 @@ static hb_status loop(trainer *t)
             break;
         }
         rc = train_step(t, ss, &last_loss);
+        if (rc == HB_OK) rc = guard(t, last_loss);
         const long step = t->step;
         if (rc == HB_OK && t->vs.n_boxes > 0 && (step % cfg->val_every == 0 || step == cfg->steps)) rc = validate(t, &val_loss);
         char extra[200];

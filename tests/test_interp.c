@@ -306,6 +306,94 @@ static double rel_diff_sets(const char *a, const char *b, const char *set)
  * double: the two exponentials, both clamps and the slope beyond the knee
  * (x0 spans -4.5..4.5), and the normalisation to mean 1 over the box, which
  * is collective. */
+/* A synthetic per-step training loss: a decay to 0.1 with the noise of
+ * real runs (lognormal, 0.8 in ln: single steps from 0.01 to 1), times
+ * `level` from step `from` on (a collapse: 0.8 / 0.1). */
+static double synthetic_loss(long step, long from, double level)
+{
+    double g[2];
+    hb_rng_normal2(77, 99, (uint64_t)step, 0, g);
+    const double base = 0.1 + 0.6 * exp(-(double)step / 300.0);
+    return base * exp(0.8 * g[0] - 0.32) * (step >= from ? level : 1.0);
+}
+
+/* Drives a guard from step `first` + 1 to `last`, the caller's role
+ * included (a rollback moves the step back); the first rollback or
+ * failure is reported and, with `recover`, the loss after a rollback is
+ * healthy again (the halved learning rate worked). */
+typedef struct guard_run { int rollbacks, snapshots, fail; long trigger, back_to; } guard_run;
+static guard_run drive_guard(hb_guard *g, long last, long collapse, int recover)
+{
+    guard_run r = {0, 0, 0, -1, -1};
+    long step = 0;
+    while (step < last) {
+        step++;
+        const long from = recover && r.rollbacks ? last + 1 : collapse;
+        const int a = hb_guard_step(g, step, synthetic_loss(step, from, 8.0));
+        if (a == HB_GUARD_SNAPSHOT) r.snapshots++;
+        if (a == HB_GUARD_ROLLBACK) {
+            if (r.trigger < 0) { r.trigger = step; r.back_to = g->slot_step[g->confirmed]; }
+            r.rollbacks++;
+            step = g->slot_step[g->confirmed];
+        }
+        if (a == HB_GUARD_FAIL) { r.fail = 1; if (r.trigger < 0) r.trigger = step; break; }
+    }
+    return r;
+}
+
+/* The collapse guard's decisions (hb/train.h) on synthetic loss sequences. */
+START_TEST(collapse_guard)
+{
+    /* healthy: 6000 noisy steps, no rollback, a snapshot at every check from step 200 */
+    hb_guard g = hb_guard_init(200, 3.0, 4);
+    guard_run r = drive_guard(&g, 6000, 1 << 30, 0);
+    ck_assert_int_eq(r.rollbacks, 0);
+    ck_assert_int_eq(r.fail, 0);
+    ck_assert_int_eq(r.snapshots, 30);
+    ck_assert_double_eq(g.lr_scale, 1);
+    /* a collapse at step 1310 (the demo run's): found within a window, rolled back to the
+     * snapshot confirmed at step 1200, i.e. taken at 1000, before it began; the loss
+     * then recovers and the run ends at half the learning rate */
+    g = hb_guard_init(200, 3.0, 4);
+    r = drive_guard(&g, 6000, 1310, 1);
+    ck_assert_int_gt(r.trigger, 1310);
+    ck_assert_int_le(r.trigger, 1510);
+    ck_assert_int_eq(r.back_to, 1000);
+    ck_assert_int_eq(r.rollbacks, 1);
+    ck_assert_int_eq(r.fail, 0);
+    ck_assert_double_eq(g.lr_scale, 0.5);
+    /* a collapse that every rollback meets again: 4 rollbacks, then a stop */
+    g = hb_guard_init(200, 3.0, 4);
+    r = drive_guard(&g, 6000, 1310, 0);
+    ck_assert_int_eq(r.rollbacks, 4);
+    ck_assert_int_eq(r.fail, 1);
+    ck_assert_double_eq(g.lr_scale, 1.0 / 16);
+    /* a collapse before any snapshot is confirmed: a stop, no rollback */
+    g = hb_guard_init(200, 3.0, 4);
+    r = drive_guard(&g, 6000, 330, 0);
+    ck_assert_int_eq(r.rollbacks, 0);
+    ck_assert_int_eq(r.fail, 1);
+    ck_assert_int_le(r.trigger, 600);
+    /* a snapshot taken as the average drifts up (2x, above the 1.5x of a healthy check at the next
+     * one) is dropped: the rollback goes to the one before it */
+    g = hb_guard_init(200, 3.0, 4);
+    for (long k = 1; k <= 1600; k++) ck_assert_int_ne(hb_guard_step(&g, k, synthetic_loss(k, 1590, 2.0)), HB_GUARD_FAIL);
+    ck_assert_int_eq(g.slot_step[g.pending], 1600);   /* still healthy at 1600: taken */
+    for (long k = 1601; k <= 1800; k++) ck_assert_int_eq(hb_guard_step(&g, k, synthetic_loss(k, 1590, 2.0)), HB_GUARD_GO);
+    ck_assert_int_eq(g.pending, -1);                   /* 2x at 1800: dropped */
+    ck_assert_int_eq(g.slot_step[g.confirmed], 1400);
+    int a = HB_GUARD_GO;
+    long k = 1800;
+    while (a == HB_GUARD_GO && k < 3000) { k++; a = hb_guard_step(&g, k, synthetic_loss(k, 1590, 8.0)); }
+    ck_assert_int_eq(a, HB_GUARD_ROLLBACK);
+    ck_assert_int_eq(g.slot_step[g.confirmed], 1400);
+    /* off */
+    g = hb_guard_init(200, 0, 4);
+    r = drive_guard(&g, 3000, 1310, 0);
+    ck_assert_int_eq(r.rollbacks + r.fail + r.snapshots, 0);
+}
+END_TEST
+
 START_TEST(loss_weights_slabs)
 {
     enum { N = 12 };
@@ -617,6 +705,7 @@ static Suite *interp_suite(void)
     if (size == 2) tcase_add_test(tc, toy_conditional_distribution);   /* 9000 toy steps, ~5 min: once */
     tcase_add_test(tc, loss_weights_slabs);
     tcase_add_test(tc, interp_difference_rule);
+    tcase_add_test(tc, collapse_guard);
     tcase_add_loop_test(tc, training_rank_count_independent, 0, 2);
     tcase_add_loop_test(tc, emulation_rank_count_independent, 0, 2);
     tcase_add_test(tc, emulation_ensemble_mean_drift);

@@ -461,7 +461,7 @@ static void random_model_scaled(const char *path, uint64_t seed, float head)
         meta.box_size = 12 * CELL;
         meta.cell_size = CELL;
         meta.grid = 12;
-        ck_assert_int_eq(hb_model_save(path, MPI_COMM_SELF, &u, &meta, NULL, 0, NULL, NULL, NULL), HB_OK);
+        ck_assert_int_eq(hb_model_save(path, MPI_COMM_SELF, &u, &meta, NULL, 0, NULL, NULL, NULL, NULL, 0), HB_OK);
         hb_unet_free(&u);
     }
     MPI_Barrier(MPI_COMM_WORLD);

@@ -41,11 +41,15 @@ typedef struct hb_model_meta {
     int       grid;
 } hb_model_meta;
 
+/* A named set of n_params floats (a group of one dataset per layer). */
+typedef struct hb_model_set { const char *name; const float *buf; } hb_model_set;
 /* Write a whole model file at path (atomically): architecture, meta, the
- * attributes (training settings; may be NULL) and the weight sets
- * weights = u->params, ema, adam_m, adam_v (any of the last three may be NULL). */
+ * attributes (training settings; may be NULL), the weight sets
+ * weights = u->params, ema, adam_m, adam_v (any of the last three may be
+ * NULL) and n_extra more sets (a training's snapshots). */
 hb_status hb_model_save(const char *path, MPI_Comm comm, const hb_unet *u, const hb_model_meta *meta,
-                        const hb_h5_attr *attrs, int n_attrs, const float *ema, const float *m, const float *v);
+                        const hb_h5_attr *attrs, int n_attrs, const float *ema, const float *m, const float *v,
+                        const hb_model_set *extra, int n_extra);
 hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta);
 /* Open path, build the network it holds (u is initialised here) and load its
  * EMA weights (or /weights when it has none) and its meta. */

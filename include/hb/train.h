@@ -42,6 +42,8 @@ typedef struct hb_train_config {
     char   out[1024];        /* model file (also the checkpoint) */
     int    resume;
     int    resume_changed;   /* resume even when the data or interpolant differ from the checkpoint's */
+    double guard_rise;       /* the collapse guard's threshold (HB_GUARD_RISE; 0: off) */
+    long   guard_window;     /* and its window in steps (HB_GUARD_WINDOW) */
 } hb_train_config;
 
 hb_train_config hb_train_config_default(void);
@@ -61,6 +63,48 @@ hb_train_config hb_train_config_default(void);
 hb_status hb_loss_weights(const double kappa[3], const float *x0, size_t n, int N, MPI_Comm comm, float *w);
 /* 1 when the three slopes are finite and within [-5, 5]. */
 int hb_loss_weights_ok(const double kappa[3]);
+
+/* The collapse guard. A training at a high learning rate can leave a
+ * healthy minimum in a few steps and never come back (the demo's recipe,
+ * 64 boxes at 12 000 steps, seed 1: the loss's average 0.12 at step 1300,
+ * 0.8 from 1400 to the end, every held-out box failing). The guard keeps
+ * the per-step loss's running average (time constant `window` steps) and
+ * its lowest value; every `window` steps, while the average is within 1.5x
+ * of its lowest, it asks for a snapshot of the whole state (weights, EMA,
+ * Adam moments), which becomes the rollback target once the next check one
+ * window later is healthy too (a snapshot taken as a collapse began is
+ * dropped). When the average exceeds `rise` times its lowest, the training
+ * rolls back to the confirmed snapshot and continues at half the learning
+ * rate; after `max_rollbacks` of them, or with no confirmed snapshot, it
+ * stops. The decisions depend on the global loss only: every rank takes the
+ * same. */
+typedef struct hb_guard {
+    long   window;          /* steps (> 0) */
+    double rise;            /* a rollback when avg > rise x best (<= 0: the guard is off) */
+    int    max_rollbacks;
+    double avg, best;       /* the loss's running average, its lowest once n >= window */
+    long   n;               /* steps in avg */
+    long   slot_step[2];    /* the snapshots' steps (-1: none) */
+    double slot_avg[2];
+    long   slot_n[2];
+    int    confirmed, pending;   /* slot indices, -1: none */
+    double lr_scale;        /* 1, halved by every rollback */
+    int    rollbacks;
+} hb_guard;
+
+enum { HB_GUARD_GO = 0, HB_GUARD_SNAPSHOT, HB_GUARD_ROLLBACK, HB_GUARD_FAIL };
+
+#define HB_GUARD_WINDOW 200
+#define HB_GUARD_RISE 3.0
+#define HB_GUARD_MAX_ROLLBACKS 4
+
+hb_guard hb_guard_init(long window, double rise, int max_rollbacks);
+/* After step `step` with loss `loss`: HB_GUARD_GO; HB_GUARD_SNAPSHOT (copy
+ * the state into slot g->pending); HB_GUARD_ROLLBACK (restore slot
+ * g->confirmed: its step is g->slot_step[g->confirmed]; g's average and
+ * learning-rate scale are already updated); HB_GUARD_FAIL (stop: the
+ * average is above rise x best and no rollback is left). */
+int hb_guard_step(hb_guard *g, long step, double loss);
 
 /* Train on `data` (validation on `val`, may have 0 boxes). On SIGTERM or
  * SIGUSR1 (hb_train_install_signals) writes a checkpoint at the next step

@@ -41,6 +41,10 @@ static const char *TRAIN_USAGE =
     "  --dm-halo T,R      one more channel: the DM above T times the mean (the halos' mass) smoothed by R cells\n"
     "                     (up to 3 smoothed channels in all; 0: none)\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
+    "  --guard X          collapse guard: when the loss's running average over --guard-window steps exceeds X\n"
+    "                     times its lowest, roll back to the state of one to two windows before and halve the\n"
+    "                     learning rate; stop after " HB_UNET_STR(HB_GUARD_MAX_ROLLBACKS) " rollbacks (" HB_UNET_STR(HB_GUARD_RISE) "; 0: off)\n"
+    "  --guard-window N   (" HB_UNET_STR(HB_GUARD_WINDOW) ")\n"
     "  --resume-changed   resume although the training files, their statistics or --sigma-c/--beta/--dm-floor/\n"
     "                     --noise-slope/--dm-smooth/--dm-halo differ from the checkpoint's (refused otherwise)\n"
     "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n";
@@ -69,7 +73,8 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"seed", required_argument, 0, 'S'}, {"val-every", required_argument, 0, 'V'}, {"val-samples", required_argument, 0, 'P'},
         {"checkpoint-every", required_argument, 0, 'C'}, {"no-augment", no_argument, 0, 'A'},
         {"beta", required_argument, 0, 'B'}, {"sigma-c", required_argument, 0, 'g'}, {"resume", no_argument, 0, 'R'},
-        {"resume-changed", no_argument, 0, 'X'},
+        {"resume-changed", no_argument, 0, 'X'}, {"guard", required_argument, 0, 'U'},
+        {"guard-window", required_argument, 0, 'u'},
         {"loss-weight", required_argument, 0, 'K'}, {"dm-floor", required_argument, 0, 'f'},
         {"noise-slope", required_argument, 0, 'N'}, {"dm-smooth", required_argument, 0, 'M'},
         {"dm-halo", required_argument, 0, 'Y'},
@@ -112,6 +117,8 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'g': HB_TRY(hb_cli_double("--sigma-c", optarg, &X)); c.interp.sigma_c = X; break;
         case 'R': c.resume = 1; break;
         case 'X': c.resume = c.resume_changed = 1; break;
+        case 'U': HB_TRY(hb_cli_double("--guard", optarg, &c.guard_rise)); break;
+        case 'u': HB_TRY(hb_cli_long("--guard-window", optarg, &c.guard_window)); break;
         case 'K': HB_TRY(hb_cli_loss_weight("--loss-weight", optarg, c.loss_weight)); break;
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &c.interp.floor[0])); break;
         case 'N': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, c.interp.noise_slope)); break;
@@ -132,9 +139,11 @@ hb_status hb_cmd_train(int argc, char **argv)
     if (c.steps < 1 || c.batch < 1 || c.width < 1 || !emb_ok || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
         !(c.adam.lr > 0) || !(c.adam.lr_min_frac >= 0 && c.adam.lr_min_frac <= 1) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
         !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope) ||
-        !hb_loss_weights_ok(c.loss_weight) || !smooth_ok) {
+        !hb_loss_weights_ok(c.loss_weight) || !smooth_ok || !(c.guard_rise == 0 || (c.guard_rise > 1 && c.guard_rise <= 100)) ||
+        c.guard_window < 1) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
                        "--val-samples --lr and --dm-floor, " HB_UNET_EMB_RULE ", 0 <= --lr-min <= 1, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
+                       "--guard 0 or within (1, 100], --guard-window >= 1, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE);
     }
     c.adam.total = c.steps;
