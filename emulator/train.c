@@ -228,7 +228,8 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
                    "training (--resume-changed overrides)", t->cfg->out, what);
 }
 
-/* The guard's state at the checkpoint (absent in older files: a fresh guard). */
+/* The guard's state at the checkpoint (absent in older files: a fresh guard);
+ * the learning rate continues at the checkpoint's scale. */
 static hb_status read_guard(trainer *t, hb_h5 *f)
 {
     hb_guard *g = &t->guard;
@@ -256,8 +257,9 @@ static hb_status read_guard(trainer *t, hb_h5 *f)
     }
     g->rollbacks = (int)rollbacks;
     g->n = n;
-    g->confirmed = (int)conf;
-    g->pending = (int)pend;
+    const int on = t->cfg->guard_rise > 0;   /* resumed with --guard 0: no snapshots (none allocated) */
+    g->confirmed = on ? (int)conf : -1;
+    g->pending = on ? (int)pend : -1;
     for (int k = 0; k < 2; k++) {
         g->slot_step[k] = step[k];
         g->slot_n[k] = sn[k];
