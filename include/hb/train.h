@@ -67,7 +67,7 @@ int hb_loss_weights_ok(const double kappa[3]);
 /* The collapse guard. A training at a high learning rate can leave a
  * healthy minimum in a few steps and never come back (the demo's recipe,
  * 64 boxes at 12 000 steps, seed 1: the loss's average 0.12 at step 1300,
- * 0.8 from 1400 to the end, every held-out box failing). The guard keeps
+ * 0.8 from 1400 to the end, 37 of 154 goals on held-out boxes). The guard keeps
  * the per-step loss's running average (time constant `window` steps) and
  * its lowest value; every `window` steps, while the average is within 1.5x
  * of its lowest, it asks for a snapshot of the whole state (weights, EMA,
