@@ -81,10 +81,10 @@ int hb_guard_step(hb_guard *g, long step, double loss)
 {
     if (!(g->rise > 0)) return HB_GUARD_GO;
     g->n++;
-    g->avg += (loss - g->avg) / (double)(g->n < g->window ? g->n : g->window);
+    g->avg += (log(fmax(loss, 1e-30)) - g->avg) / (double)(g->n < g->window ? g->n : g->window);
     if (g->n < g->window) return HB_GUARD_GO;
     if (g->avg < g->best) g->best = g->avg;
-    if (g->avg > g->rise * g->best) {
+    if (g->avg > g->best + log(g->rise)) {
         if (g->confirmed < 0 || g->rollbacks >= g->max_rollbacks) return HB_GUARD_FAIL;
         const int c = g->confirmed;
         g->avg = g->slot_avg[c];
@@ -96,7 +96,7 @@ int hb_guard_step(hb_guard *g, long step, double loss)
         return HB_GUARD_ROLLBACK;
     }
     if (step % g->window != 0) return HB_GUARD_GO;
-    if (g->avg > 1.5 * g->best) {   /* not healthy: a pending snapshot may hold the start of a collapse */
+    if (g->avg > g->best + log(1.5)) {   /* not healthy: a pending snapshot may hold the start of a collapse */
         if (g->pending >= 0) g->slot_step[g->pending] = -1;
         g->pending = -1;
         return HB_GUARD_GO;
@@ -562,7 +562,7 @@ static hb_status guard(trainer *t, double loss)
         t->adam.lr = t->cfg->adam.lr * g->lr_scale;
         hb_log0("train: WARNING: the loss's running average rose above %g times its lowest (%.4g) by step %ld: the "
                 "training left its minimum. Rolled back to step %ld, learning rate now %.3g times --lr (rollback %d "
-                "of %d)", t->cfg->guard_rise, best, step, t->step, g->lr_scale, g->rollbacks, g->max_rollbacks);
+                "of %d)", t->cfg->guard_rise, exp(best), step, t->step, g->lr_scale, g->rollbacks, g->max_rollbacks);
         return HB_OK;
     }
     case HB_GUARD_FAIL: {
@@ -570,8 +570,8 @@ static hb_status guard(trainer *t, double loss)
         if (t->saved >= 0) snprintf(kept, sizeof kept, "%s keeps the checkpoint of step %ld", t->cfg->out, t->saved);
         else snprintf(kept, sizeof kept, "no model written");
         return HB_ERR0(HB_ENUM, "training collapsed at step %ld: the loss's running average %.4g is above %g times its "
-                       "lowest (%.4g)%s; %s. Lower --lr (or --guard 0 to train on regardless)", step, g->avg,
-                       t->cfg->guard_rise, best, g->rollbacks ? " after every rollback the guard allows" :
+                       "lowest (%.4g)%s; %s. Lower --lr (or --guard 0 to train on regardless)", step, exp(g->avg),
+                       t->cfg->guard_rise, exp(best), g->rollbacks ? " after every rollback the guard allows" :
                        " with no healthy snapshot to roll back to", kept);
     }
     default:

@@ -68,8 +68,9 @@ int hb_loss_weights_ok(const double kappa[3]);
  * healthy minimum in a few steps and never come back (the demo's recipe,
  * 64 boxes at 12 000 steps, seed 1: the loss's average 0.12 at step 1300,
  * 0.8 from 1400 to the end, 37 of 154 goals on held-out boxes). The guard keeps
- * the per-step loss's running average (time constant `window` steps) and
- * its lowest value; every `window` steps, while the average is within 1.5x
+ * the running average of the per-step loss's logarithm (time constant
+ * `window` steps; a geometric mean, so the heavy tail of single steps, CV
+ * 1-1.7 in the demo's trainings, moves it little) and its lowest value; every `window` steps, while the average is within 1.5x
  * of its lowest, it asks for a snapshot of the whole state (weights, EMA,
  * Adam moments), which becomes the rollback target once the next check one
  * window later is healthy too (a snapshot taken as a collapse began is
@@ -82,7 +83,7 @@ typedef struct hb_guard {
     long   window;          /* steps (> 0) */
     double rise;            /* a rollback when avg > rise x best (<= 0: the guard is off) */
     int    max_rollbacks;
-    double avg, best;       /* the loss's running average, its lowest once n >= window */
+    double avg, best;       /* the running average of ln loss, its lowest once n >= window */
     long   n;               /* steps in avg */
     long   slot_step[2];    /* the snapshots' steps (-1: none) */
     double slot_avg[2];
