@@ -560,7 +560,7 @@ static hb_status guard(trainer *t, double loss)
         for (int j = 0; j < 4; j++) memcpy(set[j], t->slot[c][j], t->net.n_params * sizeof *set[j]);
         t->step = g->slot_step[c];
         t->adam.lr = t->cfg->adam.lr * g->lr_scale;
-        hb_log0("train: WARNING: the loss's running average rose above %g times its lowest (%.4g) by step %ld: the "
+        hb_log0("train: WARNING: the loss's running geometric mean rose above %g times its lowest (%.4g) by step %ld: the "
                 "training left its minimum. Rolled back to step %ld, learning rate now %.3g times --lr (rollback %d "
                 "of %d)", t->cfg->guard_rise, exp(best), step, t->step, g->lr_scale, g->rollbacks, g->max_rollbacks);
         return HB_OK;
@@ -569,8 +569,8 @@ static hb_status guard(trainer *t, double loss)
         char kept[1200];
         if (t->saved >= 0) snprintf(kept, sizeof kept, "%s keeps the checkpoint of step %ld", t->cfg->out, t->saved);
         else snprintf(kept, sizeof kept, "no model written");
-        return HB_ERR0(HB_ENUM, "training collapsed at step %ld: the loss's running average %.4g is above %g times its "
-                       "lowest (%.4g)%s; %s. Lower --lr (or --guard 0 to train on regardless)", step, exp(g->avg),
+        return HB_ERR0(HB_ENUM, "training collapsed at step %ld: the loss's running geometric mean %.4g is above %g "
+                       "times its lowest (%.4g)%s; %s. Lower --lr (or --guard 0 to train on regardless)", step, exp(g->avg),
                        t->cfg->guard_rise, exp(best), g->rollbacks ? " after every rollback the guard allows" :
                        " with no healthy snapshot to roll back to", kept);
     }

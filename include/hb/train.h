@@ -70,18 +70,18 @@ int hb_loss_weights_ok(const double kappa[3]);
  * 0.8 from 1400 to the end, 37 of 154 goals on held-out boxes). The guard keeps
  * the running average of the per-step loss's logarithm (time constant
  * `window` steps; a geometric mean, so the heavy tail of single steps, CV
- * 1-1.7 in the demo's trainings, moves it little) and its lowest value; every `window` steps, while the average is within 1.5x
- * of its lowest, it asks for a snapshot of the whole state (weights, EMA,
- * Adam moments), which becomes the rollback target once the next check one
+ * 1-1.7 in the demo's trainings, moves it little) and its lowest value;
+ * every `window` steps, while that mean is within 1.5x of its lowest, it
+ * asks for a snapshot of the whole state (weights, EMA, Adam moments), which becomes the rollback target once the next check one
  * window later is healthy too (a snapshot taken as a collapse began is
- * dropped). When the average exceeds `rise` times its lowest, the training
+ * dropped). When the mean exceeds `rise` times its lowest, the training
  * rolls back to the confirmed snapshot and continues at half the learning
  * rate; after `max_rollbacks` of them, or with no confirmed snapshot, it
  * stops. The decisions depend on the global loss only: every rank takes the
  * same. */
 typedef struct hb_guard {
     long   window;          /* steps (> 0) */
-    double rise;            /* a rollback when avg > rise x best (<= 0: the guard is off) */
+    double rise;            /* a rollback when exp(avg) > rise x exp(best) (<= 0: the guard is off) */
     int    max_rollbacks;
     double avg, best;       /* the running average of ln loss, its lowest once n >= window */
     long   n;               /* steps in avg */
@@ -104,7 +104,7 @@ hb_guard hb_guard_init(long window, double rise, int max_rollbacks);
  * the state into slot g->pending); HB_GUARD_ROLLBACK (restore slot
  * g->confirmed: its step is g->slot_step[g->confirmed]; g's average and
  * learning-rate scale are already updated); HB_GUARD_FAIL (stop: the
- * average is above rise x best and no rollback is left). */
+ * mean is above rise times its lowest and no rollback is left). */
 int hb_guard_step(hb_guard *g, long step, double loss);
 
 /* Train on `data` (validation on `val`, may have 0 boxes). On SIGTERM or

@@ -41,7 +41,7 @@ static const char *TRAIN_USAGE =
     "  --dm-halo T,R      one more channel: the DM above T times the mean (the halos' mass) smoothed by R cells\n"
     "                     (up to 3 smoothed channels in all; 0: none)\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
-    "  --guard X          collapse guard: when the loss's running average over --guard-window steps exceeds X\n"
+    "  --guard X          collapse guard: when the loss's geometric mean over --guard-window steps exceeds X\n"
     "                     times its lowest, roll back to the state of one to two windows before and halve the\n"
     "                     learning rate; stop after " HB_UNET_STR(HB_GUARD_MAX_ROLLBACKS) " rollbacks (" HB_UNET_STR(HB_GUARD_RISE) "; 0: off)\n"
     "  --guard-window N   (" HB_UNET_STR(HB_GUARD_WINDOW) ")\n"
