@@ -489,6 +489,13 @@ static hb_status setup(trainer *t)
     return HB_OK;
 }
 
+/* What a stopped training leaves behind, for its error message. */
+static void kept_text(const trainer *t, char *buf, size_t cap)
+{
+    if (t->saved >= 0) snprintf(buf, cap, "%s keeps the checkpoint of step %ld", t->cfg->out, t->saved);
+    else snprintf(buf, cap, "no model written");
+}
+
 /* One optimiser step: the group's samples' gradients (the next sample
  * prefetched while the network runs), one Allreduce, AdamW, EMA. */
 static hb_status train_step(trainer *t, hb_sample *ss, double *loss)
@@ -519,8 +526,7 @@ static hb_status train_step(trainer *t, hb_sample *ss, double *loss)
     for (size_t i = 0; finite && i < t->net.n_params; i++) finite = isfinite(t->net.params[i]);
     if (hb_mpi_any(t->comm, !finite)) {
         char kept[1200];
-        if (t->saved >= 0) snprintf(kept, sizeof kept, "%s keeps the checkpoint of step %ld", cfg->out, t->saved);
-        else snprintf(kept, sizeof kept, "no model written");
+        kept_text(t, kept, sizeof kept);
         return HB_ERR0(HB_ENUM, "training diverged at step %ld: loss %g, gradient norm %g%s (learning rate %.3g); "
                        "%s. Lower --lr or --clip", step, *loss, gnorm, finite ? "" : ", non-finite weights",
                        hb_adam_lr(&t->adam, step), kept);
@@ -567,8 +573,7 @@ static hb_status guard(trainer *t, double loss)
     }
     case HB_GUARD_FAIL: {
         char kept[1200];
-        if (t->saved >= 0) snprintf(kept, sizeof kept, "%s keeps the checkpoint of step %ld", t->cfg->out, t->saved);
-        else snprintf(kept, sizeof kept, "no model written");
+        kept_text(t, kept, sizeof kept);
         return HB_ERR0(HB_ENUM, "training collapsed at step %ld: the loss's running geometric mean %.4g is above %g "
                        "times its lowest (%.4g)%s; %s. Lower --lr (or --guard 0 to train on regardless)", step, exp(g->avg),
                        t->cfg->guard_rise, exp(best), g->rollbacks ? " after every rollback the guard allows" :
