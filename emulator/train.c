@@ -69,7 +69,6 @@ hb_guard hb_guard_init(long window, double rise, int max_rollbacks)
     g.window = window > 0 ? window : 1;
     g.rise = rise;
     g.max_rollbacks = max_rollbacks;
-    g.avg = 0;
     g.best = INFINITY;
     g.slot_step[0] = g.slot_step[1] = -1;
     g.confirmed = g.pending = -1;
@@ -85,12 +84,14 @@ int hb_guard_step(hb_guard *g, long step, double loss)
     if (g->n < g->window) return HB_GUARD_GO;
     if (g->avg < g->best) g->best = g->avg;
     if (g->avg > g->best + log(g->rise)) {
-        if (g->confirmed < 0 || g->rollbacks >= g->max_rollbacks) return HB_GUARD_FAIL;
-        const int c = g->confirmed;
+        g->tripped = g->avg;
+        if (g->confirmed < 0) return HB_GUARD_FAIL;
+        const int c = g->confirmed;   /* back to the confirmed snapshot's average (a stop keeps that state too) */
         g->avg = g->slot_avg[c];
         g->n = g->slot_n[c];
         if (g->pending >= 0) g->slot_step[g->pending] = -1;
         g->pending = -1;
+        if (g->rollbacks >= g->max_rollbacks) return HB_GUARD_FAIL;
         g->lr_scale *= 0.5;
         g->rollbacks++;
         return HB_GUARD_ROLLBACK;
@@ -233,7 +234,15 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
 static hb_status read_guard(trainer *t, hb_h5 *f)
 {
     hb_guard *g = &t->guard;
-    long n, rollbacks, conf, pend, step[2], sn[2];
+    long n, rollbacks, conf, pend, step[2], sn[2], window;
+    double rise;
+    HB_TRY(hb_h5_attr_read_double(f, "/", "guard_rise", &rise));
+    HB_TRY(hb_h5_attr_read_long(f, "/", "guard_window", &window));
+    if (rise != t->cfg->guard_rise || window != t->cfg->guard_window) {
+        hb_log0("resume: the collapse guard was --guard %g --guard-window %ld; its state (average, lowest, snapshots, "
+                "learning-rate scale) continues under --guard %g --guard-window %ld", rise, window, t->cfg->guard_rise,
+                t->cfg->guard_window);
+    }
     HB_TRY(hb_h5_attr_read_double(f, "/", "guard_lr_scale", &g->lr_scale));
     HB_TRY(hb_h5_attr_read_long(f, "/", "guard_rollbacks", &rollbacks));
     HB_TRY(hb_h5_attr_read_double(f, "/", "guard_avg", &g->avg));
@@ -549,6 +558,15 @@ static void progress_text(const trainer *t, char *buf, size_t cap, double loss, 
              vox, 100 * t->ld.t_wait / elapsed, hb_adam_lr(&t->adam, t->step));
 }
 
+/* The guard's confirmed snapshot back into the state (set: state_sets). */
+static void restore_snapshot(trainer *t, float *set[4])
+{
+    const int c = t->guard.confirmed;
+    for (int j = 0; j < 4; j++) memcpy(set[j], t->slot[c][j], t->net.n_params * sizeof *set[j]);
+    t->step = t->guard.slot_step[c];
+    t->adam.lr = t->cfg->adam.lr * t->guard.lr_scale;
+}
+
 /* The collapse guard's decision after a step (hb/train.h), carried out. */
 static hb_status guard(trainer *t, double loss)
 {
@@ -561,22 +579,24 @@ static hb_status guard(trainer *t, double loss)
     case HB_GUARD_SNAPSHOT:
         for (int j = 0; j < 4; j++) memcpy(t->slot[g->pending][j], set[j], t->net.n_params * sizeof *set[j]);
         return HB_OK;
-    case HB_GUARD_ROLLBACK: {
-        const int c = g->confirmed;
-        for (int j = 0; j < 4; j++) memcpy(set[j], t->slot[c][j], t->net.n_params * sizeof *set[j]);
-        t->step = g->slot_step[c];
-        t->adam.lr = t->cfg->adam.lr * g->lr_scale;
+    case HB_GUARD_ROLLBACK:
+        restore_snapshot(t, set);
         hb_log0("train: WARNING: the loss's running geometric mean rose above %g times its lowest (%.4g) by step %ld: the "
                 "training left its minimum. Rolled back to step %ld, learning rate now %.3g times --lr (rollback %d "
                 "of %d)", t->cfg->guard_rise, exp(best), step, t->step, g->lr_scale, g->rollbacks, g->max_rollbacks);
         return HB_OK;
-    }
     case HB_GUARD_FAIL: {
         char kept[1200];
-        kept_text(t, kept, sizeof kept);
+        if (g->confirmed >= 0) {   /* no rollback left: the file keeps the last healthy state, not the collapsed one */
+            restore_snapshot(t, set);
+            HB_TRY(write_checkpoint(t));
+            snprintf(kept, sizeof kept, "%s holds the last healthy state, the snapshot of step %ld (--resume continues "
+                     "from it at %.3g times --lr, with no rollback left)", t->cfg->out, t->step, g->lr_scale);
+        }
+        else kept_text(t, kept, sizeof kept);
         return HB_ERR0(HB_ENUM, "training collapsed at step %ld: the loss's running geometric mean %.4g is above %g "
-                       "times its lowest (%.4g)%s; %s. Lower --lr (or --guard 0 to train on regardless)", step, exp(g->avg),
-                       t->cfg->guard_rise, exp(best), g->rollbacks ? " after every rollback the guard allows" :
+                       "times its lowest (%.4g)%s; %s. Lower --lr (or --guard 0 to train on regardless)", step,
+                       exp(g->tripped), t->cfg->guard_rise, exp(best), g->rollbacks ? " after every rollback the guard allows" :
                        " with no healthy snapshot to roll back to", kept);
     }
     default:

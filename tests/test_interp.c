@@ -362,12 +362,19 @@ START_TEST(collapse_guard)
     ck_assert_int_eq(r.rollbacks, 1);
     ck_assert_int_eq(r.fail, 0);
     ck_assert_double_eq(g.lr_scale, 0.5);
-    /* a collapse that every rollback meets again: 4 rollbacks, then a stop */
+    /* a collapse that every rollback meets again: 4 rollbacks, then a stop, the guard back at
+     * its confirmed snapshot's average (the trainer keeps that state) and the collapsed one kept
+     * for the message */
     g = hb_guard_init(200, 3.0, 4);
     r = drive_guard(&g, 6000, 1310, 0);
     ck_assert_int_eq(r.rollbacks, 4);
     ck_assert_int_eq(r.fail, 1);
     ck_assert_double_eq(g.lr_scale, 1.0 / 16);
+    ck_assert_int_eq(g.slot_step[g.confirmed], 1000);
+    ck_assert_int_eq(g.pending, -1);
+    ck_assert_double_eq(g.avg, g.slot_avg[g.confirmed]);
+    ck_assert_int_eq(g.n, g.slot_n[g.confirmed]);
+    ck_assert(g.tripped > g.best + log(3.0) && g.avg <= g.best + log(1.5));
     /* a collapse before any snapshot is confirmed: a stop, no rollback */
     g = hb_guard_init(200, 3.0, 4);
     r = drive_guard(&g, 6000, 330, 0);

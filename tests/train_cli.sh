@@ -89,12 +89,13 @@ cmp -s full.h5 full_before.h5 || { echo "FAIL: a refused resume changed the mode
 
 # the collapse guard (a window of 20 steps for the toy's short runs). At --lr 0.05 the toy's
 # training leaves its minimum as the warm-up ends: the guard rolls back to a snapshot taken before,
-# halves the learning rate, and after four rollbacks stops with a clear error and no model; the
-# first two rollbacks go to the same snapshots on 1, 2 and 3 ranks (the decisions follow the
-# global loss; at so high a rate the round-off of other rank counts moves the step that
-# triggers one by a few, and later ones part)
+# halves the learning rate, and after four rollbacks stops with a clear error, the model file
+# holding the last healthy snapshot (not the collapsed state); the first two rollbacks go to the
+# same snapshots on 1, 2 and 3 ranks (the decisions follow the global loss; at so high a rate the
+# round-off of other rank counts moves the step that triggers one by a few, and later ones part)
 GD=(--data toy --batch 2 --width 4 --steps 300 --checkpoint-every 0 --val-every 1000 --warmup 250 --guard 1.3 --guard-window 20)
-expect_fail 'training collapsed at step [0-9]+: .* after every rollback the guard allows; no model written. Lower --lr' gd2.h5 \
+rm -f gd2.h5
+expect_fail 'training collapsed at step [0-9]+: .* after every rollback the guard allows; gd2.h5 holds the last healthy state, the snapshot of step [0-9]+ \(--resume continues from it at 0.0625 times --lr' "" \
     mpirun -np 2 "$HB" train "${GD[@]}" --lr 0.05 --out gd2.h5
 grep -Eo 'by step [0-9]+: the training left its minimum. Rolled back to step [0-9]+, learning rate now [0-9.]+' stdout.txt > gd2.rb
 if [ "$(wc -l < gd2.rb)" -eq 4 ] && grep -q 'now 0.0625' gd2.rb \
@@ -103,6 +104,26 @@ if [ "$(wc -l < gd2.rb)" -eq 4 ] && grep -q 'now 0.0625' gd2.rb \
 else
     echo "FAIL: --guard: expected four rollbacks to multiples of 20"; cat gd2.rb stdout.txt | tail -8; fail=1
 fi
+kept=$(grep -Eo 'the snapshot of step [0-9]+' stderr.txt | grep -Eo '[0-9]+$')
+if [ -n "$kept" ] && [ $((kept % 20)) = 0 ] && h5dump -a /step gd2.h5 | grep -q "(0): $kept\$" \
+    && h5dump -a /guard_rollbacks gd2.h5 | grep -q "(0): 4\$" && h5ls gd2.h5 | grep -q guard._weights; then
+    echo "ok: --guard: the stopped training's file holds the snapshot of step $kept, its guard state and the snapshot"
+else
+    echo "FAIL: --guard: the stopped training's file (snapshot step '$kept')"; h5ls gd2.h5; fail=1
+fi
+# resumed from it at a lower rate it trains to the end (no rollback left), and says that the
+# guard's settings changed; a checkpoint whose guard state is corrupt is refused by name
+cp gd2.h5 gd2_bad.h5 && "$BAD" setattr gd2_bad.h5 guard_lr_scale 2
+timeout -k 5 300 mpirun -np 2 "$HB" train "${GD[@]}" --lr 0.002 --guard 2 --out gd2.h5 --resume > gd2.resume.log 2>&1
+if [ $? = 0 ] && grep -q "resume: gd2.h5 at step $kept\$" gd2.resume.log \
+    && grep -q 'the collapse guard was --guard 1.3 --guard-window 20; its state .* continues under --guard 2 --guard-window 20' gd2.resume.log \
+    && h5dump -a /step gd2.h5 | grep -q '(0): 300$'; then
+    echo "ok: --guard: resumed from the kept snapshot at a lower --lr, trained to the end; the changed guard settings logged"
+else
+    echo "FAIL: --guard: resume from the kept snapshot"; tail -5 gd2.resume.log; fail=1
+fi
+expect_fail "gd2_bad.h5: the collapse guard's state is not valid \(lr scale 2" "" \
+    mpirun -np 2 "$HB" train "${GD[@]}" --lr 0.002 --out gd2_bad.h5 --resume
 for np in 1 3; do
     timeout -k 5 300 mpirun -np $np "$HB" train "${GD[@]}" --lr 0.05 --out gd$np.h5 > gd$np.log 2>&1
     grep -Eo 'Rolled back to step [0-9]+' gd$np.log | head -2 > gd$np.rb

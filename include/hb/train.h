@@ -77,13 +77,14 @@ int hb_loss_weights_ok(const double kappa[3]);
  * dropped). When the mean exceeds `rise` times its lowest, the training
  * rolls back to the confirmed snapshot and continues at half the learning
  * rate; after `max_rollbacks` of them, or with no confirmed snapshot, it
- * stops. The decisions depend on the global loss only: every rank takes the
+ * stops (after rollbacks, keeping the confirmed snapshot's state). The decisions depend on the global loss only: every rank takes the
  * same. */
 typedef struct hb_guard {
     long   window;          /* steps (> 0) */
     double rise;            /* a rollback when exp(avg) > rise x exp(best) (<= 0: the guard is off) */
     int    max_rollbacks;
     double avg, best;       /* the running average of ln loss, its lowest once n >= window */
+    double tripped;         /* the average that triggered the last rollback or stop (for messages) */
     long   n;               /* steps in avg */
     long   slot_step[2];    /* the snapshots' steps (-1: none) */
     double slot_avg[2];
@@ -104,7 +105,9 @@ hb_guard hb_guard_init(long window, double rise, int max_rollbacks);
  * the state into slot g->pending); HB_GUARD_ROLLBACK (restore slot
  * g->confirmed: its step is g->slot_step[g->confirmed]; g's average and
  * learning-rate scale are already updated); HB_GUARD_FAIL (stop: the
- * mean is above rise times its lowest and no rollback is left). */
+ * mean, g->tripped, is above rise times its lowest and no rollback is left;
+ * when g->confirmed >= 0, g's average is back at that snapshot's, as for a
+ * rollback, so that the caller can keep its state). */
 int hb_guard_step(hb_guard *g, long step, double loss);
 
 /* Train on `data` (validation on `val`, may have 0 boxes). On SIGTERM or
