@@ -86,7 +86,7 @@ int hb_guard_step(hb_guard *g, long step, double loss)
     if (g->avg > g->best + log(g->rise)) {
         g->tripped = g->avg;
         if (g->confirmed < 0) return HB_GUARD_FAIL;
-        const int c = g->confirmed;   /* back to the confirmed snapshot's average (a stop keeps that state too) */
+        const long c = g->confirmed;   /* back to the confirmed snapshot's average (a stop keeps that state too) */
         g->avg = g->slot_avg[c];
         g->n = g->slot_n[c];
         if (g->pending >= 0) g->slot_step[g->pending] = -1;
@@ -160,13 +160,29 @@ static void state_sets(trainer *t, float *set[4])
 static const char *SLOT_SET[2][4] = {{"guard0_weights", "guard0_ema", "guard0_adam_m", "guard0_adam_v"},
                                      {"guard1_weights", "guard1_ema", "guard1_adam_m", "guard1_adam_v"}};
 
+/* The guard's state as checkpoints store it (root attributes): one table for
+ * writing and reading. */
+enum { GUARD_NATTR = 13 };
+typedef struct guard_attr { const char *name; double *d; long *l; } guard_attr;
+static void guard_attrs(hb_guard *g, guard_attr a[GUARD_NATTR])
+{
+    const guard_attr t[GUARD_NATTR] = {
+        {"guard_lr_scale", &g->lr_scale, NULL}, {"guard_rollbacks", NULL, &g->rollbacks}, {"guard_avg", &g->avg, NULL},
+        {"guard_best", &g->best, NULL}, {"guard_n", NULL, &g->n}, {"guard_confirmed", NULL, &g->confirmed},
+        {"guard_pending", NULL, &g->pending}, {"guard0_step", NULL, &g->slot_step[0]},
+        {"guard0_avg", &g->slot_avg[0], NULL}, {"guard0_n", NULL, &g->slot_n[0]}, {"guard1_step", NULL, &g->slot_step[1]},
+        {"guard1_avg", &g->slot_avg[1], NULL}, {"guard1_n", NULL, &g->slot_n[1]}};
+    memcpy(a, t, sizeof t);
+}
+
 static hb_status write_checkpoint(trainer *t)
 {
     double t0 = hb_now();
     const hb_train_config *c = t->cfg;
-    const hb_guard *g = &t->guard;
+    hb_guard g = t->guard;
     const int keep = t->step < c->steps;   /* the finished model drops the snapshots (a resume then takes new ones) */
-    const hb_h5_attr attrs[] = {
+    if (!keep) g.confirmed = g.pending = -1;
+    const hb_h5_attr base[] = {
         {"step", 'l', 0, t->step, NULL}, {"steps_total", 'l', 0, c->steps, NULL}, {"batch", 'l', 0, c->batch, NULL},
         {"seed", 'l', 0, (long)c->seed, NULL}, {"augment", 'l', 0, c->augment, NULL}, {"group", 'l', 0, t->G, NULL},
         {"n_train_boxes", 'l', 0, t->ds.n_boxes, NULL}, {"n_val_boxes", 'l', 0, t->vs.n_boxes, NULL},
@@ -176,20 +192,22 @@ static hb_status write_checkpoint(trainer *t)
         {"loss_weight", 'd', c->loss_weight[0], 0, NULL}, {"loss_weight_voids", 'd', c->loss_weight[1], 0, NULL},
         {"loss_weight_peaks", 'd', c->loss_weight[2], 0, NULL}, {"data_files_hash", 's', 0, 0, t->data_hash},
         {"training", 's', 0, 0, "whole periodic boxes, cube symmetries and periodic shifts"},
-        {"guard_rise", 'd', c->guard_rise, 0, NULL}, {"guard_window", 'l', 0, c->guard_window, NULL}, {"guard_lr_scale", 'd', g->lr_scale, 0, NULL},
-        {"guard_rollbacks", 'l', 0, g->rollbacks, NULL}, {"guard_avg", 'd', g->avg, 0, NULL},
-        {"guard_best", 'd', g->best, 0, NULL}, {"guard_n", 'l', 0, g->n, NULL},
-        {"guard_confirmed", 'l', 0, keep ? g->confirmed : -1, NULL}, {"guard_pending", 'l', 0, keep ? g->pending : -1, NULL},
-        {"guard0_step", 'l', 0, g->slot_step[0], NULL}, {"guard0_avg", 'd', g->slot_avg[0], 0, NULL},
-        {"guard0_n", 'l', 0, g->slot_n[0], NULL}, {"guard1_step", 'l', 0, g->slot_step[1], NULL},
-        {"guard1_avg", 'd', g->slot_avg[1], 0, NULL}, {"guard1_n", 'l', 0, g->slot_n[1], NULL}};
+        {"guard_rise", 'd', c->guard_rise, 0, NULL}, {"guard_window", 'l', 0, c->guard_window, NULL}};
+    enum { NBASE = sizeof base / sizeof base[0] };
+    hb_h5_attr attrs[NBASE + GUARD_NATTR];
+    memcpy(attrs, base, sizeof base);
+    guard_attr ga[GUARD_NATTR];
+    guard_attrs(&g, ga);
+    for (int j = 0; j < GUARD_NATTR; j++) {
+        attrs[NBASE + j] = ga[j].d ? (hb_h5_attr){ga[j].name, 'd', *ga[j].d, 0, NULL} : (hb_h5_attr){ga[j].name, 'l', 0, *ga[j].l, NULL};
+    }
     hb_model_set extra[8];
     int n_extra = 0;
-    for (int k = 0; k < 2 && keep; k++) {
-        if (k != g->confirmed && k != g->pending) continue;
+    for (int k = 0; k < 2; k++) {
+        if (k != g.confirmed && k != g.pending) continue;
         for (int j = 0; j < 4; j++) extra[n_extra++] = (hb_model_set){SLOT_SET[k][j], t->slot[k][j]};
     }
-    HB_TRY(hb_model_save(c->out, t->comm, &t->net, &t->meta, attrs, (int)(sizeof attrs / sizeof attrs[0]), t->ema,
+    HB_TRY(hb_model_save(c->out, t->comm, &t->net, &t->meta, attrs, NBASE + GUARD_NATTR, t->ema,
                          t->m, t->v, extra, n_extra));
     t->saved = t->step;
     hb_log0("checkpoint: step %ld written to %s (%.2f s)", t->step, c->out, hb_now() - t0);
@@ -233,8 +251,7 @@ static hb_status resume_matches(const trainer *t, hb_h5 *f)
  * the learning rate continues at the checkpoint's scale. */
 static hb_status read_guard(trainer *t, hb_h5 *f)
 {
-    hb_guard *g = &t->guard;
-    long n, rollbacks, conf, pend, step[2], sn[2], window;
+    long window;
     double rise;
     HB_TRY(hb_h5_attr_read_double(f, "/", "guard_rise", &rise));
     HB_TRY(hb_h5_attr_read_long(f, "/", "guard_window", &window));
@@ -243,39 +260,24 @@ static hb_status read_guard(trainer *t, hb_h5 *f)
                 "learning-rate scale) continues under --guard %g --guard-window %ld", rise, window, t->cfg->guard_rise,
                 t->cfg->guard_window);
     }
-    HB_TRY(hb_h5_attr_read_double(f, "/", "guard_lr_scale", &g->lr_scale));
-    HB_TRY(hb_h5_attr_read_long(f, "/", "guard_rollbacks", &rollbacks));
-    HB_TRY(hb_h5_attr_read_double(f, "/", "guard_avg", &g->avg));
-    HB_TRY(hb_h5_attr_read_double(f, "/", "guard_best", &g->best));
-    HB_TRY(hb_h5_attr_read_long(f, "/", "guard_n", &n));
-    HB_TRY(hb_h5_attr_read_long(f, "/", "guard_confirmed", &conf));
-    HB_TRY(hb_h5_attr_read_long(f, "/", "guard_pending", &pend));
-    for (int k = 0; k < 2; k++) {
-        char a[32];
-        snprintf(a, sizeof a, "guard%d_step", k);
-        HB_TRY(hb_h5_attr_read_long(f, "/", a, &step[k]));
-        snprintf(a, sizeof a, "guard%d_avg", k);
-        HB_TRY(hb_h5_attr_read_double(f, "/", a, &g->slot_avg[k]));
-        snprintf(a, sizeof a, "guard%d_n", k);
-        HB_TRY(hb_h5_attr_read_long(f, "/", a, &sn[k]));
+    hb_guard g = t->guard;   /* this run's settings, the checkpoint's state */
+    guard_attr ga[GUARD_NATTR];
+    guard_attrs(&g, ga);
+    for (int j = 0; j < GUARD_NATTR; j++) {
+        HB_TRY(ga[j].d ? hb_h5_attr_read_double(f, "/", ga[j].name, ga[j].d) : hb_h5_attr_read_long(f, "/", ga[j].name, ga[j].l));
     }
-    if (!(g->lr_scale > 0 && g->lr_scale <= 1) || rollbacks < 0 || conf < -1 || conf > 1 || pend < -1 || pend > 1 ||
-        (conf >= 0 && conf == pend)) {
+    if (!(g.lr_scale > 0 && g.lr_scale <= 1) || g.rollbacks < 0 || g.confirmed < -1 || g.confirmed > 1 ||
+        g.pending < -1 || g.pending > 1 || (g.confirmed >= 0 && g.confirmed == g.pending)) {
         return HB_ERR0(HB_EIO, "%s: the collapse guard's state is not valid (lr scale %g, %ld rollbacks, snapshots "
-                       "%ld and %ld)", t->cfg->out, g->lr_scale, rollbacks, conf, pend);
+                       "%ld and %ld)", t->cfg->out, g.lr_scale, g.rollbacks, g.confirmed, g.pending);
     }
-    g->rollbacks = (int)rollbacks;
-    g->n = n;
-    const int on = t->cfg->guard_rise > 0;   /* resumed with --guard 0: no snapshots (none allocated) */
-    g->confirmed = on ? (int)conf : -1;
-    g->pending = on ? (int)pend : -1;
+    if (!(t->cfg->guard_rise > 0)) g.confirmed = g.pending = -1;   /* resumed with --guard 0: no snapshots (none allocated) */
     for (int k = 0; k < 2; k++) {
-        g->slot_step[k] = step[k];
-        g->slot_n[k] = sn[k];
-        if (k != g->confirmed && k != g->pending) continue;
+        if (k != g.confirmed && k != g.pending) continue;
         for (int j = 0; j < 4; j++) HB_TRY(hb_model_read_set(f, SLOT_SET[k][j], &t->net, t->slot[k][j]));
     }
-    t->adam.lr = t->cfg->adam.lr * g->lr_scale;
+    t->guard = g;
+    t->adam.lr = t->cfg->adam.lr * g.lr_scale;
     return HB_OK;
 }
 
@@ -561,7 +563,7 @@ static void progress_text(const trainer *t, char *buf, size_t cap, double loss, 
 /* The guard's confirmed snapshot back into the state (set: state_sets). */
 static void restore_snapshot(trainer *t, float *set[4])
 {
-    const int c = t->guard.confirmed;
+    const long c = t->guard.confirmed;
     for (int j = 0; j < 4; j++) memcpy(set[j], t->slot[c][j], t->net.n_params * sizeof *set[j]);
     t->step = t->guard.slot_step[c];
     t->adam.lr = t->cfg->adam.lr * t->guard.lr_scale;
@@ -582,7 +584,7 @@ static hb_status guard(trainer *t, double loss)
     case HB_GUARD_ROLLBACK:
         restore_snapshot(t, set);
         hb_log0("train: WARNING: the loss's running geometric mean rose above %g times its lowest (%.4g) by step %ld: the "
-                "training left its minimum. Rolled back to step %ld, learning rate now %.3g times --lr (rollback %d "
+                "training left its minimum. Rolled back to step %ld, learning rate now %.3g times --lr (rollback %ld "
                 "of %d)", t->cfg->guard_rise, exp(best), step, t->step, g->lr_scale, g->rollbacks, g->max_rollbacks);
         return HB_OK;
     case HB_GUARD_FAIL: {

@@ -89,9 +89,9 @@ typedef struct hb_guard {
     long   slot_step[2];    /* the snapshots' steps (-1: none) */
     double slot_avg[2];
     long   slot_n[2];
-    int    confirmed, pending;   /* slot indices, -1: none */
+    long   confirmed, pending;   /* slot indices, -1: none */
     double lr_scale;        /* 1, halved by every rollback */
-    int    rollbacks;
+    long   rollbacks;
 } hb_guard;
 
 enum { HB_GUARD_GO = 0, HB_GUARD_SNAPSHOT, HB_GUARD_ROLLBACK, HB_GUARD_FAIL };
