@@ -76,9 +76,9 @@ int hb_loss_weights_ok(const double kappa[3]);
  * window later is healthy too (a snapshot taken as a collapse began is
  * dropped). When the mean exceeds `rise` times its lowest, the training
  * rolls back to the confirmed snapshot and continues at half the learning
- * rate; after `max_rollbacks` of them, or with no confirmed snapshot, it
- * stops (after rollbacks, keeping the confirmed snapshot's state). The decisions depend on the global loss only: every rank takes the
- * same. */
+ * rate; after `max_rollbacks` of them it stops, keeping the confirmed
+ * snapshot's state; with no confirmed snapshot it stops at once. The
+ * decisions depend on the global loss only: every rank takes the same. */
 typedef struct hb_guard {
     long   window;          /* steps (> 0) */
     double rise;            /* a rollback when exp(avg) > rise x exp(best) (<= 0: the guard is off) */
