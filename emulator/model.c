@@ -247,6 +247,12 @@ static hb_status read_weights(hb_h5 *f, const hb_unet *u, hb_model_meta *meta, f
                            "[%g, %g])", path, k, ic->mean[k], ic->std[k], ic->floor[k], ic->lmin[k], ic->lmax[k]);
         }
     }
+    long step = 0, total = 0;   /* a checkpoint of an unfinished training (or one the collapse guard stopped) is usable, but say so */
+    if (hb_h5_attr_exists(f, "/", "step") && hb_h5_attr_exists(f, "/", "steps_total")) {
+        HB_TRY(hb_h5_attr_read_long(f, "/", "step", &step));
+        HB_TRY(hb_h5_attr_read_long(f, "/", "steps_total", &total));
+        if (step < total) hb_log0("model: WARNING: %s is a checkpoint at step %ld of %ld, an unfinished training", path, step, total);
+    }
     return HB_OK;
 }
 

@@ -111,6 +111,11 @@ if [ -n "$kept" ] && [ $((kept % 20)) = 0 ] && h5dump -a /step gd2.h5 | grep -q 
 else
     echo "FAIL: --guard: the stopped training's file (snapshot step '$kept')"; h5ls gd2.h5; fail=1
 fi
+# the stopped file emulates, with a warning that it is an unfinished training
+emulate_ok gd2.h5 gd2_emu.h5 "emulate with the guard-stopped model"
+grep -q "model: WARNING: gd2.h5 is a checkpoint at step $kept of 300, an unfinished training" gd2_emu.h5.log \
+    && echo "ok: emulate warns that the guard-stopped model is a checkpoint at step $kept of 300" \
+    || { echo "FAIL: emulate with a checkpoint: no warning"; cat gd2_emu.h5.log; fail=1; }
 # resumed from it at a lower rate it trains to the end (no rollback left), and says that the
 # guard's settings changed; a checkpoint whose guard state is corrupt is refused by name
 cp gd2.h5 gd2_bad.h5 && "$BAD" setattr gd2_bad.h5 guard_lr_scale 2
@@ -119,6 +124,9 @@ if [ $? = 0 ] && grep -q "resume: gd2.h5 at step $kept\$" gd2.resume.log \
     && grep -q 'the collapse guard was --guard 1.3 --guard-window 20; its state .* continues under --guard 2 --guard-window 20' gd2.resume.log \
     && h5dump -a /step gd2.h5 | grep -q '(0): 300$'; then
     echo "ok: --guard: resumed from the kept snapshot at a lower --lr, trained to the end; the changed guard settings logged"
+    emulate_ok gd2.h5 gd2_emu2.h5 "emulate with the resumed model"
+    ! grep -q "WARNING" gd2_emu2.h5.log && echo "ok: the finished model emulates without a warning" \
+        || { echo "FAIL: a finished model warned"; cat gd2_emu2.h5.log; fail=1; }
 else
     echo "FAIL: --guard: resume from the kept snapshot"; tail -5 gd2.resume.log; fail=1
 fi
