@@ -76,6 +76,19 @@ hb_guard hb_guard_init(long window, double rise, int max_rollbacks)
     return g;
 }
 
+/* Forgets the pending snapshot (its slot free again). */
+static void drop_pending(hb_guard *g)
+{
+    if (g->pending >= 0) g->slot_step[g->pending] = -1;
+    g->pending = -1;
+}
+
+/* Slot k holds a snapshot the guard may still roll back to or confirm. */
+static int slot_live(const hb_guard *g, int k)
+{
+    return k == g->confirmed || k == g->pending;
+}
+
 int hb_guard_step(hb_guard *g, long step, double loss)
 {
     if (!(g->rise > 0)) return HB_GUARD_GO;
@@ -89,8 +102,7 @@ int hb_guard_step(hb_guard *g, long step, double loss)
         const long c = g->confirmed;   /* back to the confirmed snapshot's average (a stop keeps that state too) */
         g->avg = g->slot_avg[c];
         g->n = g->slot_n[c];
-        if (g->pending >= 0) g->slot_step[g->pending] = -1;
-        g->pending = -1;
+        drop_pending(g);
         if (g->rollbacks >= g->max_rollbacks) return HB_GUARD_FAIL;
         g->lr_scale *= 0.5;
         g->rollbacks++;
@@ -98,8 +110,7 @@ int hb_guard_step(hb_guard *g, long step, double loss)
     }
     if (step % g->window != 0) return HB_GUARD_GO;
     if (g->avg > g->best + log(1.5)) {   /* not healthy: a pending snapshot may hold the start of a collapse */
-        if (g->pending >= 0) g->slot_step[g->pending] = -1;
-        g->pending = -1;
+        drop_pending(g);
         return HB_GUARD_GO;
     }
     if (g->pending >= 0) g->confirmed = g->pending;
@@ -204,7 +215,7 @@ static hb_status write_checkpoint(trainer *t)
     hb_model_set extra[8];
     int n_extra = 0;
     for (int k = 0; k < 2; k++) {
-        if (k != g.confirmed && k != g.pending) continue;
+        if (!slot_live(&g, k)) continue;
         for (int j = 0; j < 4; j++) extra[n_extra++] = (hb_model_set){SLOT_SET[k][j], t->slot[k][j]};
     }
     HB_TRY(hb_model_save(c->out, t->comm, &t->net, &t->meta, attrs, NBASE + GUARD_NATTR, t->ema,
@@ -273,7 +284,7 @@ static hb_status read_guard(trainer *t, hb_h5 *f)
     }
     if (!(t->cfg->guard_rise > 0)) g.confirmed = g.pending = -1;   /* resumed with --guard 0: no snapshots (none allocated) */
     for (int k = 0; k < 2; k++) {
-        if (k != g.confirmed && k != g.pending) continue;
+        if (!slot_live(&g, k)) continue;
         for (int j = 0; j < 4; j++) HB_TRY(hb_model_read_set(f, SLOT_SET[k][j], &t->net, t->slot[k][j]));
     }
     t->guard = g;
