@@ -33,7 +33,7 @@ typedef struct emu {
     hb_unet net;
     hb_model_meta meta;        /* the first model's; an ensemble's members match it, the range their common one */
     hb_ensemble ens;           /* the models: the drift is the mean of ens.K networks of net's architecture */
-    float *yk;                 /* cells x n_out: one member's network output (ens.K > 1) */
+    float *yk;                 /* cells x 2: one member's drift (ens.K > 1) */
     hb_slab slab;              /* the network's decomposition (boundaries at multiples of 4) */
     hb_boxinfo info;           /* the DM box's, with the overrides */
     char dm_mas[32];           /* the DM field's mass assignment, kept on the copy written */
@@ -46,14 +46,13 @@ typedef struct emu {
     float *xt, *xp;            /* cells x 2: sampler state, Heun predictor */
     float *in;                 /* cells x (3 + n_smooth): the network's input (x_t, x0[, xs]) */
     float *drift, *drift2;     /* cells x 2 */
-    float *y;                  /* cells x n_out: the network's output, with the gain head (else NULL) */
 } emu;
 
 static void emu_free(emu *e)
 {
     hb_unet_free(&e->net);
     hb_ensemble_free(&e->ens);
-    free(e->yk); free(e->y);
+    free(e->yk);
     hb_slab_free(&e->slab);
     free(e->dm); free(e->x0); free(e->xs); free(e->xt); free(e->xp); free(e->in); free(e->drift); free(e->drift2);
 }
@@ -67,22 +66,18 @@ static hb_status drift_at(void *ctx, float *state, double t, float *out)
     hb_interp_input(&e->meta.ic, state, e->x0, e->xs, e->in, e->n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(t, e->info.theta, feat);
-    float *y = e->y ? e->y : out;   /* the drift is linear in y: the members' y averaged, then the drift */
-    HB_TRY(hb_unet_infer(&e->net, e->in, feat, y));
+    HB_TRY(hb_unet_infer(&e->net, e->in, feat, out));
     const int K = e->ens.K;
-    const size_t ny = e->n * (size_t)e->net.cfg.n_out;
+    if (K == 1) return HB_OK;
     hb_status rc = HB_OK;
     for (int k = 1; k < K && rc == HB_OK; k++) {
         e->net.params = e->ens.member[k];
         rc = hb_unet_infer(&e->net, e->in, feat, e->yk);
-        for (size_t i = 0; rc == HB_OK && i < ny; i++) y[i] += e->yk[i];
+        for (size_t i = 0; rc == HB_OK && i < 2 * e->n; i++) out[i] += e->yk[i];
     }
     e->net.params = e->ens.member[0];
-    if (K > 1) {
-        const float inv = 1.0f / (float)K;
-        for (size_t i = 0; i < ny; i++) y[i] *= inv;
-    }
-    if (e->y) hb_interp_drift(&e->meta.ic, t, e->x0, state, 2, y, out, e->n);
+    const float inv = 1.0f / (float)K;
+    for (size_t i = 0; i < 2 * e->n; i++) out[i] *= inv;
     return rc;
 }
 
@@ -102,11 +97,9 @@ static hb_status plan(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     e->in = malloc(n * (size_t)hb_interp_n_in(&e->meta.ic) * sizeof *e->in);
     e->drift = malloc(n * 2 * sizeof *e->drift);
     e->drift2 = cfg->heun ? malloc(n * 2 * sizeof *e->drift2) : NULL;
-    const size_t n_out = (size_t)e->net.cfg.n_out;
-    e->yk = e->ens.K > 1 ? malloc(n * n_out * sizeof *e->yk) : NULL;
-    e->y = e->meta.ic.gain ? malloc(n * n_out * sizeof *e->y) : NULL;
+    e->yk = e->ens.K > 1 ? malloc(n * 2 * sizeof *e->yk) : NULL;
     int bad = !e->dm || !e->x0 || (smooth && !e->xs) || !e->xt || !e->in || !e->drift ||
-              (cfg->heun && (!e->xp || !e->drift2)) || (e->ens.K > 1 && !e->yk) || (e->meta.ic.gain && !e->y);
+              (cfg->heun && (!e->xp || !e->drift2)) || (e->ens.K > 1 && !e->yk);
     hb_status rc = bad ? HB_ERR(HB_ENOMEM, "emulation buffers (%ld planes of %d^2)", e->slab.nx, N) : HB_OK;
     if (rc == HB_OK) rc = hb_unet_reserve(&e->net, &e->slab, N, N, 0);
     return hb_mpi_agree(comm, rc);

@@ -3,7 +3,6 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "hb/theta.h"
 #include "hb/unet.h"
@@ -11,7 +10,7 @@
 hb_interp hb_interp_default(void)
 {
     hb_interp c = {0.5, 1, {0, 0, 0}, {1, 1, 1}, {1e-3, 1e-3, 1.0}, {-1e30, -1e30, -1e30}, {1e30, 1e30, 1e30},
-                   {0, 0}, 0, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, 0};   /* sigma_c 0.5: README */
+                   {0, 0}, 0, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}};   /* sigma_c 0.5: README */
     return c;
 }
 
@@ -73,42 +72,6 @@ void hb_interp_features(double t, const double theta[HB_NTHETA], float feat[22])
 
 int hb_interp_n_in(const hb_interp *c) { return 3 + c->n_smooth; }
 
-int hb_interp_n_out(const hb_interp *c) { return c->gain ? 2 * HB_NTARGET : HB_NTARGET; }
-
-void hb_interp_drift(const hb_interp *c, double t, const float *x0, const float *x, size_t xs, const float *y,
-                     float *b, size_t V)
-{
-    if (!c->gain) {
-        if (b != y) memcpy(b, y, 2 * V * sizeof *b);
-        return;
-    }
-    const float al = (float)(1 - t);
-    for (size_t v = 0; v < V; v++)
-        for (int k = 0; k < 2; k++) b[2 * v + k] = y[4 * v + k] + y[4 * v + 2 + k] * (x[xs * v + k] - al * x0[v]);
-}
-
-void hb_interp_drift_backward(const hb_interp *c, double t, const float *x0, const float *x, size_t xs,
-                              const float *db, float *dy, size_t V)
-{
-    if (!c->gain) {
-        if (dy != db) memcpy(dy, db, 2 * V * sizeof *dy);
-        return;
-    }
-    const float al = (float)(1 - t);
-    for (size_t v = 0; v < V; v++)
-        for (int k = 0; k < 2; k++) {
-            dy[4 * v + k] = db[2 * v + k];
-            dy[4 * v + 2 + k] = db[2 * v + k] * (x[xs * v + k] - al * x0[v]);
-        }
-}
-
-void hb_interp_drift_vjp_state(const hb_interp *c, const float *y, const float *xi, float *jt, size_t V)
-{
-    if (!c->gain) return;
-    for (size_t v = 0; v < V; v++)
-        for (int k = 0; k < 2; k++) jt[2 * v + k] += xi[2 * v + k] * y[4 * v + 2 + k];
-}
-
 void hb_interp_pair(const hb_interp *c, double t, const float *x0, const float *xs, const float *x1, const float *z,
                     float *in, float *target, size_t V)
 {
@@ -154,11 +117,6 @@ void hb_interp_difference(const hb_interp *a, const hb_interp *b, char *buf, siz
 {
     static const char *ch[HB_NCH] = {"DM", "gas density", "gas temperature"};
     buf[0] = 0;
-    if (a->gain != b->gain) {
-        snprintf(buf, cap, "the drift's head (%s against %s)", b->gain ? "a gain head" : "plain",
-                 a->gain ? "a gain head" : "plain");
-        return;
-    }
     if (differs(a->sigma_c, b->sigma_c) || a->beta_sq != b->beta_sq) {
         snprintf(buf, cap, "the interpolant (sigma_c %g, beta_sq %d against %g, %d)", b->sigma_c, b->beta_sq,
                  a->sigma_c, a->beta_sq);

@@ -239,30 +239,21 @@ struct hb_loglike {
     float         *x0, *x1;        /* standardised log DM (n); observed baryons (n x 2) */
     float         *xs;             /* the smoothed-DM channels (n x n_smooth; hb/smooth.h), or NULL */
     float         *in, *dx;        /* n x C (3 + n_smooth): the network's input and its gradient */
-    float         *y, *dy;         /* n x 4: the network's output and dL/dy, with the gain head (else NULL) */
     int            C;
     double         jacobian;       /* of the physical fields, summed over the box */
     double         theta[HB_NTHETA];
 };
 
-/* One network (the weights in L->net) at the input already in L->in (the
- * state x at time t). With the gain head, b = A + G (x - (1 - t) x0) and
- * xi^T db/dx = the network's vector-Jacobian product of (xi, xi (x - (1 - t) x0))
- * plus xi G. */
-static hb_status one_flow(hb_loglike *L, const float *feat, double t, const float *x, float *b, const float *xi,
-                          float *jt)
+/* One network (the weights in L->net) at the input already in L->in. */
+static hb_status one_flow(hb_loglike *L, const float *feat, float *b, const float *xi, float *jt)
 {
-    const hb_interp *ic = &L->meta.ic;
-    HB_TRY(hb_unet_forward(&L->net, L->in, feat, L->y ? L->y : b));
-    if (L->y) hb_interp_drift(ic, t, L->x0, x, 2, L->y, b, L->n);
+    HB_TRY(hb_unet_forward(&L->net, L->in, feat, b));
     if (!xi) return HB_OK;
-    if (L->y) hb_interp_drift_backward(ic, t, L->x0, x, 2, xi, L->dy, L->n);
-    HB_TRY(hb_unet_vjp(&L->net, L->y ? L->dy : xi, L->dx));
+    HB_TRY(hb_unet_vjp(&L->net, xi, L->dx));
     for (size_t c = 0; c < L->n; c++) {
         jt[2 * c] = L->dx[(size_t)L->C * c];
         jt[2 * c + 1] = L->dx[(size_t)L->C * c + 1];
     }
-    if (L->y) hb_interp_drift_vjp_state(ic, L->y, xi, jt, L->n);
     return HB_OK;
 }
 
@@ -275,13 +266,13 @@ static hb_status net_flow(void *ctx, double t, const float *x, float *b, const f
     hb_interp_input(&L->meta.ic, x, L->x0, L->xs, L->in, L->n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(t, L->theta, feat);
-    HB_TRY(one_flow(L, feat, t, x, b, xi, jt));
+    HB_TRY(one_flow(L, feat, b, xi, jt));
     const int K = L->ens.K;
     if (K == 1) return HB_OK;
     hb_status rc = HB_OK;
     for (int k = 1; k < K && rc == HB_OK; k++) {
         L->net.params = L->ens.member[k];
-        rc = one_flow(L, feat, t, x, L->bk, xi, L->jk);
+        rc = one_flow(L, feat, L->bk, xi, L->jk);
         for (size_t i = 0; rc == HB_OK && i < 2 * L->n; i++) {
             b[i] += L->bk[i];
             if (xi) jt[i] += L->jk[i];
@@ -399,13 +390,7 @@ static hb_status open_box(hb_loglike *L)
         L->bk = malloc(2 * n * sizeof *L->bk);
         L->jk = malloc(2 * n * sizeof *L->jk);
     }
-    const int gain = L->meta.ic.gain;
-    if (gain) {
-        L->y = malloc((size_t)L->net.cfg.n_out * n * sizeof *L->y);
-        L->dy = malloc((size_t)L->net.cfg.n_out * n * sizeof *L->dy);
-    }
-    hb_status rc = !L->x0 || !L->x1 || !L->in || !L->dx || (L->C > 3 && !L->xs) || (nm > 1 && (!L->bk || !L->jk)) ||
-                   (gain && (!L->y || !L->dy))
+    hb_status rc = !L->x0 || !L->x1 || !L->in || !L->dx || (L->C > 3 && !L->xs) || (nm > 1 && (!L->bk || !L->jk))
                        ? HB_ERR(HB_ENOMEM, "likelihood buffers") : HB_OK;
     if (rc == HB_OK) rc = hb_unet_reserve(&L->net, &L->slab, L->N, L->N, 1);
     HB_TRY(hb_mpi_agree(L->comm, rc));
@@ -429,14 +414,6 @@ hb_status hb_loglike_open(hb_loglike **out, const hb_loglike_config *cfg, MPI_Co
 const hb_model_meta *hb_loglike_meta(const hb_loglike *L) { return &L->meta; }
 const hb_boxinfo *hb_loglike_dm_info(const hb_loglike *L) { return &L->info; }
 const hb_boxinfo *hb_loglike_gas_info(const hb_loglike *L) { return &L->gas_info; }
-size_t hb_loglike_cells(const hb_loglike *L) { return L->n; }
-
-hb_status hb_loglike_flow(hb_loglike *L, const double theta[HB_NTHETA], double t, const float *x, float *b,
-                          const float *xi, float *jt)
-{
-    memcpy(L->theta, theta, sizeof L->theta);
-    return net_flow(L, t, x, b, xi, jt);
-}
 
 hb_status hb_loglike_eval(hb_loglike *L, const double theta[HB_NTHETA], hb_loglike_result *r)
 {
@@ -460,6 +437,6 @@ void hb_loglike_close(hb_loglike *L)
     hb_ensemble_free(&L->ens);
     hb_unet_free(&L->net);
     hb_slab_free(&L->slab);
-    free(L->x0); free(L->x1); free(L->xs); free(L->in); free(L->dx); free(L->bk); free(L->jk); free(L->y); free(L->dy);
+    free(L->x0); free(L->x1); free(L->xs); free(L->in); free(L->dx); free(L->bk); free(L->jk);
     free(L);
 }

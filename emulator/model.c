@@ -18,7 +18,6 @@ hb_status hb_model_write_arch(hb_h5 *f, const hb_unet *u)
     HB_TRY(hb_h5_attr_write_long(f, "/", "emb", u->cfg.emb));
     HB_TRY(hb_h5_attr_write_long(f, "/", "extra_in", u->cfg.extra_in));
     HB_TRY(hb_h5_attr_write_long(f, "/", "emb_layers", u->cfg.emb_layers));
-    HB_TRY(hb_h5_attr_write_long(f, "/", "n_out", u->cfg.n_out));
     HB_TRY(hb_h5_attr_write_long(f, "/", "n_params", (long)u->n_params));
     return HB_OK;
 }
@@ -32,14 +31,8 @@ hb_status hb_model_read_arch(hb_h5 *f, hb_unet_config *cfg)
         return HB_ERR0(HB_EIO, "%s is not a hydrobridge model file (model_kind \"%s\", expected \"%s\")",
                        f->path, kind, HB_MODEL_KIND);
     }
-    long nf, w, e, x = 0, el = 2, no;
+    long nf, w, e, x = 0, el = 2;
     HB_TRY(hb_h5_attr_read_long(f, "/", "n_fields", &nf));
-    no = nf;
-    if (hb_h5_attr_exists(f, "/", "n_out")) HB_TRY(hb_h5_attr_read_long(f, "/", "n_out", &no));   /* absent: n_fields */
-    if (nf < 1 || (no != nf && no != 2 * nf)) {
-        return HB_ERR0(HB_EIO, "%s: n_fields = %ld, n_out = %ld, expected n_fields >= 1 and n_out n_fields or twice it "
-                       "(a gain head)", f->path, nf, no);
-    }
     HB_TRY(hb_h5_attr_read_long(f, "/", "width", &w));
     HB_TRY(hb_h5_attr_read_long(f, "/", "emb", &e));
     if (hb_h5_attr_exists(f, "/", "extra_in")) HB_TRY(hb_h5_attr_read_long(f, "/", "extra_in", &x));   /* absent: 0 */
@@ -56,7 +49,6 @@ hb_status hb_model_read_arch(hb_h5 *f, hb_unet_config *cfg)
     cfg->emb = (int)e;
     cfg->extra_in = (int)x;
     cfg->emb_layers = (int)el;
-    cfg->n_out = (int)no;
     return HB_OK;
 }
 
@@ -65,11 +57,11 @@ hb_status hb_model_check_arch(hb_h5 *f, const hb_unet *u)
     hb_unet_config c;
     HB_TRY(hb_model_read_arch(f, &c));
     if (c.n_fields != u->cfg.n_fields || c.width != u->cfg.width || c.emb != u->cfg.emb ||
-        c.extra_in != u->cfg.extra_in || c.emb_layers != u->cfg.emb_layers || c.n_out != u->cfg.n_out) {
-        return HB_ERR0(HB_EIO, "%s holds a network with n_fields=%d width=%d emb=%d extra_in=%d emb_layers=%d n_out=%d, "
-                       "expected n_fields=%d width=%d emb=%d extra_in=%d emb_layers=%d n_out=%d", f->path, c.n_fields,
-                       c.width, c.emb, c.extra_in, c.emb_layers, c.n_out, u->cfg.n_fields, u->cfg.width, u->cfg.emb,
-                       u->cfg.extra_in, u->cfg.emb_layers, u->cfg.n_out);
+        c.extra_in != u->cfg.extra_in || c.emb_layers != u->cfg.emb_layers) {
+        return HB_ERR0(HB_EIO, "%s holds a network with n_fields=%d width=%d emb=%d extra_in=%d emb_layers=%d, expected "
+                       "n_fields=%d width=%d emb=%d extra_in=%d emb_layers=%d", f->path, c.n_fields, c.width, c.emb,
+                       c.extra_in, c.emb_layers, u->cfg.n_fields, u->cfg.width, u->cfg.emb, u->cfg.extra_in,
+                       u->cfg.emb_layers);
     }
     return HB_OK;
 }
@@ -101,7 +93,7 @@ static hb_status write_meta(hb_h5 *f, const hb_model_meta *m)
 {
     const hb_h5_attr a[] = {{"beta_sq", 'l', 0, m->ic.beta_sq, NULL}, {"grid", 'l', 0, m->grid, NULL},
                             {"sigma_c", 'd', m->ic.sigma_c, 0, NULL}, {"box_size", 'd', m->box_size, 0, NULL},
-                            {"cell_size", 'd', m->cell_size, 0, NULL}, {"drift_gain", 'l', 0, m->ic.gain, NULL}};
+                            {"cell_size", 'd', m->cell_size, 0, NULL}};
     for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) HB_TRY(hb_h5_attr_write(f, "/", &a[i]));
     HB_TRY(hb_h5_write_array(f, "/interp/mean", m->ic.mean, HB_NCH));
     HB_TRY(hb_h5_write_array(f, "/interp/std", m->ic.std, HB_NCH));
@@ -223,11 +215,7 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
     HB_TRY(hb_h5_attr_read_double(f, "/", "cell_size", &meta->cell_size));
     HB_TRY(hb_h5_attr_read_double(f, "/", "box_size", &meta->box_size));
     HB_TRY(hb_h5_attr_read_long(f, "/", "grid", &grid));
-    long gain = 0;   /* absent in models from before the gain head: 0 */
-    if (hb_h5_attr_exists(f, "/", "drift_gain")) HB_TRY(hb_h5_attr_read_long(f, "/", "drift_gain", &gain));
-    if (gain != 0 && gain != 1) return HB_ERR0(HB_EIO, "%s: drift_gain = %ld, expected 0 or 1", f->path, gain);
     ic->beta_sq = (int)bsq;
-    ic->gain = (int)gain;
     meta->grid = (int)grid;
     return HB_OK;
 }
@@ -242,11 +230,6 @@ static hb_status read_weights(hb_h5 *f, const hb_unet *u, hb_model_meta *meta, f
     if (u->cfg.extra_in != meta->ic.n_smooth) {
         return HB_ERR0(HB_EIO, "%s: the network has %d extra input channels but the interpolant %d smoothed-DM "
                        "channels (/interp/dm_smooth)", path, u->cfg.extra_in, meta->ic.n_smooth);
-    }
-    if (u->cfg.n_out != hb_interp_n_out(&meta->ic)) {
-        return HB_ERR0(HB_EIO, "%s: the network has %d output channels but the drift %s needs %d (drift_gain = %d)",
-                       path, u->cfg.n_out, meta->ic.gain ? "with a gain head" : "without a gain head",
-                       hb_interp_n_out(&meta->ic), meta->ic.gain);
     }
     const char *set = hb_h5_exists(f, "/ema") ? "ema" : "weights";
     HB_TRY(hb_model_read_set(f, set, u, buf));

@@ -137,8 +137,7 @@ typedef struct trainer {
     char data_hash[20];              /* FNV-1a of the training files' base names, in order (hex) */
     hb_model_meta meta;
     size_t n;                        /* cells of this rank's slab */
-    float *in, *target, *y, *dy;     /* n x 3, n x 2, n x n_out, n x n_out */
-    float *b, *db;                   /* n x 2: the drift and dL/db, with the gain head (else NULL: y and dy are) */
+    float *in, *target, *y, *dy;     /* n x 3, n x 2, n x 2, n x 2 */
     float *w;                        /* n: voxel weights of the loss (a loss weight != 0) */
     double t_net;                    /* seconds in the network (forward + backward) */
     hb_adam_config adam;             /* cfg->adam, its learning rate times the guard's scale */
@@ -156,7 +155,7 @@ static void trainer_free(trainer *t)
     hb_slab_free(&t->slab);
     if (t->gcomm != MPI_COMM_NULL) (void)hb_mpi(MPI_Comm_free(&t->gcomm));
     free(t->m); free(t->v); free(t->ema);
-    free(t->in); free(t->target); free(t->y); free(t->dy); free(t->b); free(t->db); free(t->w);
+    free(t->in); free(t->target); free(t->y); free(t->dy); free(t->w);
     for (int k = 0; k < 2; k++) for (int j = 0; j < 4; j++) free(t->slot[k][j]);
 }
 
@@ -376,14 +375,10 @@ static hb_status run_sample(trainer *t, const hb_dataset *ds, hb_loader *L, cons
     if (t->w) HB_TRY(hb_loss_weights(t->cfg->loss_weight, x0, n, ds->N, t->gcomm, t->w));
     double t0 = hb_now();
     HB_TRY(hb_unet_forward(&t->net, t->in, feat, t->y));
-    const size_t C = (size_t)hb_interp_n_in(&t->meta.ic);
-    float *b = t->b ? t->b : t->y, *db = t->b ? t->db : t->dy;
-    if (t->b) hb_interp_drift(&t->meta.ic, s->t, x0, t->in, C, t->y, b, n);
     const double n_box = 2.0 * pow((double)ds->N, 3);   /* voxels x channels of a box */
-    double mse = hb_wmse_forward_backward(train ? db : NULL, b, t->target, t->w, n, 2,
+    double mse = hb_wmse_forward_backward(train ? t->dy : NULL, t->y, t->target, t->w, n, 2,
                                           (float)(2.0 * (double)n / (n_box * B)));
     *sse = mse * 2.0 * (double)n;
-    if (train && t->b) hb_interp_drift_backward(&t->meta.ic, s->t, x0, t->in, C, db, t->dy, n);
     if (train) HB_TRY(hb_unet_backward(&t->net, t->dy, NULL));
     t->t_net += hb_now() - t0;
     return HB_OK;
@@ -484,8 +479,7 @@ static hb_status setup(trainer *t)
         return HB_ERR0(HB_EARG, "loss weight slopes %g, %g, %g: expected finite and within [-5, 5]",
                        cfg->loss_weight[0], cfg->loss_weight[1], cfg->loss_weight[2]);
     }
-    const int n_out = hb_interp_n_out(&t->meta.ic);
-    hb_unet_config uc = {HB_NTARGET, cfg->width, cfg->emb, t->meta.ic.n_smooth, cfg->emb_layers, n_out};
+    hb_unet_config uc = {HB_NTARGET, cfg->width, cfg->emb, t->meta.ic.n_smooth, cfg->emb_layers};
     HB_TRY(hb_unet_init(&t->net, &uc, cfg->seed));
     HB_TRY(hb_unet_reserve(&t->net, &t->slab, t->ds.N, t->ds.N, 1));
     HB_TRY(hb_loader_init(&t->ld, &t->ds, &t->slab, &t->meta.ic));
@@ -496,13 +490,8 @@ static hb_status setup(trainer *t)
     t->ema = malloc(t->net.n_params * sizeof *t->ema);
     t->in = malloc(t->n * (size_t)hb_interp_n_in(&t->meta.ic) * sizeof *t->in);
     t->target = malloc(t->n * 2 * sizeof *t->target);
-    t->y = malloc(t->n * (size_t)n_out * sizeof *t->y);
-    t->dy = malloc(t->n * (size_t)n_out * sizeof *t->dy);   /* also the noise z (n x 2) before the backward */
-    if (t->meta.ic.gain) {
-        t->b = malloc(t->n * 2 * sizeof *t->b);
-        t->db = malloc(t->n * 2 * sizeof *t->db);
-        if (!t->b || !t->db) return HB_ERR(HB_ENOMEM, "drift buffers (%zu cells)", t->n);
-    }
+    t->y = malloc(t->n * 2 * sizeof *t->y);
+    t->dy = malloc(t->n * 2 * sizeof *t->dy);
     if (cfg->loss_weight[0] != 0 || cfg->loss_weight[1] != 0 || cfg->loss_weight[2] != 0) {
         t->w = malloc(t->n * sizeof *t->w);
         if (!t->w) return HB_ERR(HB_ENOMEM, "loss weights");
@@ -691,10 +680,10 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     if (rc == HB_OK) {
         char sm[64];
         hb_log0("train: network w=%d, embedding %d in %d layers (%zu parameters), batch %d boxes of %d^3, %d groups of %d ranks (slabs of "
-                "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g, smoothed-DM channels %s%s",
+                "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g, smoothed-DM channels %s",
                 cfg->width, cfg->emb, t.net.cfg.emb_layers, t.net.n_params, cfg->batch, t.ds.N, t.ngroups, t.G, t.slab.nx, cfg->steps, cfg->adam.lr,
                 t.meta.ic.sigma_c, t.meta.ic.noise_slope[0], t.meta.ic.noise_slope[1],
-                hb_smooth_describe(&t.meta.ic, sm, sizeof sm), t.meta.ic.gain ? ", the drift's gain head" : "");
+                hb_smooth_describe(&t.meta.ic, sm, sizeof sm));
         rc = loop(&t);
     }
     trainer_free(&t);

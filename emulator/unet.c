@@ -52,14 +52,12 @@ hb_status hb_unet_init(hb_unet *u, const hb_unet_config *cfg, uint64_t seed)
 {
     memset(u, 0, sizeof *u);
     const int nl = cfg->emb_layers ? cfg->emb_layers : 2;
-    if (cfg->n_fields < 1 || cfg->width < 1 || cfg->n_out < 0 || !hb_unet_embedding_ok(cfg->emb, nl)) {
-        return HB_ERR(HB_EARG, "network: n_fields=%d width=%d must be positive, n_out=%d not negative, emb=%d "
-                      "emb_layers=%d within 1-%d, 2-%d", cfg->n_fields, cfg->width, cfg->n_out, cfg->emb,
-                      cfg->emb_layers, HB_UNET_MAX_EMB, HB_UNET_MAX_EMB_LAYERS);
+    if (cfg->n_fields < 1 || cfg->width < 1 || !hb_unet_embedding_ok(cfg->emb, nl)) {
+        return HB_ERR(HB_EARG, "network: n_fields=%d width=%d must be positive, emb=%d emb_layers=%d within 1-%d, 2-%d",
+                      cfg->n_fields, cfg->width, cfg->emb, cfg->emb_layers, HB_UNET_MAX_EMB, HB_UNET_MAX_EMB_LAYERS);
     }
     u->cfg = *cfg;
     u->cfg.emb_layers = nl;
-    u->cfg.n_out = cfg->n_out > 0 ? cfg->n_out : cfg->n_fields;
     const int w = cfg->width, F = cfg->n_fields, E = cfg->emb, cin = F + 1 + cfg->extra_in;
     u->cin = cin;
     /* the reference's two layers keep their names (emb.w1, emb.w2: the last), the extra ones in between */
@@ -94,8 +92,8 @@ hb_status hb_unet_init(hb_unet *u, const hb_unet_config *cfg, uint64_t seed)
     u->dec0_w = add_view(u, "dec0.w", 27 * (size_t)2 * w * w, 27 * 2 * w);
     u->dec0_b = add_view(u, "dec0.b", (size_t)w, 27 * 2 * w);
     u->rb[4] = add_resblock(u, "res0b", w);
-    u->head_w = add_view(u, "head.w", (size_t)w * u->cfg.n_out, w);
-    u->head_b = add_view(u, "head.b", (size_t)u->cfg.n_out, w);
+    u->head_w = add_view(u, "head.w", (size_t)w * F, w);
+    u->head_b = add_view(u, "head.b", (size_t)F, w);
 
     u->params = malloc(u->n_params * sizeof *u->params);
     u->grads = calloc(u->n_params, sizeof *u->grads);
@@ -392,7 +390,7 @@ static hb_status unet_pass(hb_unet *u, const float *x, const float *feat, float 
     HB_TRY(conv_x(u, 0, interior(u, q->g0, 0, w), a->c0, u->dec0_w, u->dec0_b, 2 * w, w, 1, 0));
     HB_TRY(silu_all(u, 0, w, q->a0, q->g0));
     HB_TRY(rb_forward(u, 4, 0, w, q->a0, 0, q->rb4_h, q->rb4_s, q->rb4_o));
-    hb_conv1_forward(y, interior(u, q->rb4_o, 0, w), P(u, u->head_w), P(u, u->head_b), 1, w, u->cfg.n_out, V0);
+    hb_conv1_forward(y, interior(u, q->rb4_o, 0, w), P(u, u->head_w), P(u, u->head_b), 1, w, u->cfg.n_fields, V0);
     return HB_OK;
 }
 
@@ -509,7 +507,7 @@ hb_status hb_unet_backward(hb_unet *u, const float *dy, float *dx)
 {
     HB_TRY(check_reserved(u, 1));
     hb_unet_acts *a = &u->a;
-    const int w = u->cfg.width, F = u->cfg.n_out;
+    const int w = u->cfg.width, F = u->cfg.n_fields;
     const size_t V0 = (size_t)u->X * LP(u, 0), V1 = V0 / 8;
     memset(a->de, 0, (size_t)u->cfg.emb * sizeof *a->de);
     /* head; then ob0 takes dL/d(ob0) */
@@ -561,14 +559,14 @@ hb_status hb_unet_vjp(hb_unet *u, const float *dy, float *dx)
 
 double hb_unet_flops(const hb_unet_config *c, int B, int X, int Y, int Z)
 {
-    const double w = c->width, F = c->n_fields, E = c->emb, cin = F + 1 + c->extra_in, O = c->n_out > 0 ? c->n_out : F;
+    const double w = c->width, F = c->n_fields, E = c->emb, cin = F + 1 + c->extra_in;
     const double v0 = (double)X * Y * Z, v1 = v0 / 8, v2 = v0 / 64;
 #define C3(i, o, v) (2.0 * 27 * (i) * (o) * (v))
 #define RES(ch, v) (2 * C3(ch, ch, v) + 2.0 * E * 2 * (ch))
     double f = C3(cin, w, v0) + RES(w, v0) + 2.0 * 8 * w * 2 * w * v1 + RES(2 * w, v1);
     f += 2.0 * 8 * 2 * w * 4 * w * v2 + RES(4 * w, v2);
     f += 2.0 * 8 * 4 * w * 2 * w * v2 + C3(4 * w, 2 * w, v1) + RES(2 * w, v1);
-    f += 2.0 * 8 * 2 * w * w * v1 + C3(2 * w, w, v0) + RES(w, v0) + 2.0 * w * O * v0;
+    f += 2.0 * 8 * 2 * w * w * v1 + C3(2 * w, w, v0) + RES(w, v0) + 2.0 * w * F * v0;
     f += 2.0 * (HB_UNET_NFEAT * E + (double)((c->emb_layers ? c->emb_layers : 2) - 1) * E * E);   /* the embedding MLP */
 #undef C3
 #undef RES

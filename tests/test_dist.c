@@ -160,7 +160,7 @@ START_TEST(unet_distributed_equals_one_rank)
     const size_t V = (size_t)N * N * N;
     float *x = malloc(V * 3 * 4), *dy = malloc(V * 2 * 4), feat[HB_UNET_NFEAT];
     fill_rand(x, V * 3, 41, 0); fill_rand(dy, V * 2, 42, 0); fill_rand(feat, HB_UNET_NFEAT, 43, 0);
-    hb_unet_config cfg = {2, width, 16, 0, emb_layers, 0};
+    hb_unet_config cfg = {2, width, 16, 0, emb_layers};
     net_run one, all;
     long x0, nx, x01, nx1;
     run_net(MPI_COMM_SELF, N, &cfg, x, dy, feat, &one, &x01, &nx1);   /* every rank alone: the whole box */
@@ -204,7 +204,7 @@ START_TEST(unet_distributed_translation_equivariance)
     const size_t V = (size_t)N * N * N, P = (size_t)N * N;
     hb_slab s;
     ck_assert_int_eq(hb_slab_init_aligned(&s, N, 4, MPI_COMM_WORLD), HB_OK);
-    hb_unet_config cfg = {2, 16, 16, 0, 2, 0};
+    hb_unet_config cfg = {2, 16, 16, 0, 2};
     hb_unet u;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 5), HB_OK);
     ck_assert_int_eq(hb_unet_reserve(&u, &s, N, N, 0), HB_OK);

@@ -442,8 +442,7 @@ START_TEST(loss_weights_slabs)
 }
 END_TEST
 
-/* Loop index 0: width 8 (SGEMM convolutions in AVX-512 builds); 1: width 16 (direct kernels) with the
- * drift's gain head. */
+/* Loop index 0: width 8 (SGEMM convolutions in AVX-512 builds); 1: width 16 (direct kernels). */
 #define LOOP_WIDTH (_i ? 16 : 8)
 
 START_TEST(training_rank_count_independent)
@@ -458,17 +457,14 @@ START_TEST(training_rank_count_independent)
     const double kappa[3] = {_i ? 0.5 : 0, _i ? -0.3 : 0, _i ? 0.4 : 0};
     hb_train_config c = toy_train_config("solo.h5", 20, width);
     memcpy(c.loss_weight, kappa, sizeof kappa);
-    c.interp.gain = _i;
     if (rank == 0) ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_SELF), HB_OK);
     MPI_Barrier(MPI_COMM_WORLD);
     c = toy_train_config("all.h5", 20, width);
     memcpy(c.loss_weight, kappa, sizeof kappa);
-    c.interp.gain = _i;
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     /* data-parallel: every rank its own group, boxes of the batch shared out */
     c = toy_train_config("groups.h5", 20, width);
     memcpy(c.loss_weight, kappa, sizeof kappa);
-    c.interp.gain = _i;
     c.group = 1;
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     double d[4] = {0, 0, 0, 0};
@@ -477,9 +473,9 @@ START_TEST(training_rank_count_independent)
         d[1] = rel_diff_sets("solo.h5", "all.h5", "adam_v");
         d[2] = rel_diff_sets("solo.h5", "groups.h5", "weights");
         d[3] = rel_diff_sets("solo.h5", "groups.h5", "adam_v");
-        printf("training at width %d (loss weights %g,%g,%g%s) on %d ranks vs 1: |dw|/|w| = %.2e, |dv|/|v| = %.2e "
-               "after 20 steps; %d groups of 1 rank: %.2e, %.2e\n", width, kappa[0], kappa[1], kappa[2],
-               _i ? "; gain head" : "", size, d[0], d[1], size, d[2], d[3]);
+        printf("training at width %d (loss weights %g,%g,%g) on %d ranks vs 1: |dw|/|w| = %.2e, |dv|/|v| = %.2e "
+               "after 20 steps; %d groups of 1 rank: %.2e, %.2e\n", width, kappa[0], kappa[1], kappa[2], size, d[0], d[1],
+               size, d[2], d[3]);
     }
     MPI_Bcast(d, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     for (int i = 0; i < 4; i++) ck_assert_double_le(d[i], 1e-5);
@@ -530,7 +526,6 @@ START_TEST(emulation_rank_count_independent)
     char **paths;
     int n = make_train_set(&paths);
     hb_train_config c = toy_train_config("emu_model.h5", 5, width);
-    c.interp.gain = _i;
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     const int N = 32;
     write_dm32("dm32.h5");
@@ -564,8 +559,8 @@ START_TEST(emulation_rank_count_independent)
             hb_h5_close(&f);
         }
         worst = hb_test_max(worst, fabs(mean[1] / mean[0] - 1));
-        printf("emulation at width %d%s on %d ranks vs 1: max relative difference %.2e (fields and the gas mean before "
-               "normalisation, %.6f vs %.6f)\n", width, _i ? " (gain head)" : "", size, worst, mean[1], mean[0]);
+        printf("emulation at width %d on %d ranks vs 1: max relative difference %.2e (fields and the gas mean before "
+               "normalisation, %.6f vs %.6f)\n", width, size, worst, mean[1], mean[0]);
     }
     MPI_Bcast(&worst, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     ck_assert_double_le(worst, 1e-4);   /* float network on different slabs, 8 evaluations */
@@ -674,74 +669,6 @@ END_TEST
 
 /* The one rule an ensemble's members and a resumed training share: equal to
  * 1e-9 relative (absolute below 1), every field, the difference named. */
-/* The gain head's drift b_k = A_k + G_k (x_k - (1 - t) x0) (hb/interp.h):
- * dL/dy from hb_interp_drift_backward and the state's own part of xi^T
- * db/dx from hb_interp_drift_vjp_state against central differences of L =
- * sum r b (b linear in y and in x: exact up to float round-off), the state
- * read with a stride (the network's input layout); without the head the
- * drift is y and dL/dy is dL/db, bitwise, and the state adds nothing. */
-static double dot2(const float *a, const float *b, int n)
-{
-    double s = 0;
-    for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return s;
-}
-
-START_TEST(gain_head_drift)
-{
-    enum { V = 50, XS = 5 };
-    hb_interp c = hb_interp_default();
-    float x0[V], x[V * XS], y[V * 4], r[V * 2], b[V * 2], dy[V * 4], jt[V * 2];
-    for (int v = 0; v < V; v++) {
-        double g[2];
-        hb_rng_normal2(3, HB_STREAM_TEST, (uint64_t)v, 0, g);
-        x0[v] = (float)g[0];
-        for (int j = 0; j < XS; j++) { hb_rng_normal2(3, HB_STREAM_TEST, (uint64_t)v, 1 + (uint32_t)j, g); x[XS * v + j] = (float)g[0]; }
-        for (int j = 0; j < 4; j++) { hb_rng_normal2(3, HB_STREAM_TEST, (uint64_t)v, 10 + (uint32_t)j, g); y[4 * v + j] = (float)g[1]; }
-        for (int k = 0; k < 2; k++) { hb_rng_normal2(3, HB_STREAM_TEST, (uint64_t)v, 20 + (uint32_t)k, g); r[2 * v + k] = (float)g[0]; }
-    }
-    const double t = 0.37, h = 0.25;
-    ck_assert_int_eq(hb_interp_n_out(&c), 2);
-    hb_interp_drift(&c, t, x0, x, XS, y, b, V);
-    ck_assert_int_eq(memcmp(b, y, sizeof b), 0);
-    hb_interp_drift_backward(&c, t, x0, x, XS, r, dy, V);
-    ck_assert_int_eq(memcmp(dy, r, sizeof r), 0);
-    for (int i = 0; i < 2 * V; i++) jt[i] = (float)i;
-    hb_interp_drift_vjp_state(&c, y, r, jt, V);
-    for (int i = 0; i < 2 * V; i++) ck_assert_float_eq(jt[i], (float)i);
-    c.gain = 1;
-    ck_assert_int_eq(hb_interp_n_out(&c), 4);
-#define LOSS() (hb_interp_drift(&c, t, x0, x, XS, y, b, V), dot2(r, b, 2 * V))
-    double worst = 0;
-    hb_interp_drift_backward(&c, t, x0, x, XS, r, dy, V);
-    for (int i = 0; i < 4 * V; i++) {
-        const float keep = y[i];
-        y[i] = keep + (float)h;
-        const double lp = LOSS();
-        y[i] = keep - (float)h;
-        const double lm = LOSS();
-        y[i] = keep;
-        worst = hb_test_max(worst, fabs((lp - lm) / (2 * h) - dy[i]));
-    }
-    memset(jt, 0, sizeof jt);
-    hb_interp_drift_vjp_state(&c, y, r, jt, V);
-    for (int v = 0; v < V; v++)
-        for (int k = 0; k < 2; k++) {
-            float *xv = &x[XS * v + k];
-            const float keep = *xv;
-            *xv = keep + (float)h;
-            const double lp = LOSS();
-            *xv = keep - (float)h;
-            const double lm = LOSS();
-            *xv = keep;
-            worst = hb_test_max(worst, fabs((lp - lm) / (2 * h) - jt[2 * v + k]));
-        }
-#undef LOSS
-    printf("gain head: dL/dy and the state's part of J^T xi against central differences, max error %.2e\n", worst);
-    ck_assert_double_lt(worst, 1e-4);
-}
-END_TEST
-
 START_TEST(interp_difference_rule)
 {
     hb_interp a = hb_interp_default(), b;
@@ -762,7 +689,6 @@ START_TEST(interp_difference_rule)
     ck_assert_ptr_nonnull(strstr(DIFF(b.sigma_c = 0.25), "the interpolant (sigma_c 0.25, beta_sq 1 against 0.5, 1)"));
     ck_assert_ptr_nonnull(strstr(DIFF(b.beta_sq = 0), "the interpolant"));
     ck_assert_ptr_nonnull(strstr(DIFF(b.noise_slope[1] = 0.1), "the noise slopes (0, 0.1 against 0, 0)"));
-    ck_assert_str_eq(DIFF(b.gain = 1), "the drift's head (a gain head against plain)");
     ck_assert_str_eq(DIFF(b.smooth_r[1] = 1),
                      "the smoothed-DM channels (radius:threshold 1.5:0, 1:0 against 1.5:0, 0.8:0)");
     ck_assert_str_eq(DIFF(b.n_smooth = 0), "the smoothed-DM channels (radius:threshold none against 1.5:0, 0.8:0)");
@@ -787,7 +713,6 @@ static Suite *interp_suite(void)
     if (size == 2) tcase_add_test(tc, toy_conditional_distribution);   /* 9000 toy steps, ~5 min: once */
     tcase_add_test(tc, loss_weights_slabs);
     tcase_add_test(tc, interp_difference_rule);
-    tcase_add_test(tc, gain_head_drift);
     tcase_add_test(tc, collapse_guard);
     tcase_add_loop_test(tc, training_rank_count_independent, 0, 2);
     tcase_add_loop_test(tc, emulation_rank_count_independent, 0, 2);

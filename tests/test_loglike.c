@@ -437,15 +437,14 @@ static void toy_exact(const char *path, const hb_interp *ic, double *std_lp, dou
 
 /* A model with random weights from seed and the toy's cell size, written by
  * rank 0; its output layer (head) scaled by head (1: as drawn; -1: the
- * drift exactly negated; 0: exactly zero); n_out 4 with gain (the drift's
- * gain head), and the meta saying so when gain_meta. */
-static void random_model_arch(const char *path, uint64_t seed, float head, int gain, int gain_meta)
+ * drift exactly negated; 0: exactly zero). */
+static void random_model_scaled(const char *path, uint64_t seed, float head)
 {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == 0) {
         hb_unet u;
-        hb_unet_config cfg = {2, 8, 64, 0, 2, gain ? 4 : 0};
+        hb_unet_config cfg = {2, 8, 64, 0, 2};
         ck_assert_int_eq(hb_unet_init(&u, &cfg, seed), HB_OK);
         const int hv[2] = {u.head_w, u.head_b};
         for (int j = 0; j < 2; j++)
@@ -453,7 +452,6 @@ static void random_model_arch(const char *path, uint64_t seed, float head, int g
         hb_model_meta meta;
         memset(&meta, 0, sizeof meta);
         meta.ic = hb_interp_default();
-        meta.ic.gain = gain_meta;
         meta.ic.mean[2] = 4;
         meta.ic.std[1] = meta.ic.std[2] = 0.35;
         for (int k = 0; k < HB_NTHETA; k++) {
@@ -467,11 +465,6 @@ static void random_model_arch(const char *path, uint64_t seed, float head, int g
         hb_unet_free(&u);
     }
     MPI_Barrier(MPI_COMM_WORLD);
-}
-
-static void random_model_scaled(const char *path, uint64_t seed, float head)
-{
-    random_model_arch(path, seed, head, 0, 0);
 }
 
 static void random_model(const char *path) { random_model_scaled(path, 5, 1.0f); }
@@ -530,80 +523,6 @@ START_TEST(loglike_rank_count_independent)
     MPI_Bcast(d, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     ck_assert_double_le(d[0], 1e-6);
     ck_assert_double_le(d[1], 1e-3);
-}
-END_TEST
-
-/* The network's J^T xi (the likelihood's divergence) against central
- * differences of its drift, <J^T xi, eta> = xi^T (b(x + h eta) - b(x - h eta)) / 2h,
- * for a plain model and one with the drift's gain head (whose state enters
- * the drift outside the network too: b = A + G (x - (1 - t) x0)), over the
- * ranks; and a file whose network has the gain head's 4 outputs but whose
- * drift_gain says none is refused. */
-START_TEST(flow_vjp_finite_differences)
-{
-    int rank;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    const int gain = _i;
-    const char *model = gain ? "fd_gain.h5" : "fd_plain.h5";
-    random_model_arch(model, 7, 1.0f, gain, gain);
-    if (rank == 0) toy_box("fd_box.h5", 8, 0.1, 31);
-    MPI_Barrier(MPI_COMM_WORLD);
-    hb_loglike *L = open_ll(model, "fd_box.h5", 2, 2, MPI_COMM_WORLD);
-    const size_t n = hb_loglike_cells(L);
-    float *x = malloc(2 * n * 4), *xi = malloc(2 * n * 4), *eta = malloc(2 * n * 4), *jt = malloc(2 * n * 4),
-          *b = malloc(2 * n * 4), *bp = malloc(2 * n * 4), *bm = malloc(2 * n * 4), *xp = malloc(2 * n * 4);
-    int first = 0;   /* this rank's first cell, for draws that do not depend on the rank count */
-    {
-        int local = (int)n;
-        MPI_Exscan(&local, &first, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-        if (rank == 0) first = 0;
-    }
-    for (size_t i = 0; i < 2 * n; i++) {
-        double g[2];
-        hb_rng_normal2(41, HB_STREAM_TEST, (uint64_t)first * 2 + i, 0, g);
-        x[i] = (float)g[0];
-        xi[i] = (float)g[1];
-        hb_rng_normal2(41, HB_STREAM_TEST, (uint64_t)first * 2 + i, 1, g);
-        eta[i] = (float)g[0];
-    }
-    const double *theta = hb_loglike_dm_info(L)->theta, h = 1e-2;
-    double worst = 0;
-    for (int it = 0; it < 3; it++) {
-        const double t = 0.2 + 0.3 * it;
-        ck_assert_int_eq(hb_loglike_flow(L, theta, t, x, b, xi, jt), HB_OK);
-        for (size_t i = 0; i < 2 * n; i++) xp[i] = x[i] + (float)h * eta[i];
-        ck_assert_int_eq(hb_loglike_flow(L, theta, t, xp, bp, NULL, NULL), HB_OK);
-        for (size_t i = 0; i < 2 * n; i++) xp[i] = x[i] - (float)h * eta[i];
-        ck_assert_int_eq(hb_loglike_flow(L, theta, t, xp, bm, NULL, NULL), HB_OK);
-        double s[3] = {0, 0, 0};   /* analytic, numerical, scale */
-        for (size_t i = 0; i < 2 * n; i++) {
-            s[0] += (double)jt[i] * eta[i];
-            s[1] += (double)xi[i] * (bp[i] - bm[i]) / (2 * h);
-            s[2] += fabs((double)jt[i] * eta[i]);
-        }
-        MPI_Allreduce(MPI_IN_PLACE, s, 3, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-        const double err = fabs(s[0] - s[1]) / s[2];
-        worst = hb_test_max(worst, err);
-        if (rank == 0) {
-            printf("flow J^T xi (%s) at t = %.1f: <J^T xi, eta> %.6g, central differences %.6g (h %g), error %.2e of "
-                   "sum |terms| %.4g\n", gain ? "gain head" : "plain", t, s[0], s[1], h, err, s[2]);
-        }
-    }
-    hb_loglike_close(L);
-    ck_assert_double_lt(worst, 2e-3);
-    if (gain) {   /* 4 outputs, drift_gain 0: refused by name */
-        random_model_arch("fd_bad.h5", 7, 1.0f, 1, 0);
-        hb_loglike_config c;
-        memset(&c, 0, sizeof c);
-        snprintf(c.model[0], sizeof c.model[0], "fd_bad.h5");
-        snprintf(c.dm, sizeof c.dm, "fd_box.h5");
-        snprintf(c.gas, sizeof c.gas, "fd_box.h5");
-        hb_theta_none(c.theta_override);
-        c.opts = hb_loglike_opts_default();
-        if (rank == 0) printf("expected error (the network has 4 output channels, the drift without a gain head 2):\n"), fflush(stdout);
-        ck_assert_int_eq(hb_loglike_open(&L, &c, MPI_COMM_WORLD), HB_EIO);
-    }
-    free(x); free(xi); free(eta); free(jt); free(b); free(bp); free(bm); free(xp);
 }
 END_TEST
 
@@ -800,7 +719,6 @@ static Suite *loglike_suite(void)
     tcase_add_test(tc, input_layout_two_smoothed_channels);
     tcase_add_test(tc, posterior_grid_gaussian);
     tcase_add_test(tc, loglike_rank_count_independent);
-    tcase_add_loop_test(tc, flow_vjp_finite_differences, 0, 2);
     tcase_add_test(tc, loglike_ensemble_mean_drift);
     if (size == 2) tcase_add_test(tc, toy_likelihood_and_inference);   /* trains a model: once */
     tcase_set_timeout(tc, 900);

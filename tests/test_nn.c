@@ -316,14 +316,12 @@ static double unet_loss(hb_unet *u, const float *x, const float *feat, float *y,
 
 START_TEST(unet_fd_tiny)
 {
-    /* the reference's embedding, and one and two layers more; the last with the gain head's 4 outputs */
-    hb_unet_config cfg = {2, 2, 8, 0, 2 + _i, _i == 2 ? 4 : 0};
+    hb_unet_config cfg = {2, 2, 8, 0, 2 + _i};   /* the reference's embedding, and one and two layers more */
     hb_unet u;
     hb_slab s;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 11), HB_OK);
-    ck_assert_int_eq(u.cfg.n_out, _i == 2 ? 4 : 2);
     const int P = 8;
-    const size_t V = (size_t)P * P * P, nx = V * 3, ny = V * (size_t)u.cfg.n_out;
+    const size_t V = (size_t)P * P * P, nx = V * 3, ny = V * 2;
     net_on_rank(&u, &s, P, 1);
     float *x = malloc(nx * 4), *y = malloc(ny * 4), *r = malloc(ny * 4), *dx = malloc(nx * 4), feat[HB_UNET_NFEAT];
     fill_rand(x, nx, 21); fill_rand(r, ny, 22); fill_rand(feat, HB_UNET_NFEAT, 23);
@@ -374,8 +372,8 @@ START_TEST(unet_fd_tiny)
     ck_assert_int_eq(memcmp(g, u.grads, u.n_params * 4), 0);
     ck_assert_int_eq(memcmp(dx, dx2, nx * 4), 0);
     free(dx2);
-    printf("U-Net (embedding of %d layers, %d outputs) finite differences: %d parameters, max error %.2e of each tensor's largest "
-           "gradient; input gradient %.2e (hb_unet_vjp: the same, bitwise)\n", u.cfg.emb_layers, u.cfg.n_out, checked, worst, xworst);
+    printf("U-Net (embedding of %d layers) finite differences: %d parameters, max error %.2e of each tensor's largest gradient; input "
+           "gradient %.2e (hb_unet_vjp: the same, bitwise)\n", u.cfg.emb_layers, checked, worst, xworst);
     ck_assert_double_lt(worst, 1e-2);
     ck_assert_double_lt(xworst, 1e-2);
     free(x); free(y); free(r); free(g); free(dx);
@@ -390,7 +388,7 @@ START_TEST(unet_translation_equivariance)
      * cells along any axis shifts the output by 4 cells; width 4 runs the
      * SGEMM convolutions (AVX and AVX-512 builds), width 16 the direct kernels.
      * A box with Y, Z unlike X: the plane sides need not equal the slab's. */
-    hb_unet_config cfg = {2, _i ? 16 : 4, 16, 0, 2, 0};
+    hb_unet_config cfg = {2, _i ? 16 : 4, 16, 0, 2};
     hb_unet u;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 5), HB_OK);
     const int X = 8, Y = 12, Z = 16;
@@ -469,7 +467,7 @@ START_TEST(unet_infer_matches_forward)
 {
     /* the lean inference (buffers reused in place) computes the training
      * forward; with an inference-only reservation too */
-    hb_unet_config cfg = {2, _i ? 16 : 4, 16, 0, 2, 0};   /* SGEMM and direct convolutions */
+    hb_unet_config cfg = {2, _i ? 16 : 4, 16, 0, 2};   /* SGEMM and direct convolutions */
     hb_unet u, v;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 8), HB_OK);
     ck_assert_int_eq(hb_unet_init(&v, &cfg, 8), HB_OK);
@@ -505,7 +503,7 @@ END_TEST
 
 START_TEST(model_file_round_trip)
 {
-    hb_unet_config cfg = {2, 4, 16, 0, 2, 0};
+    hb_unet_config cfg = {2, 4, 16, 0, 2};
     hb_unet u, v;
     ck_assert_int_eq(hb_unet_init(&u, &cfg, 3), HB_OK);
     ck_assert_int_eq(hb_unet_init(&v, &cfg, 4), HB_OK);   /* other weights */
@@ -524,11 +522,11 @@ START_TEST(model_file_round_trip)
     ck_assert_int_eq(memcmp(u.params, v.params, u.n_params * 4), 0);   /* bitwise */
     ck_assert_int_eq(memcmp(m, back, u.n_params * 4), 0);
     /* another architecture is refused with a clear error, nothing read */
-    hb_unet_config other = {2, 8, 16, 0, 2, 0};
+    hb_unet_config other = {2, 8, 16, 0, 2};
     hb_unet o;
     ck_assert_int_eq(hb_unet_init(&o, &other, 3), HB_OK);
     ck_assert_int_eq(hb_model_read_set(&f, "weights", &o, o.params), HB_EIO);
-    hb_unet_config deeper = {2, 4, 16, 0, 3, 0};   /* the same but for the embedding's depth */
+    hb_unet_config deeper = {2, 4, 16, 0, 3};   /* the same but for the embedding's depth */
     hb_unet d;
     ck_assert_int_eq(hb_unet_init(&d, &deeper, 3), HB_OK);
     ck_assert_int_eq(hb_model_read_set(&f, "weights", &d, d.params), HB_EIO);

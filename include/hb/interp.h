@@ -19,12 +19,6 @@
  * each of n_smooth radii: hb/smooth.h) and features of t and the six parameters, normalised as in
  * SCIENCE.md 1.3 (hb/theta.h).
  * Samplers integrate dX = b dt + sigma(t) dW from X(0) = x0 to t = 1.
- * The drift is the network's output y (2 channels per cell), or, with the
- * gain head (gain = 1), made of its 4 output channels (A_k, G_k) as
- *   b_k = A_k + G_k (x_k - (1 - t) x0),
- * a per-cell gain on the part of the state the conditioning does not
- * predict: the regression of x1 on x_t that sets the samples' scatter is
- * a product the network outputs instead of composing it from FiLM scales.
  * Nothing here is collective. */
 #ifndef HB_INTERP_H
 #define HB_INTERP_H
@@ -51,7 +45,6 @@ typedef struct hb_interp {
                                           * thr (the halos' mass); 0: the DM itself */
     double smooth_mean[HB_SMOOTH_MAX_CH];   /* their standardisation (log10, training set) */
     double smooth_std[HB_SMOOTH_MAX_CH];
-    int    gain;                         /* 1: the drift's gain head (above); 0: b = y */
 } hb_interp;
 
 hb_interp hb_interp_default(void);
@@ -75,20 +68,6 @@ void hb_interp_drift_change(const hb_interp *c, double t, double lambda, const f
 /* The velocity's divergence from the drift's (SCIENCE.md 1.4): over D state
  * dimensions, div v = F div b + G D at time t in (0, 1]. */
 void hb_interp_flow_div(const hb_interp *c, double t, double *F, double *G);
-
-/* The network's output channels per cell: 2, or 4 with the gain head. */
-int hb_interp_n_out(const hb_interp *c);
-/* The drift b (V, 2) at time t from the network's output y (V,
- * hb_interp_n_out) and the state x (x_k of cell v at x[xs v + k]: the
- * sampler's state, xs = 2, or the network's input, xs = its channels). */
-void hb_interp_drift(const hb_interp *c, double t, const float *x0, const float *x, size_t xs, const float *y,
-                     float *b, size_t V);
-/* dL/dy (V, hb_interp_n_out) from dL/db (V, 2), x and xs as above. */
-void hb_interp_drift_backward(const hb_interp *c, double t, const float *x0, const float *x, size_t xs,
-                              const float *db, float *dy, size_t V);
-/* The part of xi^T db/dx that does not pass through the network (the gain
- * head's G_k xi_k; nothing without it) added into jt (V, 2). */
-void hb_interp_drift_vjp_state(const hb_interp *c, const float *y, const float *xi, float *jt, size_t V);
 
 /* Field value <-> standardised channel value. */
 float hb_interp_to_std(const hb_interp *c, int ch, double value);

@@ -7,7 +7,7 @@
  *   h    = ResBlock_4w(down2(s1))
  *   h    = ResBlock_2w(SiLU(conv3(concat(up1(h), s1))))     up: transposed 2x2x2 stride 2
  *   h    = ResBlock_w (SiLU(conv3(concat(up0(h), s0))))
- *   y    = conv1(h): w -> n_out (n_fields unless the drift has a gain head: hb/interp.h)
+ *   y    = conv1(h): w -> n_fields
  *   ResBlock_c(x) = x + conv3(SiLU(FiLM(conv3(x), Linear(64, 2c)(e))))
  *
  * Every 3x3x3 convolution is periodic with a bias; no normalisation layers.
@@ -55,7 +55,6 @@ typedef struct hb_unet_config {
     int emb;        /* embedding width (64) */
     int extra_in;   /* conditioning channels after x0 (0 to HB_SMOOTH_MAX_CH: the smoothed DM, hb/smooth.h) */
     int emb_layers; /* linear layers of the embedding MLP, 2 (the reference) to HB_UNET_MAX_EMB_LAYERS; 0: 2 */
-    int n_out;      /* output channels; 0: n_fields */
 } hb_unet_config;
 
 typedef struct hb_param_view {
@@ -112,7 +111,7 @@ void      hb_unet_free(hb_unet *u);
  * and Y, Z multiples of 4): train 1 for forward + backward, 0 for inference
  * only. Reserving again for the same sizes is free. Not collective. */
 hb_status hb_unet_reserve(hb_unet *u, const hb_slab *slab, int Y, int Z, int train);
-/* y (X, Y, Z, n_out) of this rank's planes from x (X, Y, Z, cin)
+/* y (X, Y, Z, n_fields) of this rank's planes from x (X, Y, Z, cin)
  * and feat[22]; feat must stay valid until hb_unet_backward. Needs a
  * training reservation. Collective over slab->comm. */
 hb_status hb_unet_forward(hb_unet *u, const float *x, const float *feat, float *y);

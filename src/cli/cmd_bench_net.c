@@ -56,7 +56,7 @@ static hb_status bench_init(bench *b, int W, int F, int N, MPI_Comm comm)
 {
     memset(b, 0, sizeof *b);
     b->F = F;
-    hb_unet_config cfg = {F, W, 64, 0, 2, 0};
+    hb_unet_config cfg = {F, W, 64, 0, 2};
     HB_TRY(hb_unet_init(&b->u, &cfg, 1));
     HB_TRY(hb_slab_init_aligned(&b->slab, N, 4, comm));
     HB_TRY(hb_unet_reserve(&b->u, &b->slab, N, N, 1));

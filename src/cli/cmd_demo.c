@@ -43,7 +43,7 @@ static const char *DEMO_USAGE =
     "  --dm-assignment cic|tsc (tsc)  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
     "  --dm-smooth 1 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
     "  --dm-halo 3,1.5 (one more channel: the DM above 3 times the mean smoothed by 1.5 cells; 0: none)\n"
-    "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature; hydrobridge train --help)  --gain-head (off; ditto)\n"
+    "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature; hydrobridge train --help)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
     "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
     "    the first two rows from row 64 on inside the range of the rows before it)\n"
@@ -209,7 +209,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"sampler", required_argument, 0, 'm'}, {"dm-assignment", required_argument, 0, 'a'},
         {"dm-floor", required_argument, 0, 'f'}, {"sigma-c", required_argument, 0, 'c'},
         {"noise-slope", required_argument, 0, 'n'}, {"dm-smooth", required_argument, 0, 'M'},
-        {"dm-halo", required_argument, 0, 'Y'}, {"gain-head", no_argument, 0, 'A'},
+        {"dm-halo", required_argument, 0, 'Y'},
         {"held", required_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
@@ -219,7 +219,6 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         switch (c) {
         case 'o': o->dir = optarg; break;
         case 'H': o->held = optarg; break;
-        case 'A': o->gain = 1; break;
         case 't': o->table = optarg; break;
         case 'b': HB_TRY(hb_cli_long("--boxes", optarg, &o->boxes)); break;
         case 'g': HB_TRY(hb_cli_long("--grid", optarg, &o->grid)); break;

@@ -40,8 +40,6 @@ static const char *TRAIN_USAGE =
     "  --dm-smooth R[,R2,R3] input channels of log10 of the DM smoothed by a Gaussian of R (R2, R3) cells (0: none)\n"
     "  --dm-halo T,R      one more channel: the DM above T times the mean (the halos' mass) smoothed by R cells\n"
     "                     (up to 3 smoothed channels in all; 0: none)\n"
-    "  --gain-head        the drift's gain head: the network gives A and G per target and the drift is\n"
-    "                     A + G (x_t - (1 - t) x0), a per-cell gain on what x0 does not predict (off)\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
     "  --guard X          collapse guard: when the loss's geometric mean over --guard-window steps exceeds X\n"
     "                     times its lowest, roll back to the state of one to two windows before and halve the\n"
@@ -80,7 +78,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"guard-window", required_argument, 0, 'u'},
         {"loss-weight", required_argument, 0, 'K'}, {"dm-floor", required_argument, 0, 'f'},
         {"noise-slope", required_argument, 0, 'N'}, {"dm-smooth", required_argument, 0, 'M'},
-        {"dm-halo", required_argument, 0, 'Y'}, {"gain-head", no_argument, 0, 'H'},
+        {"dm-halo", required_argument, 0, 'Y'},
         {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
         {"diffusion-from", required_argument, 0, 'F'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -127,7 +125,6 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'N': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, c.interp.noise_slope)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm)); smooth_given = 1; break;
         case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo)); smooth_given = 1; break;
-        case 'H': c.interp.gain = 1; break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
         case 'h': hb_cli_usage(TRAIN_USAGE); return HB_OK;
         default: hb_cli_usage(TRAIN_USAGE); return HB_EARG;

@@ -21,7 +21,6 @@ typedef struct demo_opts {
     double dm_halo[2];                 /* --dm-halo: threshold (of the mean) and radius [cells] of a halo channel */
     int    n_dm_halo;                  /* values given: 2 with it; 0, or a single 0: none (hb_smooth_set) */
     int    heun, tsc;                  /* Heun sampler; TSC-painted DM */
-    int    gain;                       /* the drift's gain head (hb/interp.h) */
     const char *held;                  /* --held: comma-separated row names, or NULL: the rule (LH_67, LH_68) */
     int    n_held;                     /* held-out boxes; set by demo_select_rows */
 } demo_opts;
