@@ -414,6 +414,14 @@ hb_status hb_loglike_open(hb_loglike **out, const hb_loglike_config *cfg, MPI_Co
 const hb_model_meta *hb_loglike_meta(const hb_loglike *L) { return &L->meta; }
 const hb_boxinfo *hb_loglike_dm_info(const hb_loglike *L) { return &L->info; }
 const hb_boxinfo *hb_loglike_gas_info(const hb_loglike *L) { return &L->gas_info; }
+size_t hb_loglike_cells(const hb_loglike *L) { return L->n; }
+
+hb_status hb_loglike_flow(hb_loglike *L, const double theta[HB_NTHETA], double t, const float *x, float *b,
+                          const float *xi, float *jt)
+{
+    memcpy(L->theta, theta, sizeof L->theta);
+    return net_flow(L, t, x, b, xi, jt);
+}
 
 hb_status hb_loglike_eval(hb_loglike *L, const double theta[HB_NTHETA], hb_loglike_result *r)
 {

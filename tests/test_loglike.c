@@ -526,6 +526,64 @@ START_TEST(loglike_rank_count_independent)
 }
 END_TEST
 
+/* The network's J^T xi (the likelihood's divergence, through the
+ * U-Net's vector-Jacobian product and the ensemble's mean) against central
+ * differences of its drift, <J^T xi, eta> = xi^T (b(x + h eta) - b(x - h
+ * eta)) / 2h, summed over the ranks, at three times: a model alone and an
+ * ensemble of two. */
+START_TEST(flow_vjp_finite_differences)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    random_model_scaled("fd_a.h5", 7, 1.0f);
+    random_model_scaled("fd_b.h5", 8, 1.0f);
+    if (rank == 0) toy_box("fd_box.h5", 12, 0.1, 31);   /* 12^3: 3 ranks get 4 planes each */
+    MPI_Barrier(MPI_COMM_WORLD);
+    const char *model = _i ? "fd_a.h5,fd_b.h5" : "fd_a.h5";
+    hb_loglike *L = open_ll(model, "fd_box.h5", 2, 2, MPI_COMM_WORLD);
+    const size_t n = hb_loglike_cells(L);
+    float *x = malloc(2 * n * 4), *xi = malloc(2 * n * 4), *eta = malloc(2 * n * 4), *jt = malloc(2 * n * 4),
+          *b = malloc(2 * n * 4), *bp = malloc(2 * n * 4), *bm = malloc(2 * n * 4), *xp = malloc(2 * n * 4);
+    int local = (int)n, first = 0;   /* this rank's first cell: draws that do not depend on the rank count */
+    MPI_Exscan(&local, &first, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (rank == 0) first = 0;
+    for (size_t i = 0; i < 2 * n; i++) {
+        double g[2];
+        hb_rng_normal2(41, HB_STREAM_TEST, (uint64_t)first * 2 + i, 0, g);
+        x[i] = (float)g[0];
+        xi[i] = (float)g[1];
+        hb_rng_normal2(41, HB_STREAM_TEST, (uint64_t)first * 2 + i, 1, g);
+        eta[i] = (float)g[0];
+    }
+    const double *theta = hb_loglike_dm_info(L)->theta, h = 1e-2;
+    double worst = 0;
+    for (int it = 0; it < 3; it++) {
+        const double t = 0.2 + 0.3 * it;
+        ck_assert_int_eq(hb_loglike_flow(L, theta, t, x, b, xi, jt), HB_OK);
+        for (size_t i = 0; i < 2 * n; i++) xp[i] = x[i] + (float)h * eta[i];
+        ck_assert_int_eq(hb_loglike_flow(L, theta, t, xp, bp, NULL, NULL), HB_OK);
+        for (size_t i = 0; i < 2 * n; i++) xp[i] = x[i] - (float)h * eta[i];
+        ck_assert_int_eq(hb_loglike_flow(L, theta, t, xp, bm, NULL, NULL), HB_OK);
+        double s[3] = {0, 0, 0};   /* analytic, central differences, the terms' magnitude */
+        for (size_t i = 0; i < 2 * n; i++) {
+            s[0] += (double)jt[i] * eta[i];
+            s[1] += (double)xi[i] * (bp[i] - bm[i]) / (2 * h);
+            s[2] += fabs((double)jt[i] * eta[i]);
+        }
+        MPI_Allreduce(MPI_IN_PLACE, s, 3, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        const double err = fabs(s[0] - s[1]) / s[2];
+        worst = hb_test_max(worst, err);
+        if (rank == 0) {
+            printf("flow J^T xi (%s) at t = %.1f: <J^T xi, eta> %.6g, central differences %.6g (h %g), error %.2e of "
+                   "sum |terms| %.4g\n", model, t, s[0], s[1], h, err, s[2]);
+        }
+    }
+    hb_loglike_close(L);
+    ck_assert_double_lt(worst, 2e-3);
+    free(x); free(xi); free(eta); free(jt); free(b); free(bp); free(bm); free(xp);
+}
+END_TEST
+
 /* An ensemble's drift is the mean of its members' and so is its J^T xi
  * (hb/loglike.h): a model with itself is the model alone, bit for bit; a
  * model with its exact negative (the output layer negated) is the zero
@@ -719,6 +777,7 @@ static Suite *loglike_suite(void)
     tcase_add_test(tc, input_layout_two_smoothed_channels);
     tcase_add_test(tc, posterior_grid_gaussian);
     tcase_add_test(tc, loglike_rank_count_independent);
+    tcase_add_loop_test(tc, flow_vjp_finite_differences, 0, 2);
     tcase_add_test(tc, loglike_ensemble_mean_drift);
     if (size == 2) tcase_add_test(tc, toy_likelihood_and_inference);   /* trains a model: once */
     tcase_set_timeout(tc, 900);

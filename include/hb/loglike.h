@@ -102,6 +102,12 @@ hb_status hb_loglike_open(hb_loglike **L, const hb_loglike_config *cfg, MPI_Comm
 const hb_model_meta *hb_loglike_meta(const hb_loglike *L);
 const hb_boxinfo    *hb_loglike_dm_info(const hb_loglike *L);
 const hb_boxinfo    *hb_loglike_gas_info(const hb_loglike *L);
+/* The flow the likelihood integrates, at theta and time t, for this rank's
+ * hb_loglike_cells(L) cells (hb_flow_fn's contract: the drift into b, J_b^T
+ * xi into jt when xi is not NULL), for checks. Collective. */
+hb_status hb_loglike_flow(hb_loglike *L, const double theta[HB_NTHETA], double t, const float *x, float *b,
+                          const float *xi, float *jt);
+size_t    hb_loglike_cells(const hb_loglike *L);
 /* log p(gas | DM, theta); theta inside the training range. */
 hb_status hb_loglike_eval(hb_loglike *L, const double theta[HB_NTHETA], hb_loglike_result *r);
 void      hb_loglike_close(hb_loglike *L);
