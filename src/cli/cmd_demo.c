@@ -38,12 +38,13 @@ static const char *DEMO_USAGE =
     "scripts/demo.sh runs it on 2 ranks and draws the plots. Options (defaults):\n"
     "  --table FILE (data/camels LH)  --boxes 64 training boxes    --grid 32  --box 12.5 (Mpc/h; every box)\n"
     "  --train-steps 6000  --batch 1  --train-seed 1 (weights, batches, interpolant times and noise)\n"
-    "  --lr 1e-3  --lr-min 0.05 (a fraction of --lr)  --ema 0.99  --width 16  --emb 64  --emb-layers 2\n"
+    "  --lr 1e-3  --lr-min 0.05 (a fraction of --lr)  --weight-decay 0 (AdamW's, per unit of --lr)\n"
+    "  --ema 0.99  --width 16  --emb 64  --emb-layers 2\n"
     "  --loss-weight 0.25,0.25,0.5 (K,KV,KP: hydrobridge train --help)\n"
     "  --dm-assignment cic|tsc (tsc)  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
     "  --dm-smooth 1 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
     "  --dm-halo 3,1.5 (one more channel: the DM above 3 times the mean smoothed by 1.5 cells; 0: none)\n"
-    "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature; hydrobridge train --help)\n"
+    "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature)  --beta t2 (hydrobridge train --help)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
     "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
     "    the first two rows from row 64 on inside the range of the rows before it)\n"
@@ -199,7 +200,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"out", required_argument, 0, 'o'}, {"table", required_argument, 0, 't'}, {"boxes", required_argument, 0, 'b'},
         {"grid", required_argument, 0, 'g'}, {"box", required_argument, 0, 'G'},
         {"train-steps", required_argument, 0, 's'}, {"batch", required_argument, 0, 'B'}, {"lr", required_argument, 0, 'l'},
-        {"lr-min", required_argument, 0, 'Z'},
+        {"lr-min", required_argument, 0, 'Z'}, {"weight-decay", required_argument, 0, 'D'},
         {"train-seed", required_argument, 0, 'T'},
         {"ema", required_argument, 0, 'E'}, {"width", required_argument, 0, 'w'},
         {"emb", required_argument, 0, 'W'}, {"emb-layers", required_argument, 0, 'j'},
@@ -209,8 +210,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"sampler", required_argument, 0, 'm'}, {"dm-assignment", required_argument, 0, 'a'},
         {"dm-floor", required_argument, 0, 'f'}, {"sigma-c", required_argument, 0, 'c'},
         {"noise-slope", required_argument, 0, 'n'}, {"dm-smooth", required_argument, 0, 'M'},
-        {"dm-halo", required_argument, 0, 'Y'},
-        {"held", required_argument, 0, 'H'},
+        {"dm-halo", required_argument, 0, 'Y'}, {"beta", required_argument, 0, 'q'}, {"held", required_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     hb_interp sm = hb_interp_default();   /* checks --dm-smooth/--dm-halo as training will read them (hb_smooth_set) */
@@ -228,6 +228,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'T': HB_TRY(hb_cli_long("--train-seed", optarg, &o->train_seed)); break;
         case 'l': HB_TRY(hb_cli_double("--lr", optarg, &o->lr)); break;
         case 'Z': HB_TRY(hb_cli_double("--lr-min", optarg, &o->lr_min)); break;
+        case 'D': HB_TRY(hb_cli_double("--weight-decay", optarg, &o->weight_decay)); break;
         case 'E': HB_TRY(hb_cli_double("--ema", optarg, &o->ema)); break;
         case 'w': HB_TRY(hb_cli_long("--width", optarg, &o->width)); break;
         case 'W': HB_TRY(hb_cli_long("--emb", optarg, &o->emb)); break;
@@ -241,6 +242,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &o->dm_floor)); break;
         case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &o->sigma_c)); break;
         case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, o->noise_slope)); break;
+        case 'q': HB_TRY(hb_cli_beta("--beta", optarg, &o->beta_sq)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, o->dm_smooth, &o->n_dm_smooth)); break;
         case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, o->dm_halo, &o->n_dm_halo)); break;
         case 'm':
@@ -258,11 +260,11 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
     if (optind != argc || o->boxes < 2 || o->grid < 8 || o->grid % 4 || !(o->box > 0) || o->train_steps < 1 ||
         o->emu_steps < 1 || o->batch < 1 || o->train_seed < 0 || o->seeds < 1 || o->seeds > 64 || o->repaints < 0 ||
         o->repaints > 64 || o->width < 1 || !hb_unet_embedding_ok(o->emb, o->emb_layers) ||
-        !(o->lr > 0) || !(o->lr_min >= 0 && o->lr_min <= 1) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
+        !(o->lr > 0) || !(o->lr_min >= 0 && o->lr_min <= 1) || !(o->weight_decay >= 0 && o->weight_decay <= 1) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
         !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_loss_weights_ok(o->loss_weight) ||
         !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
-                       "width, lr, sigma_c and DM floor, " HB_UNET_EMB_RULE ", 0 <= --lr-min <= 1, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
+                       "width, lr, sigma_c and DM floor, " HB_UNET_EMB_RULE ", 0 <= --lr-min <= 1, 0 <= --weight-decay <= 1, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE "\n%s", DEMO_USAGE);
     }
     return HB_OK;

@@ -111,10 +111,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'P': HB_TRY(hb_cli_long("--val-samples", optarg, &L)); c.val_samples = (int)L; break;
         case 'C': HB_TRY(hb_cli_long("--checkpoint-every", optarg, &c.ckpt_every)); break;
         case 'A': c.augment = 0; break;
-        case 'B':
-            if (strcmp(optarg, "t2") && strcmp(optarg, "t")) return HB_ERR0(HB_EARG, "--beta %s: expected t2 or t", optarg);
-            c.interp.beta_sq = strcmp(optarg, "t2") == 0;
-            break;
+        case 'B': HB_TRY(hb_cli_beta("--beta", optarg, &c.interp.beta_sq)); break;
         case 'g': HB_TRY(hb_cli_double("--sigma-c", optarg, &X)); c.interp.sigma_c = X; break;
         case 'R': c.resume = 1; break;
         case 'X': c.resume = c.resume_changed = 1; break;

@@ -14,8 +14,9 @@ typedef struct demo_opts {
     long   boxes, grid;                /* training boxes; cells per side of every box */
     double box;                        /* side of every box [Mpc/h]: training and held-out alike */
     long   train_steps, batch, emu_steps, seeds, repaints, width, emb, emb_layers, train_seed;
-    double lr, lr_min, ema, lambda, t_switch, loss_weight[3], dm_floor, sigma_c;
+    double lr, lr_min, weight_decay, ema, lambda, t_switch, loss_weight[3], dm_floor, sigma_c;
     double noise_slope[2];             /* gas, temperature (hb_interp) */
+    int    beta_sq;                    /* the interpolant's beta(t): t^2 (1) or t (0) */
     double dm_smooth[HB_SMOOTH_MAX_CH];   /* cells: the smoothed-DM channels' radii (hb/smooth.h) */
     int    n_dm_smooth;                /* how many (0, or a single radius 0: none) */
     double dm_halo[2];                 /* --dm-halo: threshold (of the mean) and radius [cells] of a halo channel */
