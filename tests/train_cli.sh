@@ -82,6 +82,7 @@ expect_fail 'differs from the checkpoint.s in the noise slopes \(0.3, 0.1 agains
 expect_fail 'option --noise-slope: expected a number, found "x"' bad_slope.h5 \
     mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_slope.h5 --noise-slope 0.3,x
 expect_fail '\|--noise-slope\| <= 2' bad_slope.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_slope.h5 --noise-slope 3
+expect_fail '--clip >= 0' bad_wd.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_wd.h5 --clip -1
 expect_fail '0 <= --weight-decay <= 1' bad_wd.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_wd.h5 --weight-decay -0.1
 mkdir -p toy8 && cp toy/box0[0-7].h5 toy8/
 expect_fail 'differs from the checkpoint.s in the list of training files \(hash ' "" mpirun -np 2 "$HB" train --data toy8 --batch 2 --width 4 \
