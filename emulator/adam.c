@@ -9,6 +9,12 @@ hb_adam_config hb_adam_config_default(void)
     return c;
 }
 
+int hb_adam_config_ok(const hb_adam_config *c)
+{
+    return c->lr > 0 && isfinite(c->lr) && c->lr_min_frac >= 0 && c->lr_min_frac <= 1 && c->weight_decay >= 0 &&
+           c->weight_decay <= 1 && c->clip_norm >= 0 && isfinite(c->clip_norm);
+}
+
 double hb_adam_lr(const hb_adam_config *c, long step)
 {
     if (c->warmup > 0 && step <= c->warmup) return c->lr * (double)step / (double)c->warmup;

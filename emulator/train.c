@@ -475,6 +475,11 @@ static hb_status load_data(trainer *t, char **data, int n_data, char **val, int 
 static hb_status setup(trainer *t)
 {
     const hb_train_config *cfg = t->cfg;
+    if (!hb_adam_config_ok(&cfg->adam)) {
+        return HB_ERR0(HB_EARG, "optimiser: lr %g, lr_min_frac %g, weight_decay %g, clip_norm %g: expected "
+                       "0 < lr < inf, lr_min_frac and weight_decay within [0, 1], 0 <= clip_norm < inf",
+                       cfg->adam.lr, cfg->adam.lr_min_frac, cfg->adam.weight_decay, cfg->adam.clip_norm);
+    }
     if (!hb_loss_weights_ok(cfg->loss_weight)) {
         return HB_ERR0(HB_EARG, "loss weight slopes %g, %g, %g: expected finite and within [-5, 5]",
                        cfg->loss_weight[0], cfg->loss_weight[1], cfg->loss_weight[2]);

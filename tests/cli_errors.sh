@@ -41,6 +41,7 @@ run 'dm-halo T,R with 0 < T <= 1e4' demo_bad mpirun -np 2 "$HB" demo --out demo_
 run 'option --dm-halo: expected at most 2 comma-separated numbers' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-halo 3,1,2
 run 'beta s: expected t2 or t' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --beta s
 run '0 <= --weight-decay <= 1' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --weight-decay -0.1
+run '0 < --lr < inf' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --lr 0
 run 'no row "LH_xx" in' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --held LH_67,LH_xx
 run 'LH_64 has a_sn1 = 3.9834, outside the range \[0.27282, 3.86375\] of the 64 training rows' demo_bad \
     mpirun -np 2 "$HB" demo --out demo_bad --held LH_64

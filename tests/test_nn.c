@@ -463,6 +463,28 @@ START_TEST(adam_two_steps_by_hand)
 }
 END_TEST
 
+START_TEST(adam_config_ranges)
+{
+    /* the default and each boundary are in range; one step past any, a NaN
+     * or an infinity is not */
+    hb_adam_config d = hb_adam_config_default();
+    ck_assert(hb_adam_config_ok(&d));
+    struct { int field; double value; int ok; } cases[] = {
+        {0, 1e-9, 1}, {0, 0, 0}, {0, -1e-3, 0}, {0, INFINITY, 0}, {0, NAN, 0},
+        {1, 0, 1}, {1, 1, 1}, {1, -1e-9, 0}, {1, 1.01, 0}, {1, NAN, 0},
+        {2, 0, 1}, {2, 1, 1}, {2, -0.1, 0}, {2, 1.5, 0}, {2, NAN, 0},
+        {3, 0, 1}, {3, 1e30, 1}, {3, -1, 0}, {3, INFINITY, 0}, {3, NAN, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hb_adam_config c = d;
+        double *f[4] = {&c.lr, &c.lr_min_frac, &c.weight_decay, &c.clip_norm};
+        *f[cases[i].field] = cases[i].value;
+        ck_assert_msg(hb_adam_config_ok(&c) == cases[i].ok, "case %zu: field %d = %g, expected %s", i,
+                      cases[i].field, cases[i].value, cases[i].ok ? "accepted" : "refused");
+    }
+}
+END_TEST
+
 START_TEST(unet_infer_matches_forward)
 {
     /* the lean inference (buffers reused in place) computes the training
@@ -561,6 +583,7 @@ static Suite *nn_suite(void)
     tcase_add_loop_test(tc, unet_fd_tiny, 0, 3);
     tcase_add_loop_test(tc, unet_translation_equivariance, 0, 2);
     tcase_add_test(tc, adam_two_steps_by_hand);
+    tcase_add_test(tc, adam_config_ranges);
     tcase_add_test(tc, model_file_round_trip);
     tcase_add_loop_test(tc, unet_infer_matches_forward, 0, 2);
     tcase_set_timeout(tc, 300);

@@ -226,9 +226,9 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 's': HB_TRY(hb_cli_long("--train-steps", optarg, &o->train_steps)); break;
         case 'B': HB_TRY(hb_cli_long("--batch", optarg, &o->batch)); break;
         case 'T': HB_TRY(hb_cli_long("--train-seed", optarg, &o->train_seed)); break;
-        case 'l': HB_TRY(hb_cli_double("--lr", optarg, &o->lr)); break;
-        case 'Z': HB_TRY(hb_cli_double("--lr-min", optarg, &o->lr_min)); break;
-        case 'D': HB_TRY(hb_cli_double("--weight-decay", optarg, &o->weight_decay)); break;
+        case 'l': HB_TRY(hb_cli_double("--lr", optarg, &o->adam.lr)); break;
+        case 'Z': HB_TRY(hb_cli_double("--lr-min", optarg, &o->adam.lr_min_frac)); break;
+        case 'D': HB_TRY(hb_cli_double("--weight-decay", optarg, &o->adam.weight_decay)); break;
         case 'E': HB_TRY(hb_cli_double("--ema", optarg, &o->ema)); break;
         case 'w': HB_TRY(hb_cli_long("--width", optarg, &o->width)); break;
         case 'W': HB_TRY(hb_cli_long("--emb", optarg, &o->emb)); break;
@@ -260,11 +260,11 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
     if (optind != argc || o->boxes < 2 || o->grid < 8 || o->grid % 4 || !(o->box > 0) || o->train_steps < 1 ||
         o->emu_steps < 1 || o->batch < 1 || o->train_seed < 0 || o->seeds < 1 || o->seeds > 64 || o->repaints < 0 ||
         o->repaints > 64 || o->width < 1 || !hb_unet_embedding_ok(o->emb, o->emb_layers) ||
-        !(o->lr > 0) || !(o->lr_min >= 0 && o->lr_min <= 1) || !(o->weight_decay >= 0 && o->weight_decay <= 1) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
+        !hb_adam_config_ok(&o->adam) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
         !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_loss_weights_ok(o->loss_weight) ||
         !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
-                       "width, lr, sigma_c and DM floor, " HB_UNET_EMB_RULE ", 0 <= --lr-min <= 1, 0 <= --weight-decay <= 1, 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
+                       "width, sigma_c and DM floor, " HB_UNET_EMB_RULE ", " HB_ADAM_RULE ", 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE "\n%s", DEMO_USAGE);
     }
     return HB_OK;

@@ -32,9 +32,12 @@ demo_opts demo_opts_default(void)
 {
     demo_opts o = {.dir = "demo_out", .table = HB_DEMO_TABLE, .boxes = 64, .grid = 32, .box = 12.5,
                    .train_steps = 6000, .batch = 1, .train_seed = 1, .emu_steps = 50, .seeds = 4, .repaints = 8, .width = 16, .emb = 64, .emb_layers = 2,
-                   .lr = 1e-3, .lr_min = 0.05, .weight_decay = 0, .ema = 0.99, .lambda = 1.0, .t_switch = 0.5, .loss_weight = {0.25, 0.25, 0.5}, .dm_floor = 0.05,
+                   .ema = 0.99, .lambda = 1.0, .t_switch = 0.5, .loss_weight = {0.25, 0.25, 0.5}, .dm_floor = 0.05,
                    .sigma_c = 0.5, .noise_slope = {0.3, 0.1}, .beta_sq = 1, .dm_smooth = {1}, .n_dm_smooth = 1,
                    .dm_halo = {3, 1.5}, .n_dm_halo = 2, .heun = 1, .tsc = 1};
+    o.adam = hb_adam_config_default();
+    o.adam.lr = 1e-3;
+    o.adam.lr_min_frac = 0.05;
     return o;
 }
 
@@ -220,9 +223,7 @@ static hb_status demo_train(const demo_opts *o, const char *train_dir, const cha
     tc.emb = (int)o->emb;
     tc.emb_layers = (int)o->emb_layers;
     tc.seed = (uint64_t)o->train_seed;
-    tc.adam.lr = o->lr;
-    tc.adam.lr_min_frac = o->lr_min;
-    tc.adam.weight_decay = o->weight_decay;
+    tc.adam = o->adam;
     tc.adam.warmup = o->train_steps / 10;
     tc.adam.total = o->train_steps;
     tc.ema_decay = o->ema;

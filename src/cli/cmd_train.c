@@ -135,14 +135,13 @@ hb_status hb_cmd_train(int argc, char **argv)
         c.emb_layers = (int)emb_layers;
     }
     if (c.steps < 1 || c.batch < 1 || c.width < 1 || !emb_ok || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
-        !(c.adam.lr > 0) || !(c.adam.lr_min_frac >= 0 && c.adam.lr_min_frac <= 1) ||
-        !(c.adam.weight_decay >= 0 && c.adam.weight_decay <= 1) || !(c.adam.clip_norm >= 0) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
+        !hb_adam_config_ok(&c.adam) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
         !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope) ||
         !hb_loss_weights_ok(c.loss_weight) || !smooth_ok || !(c.guard_rise == 0 || (c.guard_rise > 1 && c.guard_rise <= 100)) ||
         c.guard_window < 1) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
-                       "--val-samples --lr and --dm-floor, " HB_UNET_EMB_RULE ", 0 <= --lr-min <= 1, 0 <= --weight-decay <= 1, "
-                       "--clip >= 0, --group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
+                       "--val-samples and --dm-floor, " HB_UNET_EMB_RULE ", " HB_ADAM_RULE ", " HB_ADAM_CLIP_RULE ", "
+                       "--group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
                        "--guard 0 or within (1, 100], --guard-window >= 1, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE);
     }

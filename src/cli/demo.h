@@ -3,6 +3,7 @@
 #ifndef HB_CLI_DEMO_H
 #define HB_CLI_DEMO_H
 
+#include "hb/adam.h"
 #include "hb/err.h"
 #include "hb/interp.h"
 #include "hb/suite.h"
@@ -14,7 +15,8 @@ typedef struct demo_opts {
     long   boxes, grid;                /* training boxes; cells per side of every box */
     double box;                        /* side of every box [Mpc/h]: training and held-out alike */
     long   train_steps, batch, emu_steps, seeds, repaints, width, emb, emb_layers, train_seed;
-    double lr, lr_min, weight_decay, ema, lambda, t_switch, loss_weight[3], dm_floor, sigma_c;
+    hb_adam_config adam;               /* --lr, --lr-min, --weight-decay; the rest as train's defaults */
+    double ema, lambda, t_switch, loss_weight[3], dm_floor, sigma_c;
     double noise_slope[2];             /* gas, temperature (hb_interp) */
     int    beta_sq;                    /* the interpolant's beta(t): t^2 (1) or t (0) */
     double dm_smooth[HB_SMOOTH_MAX_CH];   /* cells: the smoothed-DM channels' radii (hb/smooth.h) */
