@@ -82,32 +82,36 @@ expect_fail 'differs from the checkpoint.s in the noise slopes \(0.3, 0.1 agains
 expect_fail 'option --noise-slope: expected a number, found "x"' bad_slope.h5 \
     mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_slope.h5 --noise-slope 0.3,x
 expect_fail '\|--noise-slope\| <= 2' bad_slope.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_slope.h5 --noise-slope 3
-expect_fail '--clip >= 0' bad_wd.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_wd.h5 --clip -1
+expect_fail '0 <= --clip < inf' bad_clip.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_clip.h5 --clip -1
+expect_fail 'option --clip: expected a number, found "inf"' bad_clip.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_clip.h5 --clip inf
 expect_fail '0 <= --weight-decay <= 1' bad_wd.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_wd.h5 --weight-decay -0.1
 mkdir -p toy8 && cp toy/box0[0-7].h5 toy8/
 expect_fail 'differs from the checkpoint.s in the list of training files \(hash ' "" mpirun -np 2 "$HB" train --data toy8 --batch 2 --width 4 \
     --steps 150 --checkpoint-every 50 --val-every 1000 --out full.h5 --resume
 cmp -s full.h5 full_before.h5 || { echo "FAIL: a refused resume changed the model file"; fail=1; }
 
-# the collapse guard (a window of 20 steps for the toy's short runs). At --lr 0.05 the toy's
-# training leaves its minimum as the warm-up ends: the guard rolls back to a snapshot taken before,
-# halves the learning rate, and after four rollbacks stops with a clear error, the model file
-# holding the last healthy snapshot (not the collapsed state); the first two rollbacks go to the
-# same snapshots on 1, 2 and 3 ranks (the decisions follow the global loss; at so high a rate the
-# round-off of other rank counts moves the step that triggers one by a few, and later ones part)
-GD=(--data toy --batch 2 --width 4 --steps 300 --checkpoint-every 0 --val-every 1000 --warmup 250 --guard 1.3 --guard-window 20)
+# the collapse guard. Its stop: with a window of 10 steps the running mean of the toy's noisy loss
+# (a fresh batch and t every step) rises 1.3 times above its lowest by step 36-38 at --lr 0.3, and
+# a rollback replays the same batches (they follow the step), so the rise comes back at every
+# learning rate: the guard rolls back to a snapshot at a window's end four times, halving the
+# rate, then stops with a clear error, the model file holding the last healthy snapshot (not the
+# collapsed state); the first two rollbacks go to the same snapshots on 1, 2 and 3 ranks (the
+# decisions follow the global loss). A run that leaves its minimum only through a too-high rate is
+# no test of the stop: how many rollbacks it needs follows round-off (on an AVX2 machine --lr 0.05,
+# which stopped on an AVX-512 one, rolled back three times and finished)
+GC=(--data toy --batch 2 --width 4 --steps 500 --checkpoint-every 0 --val-every 1000 --warmup 450 --guard 1.3 --guard-window 10)
 rm -f gd2.h5
 expect_fail 'training collapsed at step [0-9]+: .* after every rollback the guard allows; gd2.h5 holds the last healthy state, the snapshot of step [0-9]+ \(--resume continues from it at 0.0625 times --lr' "" \
-    mpirun -np 2 "$HB" train "${GD[@]}" --lr 0.05 --out gd2.h5
+    mpirun -np 2 "$HB" train "${GC[@]}" --lr 0.3 --out gd2.h5
 grep -Eo 'by step [0-9]+: the training left its minimum. Rolled back to step [0-9]+, learning rate now [0-9.]+' stdout.txt > gd2.rb
 if [ "$(wc -l < gd2.rb)" -eq 4 ] && grep -q 'now 0.0625' gd2.rb \
-    && grep -Eo 'back to step [0-9]+' gd2.rb | awk '$4 % 20 || $4 == 0 {bad = 1} END {exit bad}'; then
+    && grep -Eo 'back to step [0-9]+' gd2.rb | awk '$4 % 10 || $4 == 0 {bad = 1} END {exit bad}'; then
     echo "ok: --guard: four rollbacks (learning rate 0.5 to 0.0625 times --lr), each to a snapshot at a window's end, then a stop"
 else
     echo "FAIL: --guard: expected four rollbacks to multiples of 20"; cat gd2.rb stdout.txt | tail -8; fail=1
 fi
 kept=$(grep -Eo 'the snapshot of step [0-9]+' stderr.txt | grep -Eo '[0-9]+$')
-if [ -n "$kept" ] && [ $((kept % 20)) = 0 ] && h5dump -a /step gd2.h5 | grep -q "(0): $kept\$" \
+if [ -n "$kept" ] && [ $((kept % 10)) = 0 ] && h5dump -a /step gd2.h5 | grep -q "(0): $kept\$" \
     && h5dump -a /guard_rollbacks gd2.h5 | grep -q "(0): 4\$" && h5ls gd2.h5 | grep -q guard._weights; then
     echo "ok: --guard: the stopped training's file holds the snapshot of step $kept, its guard state and the snapshot"
 else
@@ -115,16 +119,16 @@ else
 fi
 # the stopped file emulates, with a warning that it is an unfinished training
 emulate_ok gd2.h5 gd2_emu.h5 "emulate with the guard-stopped model"
-grep -q "model: WARNING: gd2.h5 is a checkpoint at step $kept of 300, an unfinished training" gd2_emu.h5.log \
-    && echo "ok: emulate warns that the guard-stopped model is a checkpoint at step $kept of 300" \
+grep -q "model: WARNING: gd2.h5 is a checkpoint at step $kept of 500, an unfinished training" gd2_emu.h5.log \
+    && echo "ok: emulate warns that the guard-stopped model is a checkpoint at step $kept of 500" \
     || { echo "FAIL: emulate with a checkpoint: no warning"; cat gd2_emu.h5.log; fail=1; }
 # resumed from it at a lower rate it trains to the end (no rollback left), and says that the
 # guard's settings changed; a checkpoint whose guard state is corrupt is refused by name
 cp gd2.h5 gd2_bad.h5 && "$BAD" setattr gd2_bad.h5 guard_lr_scale 2
-timeout -k 5 300 mpirun -np 2 "$HB" train "${GD[@]}" --lr 0.002 --guard 2 --out gd2.h5 --resume > gd2.resume.log 2>&1
+timeout -k 5 300 mpirun -np 2 "$HB" train "${GC[@]}" --lr 0.002 --guard 2 --out gd2.h5 --resume > gd2.resume.log 2>&1
 if [ $? = 0 ] && grep -q "resume: gd2.h5 at step $kept\$" gd2.resume.log \
-    && grep -q 'the collapse guard was --guard 1.3 --guard-window 20; its state .* continues under --guard 2 --guard-window 20' gd2.resume.log \
-    && h5dump -a /step gd2.h5 | grep -q '(0): 300$'; then
+    && grep -q 'the collapse guard was --guard 1.3 --guard-window 10; its state .* continues under --guard 2 --guard-window 10' gd2.resume.log \
+    && h5dump -a /step gd2.h5 | grep -q '(0): 500$'; then
     echo "ok: --guard: resumed from the kept snapshot at a lower --lr, trained to the end; the changed guard settings logged"
     emulate_ok gd2.h5 gd2_emu2.h5 "emulate with the resumed model"
     ! grep -q "WARNING" gd2_emu2.h5.log && echo "ok: the finished model emulates without a warning" \
@@ -133,9 +137,9 @@ else
     echo "FAIL: --guard: resume from the kept snapshot"; tail -5 gd2.resume.log; fail=1
 fi
 expect_fail "gd2_bad.h5: the collapse guard's state is not valid \(lr scale 2" "" \
-    mpirun -np 2 "$HB" train "${GD[@]}" --lr 0.002 --out gd2_bad.h5 --resume
+    mpirun -np 2 "$HB" train "${GC[@]}" --lr 0.002 --out gd2_bad.h5 --resume
 for np in 1 3; do
-    timeout -k 5 300 mpirun -np $np "$HB" train "${GD[@]}" --lr 0.05 --out gd$np.h5 > gd$np.log 2>&1
+    timeout -k 5 300 mpirun -np $np "$HB" train "${GC[@]}" --lr 0.3 --out gd$np.h5 > gd$np.log 2>&1
     grep -Eo 'Rolled back to step [0-9]+' gd$np.log | head -2 > gd$np.rb
 done
 if [ "$(wc -l < gd1.rb)" -eq 2 ] && cmp -s gd1.rb gd3.rb && grep -Eo 'Rolled back to step [0-9]+' gd2.rb | head -2 | cmp -s - gd1.rb; then
@@ -143,13 +147,16 @@ if [ "$(wc -l < gd1.rb)" -eq 2 ] && cmp -s gd1.rb gd3.rb && grep -Eo 'Rolled bac
 else
     echo "FAIL: --guard: the first rollbacks differ between 1, 2 and 3 ranks"; head gd1.rb gd3.rb gd2.rb; fail=1
 fi
-# at --lr 0.02 it recovers (two rollbacks, then to the end); stopped by SIGTERM between them and
-# resumed (the guard's averages and snapshots come back from the checkpoint), the second rollback
-# happens at the same step and the model ends bitwise equal to the uninterrupted run's
+# with a window of 20 steps at --lr 0.02 the training leaves its minimum as the warm-up's rate nears
+# its peak (step 177 on an AVX2 machine, twice on an AVX-512 one) and recovers: rollbacks, then to
+# the end. Stopped by SIGTERM after step 100 and resumed (the guard's averages and snapshots come
+# back from the checkpoint), the rollbacks after it happen at the same steps and the model ends
+# bitwise equal to the uninterrupted run's
+GD=(--data toy --batch 2 --width 4 --steps 300 --checkpoint-every 0 --val-every 1000 --warmup 250 --guard 1.3 --guard-window 20)
 timeout -k 5 300 mpirun -np 2 "$HB" train "${GD[@]}" --lr 0.02 --out gdf.h5 > gdf.log 2>&1 || { echo "FAIL: --guard at --lr 0.02"; tail -3 gdf.log; fail=1; }
-timeout -k 5 300 mpirun -np 2 "$HB" train "${GD[@]}" --lr 0.02 --checkpoint-every 150 --out gdi.h5 > gdi.log 2>&1 &
+timeout -k 5 300 mpirun -np 2 "$HB" train "${GD[@]}" --lr 0.02 --checkpoint-every 100 --out gdi.h5 > gdi.log 2>&1 &
 pid=$!
-wait_for_line gdi.log "checkpoint: step 150 "
+wait_for_line gdi.log "checkpoint: step 100 "
 signal_ranks TERM $pid
 wait $pid
 timeout -k 5 300 mpirun -np 2 "$HB" train "${GD[@]}" --lr 0.02 --out gdi.h5 --resume > gdi.resume.log 2>&1 \
@@ -157,7 +164,7 @@ timeout -k 5 300 mpirun -np 2 "$HB" train "${GD[@]}" --lr 0.02 --out gdi.h5 --re
 same=1
 for set in weights ema adam_m adam_v; do h5diff gdf.h5 gdi.h5 /$set /$set > /dev/null || same=0; done
 nf=$(grep -c 'Rolled back' gdf.log); ni=$(cat gdi.log gdi.resume.log | grep -c 'Rolled back')
-if [ $same = 1 ] && [ "$nf" -ge 2 ] && [ "$ni" = "$nf" ] && grep -q 'Rolled back' gdi.resume.log \
+if [ $same = 1 ] && [ "$nf" -ge 1 ] && [ "$ni" = "$nf" ] && grep -q 'Rolled back' gdi.resume.log \
     && h5dump -a /guard_lr_scale gdi.h5 | grep -q "(0): $(awk "BEGIN{print 0.5^$nf}")" && ! h5ls gdi.h5 | grep -q guard0; then
     echo "ok: --guard: $nf rollbacks, one after a SIGTERM and resume; the model bitwise equal to the uninterrupted run's, its learning-rate scale stored, no snapshots in the finished file"
 else
