@@ -184,6 +184,12 @@ hb_status hb_flow_loglike(const hb_flow_problem *pb, const hb_loglike_opts *o, c
                           hb_loglike_result *r)
 {
     HB_TRY(check_opts(o));
+    if (!pb->ic->beta_sq) {
+        /* gauss_end takes x(eps) as x0 plus noise: beta(eps) x1 is 1e-6 of x1 for t^2, 1e-3 for t, which
+         * biases log p by ~4e-3 nats per cell on the exact Gaussian (tests/test_loglike.c) */
+        return HB_ERR0(HB_EARG, "the likelihood needs a model trained with the interpolant's beta(t) = t^2; this "
+                       "one has beta(t) = t, whose share of x1 at t = eps the flow's end Gaussian leaves out");
+    }
     if ((double)2 * o->steps * (o->probes > 0 ? o->probes : 1) >= 4294967295.0) {
         return HB_ERR0(HB_EARG, "%d steps x %d probes: too many for the probes' 32-bit counter", o->steps, o->probes);
     }
@@ -373,9 +379,8 @@ static hb_status read_infos(hb_loglike *L)
 
 static hb_status open_box(hb_loglike *L)
 {
-    const int nm = L->cfg.n_models ? L->cfg.n_models : 1;
     HB_TRY(hb_model_load(L->cfg.model[0], L->comm, &L->net, &L->meta));
-    HB_TRY(hb_ensemble_load(&L->ens, &L->net, &L->meta, L->cfg.model, nm, L->comm));   /* the common range */
+    HB_TRY(hb_ensemble_load(&L->ens, &L->net, &L->meta, L->cfg.model, L->cfg.n_models, L->comm));   /* the common range */
     HB_TRY(read_infos(L));
     HB_TRY(hb_slab_init_aligned(&L->slab, L->N, 4, L->comm));
     L->n = (size_t)L->slab.nx * L->N * L->N;
@@ -383,14 +388,15 @@ static hb_status open_box(hb_loglike *L)
     L->x0 = malloc(n * sizeof *L->x0);
     L->x1 = malloc(2 * n * sizeof *L->x1);
     L->C = hb_interp_n_in(&L->meta.ic);
-    L->xs = L->C > 3 ? malloc(n * (size_t)(L->C - 3) * sizeof *L->xs) : NULL;
+    const int ns = L->meta.ic.n_smooth;
+    L->xs = ns > 0 ? malloc(n * (size_t)ns * sizeof *L->xs) : NULL;
     L->in = malloc((size_t)L->C * n * sizeof *L->in);
     L->dx = malloc((size_t)L->C * n * sizeof *L->dx);
-    if (nm > 1) {
+    if (L->cfg.n_models > 1) {
         L->bk = malloc(2 * n * sizeof *L->bk);
         L->jk = malloc(2 * n * sizeof *L->jk);
     }
-    hb_status rc = !L->x0 || !L->x1 || !L->in || !L->dx || (L->C > 3 && !L->xs) || (nm > 1 && (!L->bk || !L->jk))
+    hb_status rc = !L->x0 || !L->x1 || !L->in || !L->dx || (ns > 0 && !L->xs) || (L->cfg.n_models > 1 && (!L->bk || !L->jk))
                        ? HB_ERR(HB_ENOMEM, "likelihood buffers") : HB_OK;
     if (rc == HB_OK) rc = hb_unet_reserve(&L->net, &L->slab, L->N, L->N, 1);
     HB_TRY(hb_mpi_agree(L->comm, rc));
@@ -401,6 +407,9 @@ hb_status hb_loglike_open(hb_loglike **out, const hb_loglike_config *cfg, MPI_Co
 {
     *out = NULL;
     HB_TRY(check_opts(&cfg->opts));
+    if (cfg->n_models < 1 || cfg->n_models > HB_MODEL_MAX_ENSEMBLE) {
+        return HB_ERR0(HB_EARG, "%d models: expected 1 to %d", cfg->n_models, HB_MODEL_MAX_ENSEMBLE);
+    }
     hb_loglike *L = calloc(1, sizeof *L);
     if (hb_mpi_any(comm, !L)) { free(L); return HB_ERR0(HB_ENOMEM, "likelihood"); }
     L->cfg = *cfg;

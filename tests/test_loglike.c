@@ -128,6 +128,11 @@ static void flow_exact(const double slope[2])
     pb.n_total = total;
     ck_assert_int_eq(hb_flow_loglike(&pb, &o, x1, &r0), HB_OK);
     ck_assert_double_lt(fabs(r0.logp - exact) / total, 1.01 * err[0] + 1e-9);
+    /* beta(t) = t is refused: the end Gaussian leaves out beta(eps) x1, 1e-3 of it (measured with the
+     * refusal lifted: 8.3e-3 and 4.0e-3 nats per cell at 32 and 128 steps, with noise slopes) */
+    ic.beta_sq = 0;
+    hb_loglike_result rt;
+    ck_assert_int_eq(hb_flow_loglike(&pb, &o, x1, &rt), HB_EARG);
     free(x0);
     free(x1);
 }
@@ -223,7 +228,8 @@ END_TEST
 
 /* Noise slopes: the sampler's noise must carry each cell's scale g_k(x0)
  * (drawn with unit scale, the variance is off by tens of percent), and the
- * diffusion surgery (lambda 0.5 from t = 0.5) must stay exact with them. */
+ * diffusion surgery (lambda 0.5 from t = 0.5) must stay exact with them.
+ * Run 1: beta(t) = t. */
 START_TEST(samplers_exact_gaussian_noise_slopes)
 {
     int rank;
@@ -233,14 +239,15 @@ START_TEST(samplers_exact_gaussian_noise_slopes)
     hb_interp ic = hb_interp_default();
     ic.noise_slope[0] = 0.5;
     ic.noise_slope[1] = -0.25;
+    ic.beta_sq = _i == 0;
     gauss_toy g = {&ic, x0, n, {0.7, -0.4}, {0.2, 0.5}, {0.3, 0.8}};
     const double lambda[2] = {1.0, 0.5};
     for (int k = 0; k < 2; k++) {
         double ve, me;
         sample_exact(&g, &ic, first, 1, 100, lambda[k], &ve, &me);
         if (rank == 0)
-            printf("exact Gaussian drift, noise slopes 0.5 -0.25, Heun 100 steps, diffusion %g: |variance error| "
-                   "%.4f, |mean error| %.4f sd\n", lambda[k], ve, me);
+            printf("exact Gaussian drift, beta %s, noise slopes 0.5 -0.25, Heun 100 steps, diffusion %g: |variance "
+                   "error| %.4f, |mean error| %.4f sd\n", ic.beta_sq ? "t^2" : "t", lambda[k], ve, me);
         ck_assert_double_lt(ve, 0.01);
         ck_assert_double_lt(me, 0.01);
     }
@@ -261,12 +268,13 @@ START_TEST(training_pairs_regress_to_exact_drift)
     const float x0v[3] = {-1.5f, 0.3f, 2.0f};
     const double ts[3] = {0.2, 0.5, 0.9}, slopes[2][2] = {{0, 0}, {0.5, -0.25}};
     double worst = 0;
-    for (int sl = 0; sl < 2; sl++)
+    for (int sl = 0; sl < 4; sl++)   /* without and with noise slopes; beta(t) = t^2, then t */
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++) {
                 hb_interp ic = hb_interp_default();
-                ic.noise_slope[0] = slopes[sl][0];
-                ic.noise_slope[1] = slopes[sl][1];
+                ic.noise_slope[0] = slopes[sl % 2][0];
+                ic.noise_slope[1] = slopes[sl % 2][1];
+                ic.beta_sq = sl < 2;
                 gauss_toy g = {&ic, &x0v[a], 1, {0.7, -0.4}, {0.2, 0.5}, {0.3, 0.8}};
                 for (size_t i = 0; i < M; i++) {
                     double e[2], r[2];
@@ -628,6 +636,16 @@ START_TEST(loglike_ensemble_mean_drift)
     }
     MPI_Bcast(&d, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     ck_assert_double_le(d, 1e-6);
+    /* no model, or more than an ensemble holds, is refused before any file is read */
+    hb_loglike_config c;
+    memset(&c, 0, sizeof c);
+    c.opts = hb_loglike_opts_default();
+    hb_loglike *L = NULL;
+    for (int nm = 0; nm <= HB_MODEL_MAX_ENSEMBLE + 1; nm += HB_MODEL_MAX_ENSEMBLE + 1) {
+        c.n_models = nm;
+        ck_assert_int_eq(hb_loglike_open(&L, &c, MPI_COMM_WORLD), HB_EARG);
+        ck_assert_ptr_null(L);
+    }
 }
 END_TEST
 
@@ -772,7 +790,7 @@ static Suite *loglike_suite(void)
     tcase_add_test(tc, flow_matches_exact_gaussian);
     tcase_add_test(tc, samplers_on_exact_gaussian);
     tcase_add_test(tc, flow_exact_gaussian_noise_slopes);
-    tcase_add_test(tc, samplers_exact_gaussian_noise_slopes);
+    tcase_add_loop_test(tc, samplers_exact_gaussian_noise_slopes, 0, 2);
     tcase_add_test(tc, training_pairs_regress_to_exact_drift);
     tcase_add_test(tc, input_layout_two_smoothed_channels);
     tcase_add_test(tc, posterior_grid_gaussian);

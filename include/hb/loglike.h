@@ -78,7 +78,8 @@ typedef struct hb_flow_problem {
 } hb_flow_problem;
 
 /* log p of x1 (this rank's cells x 2, standardised); fills every field of r
- * but the physical ones (logp_phys = logp, jacobian = 0). */
+ * but the physical ones (logp_phys = logp, jacobian = 0). Refuses an
+ * interpolant with beta(t) = t (hb/interp.h). */
 hb_status hb_flow_loglike(const hb_flow_problem *pb, const hb_loglike_opts *o, const float *x1,
                           hb_loglike_result *r);
 
@@ -88,7 +89,7 @@ hb_status hb_flow_loglike(const hb_flow_problem *pb, const hb_loglike_opts *o, c
  * evaluations at many theta. */
 typedef struct hb_loglike_config {
     char   model[HB_MODEL_MAX_ENSEMBLE][1024];   /* n_models files: the drift is their networks' mean */
-    int    n_models;                            /* 1 to HB_MODEL_MAX_ENSEMBLE (0: 1) */
+    int    n_models;                            /* 1 to HB_MODEL_MAX_ENSEMBLE (as hb_emulate's) */
     char   dm[1024], gas[1024];
     double theta_override[HB_NTHETA];   /* replace the DM file's values where not NaN */
     hb_loglike_opts opts;
