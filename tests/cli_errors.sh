@@ -39,7 +39,6 @@ run 'dm-smooth 0 or distinct radii within \(0, 8\] cells' demo_bad mpirun -np 2 
 run 'up to 3 smoothed channels in all' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 1,2,4 --dm-halo 3,1.5
 run 'dm-halo T,R with 0 < T <= 1e4' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-halo 0,1.5
 run 'option --dm-halo: expected at most 2 comma-separated numbers' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-halo 3,1,2
-run 'beta s: expected t2 or t' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --beta s
 run '0 <= --weight-decay <= 1' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --weight-decay -0.1
 run '0 < --lr < inf' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --lr 0
 run 'no row "LH_xx" in' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --held LH_67,LH_xx

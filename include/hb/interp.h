@@ -34,7 +34,9 @@
 
 typedef struct hb_interp {
     double sigma_c;
-    int    beta_sq;            /* 1: beta = t^2, 0: beta = t */
+    int    beta_sq;            /* 1: beta = t^2 (train's); 0: beta = t, through the API only: on
+                                * test_interp's toy its samples' hot-tail variance came out 5-6% low
+                                * and the likelihood refuses it (README "What the demo does") */
     double mean[HB_NCH], std[HB_NCH];
     double floor[HB_NCH];      /* field floor before log10 */
     double lmin[HB_NCH], lmax[HB_NCH];   /* log10 range of the training set (emulation clamps to it) */

@@ -71,13 +71,6 @@ hb_status hb_cli_loss_weight(const char *opt, const char *text, double kappa[3])
     return HB_OK;
 }
 
-hb_status hb_cli_beta(const char *opt, const char *text, int *beta_sq)
-{
-    if (strcmp(text, "t2") && strcmp(text, "t")) return HB_ERR0(HB_EARG, "%s %s: expected t2 or t", opt, text);
-    *beta_sq = strcmp(text, "t2") == 0;
-    return HB_OK;
-}
-
 hb_status hb_cli_long(const char *opt, const char *text, long *out)
 {
     char *end;

@@ -81,8 +81,6 @@ hb_status hb_cli_double(const char *opt, const char *text, double *out);
 hb_status hb_cli_double_pair(const char *opt, const char *text, double out[2]);
 /* --loss-weight K[,KV[,KP]] (hb_loss_weights' three slopes): KV = K and KP = 0 unless given. */
 hb_status hb_cli_loss_weight(const char *opt, const char *text, double kappa[3]);
-/* --beta t2|t: the interpolant's beta(t) = t^2 (*beta_sq = 1) or t (0). */
-hb_status hb_cli_beta(const char *opt, const char *text, int *beta_sq);
 /* Up to cap comma-separated numbers ("1" or "1,2") into out[0..*n). */
 hb_status hb_cli_double_list(const char *opt, const char *text, int cap, double *out, int *n);
 hb_status hb_cli_long(const char *opt, const char *text, long *out);

@@ -44,7 +44,7 @@ static const char *DEMO_USAGE =
     "  --dm-assignment cic|tsc (tsc)  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
     "  --dm-smooth 1 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
     "  --dm-halo 3,1.5 (one more channel: the DM above 3 times the mean smoothed by 1.5 cells; 0: none)\n"
-    "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature)  --beta t2 (hydrobridge train --help)\n"
+    "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
     "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
     "    the first two rows from row 64 on inside the range of the rows before it)\n"
@@ -210,7 +210,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"sampler", required_argument, 0, 'm'}, {"dm-assignment", required_argument, 0, 'a'},
         {"dm-floor", required_argument, 0, 'f'}, {"sigma-c", required_argument, 0, 'c'},
         {"noise-slope", required_argument, 0, 'n'}, {"dm-smooth", required_argument, 0, 'M'},
-        {"dm-halo", required_argument, 0, 'Y'}, {"beta", required_argument, 0, 'q'}, {"held", required_argument, 0, 'H'},
+        {"dm-halo", required_argument, 0, 'Y'}, {"held", required_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     hb_interp sm = hb_interp_default();   /* checks --dm-smooth/--dm-halo as training will read them (hb_smooth_set) */
@@ -242,7 +242,6 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &o->dm_floor)); break;
         case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &o->sigma_c)); break;
         case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, o->noise_slope)); break;
-        case 'q': HB_TRY(hb_cli_beta("--beta", optarg, &o->beta_sq)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, o->dm_smooth, &o->n_dm_smooth)); break;
         case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, o->dm_halo, &o->n_dm_halo)); break;
         case 'm':

@@ -33,7 +33,7 @@ demo_opts demo_opts_default(void)
     demo_opts o = {.dir = "demo_out", .table = HB_DEMO_TABLE, .boxes = 64, .grid = 32, .box = 12.5,
                    .train_steps = 6000, .batch = 1, .train_seed = 1, .emu_steps = 50, .seeds = 4, .repaints = 8, .width = 16, .emb = 64, .emb_layers = 2,
                    .ema = 0.99, .lambda = 1.0, .t_switch = 0.5, .loss_weight = {0.25, 0.25, 0.5}, .dm_floor = 0.05,
-                   .sigma_c = 0.5, .noise_slope = {0.3, 0.1}, .beta_sq = 1, .dm_smooth = {1}, .n_dm_smooth = 1,
+                   .sigma_c = 0.5, .noise_slope = {0.3, 0.1}, .dm_smooth = {1}, .n_dm_smooth = 1,
                    .dm_halo = {3, 1.5}, .n_dm_halo = 2, .heun = 1, .tsc = 1};
     o.adam = hb_adam_config_default();
     o.adam.lr = 1e-3;
@@ -232,7 +232,6 @@ static hb_status demo_train(const demo_opts *o, const char *train_dir, const cha
     tc.interp.sigma_c = o->sigma_c;
     tc.interp.noise_slope[0] = o->noise_slope[0];
     tc.interp.noise_slope[1] = o->noise_slope[1];
-    tc.interp.beta_sq = o->beta_sq;
     hb_smooth_set(&tc.interp, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo);   /* checked by demo_options */
     tc.val_every = o->train_steps / 4 > 0 ? o->train_steps / 4 : 1;
     tc.ckpt_every = 0;

@@ -31,7 +31,7 @@ static const char *TRAIN_USAGE =
     "  --ema X            weight EMA decay (0.999)      --seed S        seed (1)\n"
     "  --val-every N      validation loss period (100)  --val-samples N held-out samples (4)\n"
     "  --checkpoint-every N  checkpoint period (500)    --no-augment    no cube symmetries\n"
-    "  --beta t2|t        interpolant beta(t) (t2)      --sigma-c X     noise scale (0.5)\n"
+    "  --sigma-c X        noise scale (0.5)\n"
     "  --loss-weight K[,KV[,KP]]  voxel weights of the loss, x0 the standardised log DM clamped to\n"
     "                     [-" KNEE ", " KNEE "]: exp(K x0) where x0 >= 0, exp(KV x0) where x0 < 0, times\n"
     "                     exp(KP (x0 - " KNEE ")) above " KNEE ", the halos' cores (KV = K, KP = 0 unless given; 0: uniform)\n"
@@ -46,7 +46,7 @@ static const char *TRAIN_USAGE =
     "                     learning rate; stop after " HB_UNET_STR(HB_GUARD_MAX_ROLLBACKS) " rollbacks, keeping that state in --out\n"
     "                     (" HB_UNET_STR(HB_GUARD_RISE) "; 0: off)\n"
     "  --guard-window N   (" HB_UNET_STR(HB_GUARD_WINDOW) ")\n"
-    "  --resume-changed   resume although the training files, their statistics or --sigma-c/--beta/--dm-floor/\n"
+    "  --resume-changed   resume although the training files, their statistics or --sigma-c/--dm-floor/\n"
     "                     --noise-slope/--dm-smooth/--dm-halo differ from the checkpoint's (refused otherwise)\n"
     "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n";
 
@@ -73,7 +73,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"weight-decay", required_argument, 0, 'D'}, {"clip", required_argument, 0, 'c'}, {"ema", required_argument, 0, 'e'},
         {"seed", required_argument, 0, 'S'}, {"val-every", required_argument, 0, 'V'}, {"val-samples", required_argument, 0, 'P'},
         {"checkpoint-every", required_argument, 0, 'C'}, {"no-augment", no_argument, 0, 'A'},
-        {"beta", required_argument, 0, 'B'}, {"sigma-c", required_argument, 0, 'g'}, {"resume", no_argument, 0, 'R'},
+        {"sigma-c", required_argument, 0, 'g'}, {"resume", no_argument, 0, 'R'},
         {"resume-changed", no_argument, 0, 'X'}, {"guard", required_argument, 0, 'U'},
         {"guard-window", required_argument, 0, 'u'},
         {"loss-weight", required_argument, 0, 'K'}, {"dm-floor", required_argument, 0, 'f'},
@@ -111,7 +111,6 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'P': HB_TRY(hb_cli_long("--val-samples", optarg, &L)); c.val_samples = (int)L; break;
         case 'C': HB_TRY(hb_cli_long("--checkpoint-every", optarg, &c.ckpt_every)); break;
         case 'A': c.augment = 0; break;
-        case 'B': HB_TRY(hb_cli_beta("--beta", optarg, &c.interp.beta_sq)); break;
         case 'g': HB_TRY(hb_cli_double("--sigma-c", optarg, &X)); c.interp.sigma_c = X; break;
         case 'R': c.resume = 1; break;
         case 'X': c.resume = c.resume_changed = 1; break;
