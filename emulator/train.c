@@ -225,8 +225,7 @@ static hb_status write_checkpoint(trainer *t)
     return HB_OK;
 }
 
-/* FNV-1a (64 bit) of the base names of the training files, in order. */
-static void data_hash(char **paths, int n, char out[20])
+void hb_train_data_hash(char **paths, int n, char out[20])
 {
     uint64_t h = HB_FNV_START;
     for (int i = 0; i < n; i++) {
@@ -676,7 +675,7 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     t.comm = comm;
     t.gcomm = MPI_COMM_NULL;
     t.saved = -1;
-    data_hash(data, n_data, t.data_hash);
+    hb_train_data_hash(data, n_data, t.data_hash);
     HB_TRY(hb_mpi(MPI_Comm_rank(comm, &t.rank)));
     HB_TRY(hb_mpi(MPI_Comm_size(comm, &t.nranks)));
     hb_status rc = load_data(&t, data, n_data, val, n_val);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo's training on 1, 2 and 3 ranks: with a batch of one box the box
+# The demo's training on 1, 2 and 3 ranks (and `demo --model`, below): with a batch of one box the box
 # is spread over all ranks (domain-decomposed), with two boxes each rank
 # (or group) takes its own; either way the report (every figure, goal and
 # null split) is the same to the last digit at every rank count. A tiny
@@ -32,4 +32,29 @@ for b in 1 2; do
 done
 # the two batches train different models: the reports differ (the comparison above can tell)
 if cmp -s b1_np1/report.txt b2_np1/report.txt; then echo "FAIL: batch 1 and batch 2 gave the same report"; fail=1; fi
+# --model: no training; the model trained above (on 1 rank) gives the same report on 2 ranks, and a
+# model trained on other boxes, or a file that is no model, is refused by name (the latter before
+# any output is written)
+rm -rf reuse reuse5 reuse_bad
+if timeout -k 5 300 mpirun -np 2 "$HB" demo --out reuse --model b1_np1/model.h5 "${tiny[@]}" > reuse.log 2>&1 \
+    && grep -q "no training: b1_np1/model.h5 was trained on these 4 boxes" reuse.log && ! grep -q "train: " reuse.log \
+    && cmp -s b1_np1/report.txt reuse/report.txt; then
+    echo "ok: demo --model: no training, the report the same as the training run's"
+else
+    echo "FAIL: demo --model"; tail -5 reuse.log; diff b1_np1/report.txt reuse/report.txt | head -5; fail=1
+fi
+if ! timeout -k 5 300 mpirun -np 2 "$HB" demo --out reuse5 --model b1_np1/model.h5 "${tiny[@]}" --boxes 5 > reuse5.log 2>&1 \
+    && grep -q "demo --model b1_np1/model.h5: trained on other files (their names' hash [0-9a-f]*; this demo's 5 training boxes" reuse5.log \
+    && [ -z "$(ls reuse5/emulated 2> /dev/null)" ]; then
+    echo "ok: demo --model refuses a model trained on other boxes"
+else
+    echo "FAIL: demo --model with other boxes"; tail -3 reuse5.log; fail=1
+fi
+box=$(ls b1_np1/heldout/*.h5 | head -1)
+if ! timeout -k 5 60 mpirun -np 2 "$HB" demo --out reuse_bad --model "$box" "${tiny[@]}" > reuse_bad.log 2>&1 \
+    && grep -q "$box: no data_files_hash attribute: not a model written by train" reuse_bad.log && [ ! -e reuse_bad ]; then
+    echo "ok: demo --model refuses a file that is no model before writing anything"
+else
+    echo "FAIL: demo --model with a box file"; tail -3 reuse_bad.log; fail=1
+fi
 exit $fail

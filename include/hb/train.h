@@ -63,6 +63,10 @@ hb_train_config hb_train_config_default(void);
 hb_status hb_loss_weights(const double kappa[3], const float *x0, size_t n, int N, MPI_Comm comm, float *w);
 /* 1 when the three slopes are finite and within [-5, 5]. */
 int hb_loss_weights_ok(const double kappa[3]);
+/* FNV-1a (64 bit, 16 hex digits) of the base names of the training files,
+ * in order: a model's attribute data_files_hash, which a resume (and
+ * `demo --model`) compares with its own list. */
+void hb_train_data_hash(char **paths, int n, char out[20]);
 
 /* The collapse guard. A training at a high learning rate can leave a
  * healthy minimum in a few steps and never come back (the demo's recipe,

@@ -48,7 +48,9 @@ static const char *DEMO_USAGE =
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
     "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
     "    the first two rows from row 64 on inside the range of the rows before it)\n"
-    "  --diffusion 1 --diffusion-from 0.5 (the sampler's noise, hydrobridge emulate --help)\n";
+    "  --diffusion 1 --diffusion-from 0.5 (the sampler's noise, hydrobridge emulate --help)\n"
+    "  --model FILE (no training: emulate with FILE, which must have been trained on this demo's training\n"
+    "    boxes, the same --table, --boxes, --grid and --box; the training options above are then unused)\n";
 
 static hb_status demo_grf(const char *dir, const hb_params *par)
 {
@@ -210,7 +212,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"sampler", required_argument, 0, 'm'}, {"dm-assignment", required_argument, 0, 'a'},
         {"dm-floor", required_argument, 0, 'f'}, {"sigma-c", required_argument, 0, 'c'},
         {"noise-slope", required_argument, 0, 'n'}, {"dm-smooth", required_argument, 0, 'M'},
-        {"dm-halo", required_argument, 0, 'Y'}, {"held", required_argument, 0, 'H'},
+        {"dm-halo", required_argument, 0, 'Y'}, {"held", required_argument, 0, 'H'}, {"model", required_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     hb_interp sm = hb_interp_default();   /* checks --dm-smooth/--dm-halo as training will read them (hb_smooth_set) */
@@ -219,6 +221,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         switch (c) {
         case 'o': o->dir = optarg; break;
         case 'H': o->held = optarg; break;
+        case 'O': o->model = optarg; break;
         case 't': o->table = optarg; break;
         case 'b': HB_TRY(hb_cli_long("--boxes", optarg, &o->boxes)); break;
         case 'g': HB_TRY(hb_cli_long("--grid", optarg, &o->grid)); break;
@@ -273,6 +276,8 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
 static hb_status demo_run(const demo_opts *o, const hb_suite_row *sel)
 {
     const char *dir = o->dir;
+    char hash[64];
+    if (o->model) HB_TRY(demo_model_hash(o->model, hash, sizeof hash));   /* a wrong file fails now, not after stage 3 */
     if (hb_world_rank() == 0) mkdir(dir, 0755);
     HB_TRY(hb_mpi(MPI_Barrier(MPI_COMM_WORLD)));
     char *over[] = {"cosmology.omega_m=0.3", "cosmology.sigma_8=0.8"};

@@ -246,6 +246,40 @@ static hb_status demo_train(const demo_opts *o, const char *train_dir, const cha
     return rc;
 }
 
+/* Stage 4 with --model: no training. The model must have been trained on
+ * the training boxes just written: the hash of their names, as a resume
+ * compares it (emulate then checks the cell size and the parameter range;
+ * neither sees a change of --dm-assignment). */
+hb_status demo_model_hash(const char *model, char *hash, size_t cap)
+{
+    hb_h5 f;
+    HB_TRY(hb_h5_open(&f, model, MPI_COMM_WORLD));
+    hb_status rc = HB_OK;
+    hash[0] = 0;
+    if (hb_h5_attr_exists(&f, "/", "data_files_hash")) rc = hb_h5_attr_read_string(&f, "/", "data_files_hash", hash, cap);
+    else rc = HB_ERR0(HB_EARG, "demo --model %s: no data_files_hash attribute: not a model written by train", model);
+    hb_h5_close(&f);
+    return rc;
+}
+
+static hb_status demo_reuse(const demo_opts *o, const char *train_dir, char *model, size_t cap)
+{
+    char **dp = NULL, want[20], got[64];
+    int nd = 0;
+    HB_TRY(hb_dataset_list(train_dir, &dp, &nd, MPI_COMM_WORLD));
+    hb_train_data_hash(dp, nd, want);
+    hb_dataset_free_list(dp, nd);
+    HB_TRY(demo_model_hash(o->model, got, sizeof got));
+    if (strcmp(got, want) != 0) {
+        return HB_ERR0(HB_EARG, "demo --model %s: trained on other files (their names' hash %s; this demo's %d training "
+                       "boxes in %s: %s); give the demo the --table, --boxes, --grid and --box the model was trained "
+                       "with, or leave out --model", o->model, got, nd, train_dir, want);
+    }
+    hb_log0("-- stage 4: no training: %s was trained on these %d boxes (their names' hash %s) --", o->model, nd, want);
+    snprintf(model, cap, "%s", o->model);
+    return HB_OK;
+}
+
 /* Stage 5: every held-out box, o->seeds sampler seeds. */
 static hb_status demo_emulate(const demo_opts *o, const hb_suite_row *held, const char *model, char dirs[4][1100])
 {
@@ -309,7 +343,7 @@ hb_status demo_pipeline(const demo_opts *o, const hb_suite_row *sel)
     if (rc == HB_OK) rc = demo_suite(o, sel, dirs);
     times[0] = hb_now() - t0;
     t0 = hb_now();
-    if (rc == HB_OK) rc = demo_train(o, dirs[0], dirs[1], model, sizeof model);
+    if (rc == HB_OK) rc = o->model ? demo_reuse(o, dirs[0], model, sizeof model) : demo_train(o, dirs[0], dirs[1], model, sizeof model);
     times[1] = hb_now() - t0;
     t0 = hb_now();
     if (rc == HB_OK) rc = demo_emulate(o, sel + o->boxes, model, dirs);

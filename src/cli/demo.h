@@ -24,6 +24,7 @@ typedef struct demo_opts {
     int    n_dm_halo;                  /* values given: 2 with it; 0, or a single 0: none (hb_smooth_set) */
     int    heun, tsc;                  /* Heun sampler; TSC-painted DM */
     const char *held;                  /* --held: comma-separated row names, or NULL: the rule (LH_67, LH_68) */
+    const char *model;                 /* --model: a model trained on this demo's training boxes, or NULL: train */
     int    n_held;                     /* held-out boxes; set by demo_select_rows */
 } demo_opts;
 
@@ -33,7 +34,11 @@ demo_opts demo_opts_default(void);
  * (malloc'd; before any work, so a short table, an unknown row or one
  * outside the training range is refused at once). */
 hb_status demo_select_rows(demo_opts *o, hb_suite_row **sel);
-/* Stages 3-6 on those rows: suite, repaints, training, emulation, validation. */
+/* The training files' hash a model records (hb_train_data_hash), or an error
+ * naming the file: demo --model checks it before the first stage, and
+ * against the training boxes it writes. */
+hb_status demo_model_hash(const char *model, char *hash, size_t cap);
+/* Stages 3-6 on those rows: suite, repaints, training (or --model), emulation, validation. */
 hb_status demo_pipeline(const demo_opts *o, const hb_suite_row *sel);
 
 #endif
