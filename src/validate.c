@@ -556,7 +556,14 @@ static void goal(hb_val_goal *g, const char *what, double fig, double thr, doubl
     g->threshold = thr;
     g->null = null;
     g->higher_is_better = higher;
-    g->met = higher ? (fig >= thr || (!isnan(null) && fig >= null)) : (fig <= thr || (!isnan(null) && fig <= null));
+    g->measured = !isnan(thr);   /* NaN: the floor's, without repaints */
+    g->met = g->measured &&
+             (higher ? (fig >= thr || (!isnan(null) && fig >= null)) : (fig <= thr || (!isnan(null) && fig <= null)));
+}
+
+const char *hb_val_goal_verdict(const hb_val_goal *g)
+{
+    return !g->measured ? "n/a (no floor: repaint the truth)" : g->met ? "met" : "NOT MET";
 }
 
 int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap)
@@ -644,17 +651,19 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
                         s->pct_truth[f][q], s->pct_emu[f][q], s->pct_err[f][q], s->pct_null90[f][q]);
     }
     hb_val_goal g[HB_VAL_MAXGOAL];
-    int ng = hb_val_goals(s, g, HB_VAL_MAXGOAL), met = 0;
+    int ng = hb_val_goals(s, g, HB_VAL_MAXGOAL), met = 0, nm = 0;
     fprintf(t, "# goals (met: within the threshold, or no worse than the null; null_rate: the fraction of null "
-            "splits, repaints standing in for the samples, that meet it)\n");
+            "splits, repaints standing in for the samples, that meet it; n/a: the threshold is the floor's, "
+            "which needs repaints of the truth)\n");
     for (int i = 0; i < ng; i++) {
         fprintf(t, "goal %-58s %8.4f %s %8.4f  null %8.4f  null_rate %5.3f  %s\n", g[i].what, g[i].figure,
                 g[i].higher_is_better ? ">=" : "<=", g[i].threshold, g[i].null, s->null_goal_rate[i],
-                g[i].met ? "met" : "NOT MET");
+                hb_val_goal_verdict(&g[i]));
         met += g[i].met;
+        nm += g[i].measured;
     }
-    fprintf(t, "# goals met: %d of %d; a perfect emulator (the null) meets all %d in %d of %d splits\n", met, ng, ng,
-            s->null_all_met, s->null_splits);
+    fprintf(t, "# goals met: %d of %d measured (%d without a floor); a perfect emulator (the null) meets all %d in %d "
+            "of %d splits\n", met, nm, ng - nm, nm, s->null_all_met, s->null_splits);
     fprintf(t, "# per held-out box, its goals alone (as a report of that box would score them): met, of, the null's "
             "expected count (the sum of its goal rates), how often the null meets all\n");
     int bmet = 0, bn = 0;
@@ -741,7 +750,7 @@ static hb_status write_h5(const char *out, const totals *T, const vctx *v, const
         gcol[0][i] = g[i].figure;
         gcol[1][i] = g[i].threshold;
         gcol[2][i] = g[i].null;
-        gcol[3][i] = g[i].met;
+        gcol[3][i] = g[i].measured ? g[i].met : NAN;   /* NaN: not measured (no floor) */
         gcol[4][i] = s->null_goal_rate[i];
     }
     const char *gname[5] = {"figure", "threshold", "null", "met", "null_rate"};
@@ -830,12 +839,13 @@ static hb_status box_goals(const totals *Tg, const hb_val_group *g, const int pr
     summarise(&T1, present, g->n_repaints >= 1, sb);
     null_goal_rates(&T1, sb);
     hb_val_goal gl[HB_VAL_MAXGOAL];
-    box->n_goals = hb_val_goals(sb, gl, HB_VAL_MAXGOAL);
-    box->met = 0;
+    const int ng = hb_val_goals(sb, gl, HB_VAL_MAXGOAL);
+    box->n_goals = box->met = 0;
     box->null_expected = 0;
-    for (int i = 0; i < box->n_goals; i++) {
+    for (int i = 0; i < ng; i++) {
+        box->n_goals += gl[i].measured;
         box->met += gl[i].met;
-        box->null_expected += sb->null_goal_rate[i];
+        if (gl[i].measured) box->null_expected += sb->null_goal_rate[i];
     }
     box->null_all_rate = sb->null_splits ? (double)sb->null_all_met / sb->null_splits : NAN;
     box_name(g->truth, box->name, sizeof box->name);

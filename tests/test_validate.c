@@ -122,6 +122,57 @@ START_TEST(identical_boxes)
 }
 END_TEST
 
+/* Without repaints (CAMELS: one truth per box) the four goals whose
+ * threshold is the floor's are not measured: neither met nor counted,
+ * NaN in report.h5's /goals/met, left out of the box's n_goals and
+ * marked n/a in report.txt; the seven others score as with a floor. */
+START_TEST(goals_without_floor)
+{
+    write_box("w.h5", N, L, 0);
+    char *smp[] = {"w.h5", "w.h5"};
+    hb_val_group g = group("w.h5", NULL, 0, smp, 2);
+    hb_val_summary s;
+    ck_assert_int_eq(hb_validate(&g, 1, "nofloor", &s, MPI_COMM_WORLD), HB_OK);
+    hb_val_goal goals[HB_VAL_MAXGOAL];
+    const int ng = hb_val_goals(&s, goals, HB_VAL_MAXGOAL);
+    ck_assert_int_eq(ng, 11);
+    int nm = 0, met = 0;
+    for (int i = 0; i < ng; i++) {
+        const int floor_goal = strstr(goals[i].what, "floor") != NULL;
+        ck_assert_msg(goals[i].measured == !floor_goal, "goal %s: measured %d", goals[i].what, goals[i].measured);
+        nm += goals[i].measured;
+        met += goals[i].met;
+        if (floor_goal) ck_assert_str_eq(hb_val_goal_verdict(&goals[i]), "n/a (no floor: repaint the truth)");
+    }
+    ck_assert_int_eq(nm, 7);
+    ck_assert_int_eq(met, 7);   /* identical boxes meet every goal they can be scored on */
+    ck_assert_int_eq(s.n_boxes, 1);
+    ck_assert_int_eq(s.box[0].n_goals, 7);
+    ck_assert_int_eq(s.box[0].met, 7);
+    if (hb_world_rank() == 0) {
+        hb_h5 f;
+        double m[HB_VAL_MAXGOAL];
+        long nr = 0;
+        ck_assert_int_eq(hb_h5_open(&f, "nofloor.h5", MPI_COMM_SELF), HB_OK);
+        ck_assert_int_eq(hb_h5_read_array(&f, "/goals/met", m, HB_VAL_MAXGOAL, &nr), HB_OK);
+        hb_h5_close(&f);
+        ck_assert_int_eq(nr, ng);
+        for (int i = 0; i < ng; i++) ck_assert(goals[i].measured ? m[i] == 1 : isnan(m[i]));
+        FILE *t = fopen("nofloor.txt", "r");
+        ck_assert_ptr_nonnull(t);
+        char line[512];
+        int na = 0, summary = 0;
+        while (fgets(line, sizeof line, t)) {
+            na += strncmp(line, "goal ", 5) == 0 && strstr(line, "n/a (no floor") != NULL;
+            summary += strstr(line, "# goals met: 7 of 7 measured (4 without a floor)") != NULL;
+        }
+        fclose(t);
+        ck_assert_int_eq(na, 4);
+        ck_assert_int_eq(summary, 1);
+    }
+}
+END_TEST
+
 /* The mock on one DM box, painted twice with seed 11 and once with seed 12. */
 START_TEST(floor_of_repaints)
 {
@@ -338,12 +389,13 @@ END_TEST
 static void box_of(const hb_val_summary *s, hb_val_box *b)
 {
     hb_val_goal goals[HB_VAL_MAXGOAL];
-    b->n_goals = hb_val_goals(s, goals, HB_VAL_MAXGOAL);
-    b->met = 0;
+    const int ng = hb_val_goals(s, goals, HB_VAL_MAXGOAL);
+    b->n_goals = b->met = 0;
     b->null_expected = 0;
-    for (int i = 0; i < b->n_goals; i++) {
+    for (int i = 0; i < ng; i++) {
+        b->n_goals += goals[i].measured;
         b->met += goals[i].met;
-        b->null_expected += s->null_goal_rate[i];
+        if (goals[i].measured) b->null_expected += s->null_goal_rate[i];
     }
     b->null_all_rate = (double)s->null_all_met / s->null_splits;
 }
@@ -457,6 +509,7 @@ static Suite *validate_suite(void)
     Suite *s = suite_create("validate");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, identical_boxes);
+    tcase_add_test(tc, goals_without_floor);
     tcase_add_test(tc, floor_of_repaints);
     tcase_add_test(tc, smoothed_copy);
     tcase_add_test(tc, null_goal_rates);

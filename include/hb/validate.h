@@ -89,7 +89,7 @@ typedef struct hb_val_summary {
     double      null_goal_rate[HB_VAL_MAXGOAL];
     /* the goals of each held-out box alone (a pooled report averages the
      * boxes; these show whether one box carries it): the first n_boxes */
-    int         n_boxes;
+    int         n_boxes;                  /* per box, met and n_goals count measured goals only */
     hb_val_box  box[HB_VAL_MAXBOX];
 } hb_val_summary;
 
@@ -98,13 +98,18 @@ hb_status hb_validate(const hb_val_group *groups, int n_groups, const char *out,
 
 /* The fidelity goals (README, Methods: "Validation"): each with its figure,
  * threshold and null; met when figure <= threshold (>= for r) or no worse
- * than the null. Returns the number of goals filled into g (at most cap). */
+ * than the null. A goal whose threshold is the floor's is not measured
+ * without repaints of the truth (CAMELS: one truth per box): measured 0,
+ * met 0, and no count of met or unmet goals includes it. Returns the number
+ * of goals filled into g (at most cap). */
 typedef struct hb_val_goal {
     char   what[96];
     double figure, threshold, null;
-    int    higher_is_better, met;
+    int    higher_is_better, measured, met;
 } hb_val_goal;
 int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap);
+/* "met", "NOT MET" or "n/a (...)" (not measured). */
+const char *hb_val_goal_verdict(const hb_val_goal *g);
 
 extern const char *const HB_VAL_FIELD_NAMES[HB_VAL_NFIELD];
 extern const char *const HB_VAL_BAND_NAMES[HB_VAL_NBAND];

@@ -22,7 +22,8 @@ static const char *VAL_USAGE =
     "Writes report.txt (a line per field and band) and report.h5 (every curve).\n"
     "--fail-above X: exit non-zero when, below half the Nyquist frequency, an ensemble or single-sample\n"
     "error or 1 - r exceeds X, or a PDF distance exceeds X dex (a NaN fails). --fail-goals: exit\n"
-    "non-zero when a fidelity goal is not met.\n";
+    "non-zero when a fidelity goal is not met (without --repaints the four goals whose threshold is the\n"
+    "floor's are not measured: reported n/a, counted neither way).\n";
 
 typedef struct vgroups {
     hb_val_group g[256];
