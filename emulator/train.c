@@ -474,15 +474,6 @@ static hb_status load_data(trainer *t, char **data, int n_data, char **val, int 
 static hb_status setup(trainer *t)
 {
     const hb_train_config *cfg = t->cfg;
-    if (!hb_adam_config_ok(&cfg->adam)) {
-        return HB_ERR0(HB_EARG, "optimiser: lr %g, lr_min_frac %g, weight_decay %g, clip_norm %g: expected "
-                       "0 < lr < inf, lr_min_frac and weight_decay within [0, 1], 0 <= clip_norm < inf",
-                       cfg->adam.lr, cfg->adam.lr_min_frac, cfg->adam.weight_decay, cfg->adam.clip_norm);
-    }
-    if (!hb_loss_weights_ok(cfg->loss_weight)) {
-        return HB_ERR0(HB_EARG, "loss weight slopes %g, %g, %g: expected finite and within [-5, 5]",
-                       cfg->loss_weight[0], cfg->loss_weight[1], cfg->loss_weight[2]);
-    }
     hb_unet_config uc = {HB_NTARGET, cfg->width, cfg->emb, t->meta.ic.n_smooth, cfg->emb_layers};
     HB_TRY(hb_unet_init(&t->net, &uc, cfg->seed));
     HB_TRY(hb_unet_reserve(&t->net, &t->slab, t->ds.N, t->ds.N, 1));
@@ -669,6 +660,15 @@ static hb_status loop(trainer *t)
 
 hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **val, int n_val, MPI_Comm comm)
 {
+    if (!hb_adam_config_ok(&cfg->adam)) {   /* before any file is read */
+        return HB_ERR0(HB_EARG, "optimiser: lr %g, lr_min_frac %g, weight_decay %g, clip_norm %g: expected "
+                       "0 < lr < inf, lr_min_frac and weight_decay within [0, 1], 0 <= clip_norm < inf",
+                       cfg->adam.lr, cfg->adam.lr_min_frac, cfg->adam.weight_decay, cfg->adam.clip_norm);
+    }
+    if (!hb_loss_weights_ok(cfg->loss_weight)) {
+        return HB_ERR0(HB_EARG, "loss weight slopes %g, %g, %g: expected finite and within [-5, 5]",
+                       cfg->loss_weight[0], cfg->loss_weight[1], cfg->loss_weight[2]);
+    }
     trainer t;
     memset(&t, 0, sizeof t);
     t.cfg = cfg;

@@ -566,6 +566,17 @@ const char *hb_val_goal_verdict(const hb_val_goal *g)
     return !g->measured ? "n/a (no floor: repaint the truth)" : g->met ? "met" : "NOT MET";
 }
 
+int hb_val_goals_met(const hb_val_goal *g, int n, int *measured)
+{
+    int met = 0;
+    *measured = 0;
+    for (int i = 0; i < n; i++) {
+        met += g[i].met;
+        *measured += g[i].measured;
+    }
+    return met;
+}
+
 int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap)
 {
     int n = 0;
@@ -651,7 +662,8 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
                         s->pct_truth[f][q], s->pct_emu[f][q], s->pct_err[f][q], s->pct_null90[f][q]);
     }
     hb_val_goal g[HB_VAL_MAXGOAL];
-    int ng = hb_val_goals(s, g, HB_VAL_MAXGOAL), met = 0, nm = 0;
+    int nm;
+    const int ng = hb_val_goals(s, g, HB_VAL_MAXGOAL), met = hb_val_goals_met(g, ng, &nm);
     fprintf(t, "# goals (met: within the threshold, or no worse than the null; null_rate: the fraction of null "
             "splits, repaints standing in for the samples, that meet it; n/a: the threshold is the floor's, "
             "which needs repaints of the truth)\n");
@@ -659,8 +671,6 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
         fprintf(t, "goal %-58s %8.4f %s %8.4f  null %8.4f  null_rate %5.3f  %s\n", g[i].what, g[i].figure,
                 g[i].higher_is_better ? ">=" : "<=", g[i].threshold, g[i].null, s->null_goal_rate[i],
                 hb_val_goal_verdict(&g[i]));
-        met += g[i].met;
-        nm += g[i].measured;
     }
     fprintf(t, "# goals met: %d of %d measured (%d without a floor); a perfect emulator (the null) meets all %d in %d "
             "of %d splits\n", met, nm, ng - nm, nm, s->null_all_met, s->null_splits);
@@ -840,13 +850,10 @@ static hb_status box_goals(const totals *Tg, const hb_val_group *g, const int pr
     null_goal_rates(&T1, sb);
     hb_val_goal gl[HB_VAL_MAXGOAL];
     const int ng = hb_val_goals(sb, gl, HB_VAL_MAXGOAL);
-    box->n_goals = box->met = 0;
+    box->met = hb_val_goals_met(gl, ng, &box->n_goals);
     box->null_expected = 0;
-    for (int i = 0; i < ng; i++) {
-        box->n_goals += gl[i].measured;
-        box->met += gl[i].met;
+    for (int i = 0; i < ng; i++)
         if (gl[i].measured) box->null_expected += sb->null_goal_rate[i];
-    }
     box->null_all_rate = sb->null_splits ? (double)sb->null_all_met / sb->null_splits : NAN;
     box_name(g->truth, box->name, sizeof box->name);
     free(sb);

@@ -110,6 +110,8 @@ typedef struct hb_val_goal {
 int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap);
 /* "met", "NOT MET" or "n/a (...)" (not measured). */
 const char *hb_val_goal_verdict(const hb_val_goal *g);
+/* How many of g[0, n) are met; *measured: how many are measured. */
+int hb_val_goals_met(const hb_val_goal *g, int n, int *measured);
 
 extern const char *const HB_VAL_FIELD_NAMES[HB_VAL_NFIELD];
 extern const char *const HB_VAL_BAND_NAMES[HB_VAL_NBAND];

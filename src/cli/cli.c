@@ -114,33 +114,32 @@ void hb_cli_print_summary(const hb_val_summary *s)
 int hb_cli_print_goals(const hb_val_summary *s)
 {
     hb_val_goal g[HB_VAL_MAXGOAL];
-    int n = hb_val_goals(s, g, HB_VAL_MAXGOAL), unmet = 0, nm = 0;
+    int nm;
+    const int n = hb_val_goals(s, g, HB_VAL_MAXGOAL), met = hb_val_goals_met(g, n, &nm), unmet = nm - met;
     for (int i = 0; i < n; i++) {
         hb_log0("goal: %-58s %8.4f %s %7.4f (null %7.4f, met by %3.0f%% of it): %s", g[i].what, g[i].figure,
                 g[i].higher_is_better ? ">=" : "<=", g[i].threshold, g[i].null, 100 * s->null_goal_rate[i],
                 hb_val_goal_verdict(&g[i]));
-        unmet += g[i].measured && !g[i].met;
-        nm += g[i].measured;
     }
     char without[96] = "";
     if (nm < n) snprintf(without, sizeof without, " (%d more need a floor: repaints of the truth)", n - nm);
     if (s->null_splits)
         hb_log0("%d of %d goals met%s; a perfect emulator (mock repaints for the samples) meets all %d in %d of %d "
-                "null splits", nm - unmet, nm, without, nm, s->null_all_met, s->null_splits);
+                "null splits", met, nm, without, nm, s->null_all_met, s->null_splits);
     else
-        hb_log0("%d of %d goals met%s", nm - unmet, nm, without);
+        hb_log0("%d of %d goals met%s", met, nm, without);
     if (s->n_boxes > 1) {
-        int met = 0, of = 0;
+        int bmet = 0, of = 0;
         double expect = 0;
         for (int b = 0; b < s->n_boxes; b++) {
             const hb_val_box *x = &s->box[b];
             hb_log0("  box %-20s alone: %2d of %2d goals met (a perfect emulator: %.1f expected, all in %.0f%%)", x->name,
                     x->met, x->n_goals, x->null_expected, 100 * x->null_all_rate);
-            met += x->met;
+            bmet += x->met;
             of += x->n_goals;
             expect += x->null_expected;
         }
-        hb_log0("box by box: %d of %d goals met; a perfect emulator expects %.1f", met, of, expect);
+        hb_log0("box by box: %d of %d goals met; a perfect emulator expects %.1f", bmet, of, expect);
     }
     return unmet;
 }

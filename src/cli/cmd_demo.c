@@ -276,7 +276,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
 static hb_status demo_run(const demo_opts *o, const hb_suite_row *sel)
 {
     const char *dir = o->dir;
-    char hash[64];
+    char hash[64] = "";
     if (o->model) HB_TRY(demo_model_hash(o->model, hash, sizeof hash));   /* a wrong file fails now, not after stage 3 */
     if (hb_world_rank() == 0) mkdir(dir, 0755);
     HB_TRY(hb_mpi(MPI_Barrier(MPI_COMM_WORLD)));
@@ -289,7 +289,7 @@ static hb_status demo_run(const demo_opts *o, const hb_suite_row *sel)
     HB_TRY(demo_grf(dir, &par));
     hb_log0("-- stage 2: particle-mesh simulation, 64^3 particles in 100 Mpc/h --");
     HB_TRY(demo_pm(dir));
-    HB_TRY(demo_pipeline(o, sel));
+    HB_TRY(demo_pipeline(o, sel, hash));
     hb_log0("== demo finished in %.1f s ==", hb_now() - t0);
     return HB_OK;
 }

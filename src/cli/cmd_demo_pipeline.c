@@ -262,14 +262,13 @@ hb_status demo_model_hash(const char *model, char *hash, size_t cap)
     return rc;
 }
 
-static hb_status demo_reuse(const demo_opts *o, const char *train_dir, char *model, size_t cap)
+static hb_status demo_reuse(const demo_opts *o, const char *got, const char *train_dir, char *model, size_t cap)
 {
-    char **dp = NULL, want[20], got[64];
+    char **dp = NULL, want[20];
     int nd = 0;
     HB_TRY(hb_dataset_list(train_dir, &dp, &nd, MPI_COMM_WORLD));
     hb_train_data_hash(dp, nd, want);
     hb_dataset_free_list(dp, nd);
-    HB_TRY(demo_model_hash(o->model, got, sizeof got));
     if (strcmp(got, want) != 0) {
         return HB_ERR0(HB_EARG, "demo --model %s: trained on other files (their names' hash %s; this demo's %d training "
                        "boxes in %s: %s); give the demo the --table, --boxes, --grid and --box the model was trained "
@@ -333,7 +332,7 @@ static hb_status demo_validate(const demo_opts *o, const hb_suite_row *held, cha
     return HB_OK;
 }
 
-hb_status demo_pipeline(const demo_opts *o, const hb_suite_row *sel)
+hb_status demo_pipeline(const demo_opts *o, const hb_suite_row *sel, const char *model_hash)
 {
     hb_status rc = HB_OK;
     char dirs[4][1100], model[sizeof ((hb_emulate_config *)0)->model[0]];
@@ -343,7 +342,7 @@ hb_status demo_pipeline(const demo_opts *o, const hb_suite_row *sel)
     if (rc == HB_OK) rc = demo_suite(o, sel, dirs);
     times[0] = hb_now() - t0;
     t0 = hb_now();
-    if (rc == HB_OK) rc = o->model ? demo_reuse(o, dirs[0], model, sizeof model) : demo_train(o, dirs[0], dirs[1], model, sizeof model);
+    if (rc == HB_OK) rc = o->model ? demo_reuse(o, model_hash, dirs[0], model, sizeof model) : demo_train(o, dirs[0], dirs[1], model, sizeof model);
     times[1] = hb_now() - t0;
     t0 = hb_now();
     if (rc == HB_OK) rc = demo_emulate(o, sel + o->boxes, model, dirs);

@@ -35,10 +35,10 @@ demo_opts demo_opts_default(void);
  * outside the training range is refused at once). */
 hb_status demo_select_rows(demo_opts *o, hb_suite_row **sel);
 /* The training files' hash a model records (hb_train_data_hash), or an error
- * naming the file: demo --model checks it before the first stage, and
- * against the training boxes it writes. */
+ * naming the file: demo --model reads it before the first stage. */
 hb_status demo_model_hash(const char *model, char *hash, size_t cap);
-/* Stages 3-6 on those rows: suite, repaints, training (or --model), emulation, validation. */
-hb_status demo_pipeline(const demo_opts *o, const hb_suite_row *sel);
+/* Stages 3-6 on those rows: suite, repaints, training (or, with o->model,
+ * model_hash checked against the training boxes written), emulation, validation. */
+hb_status demo_pipeline(const demo_opts *o, const hb_suite_row *sel, const char *model_hash);
 
 #endif
