@@ -12,6 +12,10 @@
  * registers with AVX-512, 16 otherwise) with enough independent accumulators
  * (NZ x NV >= 12) to keep both FMA pipes busy. The blocking does not change
  * the order of any sum: results are bitwise the same for every block size.
+ * With 16 registers the output channels go in blocks of at most NV = 2
+ * vectors (NZ = 6): NV = 4 (NZ = 3) has no register left for the weights,
+ * loads 15 operands per 12 FMAs against 8, and made the demo's training
+ * step 13-15% slower on a Zen 2 core.
  *
  * The weight gradient runs over tasks (tap, block of input channels, block of
  * output channels), each summing over every voxel of a chunk in a fixed order
@@ -21,6 +25,9 @@
 #include "hb/nn.h"
 
 #include <string.h>
+#if defined(__FMA__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #if defined(__AVX512F__)
 #define VW 16
@@ -30,6 +37,7 @@
 #define B2 8
 #define B3 6
 #define B4 4
+#define NVMAX 4   /* output-channel vectors per block */
 #else
 #if defined(__AVX__)
 #define VW 8
@@ -44,13 +52,16 @@
 #define B2 6
 #define B3 4
 #define B4 3
+#define NVMAX 2
 #endif
 typedef float vec __attribute__((vector_size(4 * VW), aligned(4)));   /* unaligned loads allowed */
 
 /* padded input per chunk: 1 MB, about one core's L2 */
 static size_t chunk_floats = 1u << 18;
+static int nv_max = NVMAX;
 
 void hb_conv3_direct_set_chunk(size_t floats) { chunk_floats = floats ? floats : 1u << 18; }
+void hb_conv3_direct_set_vectors(int nv) { nv_max = nv >= 1 && nv <= 4 ? nv : NVMAX; }
 
 /* x-planes of output per chunk for C channels on a (Y, Z) plane. */
 static int chunk_planes(int C, int X, int Y, int Z)
@@ -109,6 +120,21 @@ static inline __attribute__((always_inline)) void acc_zero(vec acc[16][4], const
         for (int v = 0; v < NV; v++) acc[i][v] = (vec){0};
 }
 
+/* acc + x b, one rounding where the ISA has FMA. Written out, since GCC's
+ * tuning for AMD cores (avoid_fma_chains) turns the lone accumulator of a
+ * one-voxel, one-vector block into a multiply and an add, whose result then
+ * differs from every other blocking's in the last bit. */
+static inline __attribute__((always_inline)) vec fma_bcast(float x, vec b, vec acc)
+{
+#if defined(__AVX512F__)
+    return (vec)_mm512_fmadd_ps(_mm512_set1_ps(x), (__m512)b, (__m512)acc);
+#elif defined(__FMA__)
+    return (vec)_mm256_fmadd_ps(_mm256_set1_ps(x), (__m256)b, (__m256)acc);
+#else
+    return acc + x * b;
+#endif
+}
+
 /* acc[i][v] += a[i * stride] * b[v]: one rank-1 update of the block. */
 static inline __attribute__((always_inline)) void acc_outer(vec acc[16][4], const float *a, size_t stride,
                                                              const vec b[4], const int NA, const int NV)
@@ -117,7 +143,7 @@ static inline __attribute__((always_inline)) void acc_outer(vec acc[16][4], cons
     for (int i = 0; i < NA; i++) {
         float x = a[(size_t)i * stride];
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[i][v] += x * b[v];
+        for (int v = 0; v < NV; v++) acc[i][v] = fma_bcast(x, b[v], acc[i][v]);
     }
 }
 
@@ -194,8 +220,8 @@ void hb_conv3_direct(float *out, const float *in, const float *w, const float *b
             const float *rows[9];
             row_pointers(rows, pad, Ci, Y, Z, r / Y, r % Y);
             float *o = ob + (size_t)r * Z * Co;
-            for (int c0 = 0; c0 < Co; c0 += 4 * VW) {
-                int nv = (Co - c0) / VW < 4 ? (Co - c0) / VW : 4;
+            for (int c0 = 0; c0 < Co; c0 += nv_max * VW) {
+                int nv = (Co - c0) / VW < nv_max ? (Co - c0) / VW : nv_max;
                 if (nv == 4) fwd_row_4(o, rows, Z, w, b, Ci, Co, c0, accumulate);
                 else if (nv == 3) fwd_row_3(o, rows, Z, w, b, Ci, Co, c0, accumulate);
                 else if (nv == 2) fwd_row_2(o, rows, Z, w, b, Ci, Co, c0, accumulate);
@@ -268,7 +294,8 @@ void hb_conv3_direct_dw(float *dw, const float *in, const float *dout, int Ci, i
                         int xmode, float *pad)
 {
     const int nxc = chunk_planes(Ci, X, Y, Z);
-    const int nco = (Co + 4 * VW - 1) / (4 * VW);   /* output-channel blocks of up to 4 vectors */
+    const int nvm = nv_max;
+    const int nco = (Co + nvm * VW - 1) / (nvm * VW);   /* output-channel blocks of up to nv_max vectors */
     const int cib = Ci < 16 ? Ci : 16;    /* input channels per task */
     const int nci = (Ci + cib - 1) / cib;
     const int ntask = 27 * nci * nco;
@@ -279,9 +306,9 @@ void hb_conv3_direct_dw(float *dw, const float *in, const float *dout, int Ci, i
         const float *db = dout + (size_t)x0 * Y * Z * Co;
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < ntask; t++) {
-            int tap = t / (nci * nco), ib = t / nco % nci, c0 = t % nco * 4 * VW;
+            int tap = t / (nci * nco), ib = t / nco % nci, c0 = t % nco * nvm * VW;
             int ci0 = ib * cib, ci1 = ci0 + cib < Ci ? ci0 + cib : Ci;
-            int nv = (Co - c0) / VW < 4 ? (Co - c0) / VW : 4;
+            int nv = (Co - c0) / VW < nvm ? (Co - c0) / VW : nvm;
             if (nv == 4) dw_task_4(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
             else if (nv == 3) dw_task_3(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);
             else if (nv == 2) dw_task_2(dw, pad, db, tap, ci0, ci1, c0, Ci, Co, nx, Y, Z);

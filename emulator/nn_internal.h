@@ -12,6 +12,9 @@ size_t hb_conv3_direct_workspace(int C, int X, int Y, int Z);
 /* Tests: floats of padded input per chunk (0 restores the default), so small
  * inputs can be cut into many chunks. Call before sizing workspaces. */
 void hb_conv3_direct_set_chunk(size_t floats);
+/* Tests: output-channel vectors per register block, 1-4 (0 restores the ISA's
+ * default: 4 with 32 vector registers, 2 with 16). Results do not depend on it. */
+void hb_conv3_direct_set_vectors(int nv);
 /* Output planes [xa, xb) of out = conv3(in, w) + b, or out += ... when
  * accumulate; b may be NULL; one sample; in laid out per xmode (hb/nn.h). */
 void hb_conv3_direct(float *out, const float *in, const float *w, const float *b, int Ci, int Co, int X, int Y,

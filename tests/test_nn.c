@@ -137,8 +137,9 @@ START_TEST(conv3_fast_vs_ref_and_fd)
     hb_conv3_direct_set_chunk(0);
 }
 END_TEST
-/* The direct kernels give the same bits on any thread count: each output
- * voxel and each weight-gradient entry is summed in one fixed order. */
+/* The direct kernels give the same bits on any thread count and any register
+ * blocking of the output channels: each output voxel and each weight-gradient
+ * entry is summed in one fixed order. */
 START_TEST(conv3_direct_thread_count_independent)
 {
     const int B = 2, Ci = 32, Co = 48, X = 6, Y = 5, Z = 9;
@@ -147,12 +148,14 @@ START_TEST(conv3_direct_thread_count_independent)
     fill_rand(in, nin, 11); fill_rand(w, nw, 12); fill_rand(b, Co, 13); fill_rand(r, nout, 14);
     size_t ws = hb_conv_workspace(Co, Co, X, Y, Z);
     float *col = malloc(ws * 4), *dcol = malloc(ws * 4);
-    float *out[2], *din[2], *dw[2];
-    const int threads[2] = {1, 3};
+    enum { NRUN = 5 };
+    float *out[NRUN], *din[NRUN], *dw[NRUN];
+    const int threads[NRUN] = {1, 3, 1, 1, 1}, vectors[NRUN] = {0, 0, 1, 3, 4};   /* 0: the ISA's blocking */
     const int keep = omp_get_max_threads();
     hb_conv3_direct_set_chunk(1);   /* several chunks too */
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < NRUN; k++) {
         omp_set_num_threads(threads[k]);
+        hb_conv3_direct_set_vectors(vectors[k]);
         out[k] = malloc(nout * 4); din[k] = calloc(nin, 4); dw[k] = calloc(nw, 4);
         float *db = calloc(Co, 4);
         hb_conv3_forward(out[k], in, w, b, B, Ci, Co, X, Y, Z, col);
@@ -160,11 +163,17 @@ START_TEST(conv3_direct_thread_count_independent)
         free(db);
     }
     hb_conv3_direct_set_chunk(0);
+    hb_conv3_direct_set_vectors(0);
     omp_set_num_threads(keep);
-    ck_assert_msg(memcmp(out[0], out[1], nout * 4) == 0, "forward differs between 1 and 3 threads");
-    ck_assert_msg(memcmp(din[0], din[1], nin * 4) == 0, "input gradient differs between 1 and 3 threads");
-    ck_assert_msg(memcmp(dw[0], dw[1], nw * 4) == 0, "weight gradient differs between 1 and 3 threads");
-    for (int k = 0; k < 2; k++) { free(out[k]); free(din[k]); free(dw[k]); }
+    for (int k = 1; k < NRUN; k++) {
+        ck_assert_msg(memcmp(out[0], out[k], nout * 4) == 0, "forward differs: %d threads, %d vectors per block",
+                      threads[k], vectors[k]);
+        ck_assert_msg(memcmp(din[0], din[k], nin * 4) == 0, "input gradient differs: %d threads, %d vectors per block",
+                      threads[k], vectors[k]);
+        ck_assert_msg(memcmp(dw[0], dw[k], nw * 4) == 0, "weight gradient differs: %d threads, %d vectors per block",
+                      threads[k], vectors[k]);
+    }
+    for (int k = 0; k < NRUN; k++) { free(out[k]); free(din[k]); free(dw[k]); }
     free(in); free(w); free(b); free(r); free(col); free(dcol);
 }
 END_TEST
