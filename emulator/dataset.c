@@ -161,6 +161,7 @@ static hb_status open_box(hb_box_src *bx, int *N)
         if (rc == HB_OK && Nc != *N) rc = HB_ERR(HB_EIO, "%s: %s is %d^3 but %s is %d^3", bx->path, FIELD[ch], Nc, FIELD[0], *N);
     }
     if (rc == HB_OK) rc = hb_box_read_info(&f, &bx->info);
+    if (rc == HB_OK) rc = hb_box_read_dm_mas(&f, bx->dm_mas);
     if (rc == HB_OK && *N % 4) rc = HB_ERR(HB_EARG, "%s: grid %d^3 is not a multiple of 4 (the network halves it twice)", bx->path, *N);
     bx->direct = rc == HB_OK;
     for (int ch = 0; ch < HB_NCH && rc == HB_OK; ch++) {
@@ -188,6 +189,10 @@ static hb_status open_local(hb_dataset *ds, char **paths, int n)
         } else if (N != ds->N || fabs(bx->info.box_size - ds->box_size) > 1e-6 * ds->box_size) {
             return HB_ERR(HB_EARG, "%s is %d^3 in %g Mpc/h, but %s is %d^3 in %g Mpc/h: every box must match",
                           paths[b], N, bx->info.box_size, paths[0], ds->N, ds->box_size);
+        } else if (strcmp(bx->dm_mas, ds->boxes[0].dm_mas) != 0) {
+            return HB_ERR(HB_EARG, "%s: its DM is painted with %s (%s's mass_assignment), but %s's with %s: the "
+                          "network's DM input must be painted alike in every box", paths[b], bx->dm_mas, HB_FIELD_DM,
+                          paths[0], ds->boxes[0].dm_mas);
         }
     }
     return HB_OK;
@@ -220,6 +225,7 @@ hb_status hb_dataset_open(hb_dataset *ds, char **paths, int n, MPI_Comm comm)
             else rc = hb_mpi(MPI_Bcast(bx->plane_off[ch], ds->N, MPI_INT64_T, 0, comm));
         }
     }
+    if (rc == HB_OK) snprintf(ds->dm_mas, sizeof ds->dm_mas, "%s", ds->boxes[0].dm_mas);
     if (rc != HB_OK) hb_dataset_close(ds);
     return rc;
 }

@@ -36,7 +36,7 @@ typedef struct emu {
     float *yk;                 /* cells x 2: one member's drift (ens.K > 1) */
     hb_slab slab;              /* the network's decomposition (boundaries at multiples of 4) */
     hb_boxinfo info;           /* the DM box's, with the overrides */
-    char dm_mas[32];           /* the DM field's mass assignment, kept on the copy written */
+    char dm_mas[HB_MAS_LEN];   /* the DM field's mass assignment, kept on the copy written */
     char models[sizeof ((hb_emulate_config *)0)->model];   /* the model file(s) joined by ", " */
     int N;
     size_t n;                  /* this rank's cells */
@@ -119,13 +119,10 @@ static hb_status load(emu *e, const hb_emulate_config *cfg, MPI_Comm comm)
     HB_TRY(hb_h5_open(&df, cfg->dm, comm));
     hb_status rc = hb_h5_field_size(&df, HB_FIELD_DM, &e->N);
     if (rc == HB_OK) rc = hb_box_read_info(&df, &e->info);
-    snprintf(e->dm_mas, sizeof e->dm_mas, "none");
-    if (rc == HB_OK && hb_h5_attr_exists(&df, HB_FIELD_DM, "mass_assignment")) {
-        rc = hb_h5_attr_read_string(&df, HB_FIELD_DM, "mass_assignment", e->dm_mas, sizeof e->dm_mas);
-    }
+    if (rc == HB_OK) rc = hb_box_read_dm_mas(&df, e->dm_mas);
     if (rc == HB_OK) {
         hb_theta_override(e->info.theta, cfg->theta_override);
-        rc = hb_model_check_box(&e->meta, &e->info, e->N, cfg->dm);
+        rc = hb_model_check_box(&e->meta, &e->info, e->N, e->dm_mas, cfg->dm);
     }
     if (rc == HB_OK) rc = plan(e, cfg, comm);
     if (rc == HB_OK) {

@@ -240,6 +240,7 @@ struct hb_loglike {
     hb_model_meta  meta;
     hb_slab        slab;
     hb_boxinfo     info, gas_info;
+    char           dm_mas[HB_MAS_LEN];   /* the DM field's mass assignment */
     int            N;
     size_t         n;              /* this rank's cells */
     float         *x0, *x1;        /* standardised log DM (n); observed baryons (n x 2) */
@@ -365,6 +366,7 @@ static hb_status read_infos(hb_loglike *L)
     HB_TRY(hb_h5_open(&f, L->cfg.dm, L->comm));
     hb_status rc = hb_h5_field_size(&f, HB_FIELD_DM, &L->N);
     if (rc == HB_OK) rc = hb_box_read_info(&f, &L->info);
+    if (rc == HB_OK) rc = hb_box_read_dm_mas(&f, L->dm_mas);
     hb_h5_close(&f);
     HB_TRY(rc);
     HB_TRY(hb_h5_open(&f, L->cfg.gas, L->comm));
@@ -374,7 +376,7 @@ static hb_status read_infos(hb_loglike *L)
     HB_TRY(rc);
     HB_TRY(check_pair(L, Ngas));
     hb_theta_override(L->info.theta, L->cfg.theta_override);
-    return hb_model_check_box(&L->meta, &L->info, L->N, L->cfg.dm);
+    return hb_model_check_box(&L->meta, &L->info, L->N, L->dm_mas, L->cfg.dm);
 }
 
 static hb_status open_box(hb_loglike *L)
@@ -436,7 +438,7 @@ hb_status hb_loglike_eval(hb_loglike *L, const double theta[HB_NTHETA], hb_logli
 {
     hb_boxinfo at = L->info;
     memcpy(at.theta, theta, sizeof at.theta);
-    HB_TRY(hb_model_check_box(&L->meta, &at, L->N, L->cfg.dm));
+    HB_TRY(hb_model_check_box(&L->meta, &at, L->N, L->dm_mas, L->cfg.dm));
     memcpy(L->theta, theta, sizeof L->theta);
     const long NN = (long)L->N * L->N;
     hb_flow_problem pb = {net_flow, L, &L->meta.ic, L->x0, L->n, (uint64_t)(L->slab.x0 * NN),

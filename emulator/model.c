@@ -95,6 +95,7 @@ static hb_status write_meta(hb_h5 *f, const hb_model_meta *m)
                             {"sigma_c", 'd', m->ic.sigma_c, 0, NULL}, {"box_size", 'd', m->box_size, 0, NULL},
                             {"cell_size", 'd', m->cell_size, 0, NULL}};
     for (size_t i = 0; i < sizeof a / sizeof a[0]; i++) HB_TRY(hb_h5_attr_write(f, "/", &a[i]));
+    if (m->dm_mas[0]) HB_TRY(hb_h5_attr_write_string(f, "/", "dm_mass_assignment", m->dm_mas));
     HB_TRY(hb_h5_write_array(f, "/interp/mean", m->ic.mean, HB_NCH));
     HB_TRY(hb_h5_write_array(f, "/interp/std", m->ic.std, HB_NCH));
     HB_TRY(hb_h5_write_array(f, "/interp/floor", m->ic.floor, HB_NCH));
@@ -215,6 +216,9 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
     HB_TRY(hb_h5_attr_read_double(f, "/", "cell_size", &meta->cell_size));
     HB_TRY(hb_h5_attr_read_double(f, "/", "box_size", &meta->box_size));
     HB_TRY(hb_h5_attr_read_long(f, "/", "grid", &grid));
+    if (hb_h5_attr_exists(f, "/", "dm_mass_assignment")) {   /* absent in models from before it was kept */
+        HB_TRY(hb_h5_attr_read_string(f, "/", "dm_mass_assignment", meta->dm_mas, sizeof meta->dm_mas));
+    }
     ic->beta_sq = (int)bsq;
     meta->grid = (int)grid;
     return HB_OK;
@@ -280,8 +284,14 @@ hb_status hb_model_load_weights(const char *path, MPI_Comm comm, const hb_unet *
     return rc;
 }
 
-hb_status hb_model_check_box(const hb_model_meta *meta, const hb_boxinfo *info, int N, const char *name)
+hb_status hb_model_check_box(const hb_model_meta *meta, const hb_boxinfo *info, int N, const char *dm_mas,
+                             const char *name)
 {
+    if (meta->dm_mas[0] && strcmp(dm_mas, meta->dm_mas) != 0) {
+        return HB_ERR0(HB_EARG, "%s: its DM is painted with %s (%s's mass_assignment), but the model was trained on DM "
+                       "painted with %s: paint it the same way (output.mass_assignment of simulate and suite, "
+                       "--dm-assignment of demo)", name, dm_mas, HB_FIELD_DM, meta->dm_mas);
+    }
     const double cell = meta->cell_size, L = info->box_size;
     if (fabs(L / N - cell) > 0.01 * cell) {
         return HB_ERR0(HB_EARG, "%s has cells of %.4g Mpc/h (%g Mpc/h / %d); the model was trained on cells of %.4g Mpc/h",
@@ -319,6 +329,11 @@ hb_status hb_ensemble_load(hb_ensemble *e, const hb_unet *u, hb_model_meta *meta
             return HB_ERR0(HB_EARG, "%s differs from %s in %s: an ensemble's models must share the training set's "
                            "standardisation and the interpolant (trainings of one recipe with other seeds)",
                            path[k], path[0], what);
+        }
+        if (strcmp(m.dm_mas, meta->dm_mas) != 0) {
+            return HB_ERR0(HB_EARG, "%s was trained on DM painted with %s, %s with %s: an ensemble's models must share "
+                           "the DM's mass assignment", path[k], m.dm_mas[0] ? m.dm_mas : "(not recorded)", path[0],
+                           meta->dm_mas[0] ? meta->dm_mas : "(not recorded)");
         }
         if (fabs(m.cell_size / meta->cell_size - 1) > 1e-6) {
             return HB_ERR0(HB_EARG, "%s was trained on cells of %g Mpc/h, %s on %g Mpc/h: an ensemble's models must "

@@ -448,9 +448,11 @@ static hb_status load_data(trainer *t, char **data, int n_data, char **val, int 
     HB_TRY(hb_dataset_open(&t->ds, data, n_data, t->comm));
     if (n_val > 0) {
         HB_TRY(hb_dataset_open(&t->vs, val, n_val, t->comm));
-        if (t->vs.N != t->ds.N || fabs(t->vs.box_size - t->ds.box_size) > 1e-6 * t->ds.box_size) {
-            return HB_ERR0(HB_EARG, "validation boxes (%d^3, %g Mpc/h) differ from the training boxes (%d^3, %g Mpc/h)",
-                           t->vs.N, t->vs.box_size, t->ds.N, t->ds.box_size);
+        if (t->vs.N != t->ds.N || fabs(t->vs.box_size - t->ds.box_size) > 1e-6 * t->ds.box_size ||
+            strcmp(t->vs.dm_mas, t->ds.dm_mas) != 0) {
+            return HB_ERR0(HB_EARG, "validation boxes (%d^3, %g Mpc/h, DM painted with %s) differ from the training "
+                           "boxes (%d^3, %g Mpc/h, %s)", t->vs.N, t->vs.box_size, t->vs.dm_mas, t->ds.N,
+                           t->ds.box_size, t->ds.dm_mas);
         }
     }
     t->meta.ic = cfg->interp;
@@ -460,6 +462,7 @@ static hb_status load_data(trainer *t, char **data, int n_data, char **val, int 
     t->meta.box_size = t->ds.box_size;
     t->meta.cell_size = t->ds.box_size / t->ds.N;
     t->meta.grid = t->ds.N;
+    snprintf(t->meta.dm_mas, sizeof t->meta.dm_mas, "%s", t->ds.dm_mas);
     const hb_interp *ic = &t->meta.ic;
     int direct = 0;
     for (int b = 0; b < t->ds.n_boxes; b++) direct += t->ds.boxes[b].direct;

@@ -48,6 +48,13 @@ hb_status hb_box_read_info(hb_h5 *f, hb_boxinfo *b)
     return hb_theta_check(b->theta, f->path);
 }
 
+hb_status hb_box_read_dm_mas(hb_h5 *f, char mas[HB_MAS_LEN])
+{
+    snprintf(mas, HB_MAS_LEN, "none");
+    if (!hb_h5_attr_exists(f, HB_FIELD_DM, "mass_assignment")) return HB_OK;
+    return hb_h5_attr_read_string(f, HB_FIELD_DM, "mass_assignment", mas, HB_MAS_LEN);
+}
+
 void hb_prov_set(hb_provenance *p, const char *key, const char *fmt, ...)
 {
     int i = 0;

@@ -50,6 +50,15 @@ if ! timeout -k 5 300 mpirun -np 2 "$HB" demo --out reuse5 --model b1_np1/model.
 else
     echo "FAIL: demo --model with other boxes"; tail -3 reuse5.log; fail=1
 fi
+# the model (trained on TSC-painted DM) refuses the held-out DM painted with CIC when emulate reads it
+if ! timeout -k 5 300 mpirun -np 2 "$HB" demo --out reuse_cic --model b1_np1/model.h5 "${tiny[@]}" --dm-assignment cic \
+        > reuse_cic.log 2>&1 \
+    && grep -q "its DM is painted with cic (/fields/dm_density's mass_assignment), but the model was trained on DM painted with tsc" \
+        reuse_cic.log; then
+    echo "ok: demo --model refuses a model trained on DM painted otherwise"
+else
+    echo "FAIL: demo --model with --dm-assignment cic"; tail -3 reuse_cic.log; fail=1
+fi
 box=$(ls b1_np1/heldout/*.h5 | head -1)
 if ! timeout -k 5 60 mpirun -np 2 "$HB" demo --out reuse_bad --model "$box" "${tiny[@]}" > reuse_bad.log 2>&1 \
     && grep -q "$box: no data_files_hash attribute: not a model written by train" reuse_bad.log && [ ! -e reuse_bad ]; then

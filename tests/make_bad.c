@@ -71,6 +71,24 @@ static int attr(const char *out, const char *name, const char *v)
     return set_attr(out, name, v);
 }
 
+/* A toy box whose DM's mass_assignment attribute says mas. */
+static int dm_mas(const char *out, const char *mas)
+{
+    if (toy_write(out, N, 25.0, 0.3, 1.0, 5, 1) != HB_OK) return 1;
+    hid_t f = H5Fopen(out, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) return 1;
+    hid_t d = H5Dopen2(f, HB_FIELD_DM, H5P_DEFAULT), t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, strlen(mas) + 1);
+    int bad = d < 0 || H5Adelete(d, "mass_assignment") < 0;
+    hid_t a = bad ? -1 : H5Acreate2(d, "mass_assignment", t, s, H5P_DEFAULT, H5P_DEFAULT);
+    bad = bad || a < 0 || H5Awrite(a, t, mas) < 0;
+    if (a >= 0) H5Aclose(a);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(s);
+    H5Tclose(t);
+    return bad | (H5Fclose(f) < 0);
+}
+
 static int flat(const char *out)
 {
     if (toy_write(out, N, 25.0, 0.3, 1.0, 5, 1) != HB_OK) return 1;
@@ -167,6 +185,7 @@ int main(int argc, char **argv)
     else if (argc == 5 && !strcmp(argv[1], "attr")) bad = attr(argv[2], argv[3], argv[4]);
     else if (argc == 5 && !strcmp(argv[1], "setattr")) bad = set_attr(argv[2], argv[3], argv[4]);
     else if (argc == 3 && !strcmp(argv[1], "flat")) bad = flat(argv[2]);
+    else if (argc == 4 && !strcmp(argv[1], "mas")) bad = dm_mas(argv[2], argv[3]);
     else if (argc == 5 && !strcmp(argv[1], "box")) bad = toy_write(argv[2], atoi(argv[3]), atof(argv[4]), 0.3, 1.0, 5, 1) != HB_OK;
     else if (argc == 3 && !strcmp(argv[1], "poison")) bad = poison(argv[2]);
     else if (argc == 3 && !strcmp(argv[1], "slope")) bad = set_doubles(argv[2], "/interp/noise_slope", (double[]){5, 0}, 2);
@@ -174,7 +193,7 @@ int main(int argc, char **argv)
     else if (argc == 3 && !strcmp(argv[1], "threshold")) bad = set_doubles(argv[2], "/interp/dm_smooth_threshold", (double[]){0, -1}, 2);
     else if (argc == 3 && !strcmp(argv[1], "shape")) bad = shape(argv[2]);
     else if (argc == 4 && !strcmp(argv[1], "npy")) bad = npy(argv[2], atol(argv[3]));
-    else fprintf(stderr, "usage: make_bad cell|attr|setattr|box|flat|shape|npy|poison|slope|smooth|threshold ...\n");
+    else fprintf(stderr, "usage: make_bad cell|attr|setattr|box|mas|flat|shape|npy|poison|slope|smooth|threshold ...\n");
     MPI_Finalize();
     return bad;
 }

@@ -193,6 +193,14 @@ expect_fail 'dataset /fields/dm_density not found' g.h5 mpirun -np 2 "$HB" emula
 expect_fail 'is not a hydrobridge model file' g.h5 mpirun -np 2 "$HB" emulate --model toy_test.h5 --dm toy_test.h5 --out g.h5
 expect_fail 'a_agn2 = 3 is outside the range the model was trained on' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out g.h5 feedback.a_agn2=3
 expect_fail 'need at least one sampler step' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out g.h5 --steps 0
+# the model keeps its training DM's mass assignment (the toy's: none); a DM painted otherwise is refused,
+# and so is a training set painted two ways
+"$BAD" mas tsc_dm.h5 tsc
+expect_fail 'tsc_dm.h5: its DM is painted with tsc \(/fields/dm_density.s mass_assignment\), but the model was trained on DM painted with none' \
+    g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm tsc_dm.h5 --out g.h5
+rm -rf mixed && mkdir mixed && cp toy/*.h5 mixed/ && cp tsc_dm.h5 mixed/zz_tsc.h5
+expect_fail 'mixed/zz_tsc.h5: its DM is painted with tsc .*, but mixed/[^ ]+.s with none: the network.s DM input must be painted alike' \
+    m.h5 mpirun -np 2 "$HB" train --data mixed --out m.h5 --steps 2
 mkdir -p empty
 expect_fail 'no box files' m.h5 mpirun -np 2 "$HB" train --data empty --out m.h5
 expect_fail '\|--loss-weight\| <= 5' m.h5 mpirun -np 2 "$HB" train --data toy --out m.h5 --loss-weight 6

@@ -40,6 +40,10 @@ typedef struct hb_boxinfo {
 hb_status hb_box_write_info(hb_h5 *f, const hb_boxinfo *b);
 /* Reads and checks: every value finite, box_size > 0, theta as hb_theta_check. */
 hb_status hb_box_read_info(hb_h5 *f, hb_boxinfo *b);
+/* The mass_assignment attribute of the DM field ("none" when it has none):
+ * how the network's input was painted, which a model must be used with. */
+#define HB_MAS_LEN 16
+hb_status hb_box_read_dm_mas(hb_h5 *f, char mas[HB_MAS_LEN]);
 
 /* What a field's values must be: every value finite, and for densities
  * >= 0 with a positive mean (empty cells are allowed), for temperatures > 0. */

@@ -33,6 +33,7 @@
 typedef struct hb_box_src {
     char       path[1024];
     hb_boxinfo info;
+    char       dm_mas[HB_MAS_LEN];     /* the DM field's mass assignment */
     int        direct;                 /* 1: fields readable with pread (plane offsets below) */
     int64_t   *plane_off[HB_NCH];      /* [N] file offset of plane x of each field (direct) */
 } hb_box_src;
@@ -40,6 +41,7 @@ typedef struct hb_box_src {
 typedef struct hb_dataset {
     int         n_boxes, N;
     double      box_size;
+    char        dm_mas[HB_MAS_LEN];    /* every box's DM mass assignment (they must agree) */
     hb_box_src *boxes;
 } hb_dataset;
 
@@ -49,7 +51,7 @@ hb_status hb_dataset_list(const char *dir_or_list, char ***paths, int *n, MPI_Co
 void      hb_dataset_free_list(char **paths, int n);
 /* Descriptions and plane offsets of the boxes (rank 0 reads, all get them);
  * a clear error unless every box holds the three fields as N^3 alike with
- * N a multiple of 4 and the same box size. */
+ * N a multiple of 4, the same box size and the DM painted alike. */
 hb_status hb_dataset_open(hb_dataset *ds, char **paths, int n, MPI_Comm comm);
 void      hb_dataset_close(hb_dataset *ds);
 /* Mean, std, min and max of log10 of each channel over every cell of the

@@ -39,6 +39,7 @@ typedef struct hb_model_meta {
     double    theta_min[HB_NTHETA], theta_max[HB_NTHETA];   /* the training set's range */
     double    box_size, cell_size;                         /* Mpc/h */
     int       grid;
+    char      dm_mas[HB_MAS_LEN];   /* the training DM's mass assignment; "" in models from before it was kept */
 } hb_model_meta;
 
 /* A named set of n_params floats (a group of one dataset per layer). */
@@ -59,10 +60,13 @@ hb_status hb_model_load(const char *path, MPI_Comm comm, hb_unet *u, hb_model_me
  * (u->n_params floats); *meta its meta. */
 hb_status hb_model_load_weights(const char *path, MPI_Comm comm, const hb_unet *u, hb_model_meta *meta, float *buf);
 
-/* A box of N^3 cells described by info against what the model was trained
- * on: the cell size (1%) and every parameter inside the training range; a
- * clear error naming the box (`name`) otherwise. Not collective. */
-hb_status hb_model_check_box(const hb_model_meta *meta, const hb_boxinfo *info, int N, const char *name);
+/* A box of N^3 cells described by info, its DM painted with dm_mas, against
+ * what the model was trained on: the cell size (1%), every parameter inside
+ * the training range and the DM's mass assignment (unless the model has
+ * none recorded); a clear error naming the box (`name`) otherwise. Not
+ * collective. */
+hb_status hb_model_check_box(const hb_model_meta *meta, const hb_boxinfo *info, int N, const char *dm_mas,
+                             const char *name);
 
 /* An ensemble of trainings of one recipe (other seeds): their drifts are
  * averaged. The network u holds the first model's weights (member[0] =

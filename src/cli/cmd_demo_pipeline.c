@@ -248,8 +248,8 @@ static hb_status demo_train(const demo_opts *o, const char *train_dir, const cha
 
 /* Stage 4 with --model: no training. The model must have been trained on
  * the training boxes just written: the hash of their names, as a resume
- * compares it (emulate then checks the cell size and the parameter range;
- * neither sees a change of --dm-assignment). */
+ * compares it (emulate then checks the cell size, the parameter range and
+ * the DM's mass assignment, --dm-assignment). */
 hb_status demo_model_hash(const char *model, char *hash, size_t cap)
 {
     hb_h5 f;
