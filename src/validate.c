@@ -577,6 +577,15 @@ int hb_val_goals_met(const hb_val_goal *g, int n, int *measured)
     return met;
 }
 
+void hb_val_box_missed(const hb_val_box *x, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < HB_VAL_MAXGOAL && len < cap; i++)
+        if (x->goal_met[i] == 0) len += (size_t)snprintf(buf + len, cap - len, "%s%d", len ? "," : "", i + 1);
+    if (!len) snprintf(buf, cap, "-");
+}
+
 int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap)
 {
     int n = 0;
@@ -675,13 +684,16 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
     fprintf(t, "# goals met: %d of %d measured (%d without a floor); a perfect emulator (the null) meets all %d in %d "
             "of %d splits\n", met, nm, ng - nm, nm, s->null_all_met, s->null_splits);
     fprintf(t, "# per held-out box, its goals alone (as a report of that box would score them): met, of, the null's "
-            "expected count (the sum of its goal rates), how often the null meets all\n");
+            "expected count (the sum of its goal rates), how often the null meets all, the goals it misses (their "
+            "places in the list above, 1 the first; - none)\n");
     int bmet = 0, bn = 0;
     double bexp = 0;
     for (int b = 0; b < s->n_boxes; b++) {
         const hb_val_box *x = &s->box[b];
-        fprintf(t, "box %-24s %3d of %3d  null_expected %6.2f  null_all %5.3f\n", x->name, x->met, x->n_goals,
-                x->null_expected, x->null_all_rate);
+        char missed[3 * HB_VAL_MAXGOAL + 2];
+        hb_val_box_missed(x, missed, sizeof missed);
+        fprintf(t, "box %-24s %3d of %3d  null_expected %6.2f  null_all %5.3f  missed %s\n", x->name, x->met,
+                x->n_goals, x->null_expected, x->null_all_rate, missed);
         bmet += x->met;
         bn += x->n_goals;
         bexp += x->null_expected;
@@ -789,6 +801,13 @@ static hb_status write_h5(const char *out, const totals *T, const vctx *v, const
             rc = hb_h5_write_array(&f, path, bcol + (size_t)c * nb, nb);
         }
         if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, "/per_box/met", "boxes", names);
+        double *gm = rc == HB_OK && ng > 0 ? malloc((size_t)nb * ng * sizeof *gm) : NULL;
+        if (rc == HB_OK && ng > 0 && !gm) rc = HB_ERR(HB_ENOMEM, "per-box goals");
+        for (int b = 0; gm && b < nb; b++)
+            for (int i = 0; i < ng; i++) gm[(size_t)b * ng + i] = s->box[b].goal_met[i] < 0 ? NAN : s->box[b].goal_met[i];
+        if (gm) rc = hb_h5_write_array(&f, "/per_box/goal_met", gm, (long)nb * ng);
+        if (gm && rc == HB_OK) rc = hb_h5_attr_write_long(&f, "/per_box/goal_met", "goals_per_box", ng);
+        free(gm);
     }
     free(bcol);
     free(names);
@@ -851,6 +870,7 @@ static hb_status box_goals(const totals *Tg, const hb_val_group *g, const int pr
     hb_val_goal gl[HB_VAL_MAXGOAL];
     const int ng = hb_val_goals(sb, gl, HB_VAL_MAXGOAL);
     box->met = hb_val_goals_met(gl, ng, &box->n_goals);
+    for (int i = 0; i < HB_VAL_MAXGOAL; i++) box->goal_met[i] = (signed char)(i >= ng ? -1 : gl[i].measured ? gl[i].met : -1);
     box->null_expected = 0;
     for (int i = 0; i < ng; i++)
         if (gl[i].measured) box->null_expected += sb->null_goal_rate[i];

@@ -392,10 +392,12 @@ static void box_of(const hb_val_summary *s, hb_val_box *b)
     const int ng = hb_val_goals(s, goals, HB_VAL_MAXGOAL);
     b->n_goals = b->met = 0;
     b->null_expected = 0;
+    for (int i = 0; i < HB_VAL_MAXGOAL; i++) b->goal_met[i] = -1;
     for (int i = 0; i < ng; i++) {
         b->n_goals += goals[i].measured;
         b->met += goals[i].met;
         if (goals[i].measured) b->null_expected += s->null_goal_rate[i];
+        if (goals[i].measured) b->goal_met[i] = (signed char)goals[i].met;
     }
     b->null_all_rate = (double)s->null_all_met / s->null_splits;
 }
@@ -406,20 +408,23 @@ static void same_box(const hb_val_box *a, const hb_val_box *b)
     ck_assert_int_eq(a->n_goals, b->n_goals);
     ck_assert_double_eq(a->null_expected, b->null_expected);
     ck_assert_double_eq(a->null_all_rate, b->null_all_rate);
+    ck_assert_mem_eq(a->goal_met, b->goal_met, sizeof a->goal_met);
 }
 
 START_TEST(per_box_goals)
 {
     write_box_ln("dm.h5", N, L, 0, 1);
     hb_mock_config c = hb_mock_config_default();
-    double none[HB_NTHETA];
+    double none[HB_NTHETA], strong[HB_NTHETA];
     hb_theta_none(none);
+    hb_theta_none(strong);
+    strong[5] = 2.0;   /* A_AGN2: box a's first three samples are painted with stronger feedback (goals missed) */
     char name[2][10][32], *rep[2][6], *smp[2][4];
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 10; i++) {
             snprintf(name[k][i], sizeof name[k][i], "%s%d.h5", k ? "pb" : "pa", i);
-            ck_assert_int_eq(hb_mock_paint_file("dm.h5", name[k][i], &c, 11 + 20 * k + i, none, NULL, MPI_COMM_WORLD),
-                             HB_OK);
+            ck_assert_int_eq(hb_mock_paint_file("dm.h5", name[k][i], &c, 11 + 20 * k + i, k == 0 && i >= 7 ? strong : none,
+                                                NULL, MPI_COMM_WORLD), HB_OK);
             if (i >= 1 && i <= 6) rep[k][i - 1] = name[k][i];
             if (i >= 7) smp[k][i - 7] = name[k][i];
         }
@@ -462,11 +467,34 @@ START_TEST(per_box_goals)
         ck_assert_int_eq(n, 2);
         ck_assert_double_eq(met[0], s[0].box[0].met);
         ck_assert_double_eq(met[1], s[1].box[0].met);
+        /* each goal's flag per box: box-major, NaN where not measured */
+        double gm[2 * HB_VAL_MAXGOAL];
+        ck_assert_int_eq(hb_h5_open(&f, "perbox.h5", MPI_COMM_SELF), HB_OK);
+        ck_assert_int_eq(hb_h5_read_array(&f, "/per_box/goal_met", gm, 2 * HB_VAL_MAXGOAL, &n), HB_OK);
+        hb_h5_close(&f);
+        ck_assert_int_eq(n, 2 * nab);
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < nab; i++) {
+                const int want = s[k].box[0].goal_met[i];
+                ck_assert(want < 0 ? isnan(gm[k * nab + i]) : gm[k * nab + i] == want);
+            }
         FILE *t = fopen("perbox.txt", "r");
         ck_assert_ptr_nonnull(t);
         char line[512];
         int seen = 0;
-        while (fgets(line, sizeof line, t)) seen += strncmp(line, "box pa0 ", 8) == 0 || strncmp(line, "box pb0 ", 8) == 0;
+        while (fgets(line, sizeof line, t)) {
+            const int k = strncmp(line, "box pa0 ", 8) == 0 ? 0 : strncmp(line, "box pb0 ", 8) == 0 ? 1 : -1;
+            if (k < 0) continue;
+            seen++;
+            char want[64] = "";   /* the places of the missed goals, 1-based, as the line should list them */
+            for (int i = 0; i < nab; i++)
+                if (s[k].box[0].goal_met[i] == 0) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", *want ? "," : "", i + 1);
+            const char *m = strstr(line, "  missed ");
+            ck_assert_ptr_nonnull(m);
+            char got[64];
+            ck_assert_int_eq(sscanf(m, " missed %63s", got), 1);
+            ck_assert_str_eq(got, *want ? want : "-");
+        }
         fclose(t);
         ck_assert_int_eq(seen, 2);
     }

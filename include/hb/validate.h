@@ -67,6 +67,7 @@ typedef struct hb_val_band {
 typedef struct hb_val_box {
     char   name[HB_VAL_NAME];   /* the truth's file name without directory and .h5 */
     int    met, n_goals;
+    signed char goal_met[HB_VAL_MAXGOAL];   /* each goal of hb_val_goals on this box: 1 met, 0 missed, -1 not measured */
     double null_expected;   /* the null's expected count: the sum of its goal rates (NaN without a null) */
     double null_all_rate;   /* how often the null meets all of them (NaN without a null) */
 } hb_val_box;
@@ -112,6 +113,9 @@ int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap);
 const char *hb_val_goal_verdict(const hb_val_goal *g);
 /* How many of g[0, n) are met; *measured: how many are measured. */
 int hb_val_goals_met(const hb_val_goal *g, int n, int *measured);
+/* The goals box x misses as their places in hb_val_goals' list, 1-based
+ * and comma-separated ("1,4"), or "-" when it misses none. */
+void hb_val_box_missed(const hb_val_box *x, char *buf, size_t cap);
 
 extern const char *const HB_VAL_FIELD_NAMES[HB_VAL_NFIELD];
 extern const char *const HB_VAL_BAND_NAMES[HB_VAL_NBAND];

@@ -117,7 +117,7 @@ int hb_cli_print_goals(const hb_val_summary *s)
     int nm;
     const int n = hb_val_goals(s, g, HB_VAL_MAXGOAL), met = hb_val_goals_met(g, n, &nm), unmet = nm - met;
     for (int i = 0; i < n; i++) {
-        hb_log0("goal: %-58s %8.4f %s %7.4f (null %7.4f, met by %3.0f%% of it): %s", g[i].what, g[i].figure,
+        hb_log0("goal %2d: %-58s %8.4f %s %7.4f (null %7.4f, met by %3.0f%% of it): %s", i + 1, g[i].what, g[i].figure,
                 g[i].higher_is_better ? ">=" : "<=", g[i].threshold, g[i].null, 100 * s->null_goal_rate[i],
                 hb_val_goal_verdict(&g[i]));
     }
@@ -133,8 +133,10 @@ int hb_cli_print_goals(const hb_val_summary *s)
         double expect = 0;
         for (int b = 0; b < s->n_boxes; b++) {
             const hb_val_box *x = &s->box[b];
-            hb_log0("  box %-20s alone: %2d of %2d goals met (a perfect emulator: %.1f expected, all in %.0f%%)", x->name,
-                    x->met, x->n_goals, x->null_expected, 100 * x->null_all_rate);
+            char missed[3 * HB_VAL_MAXGOAL + 2];
+            hb_val_box_missed(x, missed, sizeof missed);
+            hb_log0("  box %-20s alone: %2d of %2d goals met (a perfect emulator: %.1f expected, all in %.0f%%); missed: %s",
+                    x->name, x->met, x->n_goals, x->null_expected, 100 * x->null_all_rate, missed);
             bmet += x->met;
             of += x->n_goals;
             expect += x->null_expected;
