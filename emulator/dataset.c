@@ -189,10 +189,15 @@ static hb_status open_local(hb_dataset *ds, char **paths, int n)
         } else if (N != ds->N || fabs(bx->info.box_size - ds->box_size) > 1e-6 * ds->box_size) {
             return HB_ERR(HB_EARG, "%s is %d^3 in %g Mpc/h, but %s is %d^3 in %g Mpc/h: every box must match",
                           paths[b], N, bx->info.box_size, paths[0], ds->N, ds->box_size);
-        } else if (strcmp(bx->dm_mas, ds->boxes[0].dm_mas) != 0) {
+        }
+        if (!hb_mas_compatible(bx->dm_mas, ds->dm_mas)) {
             return HB_ERR(HB_EARG, "%s: its DM is painted with %s (%s's mass_assignment), but %s's with %s: the "
                           "network's DM input must be painted alike in every box", paths[b], bx->dm_mas, HB_FIELD_DM,
-                          paths[0], ds->boxes[0].dm_mas);
+                          ds->dm_mas_from, ds->dm_mas);
+        }
+        if (b == 0 || strcmp(ds->dm_mas, "none") == 0) {   /* the first label that says how */
+            snprintf(ds->dm_mas, sizeof ds->dm_mas, "%s", bx->dm_mas);
+            ds->dm_mas_from = paths[b];
         }
     }
     return HB_OK;
@@ -225,7 +230,8 @@ hb_status hb_dataset_open(hb_dataset *ds, char **paths, int n, MPI_Comm comm)
             else rc = hb_mpi(MPI_Bcast(bx->plane_off[ch], ds->N, MPI_INT64_T, 0, comm));
         }
     }
-    if (rc == HB_OK) snprintf(ds->dm_mas, sizeof ds->dm_mas, "%s", ds->boxes[0].dm_mas);
+    if (rc == HB_OK) rc = hb_mpi(MPI_Bcast(ds->dm_mas, (int)sizeof ds->dm_mas, MPI_CHAR, 0, comm));
+    ds->dm_mas_from = NULL;   /* rank 0's paths[] */
     if (rc != HB_OK) hb_dataset_close(ds);
     return rc;
 }

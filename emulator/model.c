@@ -287,7 +287,7 @@ hb_status hb_model_load_weights(const char *path, MPI_Comm comm, const hb_unet *
 hb_status hb_model_check_box(const hb_model_meta *meta, const hb_boxinfo *info, int N, const char *dm_mas,
                              const char *name)
 {
-    if (meta->dm_mas[0] && strcmp(dm_mas, meta->dm_mas) != 0) {
+    if (!hb_mas_compatible(dm_mas, meta->dm_mas)) {
         return HB_ERR0(HB_EARG, "%s: its DM is painted with %s (%s's mass_assignment), but the model was trained on DM "
                        "painted with %s: paint it the same way (output.mass_assignment of simulate and suite, "
                        "--dm-assignment of demo)", name, dm_mas, HB_FIELD_DM, meta->dm_mas);
@@ -330,7 +330,7 @@ hb_status hb_ensemble_load(hb_ensemble *e, const hb_unet *u, hb_model_meta *meta
                            "standardisation and the interpolant (trainings of one recipe with other seeds)",
                            path[k], path[0], what);
         }
-        if (strcmp(m.dm_mas, meta->dm_mas) != 0) {
+        if (!hb_mas_compatible(m.dm_mas, meta->dm_mas)) {
             return HB_ERR0(HB_EARG, "%s was trained on DM painted with %s, %s with %s: an ensemble's models must share "
                            "the DM's mass assignment", path[k], m.dm_mas[0] ? m.dm_mas : "(not recorded)", path[0],
                            meta->dm_mas[0] ? meta->dm_mas : "(not recorded)");

@@ -449,7 +449,7 @@ static hb_status load_data(trainer *t, char **data, int n_data, char **val, int 
     if (n_val > 0) {
         HB_TRY(hb_dataset_open(&t->vs, val, n_val, t->comm));
         if (t->vs.N != t->ds.N || fabs(t->vs.box_size - t->ds.box_size) > 1e-6 * t->ds.box_size ||
-            strcmp(t->vs.dm_mas, t->ds.dm_mas) != 0) {
+            !hb_mas_compatible(t->vs.dm_mas, t->ds.dm_mas)) {
             return HB_ERR0(HB_EARG, "validation boxes (%d^3, %g Mpc/h, DM painted with %s) differ from the training "
                            "boxes (%d^3, %g Mpc/h, %s)", t->vs.N, t->vs.box_size, t->vs.dm_mas, t->ds.N,
                            t->ds.box_size, t->ds.dm_mas);

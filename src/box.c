@@ -55,6 +55,12 @@ hb_status hb_box_read_dm_mas(hb_h5 *f, char mas[HB_MAS_LEN])
     return hb_h5_attr_read_string(f, HB_FIELD_DM, "mass_assignment", mas, HB_MAS_LEN);
 }
 
+int hb_mas_compatible(const char *a, const char *b)
+{
+    const int known_a = a[0] && strcmp(a, "none") != 0, known_b = b[0] && strcmp(b, "none") != 0;
+    return !known_a || !known_b || strcmp(a, b) == 0;
+}
+
 void hb_prov_set(hb_provenance *p, const char *key, const char *fmt, ...)
 {
     int i = 0;

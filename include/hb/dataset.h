@@ -41,7 +41,9 @@ typedef struct hb_box_src {
 typedef struct hb_dataset {
     int         n_boxes, N;
     double      box_size;
-    char        dm_mas[HB_MAS_LEN];    /* every box's DM mass assignment (they must agree) */
+    char        dm_mas[HB_MAS_LEN];    /* the boxes' DM mass assignment: the one their labels other than
+                                          "none" share (they must agree), "none" when none says */
+    const char *dm_mas_from;           /* while opening: the box it was read from */
     hb_box_src *boxes;
 } hb_dataset;
 
@@ -51,7 +53,8 @@ hb_status hb_dataset_list(const char *dir_or_list, char ***paths, int *n, MPI_Co
 void      hb_dataset_free_list(char **paths, int n);
 /* Descriptions and plane offsets of the boxes (rank 0 reads, all get them);
  * a clear error unless every box holds the three fields as N^3 alike with
- * N a multiple of 4, the same box size and the DM painted alike. */
+ * N a multiple of 4, the same box size and the DM painted alike (every
+ * mass_assignment other than "none" the same). */
 hb_status hb_dataset_open(hb_dataset *ds, char **paths, int n, MPI_Comm comm);
 void      hb_dataset_close(hb_dataset *ds);
 /* Mean, std, min and max of log10 of each channel over every cell of the

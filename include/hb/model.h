@@ -62,9 +62,9 @@ hb_status hb_model_load_weights(const char *path, MPI_Comm comm, const hb_unet *
 
 /* A box of N^3 cells described by info, its DM painted with dm_mas, against
  * what the model was trained on: the cell size (1%), every parameter inside
- * the training range and the DM's mass assignment (unless the model has
- * none recorded); a clear error naming the box (`name`) otherwise. Not
- * collective. */
+ * the training range and the DM's mass assignment (hb_mas_compatible: not
+ * compared when either is not recorded); a clear error naming the box
+ * (`name`) otherwise. Not collective. */
 hb_status hb_model_check_box(const hb_model_meta *meta, const hb_boxinfo *info, int N, const char *dm_mas,
                              const char *name);
 
