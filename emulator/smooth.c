@@ -74,6 +74,10 @@ void hb_smoother_apply(hb_smoother *s, const float *in, float *out)
     memcpy(out, s->real, n * sizeof *out);
 }
 
+/* HB_SMOOTH_OPTIONS_RULE spells these limits out: a change must change it too */
+_Static_assert((int)HB_SMOOTH_MAX_R == 8 && (long)HB_SMOOTH_MAX_THR == 10000 && HB_SMOOTH_MAX_CH == 3,
+               "update HB_SMOOTH_OPTIONS_RULE (hb/smooth.h) with the smoothing limits");
+
 int hb_smooth_radius_ok(double r) { return r == 0 || (r > 0 && r <= HB_SMOOTH_MAX_R); }
 
 int hb_smooth_channels_ok(int n, const double *r, const double *thr)
