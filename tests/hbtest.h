@@ -35,6 +35,16 @@ static inline int hb_test_main(int argc, char **argv, Suite *(*make)(void))
 
 /* The larger of a and b, NaN when either is NaN (fmax drops a NaN, so a
  * worst-error accumulator built on it could pass a NaN result). */
+/* The status of a call made on rank 0 alone, asserted on every rank: a
+ * failure checked on rank 0 only would leave the others waiting in the next
+ * collective until the test's timeout instead of failing it. */
+static inline void hb_test_root_ok(hb_status rc)
+{
+    int v = (int)rc;
+    MPI_Bcast(&v, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    ck_assert_msg(v == HB_OK, "the call on rank 0 failed with status %d", v);
+}
+
 static inline double hb_test_max(double a, double b)
 {
     return isnan(a) || isnan(b) ? NAN : a > b ? a : b;
