@@ -708,6 +708,40 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
 }
 
 /* report.h5: the summary as arrays and every curve (group averages). */
+/* /per_box: each held-out box's goals alone (ng goals per box). */
+static hb_status write_per_box(hb_h5 *f, const hb_val_summary *s, int ng)
+{
+    const int nb = s->n_boxes;
+    double *bcol = malloc(4 * (size_t)(nb + 1) * sizeof *bcol);
+    double *gm = malloc(((size_t)nb * ng + 1) * sizeof *gm);
+    char *names = malloc((size_t)(nb + 1) * sizeof s->box[0].name);
+    hb_status rc = !bcol || !gm || !names ? HB_ERR(HB_ENOMEM, "per-box goals") : HB_OK;
+    if (rc == HB_OK) {
+        names[0] = 0;
+        for (int b = 0; b < nb; b++) {
+            bcol[b] = s->box[b].met;
+            bcol[nb + b] = s->box[b].n_goals;
+            bcol[2 * nb + b] = s->box[b].null_expected;
+            bcol[3 * nb + b] = s->box[b].null_all_rate;
+            strcat(strcat(names, b ? " " : ""), s->box[b].name);
+            for (int i = 0; i < ng; i++) gm[(size_t)b * ng + i] = s->box[b].goal_met[i] < 0 ? NAN : s->box[b].goal_met[i];
+        }
+    }
+    const char *bname[4] = {"met", "n_goals", "null_expected", "null_all_rate"};
+    for (int c = 0; c < 4 && rc == HB_OK; c++) {
+        char path[64];
+        snprintf(path, sizeof path, "/per_box/%s", bname[c]);
+        rc = hb_h5_write_array(f, path, bcol + (size_t)c * nb, nb);
+    }
+    if (rc == HB_OK) rc = hb_h5_attr_write_string(f, "/per_box/met", "boxes", names);
+    if (rc == HB_OK && ng > 0) rc = hb_h5_write_array(f, "/per_box/goal_met", gm, (long)nb * ng);
+    if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(f, "/per_box/goal_met", "goals_per_box", ng);
+    free(bcol);
+    free(gm);
+    free(names);
+    return rc;
+}
+
 static hb_status write_h5(const char *out, const totals *T, const vctx *v, const hb_val_summary *s)
 {
     char path[2048];
@@ -782,35 +816,7 @@ static hb_status write_h5(const char *out, const totals *T, const vctx *v, const
     }
     if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(&f, "/goals/null_rate", "null_splits", s->null_splits);
     if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(&f, "/goals/null_rate", "null_all_met", s->null_all_met);
-    double *bcol = malloc(4 * (size_t)(s->n_boxes + 1) * sizeof *bcol);
-    char *names = malloc((size_t)(s->n_boxes + 1) * sizeof s->box[0].name);
-    if (rc == HB_OK && (!bcol || !names)) rc = HB_ERR(HB_ENOMEM, "per-box goals");
-    if (rc == HB_OK) {
-        const int nb = s->n_boxes;
-        names[0] = 0;
-        for (int b = 0; b < nb; b++) {
-            bcol[b] = s->box[b].met;
-            bcol[nb + b] = s->box[b].n_goals;
-            bcol[2 * nb + b] = s->box[b].null_expected;
-            bcol[3 * nb + b] = s->box[b].null_all_rate;
-            strcat(strcat(names, b ? " " : ""), s->box[b].name);
-        }
-        const char *bname[4] = {"met", "n_goals", "null_expected", "null_all_rate"};
-        for (int c = 0; c < 4 && rc == HB_OK; c++) {
-            snprintf(path, sizeof path, "/per_box/%s", bname[c]);
-            rc = hb_h5_write_array(&f, path, bcol + (size_t)c * nb, nb);
-        }
-        if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, "/per_box/met", "boxes", names);
-        double *gm = rc == HB_OK && ng > 0 ? malloc((size_t)nb * ng * sizeof *gm) : NULL;
-        if (rc == HB_OK && ng > 0 && !gm) rc = HB_ERR(HB_ENOMEM, "per-box goals");
-        for (int b = 0; gm && b < nb; b++)
-            for (int i = 0; i < ng; i++) gm[(size_t)b * ng + i] = s->box[b].goal_met[i] < 0 ? NAN : s->box[b].goal_met[i];
-        if (gm) rc = hb_h5_write_array(&f, "/per_box/goal_met", gm, (long)nb * ng);
-        if (gm && rc == HB_OK) rc = hb_h5_attr_write_long(&f, "/per_box/goal_met", "goals_per_box", ng);
-        free(gm);
-    }
-    free(bcol);
-    free(names);
+    if (rc == HB_OK) rc = write_per_box(&f, s, ng);
     if (rc == HB_OK) return hb_h5_commit(&f);
     hb_h5_abort(&f);
     return rc;
