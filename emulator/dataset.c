@@ -178,6 +178,7 @@ static hb_status open_box(hb_box_src *bx, int *N)
 /* Rank 0's view of the set, to broadcast. */
 static hb_status open_local(hb_dataset *ds, char **paths, int n)
 {
+    const char *mas_from = paths[0];   /* the box whose label ds->dm_mas is */
     for (int b = 0; b < n; b++) {
         hb_box_src *bx = &ds->boxes[b];
         snprintf(bx->path, sizeof bx->path, "%s", paths[b]);
@@ -193,11 +194,11 @@ static hb_status open_local(hb_dataset *ds, char **paths, int n)
         if (!hb_mas_compatible(bx->dm_mas, ds->dm_mas)) {
             return HB_ERR(HB_EARG, "%s: its DM is painted with %s (%s's mass_assignment), but %s's with %s: the "
                           "network's DM input must be painted alike in every box", paths[b], bx->dm_mas, HB_FIELD_DM,
-                          ds->dm_mas_from, ds->dm_mas);
+                          mas_from, ds->dm_mas);
         }
         if (b == 0 || strcmp(ds->dm_mas, "none") == 0) {   /* the first label that says how */
             snprintf(ds->dm_mas, sizeof ds->dm_mas, "%s", bx->dm_mas);
-            ds->dm_mas_from = paths[b];
+            mas_from = paths[b];
         }
     }
     return HB_OK;
@@ -231,7 +232,6 @@ hb_status hb_dataset_open(hb_dataset *ds, char **paths, int n, MPI_Comm comm)
         }
     }
     if (rc == HB_OK) rc = hb_mpi(MPI_Bcast(ds->dm_mas, (int)sizeof ds->dm_mas, MPI_CHAR, 0, comm));
-    ds->dm_mas_from = NULL;   /* rank 0's paths[] */
     if (rc != HB_OK) hb_dataset_close(ds);
     return rc;
 }

@@ -690,7 +690,7 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
     double bexp = 0;
     for (int b = 0; b < s->n_boxes; b++) {
         const hb_val_box *x = &s->box[b];
-        char missed[3 * HB_VAL_MAXGOAL + 2];
+        char missed[HB_VAL_MISSED_LEN];
         hb_val_box_missed(x, missed, sizeof missed);
         fprintf(t, "box %-24s %3d of %3d  null_expected %6.2f  null_all %5.3f  missed %s\n", x->name, x->met,
                 x->n_goals, x->null_expected, x->null_all_rate, missed);

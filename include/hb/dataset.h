@@ -43,7 +43,6 @@ typedef struct hb_dataset {
     double      box_size;
     char        dm_mas[HB_MAS_LEN];    /* the boxes' DM mass assignment: the one their labels other than
                                           "none" share (they must agree), "none" when none says */
-    const char *dm_mas_from;           /* while opening: the box it was read from */
     hb_box_src *boxes;
 } hb_dataset;
 

@@ -114,7 +114,9 @@ const char *hb_val_goal_verdict(const hb_val_goal *g);
 /* How many of g[0, n) are met; *measured: how many are measured. */
 int hb_val_goals_met(const hb_val_goal *g, int n, int *measured);
 /* The goals box x misses as their places in hb_val_goals' list, 1-based
- * and comma-separated ("1,4"), or "-" when it misses none. */
+ * and comma-separated ("1,4"), or "-" when it misses none; a buffer of
+ * HB_VAL_MISSED_LEN holds any such list. */
+#define HB_VAL_MISSED_LEN (3 * HB_VAL_MAXGOAL + 2)
 void hb_val_box_missed(const hb_val_box *x, char *buf, size_t cap);
 
 extern const char *const HB_VAL_FIELD_NAMES[HB_VAL_NFIELD];

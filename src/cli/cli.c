@@ -133,7 +133,7 @@ int hb_cli_print_goals(const hb_val_summary *s)
         double expect = 0;
         for (int b = 0; b < s->n_boxes; b++) {
             const hb_val_box *x = &s->box[b];
-            char missed[3 * HB_VAL_MAXGOAL + 2];
+            char missed[HB_VAL_MISSED_LEN];
             hb_val_box_missed(x, missed, sizeof missed);
             hb_log0("  box %-20s alone: %2d of %2d goals met (a perfect emulator: %.1f expected, all in %.0f%%); missed: %s",
                     x->name, x->met, x->n_goals, x->null_expected, 100 * x->null_all_rate, missed);
