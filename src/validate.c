@@ -606,8 +606,9 @@ int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap)
     }
     if (s->has_tails && n < cap) goal(&g[n++], "gas mass fraction above 1e6 K within 10%", s->hot_err, 0.10, s->hot_null90, 0);
     for (int f = 0; f < 2; f++) {
-        snprintf(what, sizeof what, "%s PDF distance <= 0.02 dex", f ? "gas temperature" : "gas density");
-        if (s->present[f] && n < cap) goal(&g[n++], what, s->w1[f], 0.02, s->w1_null90[f], 0);
+        snprintf(what, sizeof what, "%s PDF distance <= %g dex", f ? "gas temperature" : "gas density",
+                 HB_VAL_PDF_GOAL_DEX);
+        if (s->present[f] && n < cap) goal(&g[n++], what, s->w1[f], HB_VAL_PDF_GOAL_DEX, s->w1_null90[f], 0);
     }
     return n;
 }

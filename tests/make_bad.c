@@ -12,6 +12,9 @@
  *   make_bad smooth MODEL           set a two-channel MODEL's /interp/dm_smooth to (20, 0, 1, 0.8, 0, 1)
  *                                   (a radius of 20 cells), in place
  *   make_bad threshold MODEL        set a two-channel MODEL's /interp/dm_smooth_threshold to (0, -1), in place
+ *   make_bad gas_interp MODEL D S   the standardisation of log10 gas density in MODEL's /interp (channel 1),
+ *                                   in place: its mean + D, its std times S (D shifts every sample's gas
+ *                                   by D dex; S > 1 widens them: their linear mean far above 1)
  * Serial; the toy boxes are tests/toy.h's. */
 #include <hdf5.h>
 #include <stdio.h>
@@ -144,6 +147,24 @@ static int set_doubles(const char *model, const char *name, const double *v, hss
     return bad | (H5Fclose(f) < 0);
 }
 
+/* The standardisation of log10 gas density (channel 1 of /interp/mean and /std) of a model file:
+ * its mean + shift, its std times scale. */
+static int gas_interp(const char *model, double shift, double scale)
+{
+    double mean[3] = {0}, sd[3] = {0};
+    hid_t f = H5Fopen(model, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return 1;
+    hid_t m = H5Dopen2(f, "/interp/mean", H5P_DEFAULT), d = H5Dopen2(f, "/interp/std", H5P_DEFAULT);
+    int bad = m < 0 || d < 0 || H5Dread(m, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, mean) < 0 ||
+              H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, sd) < 0;
+    if (m >= 0) H5Dclose(m);
+    if (d >= 0) H5Dclose(d);
+    bad |= H5Fclose(f) < 0;
+    mean[1] += shift;
+    sd[1] *= scale;
+    return bad || set_doubles(model, "/interp/mean", mean, 3) || set_doubles(model, "/interp/std", sd, 3);
+}
+
 static int shape(const char *out)
 {
     static float buf[16 * 160];
@@ -191,9 +212,10 @@ int main(int argc, char **argv)
     else if (argc == 3 && !strcmp(argv[1], "slope")) bad = set_doubles(argv[2], "/interp/noise_slope", (double[]){5, 0}, 2);
     else if (argc == 3 && !strcmp(argv[1], "smooth")) bad = set_doubles(argv[2], "/interp/dm_smooth", (double[]){20, 0, 1, 0.8, 0, 1}, 6);
     else if (argc == 3 && !strcmp(argv[1], "threshold")) bad = set_doubles(argv[2], "/interp/dm_smooth_threshold", (double[]){0, -1}, 2);
+    else if (argc == 5 && !strcmp(argv[1], "gas_interp")) bad = gas_interp(argv[2], atof(argv[3]), atof(argv[4]));
     else if (argc == 3 && !strcmp(argv[1], "shape")) bad = shape(argv[2]);
     else if (argc == 4 && !strcmp(argv[1], "npy")) bad = npy(argv[2], atol(argv[3]));
-    else fprintf(stderr, "usage: make_bad cell|attr|setattr|box|mas|flat|shape|npy|poison|slope|smooth|threshold ...\n");
+    else fprintf(stderr, "usage: make_bad cell|attr|setattr|box|mas|flat|shape|npy|poison|slope|smooth|threshold|gas_interp ...\n");
     MPI_Finalize();
     return bad;
 }

@@ -131,7 +131,7 @@ if [ $? = 0 ] && grep -q "resume: gd2.h5 at step $kept\$" gd2.resume.log \
     && h5dump -a /step gd2.h5 | grep -q '(0): 500$'; then
     echo "ok: --guard: resumed from the kept snapshot at a lower --lr, trained to the end; the changed guard settings logged"
     emulate_ok gd2.h5 gd2_emu2.h5 "emulate with the resumed model"
-    ! grep -q "WARNING" gd2_emu2.h5.log && echo "ok: the finished model emulates without a warning" \
+    ! grep -q "model: WARNING" gd2_emu2.h5.log && echo "ok: the finished model emulates without a checkpoint warning" \
         || { echo "FAIL: a finished model warned"; cat gd2_emu2.h5.log; fail=1; }
 else
     echo "FAIL: --guard: resume from the kept snapshot"; tail -5 gd2.resume.log; fail=1
@@ -228,6 +228,35 @@ fi
 echo toy_dm18.h5 > dm_only.list
 expect_fail 'dataset /fields/gas_density not found' m.h5 mpirun -np 2 "$HB" train --data dm_only.list --out m.h5
 emulate_ok full.h5 ok.h5 "a good emulation"
+
+# emulate warns when normalising the gas to mean 1 moves every cell by more than the PDF goal's 0.02 dex,
+# and only then. The toy model's 5-step sample is far off; the same model with its gas channel's log mean
+# shifted by the sample's departure (every cell times one factor) must not warn, and its normalised gas
+# is the first's; a model whose gas std is tripled (samples three times as wide in dex) must warn
+raw_gas_mean() { h5dump -a /gas_mean_before_normalisation $1 | awk '/\(0\):/ { print $2 }'; }
+norm_warning() {   # norm_warning OUT WHAT WANT: the warning in OUT.log iff |log10 OUT's raw gas mean| > 0.02; WANT 0/1
+    local m want have
+    m=$(raw_gas_mean $1)
+    want=$(awk -v m="$m" 'BEGIN { d = log(m) / log(10); print (d > 0.02 || d < -0.02) ? 1 : 0 }')
+    have=$(grep -c "emulate: WARNING: $1: the normalisation moved every cell's gas by" $1.log)
+    if [ -n "$m" ] && [ "$want" = "$have" ] && [ "$want" = "$3" ]; then
+        echo "ok: $2: gas mean $m before normalisation, $have warning(s)"
+    else
+        echo "FAIL: $2: gas mean '$m' before normalisation, $have warning(s), expected $want (the test needs $3)"
+        cat $1.log; fail=1
+    fi
+}
+norm_warning ok.h5 "the toy model, 5 sampler steps" 1
+cp full.h5 recentred.h5 && "$BAD" gas_interp recentred.h5 "$(awk -v m="$(raw_gas_mean ok.h5)" 'BEGIN { print -log(m) / log(10) }')" 1 \
+    || { echo "FAIL: make_bad gas_interp"; fail=1; }
+emulate_ok recentred.h5 recentred_emu.h5 "emulate with the gas log mean shifted"
+norm_warning recentred_emu.h5 "the gas log mean shifted by the sample's departure" 0
+h5diff -p 1e-5 ok.h5 recentred_emu.h5 /fields/gas_density > /dev/null \
+    && echo "ok: the gas log mean shifted: the normalised gas is the same (1e-5)" \
+    || { echo "FAIL: the gas log mean shifted: another normalised gas"; fail=1; }
+cp full.h5 wide.h5 && "$BAD" gas_interp wide.h5 0 3 || { echo "FAIL: make_bad gas_interp"; fail=1; }
+emulate_ok wide.h5 wide_emu.h5 "emulate with the gas std tripled"
+norm_warning wide_emu.h5 "the gas std tripled" 1
 
 # the smoothed-DM channels (--dm-smooth, two radii): a network of 5 inputs
 # trained on 1 and 3 ranks alike to round-off and emulated on 1 and 2 ranks

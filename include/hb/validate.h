@@ -49,6 +49,7 @@
 #define HB_VAL_MAXGOAL 16  /* room for the goals of hb_val_goals */
 #define HB_VAL_MAXBOX 256  /* held-out boxes scored one by one (the rest only pooled) */
 #define HB_VAL_NAME 48     /* room for a box's name (its truth's file name) */
+#define HB_VAL_PDF_GOAL_DEX 0.02   /* issue 13's goal for the PDF distance (W1) of either field */
 
 typedef struct hb_val_group {
     const char  *truth;
