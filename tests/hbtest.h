@@ -1,15 +1,67 @@
 /* tests/hbtest.h: the common main() of the Check suites. MPI-safe: no fork,
- * and the failure count is reduced over ranks so every rank exits with the
- * same verdict (a failure on rank 1 cannot hide behind rank 0's 100%). */
+ * the failure count is reduced over ranks so every rank exits with the
+ * same verdict (a failure on rank 1 cannot hide behind rank 0's 100%), and
+ * an assertion failed on some ranks only ends the run rather than hanging it
+ * (hb_test_failed; tests/harness.sh checks both). */
 #ifndef HB_TEST_H
 #define HB_TEST_H
 
 #include <check.h>
 #include <math.h>
 #include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "hb/err.h"
+
+/* A failed assertion in a suite run on several ranks. A rank that fails
+ * where the others do not (a check inside `if (rank == 0)`, a value not
+ * reduced over ranks) would leave them waiting in the test's next
+ * collective until ctest's timeout (900 s for the longest suites). So each
+ * failed assertion is printed at once with its rank, and the rank waits up
+ * to HB_TEST_FAIL_WAIT seconds (60) for every rank to fail as well (a
+ * barrier on a communicator of its own): then the suite goes on as Check
+ * would; otherwise MPI_Abort ends every rank. */
+static MPI_Comm hb_test_fail_comm = MPI_COMM_NULL;
+
+static inline void hb_test_failed(const char *file, int line, const char *expr, const char *msg, ...)
+    __attribute__((format(printf, 4, 5)));
+static inline void hb_test_failed(const char *file, int line, const char *expr, const char *msg, ...)
+{
+    char text[1024] = "";
+    if (msg) {
+        va_list ap;
+        va_start(ap, msg);
+        vsnprintf(text, sizeof text, msg, ap);
+        va_end(ap);
+    }
+    int size = 1, rank = 0;
+    if (hb_test_fail_comm != MPI_COMM_NULL) {
+        MPI_Comm_size(hb_test_fail_comm, &size);
+        MPI_Comm_rank(hb_test_fail_comm, &rank);
+    }
+    if (size > 1) {
+        fprintf(stderr, "rank %d: %s:%d: %s%s%s\n", rank, file, line, expr, *text ? ": " : "", text);
+        const char *w = getenv("HB_TEST_FAIL_WAIT");
+        const double wait = w ? atof(w) : 60, t0 = MPI_Wtime();
+        MPI_Request req;
+        int done = 0;
+        if (MPI_Ibarrier(hb_test_fail_comm, &req) == MPI_SUCCESS) {
+            while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done && MPI_Wtime() - t0 < wait)
+                nanosleep(&(struct timespec){0, 10000000}, NULL);
+        }
+        if (!done) {
+            fprintf(stderr, "rank %d: the other ranks did not fail within %g s (they wait in a collective of the "
+                    "test): aborting every rank\n", rank, wait);
+            fflush(stderr);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+    }
+    _ck_assert_failed(file, line, expr, *text ? "%s" : NULL, text);
+}
+#define _ck_assert_failed hb_test_failed
 
 static inline int hb_test_main(int argc, char **argv, Suite *(*make)(void))
 {
@@ -19,6 +71,7 @@ static inline int hb_test_main(int argc, char **argv, Suite *(*make)(void))
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_dup(MPI_COMM_WORLD, &hb_test_fail_comm);
     SRunner *sr = srunner_create(make());
     srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, rank == 0 ? CK_NORMAL : CK_SILENT);
@@ -29,6 +82,7 @@ static inline int hb_test_main(int argc, char **argv, Suite *(*make)(void))
     }
     srunner_free(sr);
     MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Comm_free(&hb_test_fail_comm);
     MPI_Finalize();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
