@@ -33,6 +33,7 @@ run 'cannot read nothing.h5' pk.txt mpirun -np 2 "$HB" pk nothing.h5 --field dm_
 echo "junk" > junk.h5
 run 'cannot open junk.h5 as HDF5' pk.txt mpirun -np 2 "$HB" pk junk.h5 --field dm_density --out pk.txt
 run '1-64 seeds, 0-64 repaints' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --seeds 65
+run '0-64 repaints, 1-16 candidates \(--best-of\)' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --best-of 0
 run '\|--loss-weight\| <= 5' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --loss-weight 0.5,-40
 run 'dm-smooth 0 or distinct radii within \(0, 8\] cells' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 8.5
 run 'dm-smooth 0 or distinct radii within \(0, 8\] cells' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 2,2

@@ -21,9 +21,10 @@ train_1_and_3() {   # train_1_and_3 PREFIX WHAT ARGS...: the same training on 1 
             || { echo "FAIL: training with $what on $np ranks"; cat $p$np.log; fail=1; }
     done
 }
-emulate_ok() {   # emulate_ok MODEL OUT WHAT: five sampler steps on toy_test.h5 on 2 ranks write a non-empty OUT
-    timeout -k 5 120 mpirun -np 2 "$HB" emulate --model $1 --dm toy_test.h5 --out $2 --steps 5 > $2.log 2>&1 \
-        && [ -s $2 ] || { echo "FAIL: $3"; cat $2.log; fail=1; }
+emulate_ok() {   # emulate_ok MODEL OUT WHAT [ARGS...]: five sampler steps on toy_test.h5 on 2 ranks write a non-empty OUT
+    local m=$1 o=$2 w=$3; shift 3
+    timeout -k 5 120 mpirun -np 2 "$HB" emulate --model $m --dm toy_test.h5 --out $o --steps 5 "$@" > $o.log 2>&1 \
+        && [ -s $o ] || { echo "FAIL: $w"; cat $o.log; fail=1; }
 }
 
 timeout -k 5 300 mpirun -np 2 "$HB" train "${COMMON[@]}" --out full.h5 > full.log 2>&1 || { echo "FAIL: uninterrupted run"; cat full.log; fail=1; }
@@ -257,6 +258,32 @@ h5diff -p 1e-5 ok.h5 recentred_emu.h5 /fields/gas_density > /dev/null \
 cp full.h5 wide.h5 && "$BAD" gas_interp wide.h5 0 3 || { echo "FAIL: make_bad gas_interp"; fail=1; }
 emulate_ok wide.h5 wide_emu.h5 "emulate with the gas std tripled"
 norm_warning wide_emu.h5 "the gas std tripled" 1
+
+# --best-of 3: each sample is, of the candidates drawn alone with sampler seeds s, s + 2^32 and s + 2^33,
+# the one whose gas mean before normalisation is nearest 1 in dex, bit for bit, its seed recorded
+timeout -k 5 120 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out best_s{seed}.h5 --steps 5 --seed 1 \
+    --seeds 4 --best-of 3 > best.log 2>&1 || { echo "FAIL: emulate --best-of 3"; cat best.log; fail=1; }
+later=0
+for s in 1 2 3 4; do
+    bestc="" bestd=""
+    for k in 0 1 2; do
+        cs=$((s + (k << 32)))
+        emulate_ok full.h5 cand_$cs.h5 "the candidate of seed $cs alone" --seed $cs --best-of 1
+        d=$(awk -v m="$(raw_gas_mean cand_$cs.h5)" 'BEGIN { d = log(m) / log(10); printf "%.9f", d < 0 ? -d : d }')
+        if [ -z "$bestd" ] || awk -v a="$d" -v b="$bestd" 'BEGIN { exit !(a < b) }'; then bestc=$cs bestd=$d; fi
+    done
+    [ "$bestc" != "$s" ] && later=$((later + 1))
+    if h5diff best_s$s.h5 cand_$bestc.h5 /fields/gas_density > /dev/null && h5diff best_s$s.h5 cand_$bestc.h5 \
+            /fields/gas_temperature > /dev/null && h5dump -a /sampler_seed best_s$s.h5 | grep -q "(0): $bestc\$"; then
+        echo "ok: --best-of 3, seed $s: the candidate of sampler seed $bestc (|log10 gas mean| $bestd), bit for bit"
+    else
+        echo "FAIL: --best-of 3, seed $s: not the candidate of sampler seed $bestc"; cat best.log; fail=1
+    fi
+done
+[ $later -gt 0 ] && echo "ok: --best-of 3: $later of 4 samples are a later candidate" \
+    || { echo "FAIL: --best-of 3: every sample is its first candidate (the choice is not exercised)"; fail=1; }
+expect_fail '--best-of 17: expected 1 to 16 candidates' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 \
+    --out g.h5 --best-of 17
 
 # the smoothed-DM channels (--dm-smooth, two radii): a network of 5 inputs
 # trained on 1 and 3 ranks alike to round-off and emulated on 1 and 2 ranks

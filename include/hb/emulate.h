@@ -24,6 +24,7 @@
 #include "hb/theta.h"
 
 #define HB_EMULATE_MAX_MODELS HB_MODEL_MAX_ENSEMBLE
+#define HB_EMULATE_MAX_BEST_OF 16
 
 typedef struct hb_emulate_config {
     char     model[HB_EMULATE_MAX_MODELS][1024];   /* n_models files: the drift is their networks' mean */
@@ -33,6 +34,7 @@ typedef struct hb_emulate_config {
     int      heun;           /* 0: Euler-Maruyama, 1: stochastic Heun */
     uint64_t seed;           /* the first sampler seed */
     int      n_seeds;        /* samples seed, seed + 1, ...: out has "{seed}" when more than one */
+    int      best_of;        /* each sample the best of this many candidates (1..HB_EMULATE_MAX_BEST_OF; 1: as drawn) */
     double   lambda;         /* diffusion lambda sigma from t_switch on (hb/sampler.h; 1: as trained) */
     double   t_switch;
     double   theta_override[HB_NTHETA];   /* replace the DM file's values where not NaN */
@@ -42,6 +44,12 @@ typedef struct hb_emulate_config {
 hb_emulate_config hb_emulate_config_default(void);   /* nothing overridden */
 
 hb_status hb_emulate(const hb_emulate_config *cfg, MPI_Comm comm);
+/* Candidate k of the sample of sampler seed `seed` (best_of > 1) is drawn with sampler seed
+ * seed + k 2^32 (k = 0: the seed itself), distinct from every seed below 2^32. Of the candidates the
+ * sample is the one whose gas mean before normalisation to 1 is nearest 1 in dex: every truth's is 1
+ * (the gas's mean is the box's baryon mass), so a candidate whose dense tail holds too much or too
+ * little gas is passed over (docs/fidelity.md, "Best of K"). */
+uint64_t hb_emulate_candidate_seed(uint64_t seed, int k);
 /* The file of sampler seed `seed`: "{seed}" in the pattern replaced by it. */
 void hb_emulate_output_name(const char *pattern, uint64_t seed, char *out, size_t cap);
 

@@ -46,6 +46,7 @@ static const char *DEMO_USAGE =
     "  --dm-halo 3,1.5 (one more channel: the DM above 3 times the mean smoothed by 1.5 cells; 0: none)\n"
     "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
+    "  --best-of 3 (each sample the best of 3 candidates by its gas mean; hydrobridge emulate --help)\n"
     "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
     "    the first two rows from row 64 on inside the range of the rows before it)\n"
     "  --diffusion 1 --diffusion-from 0.5 (the sampler's noise, hydrobridge emulate --help)\n"
@@ -207,6 +208,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"ema", required_argument, 0, 'E'}, {"width", required_argument, 0, 'w'},
         {"emb", required_argument, 0, 'W'}, {"emb-layers", required_argument, 0, 'j'},
         {"emulate-steps", required_argument, 0, 'e'}, {"seeds", required_argument, 0, 'S'},
+        {"best-of", required_argument, 0, 'k'},
         {"repaints", required_argument, 0, 'r'}, {"diffusion", required_argument, 0, 'L'},
         {"diffusion-from", required_argument, 0, 'F'}, {"loss-weight", required_argument, 0, 'K'},
         {"sampler", required_argument, 0, 'm'}, {"dm-assignment", required_argument, 0, 'a'},
@@ -238,6 +240,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'j': HB_TRY(hb_cli_long("--emb-layers", optarg, &o->emb_layers)); break;
         case 'e': HB_TRY(hb_cli_long("--emulate-steps", optarg, &o->emu_steps)); break;
         case 'S': HB_TRY(hb_cli_long("--seeds", optarg, &o->seeds)); break;
+        case 'k': HB_TRY(hb_cli_long("--best-of", optarg, &o->best_of)); break;
         case 'r': HB_TRY(hb_cli_long("--repaints", optarg, &o->repaints)); break;
         case 'L': HB_TRY(hb_cli_double("--diffusion", optarg, &o->lambda)); break;
         case 'F': HB_TRY(hb_cli_double("--diffusion-from", optarg, &o->t_switch)); break;
@@ -261,12 +264,13 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
     }
     if (optind != argc || o->boxes < 2 || o->grid < 8 || o->grid % 4 || !(o->box > 0) || o->train_steps < 1 ||
         o->emu_steps < 1 || o->batch < 1 || o->train_seed < 0 || o->seeds < 1 || o->seeds > 64 || o->repaints < 0 ||
+        o->best_of < 1 || o->best_of > HB_EMULATE_MAX_BEST_OF ||
         o->repaints > 64 || o->width < 1 || !hb_unet_embedding_ok(o->emb, o->emb_layers) ||
         !hb_adam_config_ok(&o->adam) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
         !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_loss_weights_ok(o->loss_weight) ||
         !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
-                       "width, sigma_c and DM floor, " HB_UNET_EMB_RULE ", " HB_ADAM_RULE ", 1-64 seeds, 0-64 repaints, --train-seed >= 0, "
+                       "width, sigma_c and DM floor, " HB_UNET_EMB_RULE ", " HB_ADAM_RULE ", 1-64 seeds, 0-64 repaints, 1-16 candidates (--best-of), --train-seed >= 0, "
                        "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE "\n%s", DEMO_USAGE);
     }
     return HB_OK;

@@ -31,7 +31,7 @@
 demo_opts demo_opts_default(void)
 {
     demo_opts o = {.dir = "demo_out", .table = HB_DEMO_TABLE, .boxes = 64, .grid = 32, .box = 12.5,
-                   .train_steps = 6000, .batch = 1, .train_seed = 1, .emu_steps = 50, .seeds = 4, .repaints = 8, .width = 16, .emb = 64, .emb_layers = 2,
+                   .train_steps = 6000, .batch = 1, .train_seed = 1, .emu_steps = 50, .seeds = 4, .best_of = 3, .repaints = 8, .width = 16, .emb = 64, .emb_layers = 2,
                    .ema = 0.99, .lambda = 1.0, .t_switch = 0.5, .loss_weight = {0.25, 0.25, 0.5}, .dm_floor = 0.05,
                    .sigma_c = 0.5, .noise_slope = {0.3, 0.1}, .dm_smooth = {1}, .n_dm_smooth = 1,
                    .dm_halo = {3, 1.5}, .n_dm_halo = 2, .heun = 1, .tsc = 1};
@@ -282,8 +282,9 @@ static hb_status demo_reuse(const demo_opts *o, const char *got, const char *tra
 /* Stage 5: every held-out box, o->seeds sampler seeds. */
 static hb_status demo_emulate(const demo_opts *o, const hb_suite_row *held, const char *model, char dirs[4][1100])
 {
-    hb_log0("-- stage 5: emulating the %d held-out boxes, %ld seeds each (%ld %s steps, diffusion %g sigma from t = %g) --",
-            o->n_held, o->seeds, o->emu_steps, o->heun ? "Heun" : "Euler-Maruyama", o->lambda, o->t_switch);
+    hb_log0("-- stage 5: emulating the %d held-out boxes, %ld seeds each, each the best of %ld candidates (%ld %s "
+            "steps, diffusion %g sigma from t = %g) --", o->n_held, o->seeds, o->best_of, o->emu_steps,
+            o->heun ? "Heun" : "Euler-Maruyama", o->lambda, o->t_switch);
     for (int h = 0; h < o->n_held; h++) {
         hb_emulate_config ec = hb_emulate_config_default();
         snprintf(ec.model[0], sizeof ec.model[0], "%s", model);
@@ -293,6 +294,7 @@ static hb_status demo_emulate(const demo_opts *o, const hb_suite_row *held, cons
         ec.heun = o->heun;
         ec.seed = 1;
         ec.n_seeds = (int)o->seeds;
+        ec.best_of = (int)o->best_of;
         ec.lambda = o->lambda;
         ec.t_switch = o->t_switch;
         HB_TRY(hb_emulate(&ec, MPI_COMM_WORLD));

@@ -80,7 +80,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"noise-slope", required_argument, 0, 'N'}, {"dm-smooth", required_argument, 0, 'M'},
         {"dm-halo", required_argument, 0, 'Y'},
         {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
-        {"diffusion-from", required_argument, 0, 'F'},
+        {"diffusion-from", required_argument, 0, 'F'}, {"best-of", required_argument, 0, 'B'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     hb_train_config c = hb_train_config_default();
     const char *data = NULL, *val = NULL;
@@ -161,7 +161,7 @@ hb_status hb_cmd_train(int argc, char **argv)
 static const char *EMU_USAGE =
     "usage: hydrobridge emulate --model model.h5 [--model m2.h5 ...] --dm dm.h5 --out gas.h5 [--steps K]\n"
     "                           [--sampler heun|em] [--seed S] [--seeds N] [--diffusion L] [--diffusion-from T]\n"
-    "                           [--threads N] [section.key=value ...]\n"
+    "                           [--best-of K] [--threads N] [section.key=value ...]\n"
     "Emulate gas density and temperature for a DM box with a trained model, the network spread over\n"
     "the ranks in x-slabs (multiples of 4 planes). The parameters come from the DM file's attributes;\n"
     "cosmology.omega_m, cosmology.sigma_8 and feedback.a_* on the command line override them.\n"
@@ -171,7 +171,10 @@ static const char *EMU_USAGE =
     "sampler's noise is L sigma(t) from t = --diffusion-from (0.5) on, the drift corrected by the score\n"
     "(no retraining; 0: the probability-flow ODE there); the score makes the drift stiffer, so L < 1\n"
     "needs more steps (100-200). --model given 2-8 times: an ensemble, the drift the mean of the\n"
-    "networks' (trainings of one recipe and training set with other seeds; each network runs every step).\n";
+    "networks' (trainings of one recipe and training set with other seeds; each network runs every step).\n"
+    "--best-of K: each sample the best of K candidates (sampler seeds S + k 2^32, k = 0..K-1): the one\n"
+    "whose gas mean before normalisation to 1 is nearest 1 (every truth's is 1: a candidate whose dense\n"
+    "tail holds too much or too little gas is passed over); K times the sampling (3; 1: as drawn; up to 16).\n";
 
 /* Every sample's file: distinct, none the model or the DM box. */
 static hb_status check_emulate_outputs(const hb_emulate_config *c)
@@ -198,10 +201,11 @@ hb_status hb_cmd_emulate(int argc, char **argv)
         {"model", required_argument, 0, 'm'}, {"dm", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"steps", required_argument, 0, 's'}, {"sampler", required_argument, 0, 'S'}, {"seed", required_argument, 0, 'r'},
         {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
-        {"diffusion-from", required_argument, 0, 'F'},
+        {"diffusion-from", required_argument, 0, 'F'}, {"best-of", required_argument, 0, 'B'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     hb_emulate_config c = hb_emulate_config_default();
+    c.best_of = 3;   /* the front end's default (the library's: 1, as drawn); docs/fidelity.md, "Best of K" */
     int have_d = 0, have_o = 0, ch;
     c.n_models = 0;
     long L;
@@ -225,6 +229,13 @@ hb_status hb_cmd_emulate(int argc, char **argv)
         case 'n': HB_TRY(hb_cli_long("--seeds", optarg, &L)); c.n_seeds = (int)L; break;
         case 'L': HB_TRY(hb_cli_double("--diffusion", optarg, &c.lambda)); break;
         case 'F': HB_TRY(hb_cli_double("--diffusion-from", optarg, &c.t_switch)); break;
+        case 'B':
+            HB_TRY(hb_cli_long("--best-of", optarg, &L));
+            if (L < 1 || L > HB_EMULATE_MAX_BEST_OF) {
+                return HB_ERR0(HB_EARG, "--best-of %s: expected 1 to %d candidates", optarg, HB_EMULATE_MAX_BEST_OF);
+            }
+            c.best_of = (int)L;
+            break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
         case 'h': hb_cli_usage(EMU_USAGE); return HB_OK;
         default: hb_cli_usage(EMU_USAGE); return HB_EARG;

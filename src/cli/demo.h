@@ -14,7 +14,7 @@ typedef struct demo_opts {
     const char *dir, *table;
     long   boxes, grid;                /* training boxes; cells per side of every box */
     double box;                        /* side of every box [Mpc/h]: training and held-out alike */
-    long   train_steps, batch, emu_steps, seeds, repaints, width, emb, emb_layers, train_seed;
+    long   train_steps, batch, emu_steps, seeds, best_of, repaints, width, emb, emb_layers, train_seed;
     hb_adam_config adam;               /* --lr, --lr-min, --weight-decay; the rest as train's defaults */
     double ema, lambda, t_switch, loss_weight[3], dm_floor, sigma_c;
     double noise_slope[2];             /* gas, temperature (hb_interp) */
