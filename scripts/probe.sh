@@ -9,8 +9,7 @@
 # For each value the box's DM is painted by the mock at that value (the
 # truth, then --repaints more with mock.seed 1001, 1002, ...: the truth's own
 # scatter) and emulated by the model with --seeds sampler seeds, everything
-# else the box's own (each sample the best of 3 candidates, emulate's
-# default; `-- --best-of 1` probes the network's plain draws). DIR/v<value>/ holds the demo's layout (heldout/,
+# else the box's own. DIR/v<value>/ holds the demo's layout (heldout/,
 # floor/, emulated/; `validate` and the scripts read it as they read a demo's
 # output), DIR/cores.txt scripts/cores.py's table over the values (the
 # densest --top of cells), DIR/probe.txt, also printed:

@@ -46,9 +46,10 @@ hb_emulate_config hb_emulate_config_default(void);   /* nothing overridden */
 hb_status hb_emulate(const hb_emulate_config *cfg, MPI_Comm comm);
 /* Candidate k of the sample of sampler seed `seed` (best_of > 1) is drawn with sampler seed
  * seed + k 2^32 (k = 0: the seed itself), distinct from every seed below 2^32. Of the candidates the
- * sample is the one whose gas mean before normalisation to 1 is nearest 1 in dex: every truth's is 1
- * (the gas's mean is the box's baryon mass), so a candidate whose dense tail holds too much or too
- * little gas is passed over (docs/fidelity.md, "Best of K"). */
+ * sample is the one whose gas mean before normalisation to 1 is nearest 1 in dex: a candidate whose
+ * dense tail holds too much or too little gas is passed over. The mock's own mean before its
+ * normalisation scatters between realisations about as much as the samples' does within a box, so
+ * the choice narrows the samples' spread below the truths' (docs/fidelity.md, "Best of K"). */
 uint64_t hb_emulate_candidate_seed(uint64_t seed, int k);
 /* The file of sampler seed `seed`: "{seed}" in the pattern replaced by it. */
 void hb_emulate_output_name(const char *pattern, uint64_t seed, char *out, size_t cap);

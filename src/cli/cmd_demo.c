@@ -46,7 +46,7 @@ static const char *DEMO_USAGE =
     "  --dm-halo 3,1.5 (one more channel: the DM above 3 times the mean smoothed by 1.5 cells; 0: none)\n"
     "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
-    "  --best-of 3 (each sample the best of 3 candidates by its gas mean; hydrobridge emulate --help)\n"
+    "  --best-of 1 (each sample the best of K candidates by its gas mean; hydrobridge emulate --help)\n"
     "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
     "    the first two rows from row 64 on inside the range of the rows before it)\n"
     "  --diffusion 1 --diffusion-from 0.5 (the sampler's noise, hydrobridge emulate --help)\n"
