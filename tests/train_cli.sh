@@ -282,6 +282,21 @@ for s in 1 2 3 4; do
 done
 [ $later -gt 0 ] && echo "ok: --best-of 3: $later of 4 samples are a later candidate" \
     || { echo "FAIL: --best-of 3: every sample is its first candidate (the choice is not exercised)"; fail=1; }
+# the same choice on 1 and 3 ranks (the mean is reduced over the ranks), the samples within 1e-4
+for np in 1 3; do
+    timeout -k 5 120 mpirun -np $np "$HB" emulate --model full.h5 --dm toy_test.h5 --out best$np\_s{seed}.h5 --steps 5 \
+        --seed 1 --seeds 4 --best-of 3 > best$np.log 2>&1 || { echo "FAIL: emulate --best-of 3 on $np ranks"; cat best$np.log; fail=1; }
+done
+same=0
+for s in 1 2 3 4; do
+    a=$(h5dump -a /sampler_seed best_s$s.h5 | grep -o '(0): [0-9]*')
+    [ -n "$a" ] && [ "$a" = "$(h5dump -a /sampler_seed best1_s$s.h5 | grep -o '(0): [0-9]*')" ] \
+        && [ "$a" = "$(h5dump -a /sampler_seed best3_s$s.h5 | grep -o '(0): [0-9]*')" ] \
+        && h5diff -p 1e-4 best_s$s.h5 best1_s$s.h5 /fields/gas_density > /dev/null \
+        && h5diff -p 1e-4 best_s$s.h5 best3_s$s.h5 /fields/gas_density > /dev/null && same=$((same + 1))
+done
+[ $same = 4 ] && echo "ok: --best-of 3 on 1, 2 and 3 ranks: the same candidates, the gas within 1e-4" \
+    || { echo "FAIL: --best-of 3: 1, 2 and 3 ranks agree on $same of 4 samples"; fail=1; }
 expect_fail '--best-of 17: expected 1 to 16 candidates' g.h5 mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 \
     --out g.h5 --best-of 17
 
