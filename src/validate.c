@@ -302,8 +302,21 @@ static hb_status measure_group(vctx *v, const hb_val_group *g, fileres *res)
  * (indices into res); the truth is res[0]. */
 typedef struct figures {
     double ens[HB_VAL_NFIELD][HB_VAL_NBAND], single[HB_VAL_NFIELD][HB_VAL_NBAND], r[HB_VAL_NFIELD][HB_VAL_NBAND];
+    double var_s[HB_VAL_NFIELD][HB_VAL_NBAND], var_t[HB_VAL_NFIELD][HB_VAL_NBAND];   /* of ln P: samples', truths' */
     double w1[HB_VAL_NFIELD], w1p[HB_VAL_NFIELD], hot_s, hot_t, pct_s[2][2], pct_t[2][2];
 } figures;
+
+/* The unbiased variance of ln P(k) in bin j of field fi over files idx[0, n)
+ * (NaN for n < 2), about the first file's value (equal files: exactly 0). */
+static double ln_var(const fileres *res, const int *idx, int n, int fi, int j)
+{
+    if (n < 2) return NAN;
+    const double x0 = log(res[idx[0]].p[fi][j]);
+    double m = 0, v = 0;
+    for (int i = 0; i < n; i++) m += (log(res[idx[i]].p[fi][j]) - x0) / n;
+    for (int i = 0; i < n; i++) v += pow(log(res[idx[i]].p[fi][j]) - x0 - m, 2) / (n - 1);
+    return v;
+}
 
 static void figures_of(const vctx *v, const fileres *res, const int *smp, int ns, const int *tru, int nt, figures *F)
 {
@@ -326,12 +339,16 @@ static void figures_of(const vctx *v, const fileres *res, const int *smp, int ns
             F->ens[fi][b] += fabs(ps / pt - 1);
             F->single[fi][b] += single;
             F->r[fi][b] += r;
+            F->var_s[fi][b] += ln_var(res, smp, ns, fi, j);
+            F->var_t[fi][b] += ln_var(res, tru, nt, fi, j);
             cnt[b]++;
         }
         for (int b = 0; b < HB_VAL_NBAND; b++) {
             F->ens[fi][b] /= cnt[b] ? cnt[b] : 1;
             F->single[fi][b] /= cnt[b] ? cnt[b] : 1;
             F->r[fi][b] /= cnt[b] ? cnt[b] : 1;
+            F->var_s[fi][b] /= cnt[b] ? cnt[b] : 1;
+            F->var_t[fi][b] /= cnt[b] ? cnt[b] : 1;
         }
         double pool[NPDF] = {0};
         for (int i = 0; i < nt; i++)
@@ -499,6 +516,18 @@ static double null_quantile(const totals *T, size_t offset, double q, int relati
 
 #define OFF(member) (offsetof(figures, member) / sizeof(double))
 
+/* The null's 90th percentile of |ln spread| of field fi, band b (NaN when a
+ * split has no spread: fewer than 2 pseudo-samples). */
+static double null_spread90(const totals *T, int fi, int b)
+{
+    double x[HB_VAL_NSPLIT];
+    for (int q = 0; q < T->n_null; q++) {
+        x[q] = fabs(log(sqrt(T->null[q].var_s[fi][b] / T->null[q].var_t[fi][b])));   /* as put_figures, bitwise */
+        if (isnan(x[q])) return NAN;
+    }
+    return quantile_of(x, T->n_null, 0.9);
+}
+
 /* The emulator's figures of s from E (the emulator's, or a null split's
  * standing in for it). */
 static void put_figures(const figures *E, hb_val_summary *s)
@@ -509,6 +538,7 @@ static void put_figures(const figures *E, hb_val_summary *s)
             x->ens_err = E->ens[fi][b];
             x->single_err = E->single[fi][b];
             x->r = E->r[fi][b];
+            x->spread = sqrt(E->var_s[fi][b] / E->var_t[fi][b]);
         }
         s->w1[fi] = E->w1[fi];
         s->w1_pooled[fi] = E->w1p[fi];
@@ -536,6 +566,7 @@ static void summarise(const totals *T, const int present[HB_VAL_NFIELD], int hav
             x->ens_null90 = null_quantile(T, OFF(ens) + k, 0.9, 0, 0);
             x->single_null90 = null_quantile(T, OFF(single) + k, 0.9, 0, 0);
             x->r_null10 = null_quantile(T, OFF(r) + k, 0.1, 0, 0);
+            x->spread_null90 = null_spread90(T, fi, b);
         }
         s->w1_floor[fi] = have_floor ? T->floor.w1[fi] : NAN;
         s->w1_null90[fi] = null_quantile(T, OFF(w1) + fi, 0.9, 0, 0);
@@ -613,13 +644,28 @@ int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap)
     return n;
 }
 
+int hb_val_spread_checks(const hb_val_summary *s, hb_val_goal *g, int cap)
+{
+    int n = 0;
+    char what[96];
+    for (int f = 0; f < 2; f++)
+        for (int b = 0; b < 2 && s->present[f]; b++) {
+            const hb_val_band *x = &s->band[f][b];
+            const double fig = fabs(log(x->spread));
+            snprintf(what, sizeof what, "%s %s: samples' scatter of ln P(k) within %.0f%% of the truths'",
+                     f ? "gas temperature" : "gas density", HB_VAL_BAND_NAMES[b], 100 * HB_VAL_SPREAD_TOL);
+            if (n < cap) goal(&g[n++], what, fig, isnan(fig) ? NAN : HB_VAL_SPREAD_TOL, x->spread_null90, 0);
+        }
+    return n;
+}
+
 /* Each null split scored against the goals as if it were the emulator (the
  * floor and the null of s kept). */
 static void null_goal_rates(const totals *T, hb_val_summary *s)
 {
     s->null_splits = T->n_null;
     s->null_all_met = 0;
-    int met[HB_VAL_MAXGOAL] = {0};
+    int met[HB_VAL_MAXGOAL] = {0}, smet[HB_VAL_NSPREAD] = {0};
     for (int q = 0; q < T->n_null; q++) {
         hb_val_summary sq = *s;
         put_figures(&T->null[q], &sq);
@@ -630,8 +676,11 @@ static void null_goal_rates(const totals *T, hb_val_summary *s)
             all &= g[i].met;
         }
         s->null_all_met += all;
+        ng = hb_val_spread_checks(&sq, g, HB_VAL_NSPREAD);
+        for (int i = 0; i < ng; i++) smet[i] += g[i].met;
     }
     for (int i = 0; i < HB_VAL_MAXGOAL; i++) s->null_goal_rate[i] = T->n_null ? (double)met[i] / T->n_null : NAN;
+    for (int i = 0; i < HB_VAL_NSPREAD; i++) s->null_spread_rate[i] = T->n_null ? (double)smet[i] / T->n_null : NAN;
 }
 
 /* report.txt: one line per field and band, a tails line per field, the goals. */
@@ -684,17 +733,29 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
     }
     fprintf(t, "# goals met: %d of %d measured (%d without a floor); a perfect emulator (the null) meets all %d in %d "
             "of %d splits\n", met, nm, ng - nm, nm, s->null_all_met, s->null_splits);
+    const int nc = hb_val_spread_checks(s, g, HB_VAL_NSPREAD), cmet = hb_val_goals_met(g, nc, &nm);
+    fprintf(t, "# spread checks, not goals (the goals score bias and typical error; samples too alike could meet more "
+            "of them): the samples' scatter of ln P(k) over the truths' (spread), |ln spread| <= %.2f or no worse than "
+            "the null's 90th percentile\n", HB_VAL_SPREAD_TOL);
+    for (int f = 0, i = 0; f < 2; f++)   /* the checks' order */
+        for (int b = 0; b < 2 && s->present[f] && i < nc; b++, i++)
+            fprintf(t, "spread %-70s %8.4f  |ln| %8.4f <= %6.4f  null %8.4f  null_rate %5.3f  %s\n", g[i].what,
+                    s->band[f][b].spread, g[i].figure, g[i].threshold, g[i].null, s->null_spread_rate[i],
+                    g[i].measured ? hb_val_goal_verdict(&g[i]) : "n/a (needs 2 samples and a repaint)");
+    fprintf(t, "# spread checks met: %d of %d measured\n", cmet, nm);
     fprintf(t, "# per held-out box, its goals alone (as a report of that box would score them): met, of, the null's "
-            "expected count (the sum of its goal rates), how often the null meets all, the goals it misses (their "
-            "places in the list above, 1 the first; - none)\n");
+            "expected count (the sum of its goal rates), how often the null meets all, its spread checks met, of, "
+            "the null's expected count, the goals it misses (their places in the goal list above, 1 the first; - "
+            "none)\n");
     int bmet = 0, bn = 0;
     double bexp = 0;
     for (int b = 0; b < s->n_boxes; b++) {
         const hb_val_box *x = &s->box[b];
         char missed[HB_VAL_MISSED_LEN];
         hb_val_box_missed(x, missed, sizeof missed);
-        fprintf(t, "box %-24s %3d of %3d  null_expected %6.2f  null_all %5.3f  missed %s\n", x->name, x->met,
-                x->n_goals, x->null_expected, x->null_all_rate, missed);
+        fprintf(t, "box %-24s %3d of %3d  null_expected %6.2f  null_all %5.3f  spread %d of %d null %4.2f  missed %s\n",
+                x->name, x->met, x->n_goals, x->null_expected, x->null_all_rate, x->spread_met, x->n_spread,
+                x->spread_null_expected, missed);
         bmet += x->met;
         bn += x->n_goals;
         bexp += x->null_expected;
@@ -713,7 +774,7 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
 static hb_status write_per_box(hb_h5 *f, const hb_val_summary *s, int ng)
 {
     const int nb = s->n_boxes;
-    double *bcol = malloc(4 * (size_t)(nb + 1) * sizeof *bcol);
+    double *bcol = malloc(7 * (size_t)(nb + 1) * sizeof *bcol);
     double *gm = malloc(((size_t)nb * ng + 1) * sizeof *gm);
     char *names = malloc((size_t)(nb + 1) * sizeof s->box[0].name);
     hb_status rc = !bcol || !gm || !names ? HB_ERR(HB_ENOMEM, "per-box goals") : HB_OK;
@@ -724,12 +785,16 @@ static hb_status write_per_box(hb_h5 *f, const hb_val_summary *s, int ng)
             bcol[nb + b] = s->box[b].n_goals;
             bcol[2 * nb + b] = s->box[b].null_expected;
             bcol[3 * nb + b] = s->box[b].null_all_rate;
+            bcol[4 * nb + b] = s->box[b].spread_met;
+            bcol[5 * nb + b] = s->box[b].n_spread;
+            bcol[6 * nb + b] = s->box[b].spread_null_expected;
             strcat(strcat(names, b ? " " : ""), s->box[b].name);
             for (int i = 0; i < ng; i++) gm[(size_t)b * ng + i] = s->box[b].goal_met[i] < 0 ? NAN : s->box[b].goal_met[i];
         }
     }
-    const char *bname[4] = {"met", "n_goals", "null_expected", "null_all_rate"};
-    for (int c = 0; c < 4 && rc == HB_OK; c++) {
+    const char *bname[7] = {"met", "n_goals", "null_expected", "null_all_rate", "spread_met", "n_spread",
+                            "spread_null_expected"};
+    for (int c = 0; c < 7 && rc == HB_OK; c++) {
         char path[64];
         snprintf(path, sizeof path, "/per_box/%s", bname[c]);
         rc = hb_h5_write_array(f, path, bcol + (size_t)c * nb, nb);
@@ -740,6 +805,27 @@ static hb_status write_per_box(hb_h5 *f, const hb_val_summary *s, int ng)
     free(bcol);
     free(gm);
     free(names);
+    return rc;
+}
+
+/* /NAME/{figure,threshold,null,met,null_rate}: goals (or checks) g[0, n). */
+static hb_status write_goals(hb_h5 *f, const char *name, const hb_val_goal *g, int n, const double *null_rate)
+{
+    double col[5][HB_VAL_MAXGOAL];
+    for (int i = 0; i < n; i++) {
+        col[0][i] = g[i].figure;
+        col[1][i] = g[i].threshold;
+        col[2][i] = g[i].null;
+        col[3][i] = g[i].measured ? g[i].met : NAN;   /* NaN: not measured */
+        col[4][i] = null_rate[i];
+    }
+    const char *cname[5] = {"figure", "threshold", "null", "met", "null_rate"};
+    hb_status rc = HB_OK;
+    for (int c = 0; c < 5 && rc == HB_OK && n > 0; c++) {
+        char path[64];
+        snprintf(path, sizeof path, "/%s/%s", name, cname[c]);
+        rc = hb_h5_write_array(f, path, col[c], n);
+    }
     return rc;
 }
 
@@ -757,12 +843,14 @@ static hb_status write_h5(const char *out, const totals *T, const vctx *v, const
         if (!s->present[fi]) continue;
         const double w = (PDF_HI[fi] - PDF_LO[fi]) / NPDF;
         for (int b = 0; b < NPDF; b++) bins[b] = PDF_LO[fi] + (b + 0.5) * w;
-        double summ[HB_VAL_NBAND][8];
+        double summ[HB_VAL_NBAND][8], spr[HB_VAL_NBAND][2];
         for (int b = 0; b < HB_VAL_NBAND; b++) {
             const hb_val_band *x = &s->band[fi][b];
             double row[8] = {x->ens_err, x->single_err, x->floor_err, x->r, x->floor_r, s->w1[fi], x->ens_null90,
                              x->single_null90};
             memcpy(summ[b], row, sizeof row);
+            spr[b][0] = x->spread;
+            spr[b][1] = x->spread_null90;
         }
         struct { const char *n; const double *d; long len; } sets[] = {
             {"k", v->k, v->nb}, {"p_truth", T->p_truth[fi], v->nb}, {"p_emulated", T->p_emu[fi], v->nb},
@@ -770,7 +858,7 @@ static hb_status write_h5(const char *out, const totals *T, const vctx *v, const
             {"ratio_floor", T->ratio_floor[fi], v->nb}, {"r_mean", T->r[fi], v->nb}, {"r_std", T->r_std[fi], v->nb},
             {"r_floor", T->r_floor[fi], v->nb}, {"pdf_log10_bins", bins, NPDF}, {"pdf_truth", T->pdf_t[fi], NPDF},
             {"pdf_emulated", T->pdf_e[fi], NPDF},
-            {"summary_by_band", &summ[0][0], HB_VAL_NBAND * 8}};
+            {"summary_by_band", &summ[0][0], HB_VAL_NBAND * 8}, {"spread_by_band", &spr[0][0], HB_VAL_NBAND * 2}};
         for (size_t k = 0; k < sizeof sets / sizeof sets[0] && rc == HB_OK; k++) {
             snprintf(path, sizeof path, "/%s/%s", HB_VAL_FIELD_NAMES[fi], sets[k].n);
             rc = hb_h5_write_array(&f, path, sets[k].d, sets[k].len);
@@ -786,6 +874,10 @@ static hb_status write_h5(const char *out, const totals *T, const vctx *v, const
             snprintf(path, sizeof path, "/%s/summary_by_band", HB_VAL_FIELD_NAMES[fi]);
             rc = hb_h5_attr_write_string(&f, path, "columns", "ens_err single_err floor_err r floor_r w1_dex "
                                          "ens_null90 single_null90 (rows: the three bands)");
+            snprintf(path, sizeof path, "/%s/spread_by_band", HB_VAL_FIELD_NAMES[fi]);
+            if (rc == HB_OK) rc = hb_h5_attr_write_string(&f, path, "columns", "spread (the samples' scatter of ln "
+                                                          "P(k) over the truths') null90 of |ln spread| (rows: the "
+                                                          "three bands)");
         }
     }
     if (rc == HB_OK && s->present[F_GAS]) rc = hb_h5_write_array(&f, "/suppression/truth", T->supp_truth, v->nb);
@@ -802,19 +894,9 @@ static hb_status write_h5(const char *out, const totals *T, const vctx *v, const
     }
     hb_val_goal g[HB_VAL_MAXGOAL];
     const int ng = hb_val_goals(s, g, HB_VAL_MAXGOAL);
-    double gcol[5][HB_VAL_MAXGOAL];
-    for (int i = 0; i < ng; i++) {
-        gcol[0][i] = g[i].figure;
-        gcol[1][i] = g[i].threshold;
-        gcol[2][i] = g[i].null;
-        gcol[3][i] = g[i].measured ? g[i].met : NAN;   /* NaN: not measured (no floor) */
-        gcol[4][i] = s->null_goal_rate[i];
-    }
-    const char *gname[5] = {"figure", "threshold", "null", "met", "null_rate"};
-    for (int c = 0; c < 5 && rc == HB_OK && ng > 0; c++) {
-        snprintf(path, sizeof path, "/goals/%s", gname[c]);
-        rc = hb_h5_write_array(&f, path, gcol[c], ng);
-    }
+    if (rc == HB_OK) rc = write_goals(&f, "goals", g, ng, s->null_goal_rate);
+    const int nc = hb_val_spread_checks(s, g, HB_VAL_NSPREAD);
+    if (rc == HB_OK) rc = write_goals(&f, "spread_checks", g, nc, s->null_spread_rate);
     if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(&f, "/goals/null_rate", "null_splits", s->null_splits);
     if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(&f, "/goals/null_rate", "null_all_met", s->null_all_met);
     if (rc == HB_OK) rc = write_per_box(&f, s, ng);
@@ -882,6 +964,11 @@ static hb_status box_goals(const totals *Tg, const hb_val_group *g, const int pr
     for (int i = 0; i < ng; i++)
         if (gl[i].measured) box->null_expected += sb->null_goal_rate[i];
     box->null_all_rate = sb->null_splits ? (double)sb->null_all_met / sb->null_splits : NAN;
+    const int nc = hb_val_spread_checks(sb, gl, HB_VAL_NSPREAD);
+    box->spread_met = hb_val_goals_met(gl, nc, &box->n_spread);
+    box->spread_null_expected = 0;
+    for (int i = 0; i < nc; i++)
+        if (gl[i].measured) box->spread_null_expected += sb->null_spread_rate[i];
     box_name(g->truth, box->name, sizeof box->name);
     free(sb);
     return HB_OK;

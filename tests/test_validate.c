@@ -4,7 +4,8 @@
  * Gaussian-smoothed copy of itself has the ratio <g^2> and r = <g>/sqrt(<g^2>)
  * per bin, and the report's band columns, hot-gas fraction and tails equal
  * what the test computes from the files itself; the null's own goal rates
- * obey their construction; each box's goals alone, in a report of two,
+ * obey their construction; the samples' spread of scaled boxes equals
+ * the ratio of their amplitudes' scatter; each box's goals alone, in a report of two,
  * equal that box validated alone; mismatched boxes fail. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,14 +53,14 @@ static float *make_delta(hb_mesh *m, int n, double box, int smooth)
     return d;
 }
 
-/* A box: dm = gas = 1 + delta (with `lognormal`: exp(60 delta) over its
+/* A box: dm = gas = 1 + amp delta (with `lognormal`: exp(60 delta) over its
  * mean, about 1.2 in ln, dense enough for the mock's halos), temperature
  * 1e6 (1 + delta)^4 (about half the cells above 1e6 K), no stars. */
-static void write_box_ln(const char *path, int n, double box, int smooth, int lognormal)
+static void write_box_amp(const char *path, int n, double box, int smooth, int lognormal, double amp)
 {
     hb_mesh m;
     float *d = make_delta(&m, n, box, smooth), *t = hb_mesh_alloc(&m);
-    for (ptrdiff_t i = 0; i < 2 * m.alloc_local; i++) d[i] = lognormal ? expf(60 * d[i]) : d[i] + 1.0f;
+    for (ptrdiff_t i = 0; i < 2 * m.alloc_local; i++) d[i] = lognormal ? expf(60 * d[i]) : 1.0f + (float)amp * d[i];
     const float mu = lognormal ? (float)(hb_mesh_sum(&m, d) / pow(n, 3)) : 1.0f;
     for (ptrdiff_t i = 0; i < 2 * m.alloc_local; i++) {
         d[i] /= mu;
@@ -78,7 +79,11 @@ static void write_box_ln(const char *path, int n, double box, int smooth, int lo
     hb_mesh_free(&m);
 }
 
-static void write_box(const char *path, int n, double box, int smooth) { write_box_ln(path, n, box, smooth, 0); }
+static void write_box_ln(const char *path, int n, double box, int smooth, int lognormal)
+{
+    write_box_amp(path, n, box, smooth, lognormal, 1.0);
+}
+static void write_box(const char *path, int n, double box, int smooth) { write_box_amp(path, n, box, smooth, 0, 1.0); }
 
 static hb_val_group group(const char *truth, char **rep, int nr, char **smp, int ns)
 {
@@ -106,6 +111,7 @@ START_TEST(identical_boxes)
         }
         ck_assert_double_eq(s.w1[f], 0.0);
         ck_assert_double_eq(s.w1_pooled[f], 0.0);
+        ck_assert(isnan(s.band[f][0].spread));   /* no scatter in the samples nor in the truths: 0/0 */
     }
     ck_assert_double_eq(s.hot_err, 0.0);
     ck_assert_int_eq(s.n_samples, 2);
@@ -205,6 +211,82 @@ START_TEST(floor_of_repaints)
         ck_assert_msg(fabs(s.w1_pooled[f] - s.w1_floor[f] / 2) < 1e-12 * s.w1_floor[f], "field %d: w1_pooled %g, "
                       "half the floor's %g", f, s.w1_pooled[f], s.w1_floor[f] / 2);
     }
+}
+END_TEST
+
+/* The sample standard deviation of ln a[0, n). */
+static double sd_ln(const double *a, int n)
+{
+    double m = 0, v = 0;
+    for (int i = 0; i < n; i++) m += log(a[i]) / n;
+    for (int i = 0; i < n; i++) v += pow(log(a[i]) - m, 2) / (n - 1);
+    return sqrt(v);
+}
+
+/* Boxes 1 + a delta with one delta: P(k) = a^2 P_delta in every bin, so
+ * the variance of ln P over files is 4 var(ln a) in every bin and the
+ * spread of each gas band is sd(ln a) of the samples over that of the
+ * truths. Samples as scattered as the truths meet the check; too alike or
+ * too scattered miss it; one sample cannot measure it. */
+START_TEST(spread_of_scaled_boxes)
+{
+    const double at[7] = {1, 1.1, 0.9, 1.2, 0.85, 1.05, 0.95};   /* the truth, then 6 repaints */
+    const double as[3][4] = {{1.1, 0.92, 1.15, 0.9}, {1.02, 0.99, 1.01, 1.0}, {1.8, 0.55, 1.6, 0.6}};
+    char tn[7][16], sn[3][4][16], *rep[6], *smp[4];
+    for (int i = 0; i < 7; i++) {
+        snprintf(tn[i], sizeof tn[i], "t%d.h5", i);
+        write_box_amp(tn[i], N, L, 0, 0, at[i]);
+        if (i) rep[i - 1] = tn[i];
+    }
+    const int want_met[3] = {1, 0, 0};
+    for (int c = 0; c < 3; c++) {
+        for (int i = 0; i < 4; i++) {
+            snprintf(sn[c][i], sizeof sn[c][i], "s%d%d.h5", c, i);
+            write_box_amp(sn[c][i], N, L, 0, 0, as[c][i]);
+            smp[i] = sn[c][i];
+        }
+        hb_val_group g = group(tn[0], rep, 6, smp, 4);
+        hb_val_summary s;
+        ck_assert_int_eq(hb_validate(&g, 1, c ? NULL : "spread", &s, MPI_COMM_WORLD), HB_OK);
+        const double want = sd_ln(as[c], 4) / sd_ln(at, 7);
+        for (int b = 0; b < HB_VAL_NBAND; b++)
+            ck_assert_msg(hb_test_relerr(s.band[0][b].spread, want) < 1e-4, "set %d band %d: spread %g, direct %g", c,
+                          b, s.band[0][b].spread, want);
+        hb_val_goal g4[HB_VAL_NSPREAD];
+        ck_assert_int_eq(hb_val_spread_checks(&s, g4, HB_VAL_NSPREAD), 4);
+        for (int i = 0; i < 2; i++) {   /* gas density's two bands */
+            ck_assert(g4[i].measured);
+            ck_assert_double_lt(fabs(g4[i].figure - fabs(log(want))), 1e-4);
+            ck_assert_double_gt(g4[i].null, 0.0);
+            ck_assert_msg(g4[i].met == want_met[c], "set %d: spread %g (|ln| %g, null %g) met %d", c, want,
+                          g4[i].figure, g4[i].null, g4[i].met);
+        }
+        ck_assert_int_eq(s.box[0].n_spread, 4);
+        if (c == 0 && hb_world_rank() == 0) {   /* the report's line equals the summary */
+            FILE *t = fopen("spread.txt", "r");
+            char line[512];
+            int seen = 0;
+            while (fgets(line, sizeof line, t))
+                if (!strncmp(line, "spread gas density kF..kN/4", 27)) {
+                    const char *q = strstr(line, "truths'");
+                    ck_assert_ptr_nonnull(q);
+                    ck_assert_double_lt(fabs(strtod(q + 7, NULL) - want), 1e-4);
+                    seen++;
+                }
+            fclose(t);
+            ck_assert_int_eq(seen, 1);
+        }
+    }
+    /* one sample: no scatter to measure */
+    smp[0] = sn[0][0];
+    hb_val_group g = group(tn[0], rep, 6, smp, 1);
+    hb_val_summary s;
+    ck_assert_int_eq(hb_validate(&g, 1, NULL, &s, MPI_COMM_WORLD), HB_OK);
+    ck_assert(isnan(s.band[0][0].spread));
+    hb_val_goal g4[HB_VAL_NSPREAD];
+    ck_assert_int_eq(hb_val_spread_checks(&s, g4, HB_VAL_NSPREAD), 4);
+    ck_assert(!g4[0].measured && !g4[0].met);
+    ck_assert_int_eq(s.box[0].n_spread, 0);
 }
 END_TEST
 
@@ -367,6 +449,13 @@ START_TEST(null_goal_rates)
         if (s.null_goal_rate[i] < rarest) rarest = s.null_goal_rate[i];
     }
     ck_assert_int_le(s.null_all_met, (int)lround(rarest * s.null_splits));
+    hb_val_goal sc[HB_VAL_NSPREAD];
+    const int nc = hb_val_spread_checks(&s, sc, HB_VAL_NSPREAD);
+    ck_assert_int_eq(nc, 4);
+    for (int i = 0; i < nc; i++) {   /* the same construction for the spread checks */
+        ck_assert_msg(s.null_spread_rate[i] >= 0.9 - 1e-12, "%s: null rate %g", sc[i].what, s.null_spread_rate[i]);
+        ck_assert_double_eq(s.null_spread_rate[i], t.null_spread_rate[i]);
+    }
     ck_assert_int_eq(s.null_all_met, t.null_all_met);
     ck_assert_double_ne(s.band[0][0].ens_err, t.band[0][0].ens_err);   /* the samples did differ */
     if (hb_world_rank() == 0) {
@@ -400,6 +489,10 @@ static void box_of(const hb_val_summary *s, hb_val_box *b)
         if (goals[i].measured) b->goal_met[i] = (signed char)goals[i].met;
     }
     b->null_all_rate = (double)s->null_all_met / s->null_splits;
+    const int nc = hb_val_spread_checks(s, goals, HB_VAL_NSPREAD);
+    b->spread_met = hb_val_goals_met(goals, nc, &b->n_spread);
+    b->spread_null_expected = 0;
+    for (int i = 0; i < nc; i++) b->spread_null_expected += s->null_spread_rate[i];
 }
 
 static void same_box(const hb_val_box *a, const hb_val_box *b)
@@ -409,6 +502,9 @@ static void same_box(const hb_val_box *a, const hb_val_box *b)
     ck_assert_double_eq(a->null_expected, b->null_expected);
     ck_assert_double_eq(a->null_all_rate, b->null_all_rate);
     ck_assert_mem_eq(a->goal_met, b->goal_met, sizeof a->goal_met);
+    ck_assert_int_eq(a->spread_met, b->spread_met);
+    ck_assert_int_eq(a->n_spread, b->n_spread);
+    ck_assert_double_eq(a->spread_null_expected, b->spread_null_expected);
 }
 
 START_TEST(per_box_goals)
@@ -457,6 +553,8 @@ START_TEST(per_box_goals)
     ck_assert_str_eq(s[2].box[0].name, "pa0");
     ck_assert_str_eq(s[2].box[1].name, "pb0");
     ck_assert_int_eq(s[1].box[0].met, 11);   /* the truth as its own samples meets every goal */
+    ck_assert_int_eq(s[1].box[0].n_spread, 4);   /* but not one spread check: four equal samples have no scatter */
+    ck_assert_int_eq(s[1].box[0].spread_met, 0);
     if (hb_world_rank() == 0) {
         hb_h5 f;
         double met[4];
@@ -494,6 +592,12 @@ START_TEST(per_box_goals)
             char got[64];
             ck_assert_int_eq(sscanf(m, " missed %63s", got), 1);
             ck_assert_str_eq(got, *want ? want : "-");
+            int sm = -1, sn = -1;
+            const char *sp = strstr(line, "  spread ");
+            ck_assert_ptr_nonnull(sp);
+            ck_assert_int_eq(sscanf(sp, " spread %d of %d", &sm, &sn), 2);
+            ck_assert_int_eq(sm, s[k].box[0].spread_met);
+            ck_assert_int_eq(sn, s[k].box[0].n_spread);
         }
         fclose(t);
         ck_assert_int_eq(seen, 2);
@@ -541,6 +645,7 @@ static Suite *validate_suite(void)
     tcase_add_test(tc, floor_of_repaints);
     tcase_add_test(tc, smoothed_copy);
     tcase_add_test(tc, null_goal_rates);
+    tcase_add_test(tc, spread_of_scaled_boxes);
     tcase_add_test(tc, per_box_goals);
     tcase_add_test(tc, mismatched_boxes);
     tcase_add_test(tc, name_keys);

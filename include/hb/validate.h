@@ -14,6 +14,8 @@
  *   floor_err   <|P_repaint / P_truth - 1|>: the same between truth realisations
  *   r, floor_r  <r(k)> of the samples, of the repaints, with the truth
  *   w1          Wasserstein-1 distance of the log10 PDFs [dex] (and of the repaints)
+ *   spread      the samples' scatter of ln P(k) over the truths' (1 for a
+ *               perfect emulator; below 1: samples too alike)
  *   w1_pooled   the same against the pooled PDF of all truth realisations
  *               (the held-out truth and its repaints), which averages out
  *               most of the held-out truth's own draw (with the mock, each
@@ -49,6 +51,7 @@
 #define HB_VAL_MAXGOAL 16  /* room for the goals of hb_val_goals */
 #define HB_VAL_MAXBOX 256  /* held-out boxes scored one by one (the rest only pooled) */
 #define HB_VAL_NAME 48     /* room for a box's name (its truth's file name) */
+#define HB_VAL_NSPREAD 4    /* spread checks: gas density and temperature, two bands */
 #define HB_VAL_PDF_GOAL_DEX 0.02   /* issue 13's goal for the PDF distance (W1) of either field */
 
 typedef struct hb_val_group {
@@ -62,12 +65,19 @@ typedef struct hb_val_group {
 typedef struct hb_val_band {
     double ens_err, single_err, floor_err, r, floor_r;
     double ens_null90, single_null90, r_null10;   /* NaN without at least 2 repaints */
+    /* the samples' scatter against the truths': sqrt of the band mean of
+     * the per-bin variance of ln P(k) over the samples over the same over
+     * the truth realisations (NaN without 2 samples and a repaint), and the
+     * null's 90th percentile of |ln spread| (NaN without 3 repaints) */
+    double spread, spread_null90;
 } hb_val_band;
 
 /* One held-out box's goals, scored on that box alone (its own null). */
 typedef struct hb_val_box {
     char   name[HB_VAL_NAME];   /* the truth's file name without directory and .h5 */
     int    met, n_goals;
+    int    spread_met, n_spread;   /* its spread checks (hb_val_spread_checks) met, measured */
+    double spread_null_expected;   /* the null's expected count of them (NaN without a null) */
     signed char goal_met[HB_VAL_MAXGOAL];   /* each goal of hb_val_goals on this box: 1 met, 0 missed, -1 not measured */
     double null_expected;   /* the null's expected count: the sum of its goal rates (NaN without a null) */
     double null_all_rate;   /* how often the null meets all of them (NaN without a null) */
@@ -89,6 +99,7 @@ typedef struct hb_val_summary {
      * of them; 0 splits without a null */
     int         null_splits, null_all_met;
     double      null_goal_rate[HB_VAL_MAXGOAL];
+    double      null_spread_rate[HB_VAL_NSPREAD];   /* the same for the spread checks */
     /* the goals of each held-out box alone (a pooled report averages the
      * boxes; these show whether one box carries it): the first n_boxes */
     int         n_boxes;                  /* per box, met and n_goals count measured goals only */
@@ -110,6 +121,15 @@ typedef struct hb_val_goal {
     int    higher_is_better, measured, met;
 } hb_val_goal;
 int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap);
+/* The spread checks, beside the goals (the goals score bias and typical
+ * error, not dispersion: samples drawn too alike could meet more of them):
+ * gas density and temperature below k_Nyq/2, each met when the samples'
+ * scatter of ln P(k) is within HB_VAL_SPREAD_TOL (in ln) of the truths' or
+ * no further from it than the null's 90th percentile, too narrow or too
+ * wide alike. figure: |ln spread|; measured only with 2 samples and a
+ * repaint. Returns the number filled into g (at most cap). */
+#define HB_VAL_SPREAD_TOL 0.10
+int hb_val_spread_checks(const hb_val_summary *s, hb_val_goal *g, int cap);
 /* "met", "NOT MET" or "n/a (...)" (not measured). */
 const char *hb_val_goal_verdict(const hb_val_goal *g);
 /* How many of g[0, n) are met; *measured: how many are measured. */

@@ -128,6 +128,11 @@ int hb_cli_print_goals(const hb_val_summary *s)
                 "null splits", met, nm, without, nm, s->null_all_met, s->null_splits);
     else
         hb_log0("%d of %d goals met%s", met, nm, without);
+    const int nc = hb_val_spread_checks(s, g, HB_VAL_NSPREAD);
+    for (int f = 0, i = 0; f < 2; f++)   /* the checks' order */
+        for (int b = 0; b < 2 && s->present[f] && i < nc; b++, i++)
+            hb_log0("spread %d: %-70s %6.3f (|ln| %6.3f, null %6.3f): %s", i + 1, g[i].what, s->band[f][b].spread,
+                    g[i].figure, g[i].null, g[i].measured ? hb_val_goal_verdict(&g[i]) : "n/a (needs 2 samples and a repaint)");
     if (s->n_boxes > 1) {
         int bmet = 0, of = 0;
         double expect = 0;
@@ -135,8 +140,9 @@ int hb_cli_print_goals(const hb_val_summary *s)
             const hb_val_box *x = &s->box[b];
             char missed[HB_VAL_MISSED_LEN];
             hb_val_box_missed(x, missed, sizeof missed);
-            hb_log0("  box %-20s alone: %2d of %2d goals met (a perfect emulator: %.1f expected, all in %.0f%%); missed: %s",
-                    x->name, x->met, x->n_goals, x->null_expected, 100 * x->null_all_rate, missed);
+            hb_log0("  box %-20s alone: %2d of %2d goals met (a perfect emulator: %.1f expected, all in %.0f%%); "
+                    "spread %d of %d; missed: %s", x->name, x->met, x->n_goals, x->null_expected,
+                    100 * x->null_all_rate, x->spread_met, x->n_spread, missed);
             bmet += x->met;
             of += x->n_goals;
             expect += x->null_expected;
