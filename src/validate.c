@@ -644,17 +644,18 @@ int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap)
     return n;
 }
 
-int hb_val_spread_checks(const hb_val_summary *s, hb_val_goal *g, int cap)
+int hb_val_spread_checks(const hb_val_summary *s, hb_val_goal *g, double *spread, int cap)
 {
     int n = 0;
     char what[96];
     for (int f = 0; f < 2; f++)
-        for (int b = 0; b < 2 && s->present[f]; b++) {
+        for (int b = 0; b < 2 && s->present[f] && n < cap; b++, n++) {
             const hb_val_band *x = &s->band[f][b];
             const double fig = fabs(log(x->spread));
             snprintf(what, sizeof what, "%s %s: samples' scatter of ln P(k) within %.0f%% of the truths'",
                      f ? "gas temperature" : "gas density", HB_VAL_BAND_NAMES[b], 100 * HB_VAL_SPREAD_TOL);
-            if (n < cap) goal(&g[n++], what, fig, isnan(fig) ? NAN : HB_VAL_SPREAD_TOL, x->spread_null90, 0);
+            goal(&g[n], what, fig, isnan(fig) ? NAN : HB_VAL_SPREAD_TOL, x->spread_null90, 0);
+            if (spread) spread[n] = x->spread;
         }
     return n;
 }
@@ -676,7 +677,7 @@ static void null_goal_rates(const totals *T, hb_val_summary *s)
             all &= g[i].met;
         }
         s->null_all_met += all;
-        ng = hb_val_spread_checks(&sq, g, HB_VAL_NSPREAD);
+        ng = hb_val_spread_checks(&sq, g, NULL, HB_VAL_NSPREAD);
         for (int i = 0; i < ng; i++) smet[i] += g[i].met;
     }
     for (int i = 0; i < HB_VAL_MAXGOAL; i++) s->null_goal_rate[i] = T->n_null ? (double)met[i] / T->n_null : NAN;
@@ -733,15 +734,15 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
     }
     fprintf(t, "# goals met: %d of %d measured (%d without a floor); a perfect emulator (the null) meets all %d in %d "
             "of %d splits\n", met, nm, ng - nm, nm, s->null_all_met, s->null_splits);
-    const int nc = hb_val_spread_checks(s, g, HB_VAL_NSPREAD), cmet = hb_val_goals_met(g, nc, &nm);
+    double spread[HB_VAL_NSPREAD];
+    const int nc = hb_val_spread_checks(s, g, spread, HB_VAL_NSPREAD), cmet = hb_val_goals_met(g, nc, &nm);
     fprintf(t, "# spread checks, not goals (the goals score bias and typical error; samples too alike could meet more "
             "of them): the samples' scatter of ln P(k) over the truths' (spread), |ln spread| <= %.2f or no worse than "
             "the null's 90th percentile\n", HB_VAL_SPREAD_TOL);
-    for (int f = 0, i = 0; f < 2; f++)   /* the checks' order */
-        for (int b = 0; b < 2 && s->present[f] && i < nc; b++, i++)
-            fprintf(t, "spread %-70s %8.4f  |ln| %8.4f <= %6.4f  null %8.4f  null_rate %5.3f  %s\n", g[i].what,
-                    s->band[f][b].spread, g[i].figure, g[i].threshold, g[i].null, s->null_spread_rate[i],
-                    g[i].measured ? hb_val_goal_verdict(&g[i]) : "n/a (needs 2 samples and a repaint)");
+    for (int i = 0; i < nc; i++)
+        fprintf(t, "spread %-70s %8.4f  |ln| %8.4f <= %6.4f  null %8.4f  null_rate %5.3f  %s\n", g[i].what, spread[i],
+                g[i].figure, g[i].threshold, g[i].null, s->null_spread_rate[i],
+                g[i].measured ? hb_val_goal_verdict(&g[i]) : "n/a (needs 2 samples and a repaint)");
     fprintf(t, "# spread checks met: %d of %d measured\n", cmet, nm);
     fprintf(t, "# per held-out box, its goals alone (as a report of that box would score them): met, of, the null's "
             "expected count (the sum of its goal rates), how often the null meets all, its spread checks met, of, "
@@ -775,9 +776,9 @@ static hb_status write_per_box(hb_h5 *f, const hb_val_summary *s, int ng)
 {
     const int nb = s->n_boxes;
     double *bcol = malloc(7 * (size_t)(nb + 1) * sizeof *bcol);
-    double *gm = malloc(((size_t)nb * ng + 1) * sizeof *gm);
+    double *gm = malloc(((size_t)nb * ng + 1) * sizeof *gm), *sp = malloc(((size_t)nb * HB_VAL_NSPREAD + 1) * sizeof *sp);
     char *names = malloc((size_t)(nb + 1) * sizeof s->box[0].name);
-    hb_status rc = !bcol || !gm || !names ? HB_ERR(HB_ENOMEM, "per-box goals") : HB_OK;
+    hb_status rc = !bcol || !gm || !sp || !names ? HB_ERR(HB_ENOMEM, "per-box goals") : HB_OK;
     if (rc == HB_OK) {
         names[0] = 0;
         for (int b = 0; b < nb; b++) {
@@ -790,6 +791,7 @@ static hb_status write_per_box(hb_h5 *f, const hb_val_summary *s, int ng)
             bcol[6 * nb + b] = s->box[b].spread_null_expected;
             strcat(strcat(names, b ? " " : ""), s->box[b].name);
             for (int i = 0; i < ng; i++) gm[(size_t)b * ng + i] = s->box[b].goal_met[i] < 0 ? NAN : s->box[b].goal_met[i];
+            memcpy(sp + (size_t)b * HB_VAL_NSPREAD, s->box[b].spread, sizeof s->box[b].spread);
         }
     }
     const char *bname[7] = {"met", "n_goals", "null_expected", "null_all_rate", "spread_met", "n_spread",
@@ -802,8 +804,12 @@ static hb_status write_per_box(hb_h5 *f, const hb_val_summary *s, int ng)
     if (rc == HB_OK) rc = hb_h5_attr_write_string(f, "/per_box/met", "boxes", names);
     if (rc == HB_OK && ng > 0) rc = hb_h5_write_array(f, "/per_box/goal_met", gm, (long)nb * ng);
     if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(f, "/per_box/goal_met", "goals_per_box", ng);
+    if (rc == HB_OK) rc = hb_h5_write_array(f, "/per_box/spread", sp, (long)nb * HB_VAL_NSPREAD);
+    if (rc == HB_OK) rc = hb_h5_attr_write_string(f, "/per_box/spread", "columns", "each box's spread of its spread "
+                                                  "checks in their order (box-major; NaN: not measured)");
     free(bcol);
     free(gm);
+    free(sp);
     free(names);
     return rc;
 }
@@ -895,7 +901,7 @@ static hb_status write_h5(const char *out, const totals *T, const vctx *v, const
     hb_val_goal g[HB_VAL_MAXGOAL];
     const int ng = hb_val_goals(s, g, HB_VAL_MAXGOAL);
     if (rc == HB_OK) rc = write_goals(&f, "goals", g, ng, s->null_goal_rate);
-    const int nc = hb_val_spread_checks(s, g, HB_VAL_NSPREAD);
+    const int nc = hb_val_spread_checks(s, g, NULL, HB_VAL_NSPREAD);
     if (rc == HB_OK) rc = write_goals(&f, "spread_checks", g, nc, s->null_spread_rate);
     if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(&f, "/goals/null_rate", "null_splits", s->null_splits);
     if (rc == HB_OK && ng > 0) rc = hb_h5_attr_write_long(&f, "/goals/null_rate", "null_all_met", s->null_all_met);
@@ -964,7 +970,8 @@ static hb_status box_goals(const totals *Tg, const hb_val_group *g, const int pr
     for (int i = 0; i < ng; i++)
         if (gl[i].measured) box->null_expected += sb->null_goal_rate[i];
     box->null_all_rate = sb->null_splits ? (double)sb->null_all_met / sb->null_splits : NAN;
-    const int nc = hb_val_spread_checks(sb, gl, HB_VAL_NSPREAD);
+    for (int i = 0; i < HB_VAL_NSPREAD; i++) box->spread[i] = NAN;
+    const int nc = hb_val_spread_checks(sb, gl, box->spread, HB_VAL_NSPREAD);
     box->spread_met = hb_val_goals_met(gl, nc, &box->n_spread);
     box->spread_null_expected = 0;
     for (int i = 0; i < nc; i++)

@@ -253,7 +253,7 @@ START_TEST(spread_of_scaled_boxes)
             ck_assert_msg(hb_test_relerr(s.band[0][b].spread, want) < 1e-4, "set %d band %d: spread %g, direct %g", c,
                           b, s.band[0][b].spread, want);
         hb_val_goal g4[HB_VAL_NSPREAD];
-        ck_assert_int_eq(hb_val_spread_checks(&s, g4, HB_VAL_NSPREAD), 4);
+        ck_assert_int_eq(hb_val_spread_checks(&s, g4, NULL, HB_VAL_NSPREAD), 4);
         for (int i = 0; i < 2; i++) {   /* gas density's two bands */
             ck_assert(g4[i].measured);
             ck_assert_double_lt(fabs(g4[i].figure - fabs(log(want))), 1e-4);
@@ -262,6 +262,7 @@ START_TEST(spread_of_scaled_boxes)
                           g4[i].figure, g4[i].null, g4[i].met);
         }
         ck_assert_int_eq(s.box[0].n_spread, 4);
+        ck_assert_double_eq(s.box[0].spread[0], s.band[0][0].spread);   /* one box: its own */
         if (c == 0 && hb_world_rank() == 0) {   /* the report's line equals the summary */
             FILE *t = fopen("spread.txt", "r");
             char line[512];
@@ -284,7 +285,7 @@ START_TEST(spread_of_scaled_boxes)
     ck_assert_int_eq(hb_validate(&g, 1, NULL, &s, MPI_COMM_WORLD), HB_OK);
     ck_assert(isnan(s.band[0][0].spread));
     hb_val_goal g4[HB_VAL_NSPREAD];
-    ck_assert_int_eq(hb_val_spread_checks(&s, g4, HB_VAL_NSPREAD), 4);
+    ck_assert_int_eq(hb_val_spread_checks(&s, g4, NULL, HB_VAL_NSPREAD), 4);
     ck_assert(!g4[0].measured && !g4[0].met);
     ck_assert_int_eq(s.box[0].n_spread, 0);
 }
@@ -450,7 +451,7 @@ START_TEST(null_goal_rates)
     }
     ck_assert_int_le(s.null_all_met, (int)lround(rarest * s.null_splits));
     hb_val_goal sc[HB_VAL_NSPREAD];
-    const int nc = hb_val_spread_checks(&s, sc, HB_VAL_NSPREAD);
+    const int nc = hb_val_spread_checks(&s, sc, NULL, HB_VAL_NSPREAD);
     ck_assert_int_eq(nc, 4);
     for (int i = 0; i < nc; i++) {   /* the same construction for the spread checks */
         ck_assert_msg(s.null_spread_rate[i] >= 0.9 - 1e-12, "%s: null rate %g", sc[i].what, s.null_spread_rate[i]);
@@ -489,7 +490,7 @@ static void box_of(const hb_val_summary *s, hb_val_box *b)
         if (goals[i].measured) b->goal_met[i] = (signed char)goals[i].met;
     }
     b->null_all_rate = (double)s->null_all_met / s->null_splits;
-    const int nc = hb_val_spread_checks(s, goals, HB_VAL_NSPREAD);
+    const int nc = hb_val_spread_checks(s, goals, b->spread, HB_VAL_NSPREAD);
     b->spread_met = hb_val_goals_met(goals, nc, &b->n_spread);
     b->spread_null_expected = 0;
     for (int i = 0; i < nc; i++) b->spread_null_expected += s->null_spread_rate[i];
@@ -505,6 +506,8 @@ static void same_box(const hb_val_box *a, const hb_val_box *b)
     ck_assert_int_eq(a->spread_met, b->spread_met);
     ck_assert_int_eq(a->n_spread, b->n_spread);
     ck_assert_double_eq(a->spread_null_expected, b->spread_null_expected);
+    for (int i = 0; i < HB_VAL_NSPREAD; i++)
+        ck_assert(isnan(a->spread[i]) ? isnan(b->spread[i]) : a->spread[i] == b->spread[i]);
 }
 
 START_TEST(per_box_goals)
@@ -576,6 +579,13 @@ START_TEST(per_box_goals)
                 const int want = s[k].box[0].goal_met[i];
                 ck_assert(want < 0 ? isnan(gm[k * nab + i]) : gm[k * nab + i] == want);
             }
+        double sp[2 * HB_VAL_NSPREAD];
+        ck_assert_int_eq(hb_h5_open(&f, "perbox.h5", MPI_COMM_SELF), HB_OK);
+        ck_assert_int_eq(hb_h5_read_array(&f, "/per_box/spread", sp, 2 * HB_VAL_NSPREAD, &n), HB_OK);
+        hb_h5_close(&f);
+        ck_assert_int_eq(n, 2 * HB_VAL_NSPREAD);
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < HB_VAL_NSPREAD; i++) ck_assert_double_eq(sp[k * HB_VAL_NSPREAD + i], s[k].box[0].spread[i]);
         FILE *t = fopen("perbox.txt", "r");
         ck_assert_ptr_nonnull(t);
         char line[512];

@@ -78,6 +78,7 @@ typedef struct hb_val_box {
     int    met, n_goals;
     int    spread_met, n_spread;   /* its spread checks (hb_val_spread_checks) met, measured */
     double spread_null_expected;   /* the null's expected count of them (NaN without a null) */
+    double spread[HB_VAL_NSPREAD];   /* each check's spread (NaN: not measured) */
     signed char goal_met[HB_VAL_MAXGOAL];   /* each goal of hb_val_goals on this box: 1 met, 0 missed, -1 not measured */
     double null_expected;   /* the null's expected count: the sum of its goal rates (NaN without a null) */
     double null_all_rate;   /* how often the null meets all of them (NaN without a null) */
@@ -127,9 +128,10 @@ int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap);
  * scatter of ln P(k) is within HB_VAL_SPREAD_TOL (in ln) of the truths' or
  * no further from it than the null's 90th percentile, too narrow or too
  * wide alike. figure: |ln spread|; measured only with 2 samples and a
- * repaint. Returns the number filled into g (at most cap). */
+ * repaint. spread (NULL: not wanted): each check's spread, signed (NaN:
+ * not measured). Returns the number filled into g (at most cap). */
 #define HB_VAL_SPREAD_TOL 0.10
-int hb_val_spread_checks(const hb_val_summary *s, hb_val_goal *g, int cap);
+int hb_val_spread_checks(const hb_val_summary *s, hb_val_goal *g, double *spread, int cap);
 /* "met", "NOT MET" or "n/a (...)" (not measured). */
 const char *hb_val_goal_verdict(const hb_val_goal *g);
 /* How many of g[0, n) are met; *measured: how many are measured. */

@@ -128,11 +128,11 @@ int hb_cli_print_goals(const hb_val_summary *s)
                 "null splits", met, nm, without, nm, s->null_all_met, s->null_splits);
     else
         hb_log0("%d of %d goals met%s", met, nm, without);
-    const int nc = hb_val_spread_checks(s, g, HB_VAL_NSPREAD);
-    for (int f = 0, i = 0; f < 2; f++)   /* the checks' order */
-        for (int b = 0; b < 2 && s->present[f] && i < nc; b++, i++)
-            hb_log0("spread %d: %-70s %6.3f (|ln| %6.3f, null %6.3f): %s", i + 1, g[i].what, s->band[f][b].spread,
-                    g[i].figure, g[i].null, g[i].measured ? hb_val_goal_verdict(&g[i]) : "n/a (needs 2 samples and a repaint)");
+    double spread[HB_VAL_NSPREAD];
+    const int nc = hb_val_spread_checks(s, g, spread, HB_VAL_NSPREAD);
+    for (int i = 0; i < nc; i++)
+        hb_log0("spread %d: %-70s %6.3f (|ln| %6.3f, null %6.3f): %s", i + 1, g[i].what, spread[i], g[i].figure,
+                g[i].null, g[i].measured ? hb_val_goal_verdict(&g[i]) : "n/a (needs 2 samples and a repaint)");
     if (s->n_boxes > 1) {
         int bmet = 0, of = 0;
         double expect = 0;
