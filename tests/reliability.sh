@@ -86,6 +86,17 @@ timeout -k 5 60 mpirun -np 2 "$HB" validate --truth box.h5 --emulated box.h5 --o
     && echo "ok: validate --fail-above passes identical boxes" || { echo "FAIL: identical boxes fail the gate"; cat same.log; fail=1; }
 expect_fail 'exceeds --fail-above 0.01' "" "${R2[@]}" validate --truth box.h5 --emulated toy/box00.h5 --out diff --fail-above 0.01
 grep -q '^gas_density ' diff.txt || { echo "FAIL: the failing validation wrote no report"; fail=1; }
+# four equal samples have no scatter: the spread checks miss, and --fail-spread says so; without
+# the flag the same exits 0, and with one sample nothing is measured (no failure)
+expect_fail '4 spread checks not met' "" "${R2[@]}" validate --truth box.h5 --repaints toy/box00.h5 toy/box01.h5 \
+    --emulated box.h5 box.h5 box.h5 box.h5 --out spr --fail-spread
+grep -q '^spread gas density kF..kN/4.*NOT MET$' spr.txt || { echo "FAIL: the spread report"; cat spr.txt; fail=1; }
+timeout -k 5 60 mpirun -np 2 "$HB" validate --truth box.h5 --repaints toy/box00.h5 toy/box01.h5 \
+    --emulated box.h5 box.h5 box.h5 box.h5 --out spr2 > spr2.log 2>&1 \
+    && echo "ok: unmet spread checks fail only with --fail-spread" || { echo "FAIL: spread without the flag"; cat spr2.log; fail=1; }
+timeout -k 5 60 mpirun -np 2 "$HB" validate --truth box.h5 --repaints toy/box00.h5 --emulated box.h5 --out spr3 \
+    --fail-spread > spr3.log 2>&1 && grep -q 'n/a (needs 2 samples and a repaint)' spr3.txt \
+    && echo "ok: --fail-spread passes what it cannot measure" || { echo "FAIL: one sample and --fail-spread"; cat spr3.log; fail=1; }
 
 # ---- the pipeline's held-out boxes lie inside the training range -------------
 head -5 "$SRC/data/camels/CosmoAstroSeed_IllustrisTNG_L25n256_LH.txt" > t4.txt

@@ -11,6 +11,7 @@
 static const char *VAL_USAGE =
     "usage: hydrobridge validate --truth T.h5 [--repaints R1.h5 ...] --emulated E1.h5 [E2.h5 ...]\n"
     "                            [--truth T2.h5 ...] [--out report] [--fail-above X] [--fail-goals]\n"
+    "                            [--fail-spread]\n"
     "Compare emulated boxes with the truth, against the floor of the truth's own scatter. Each --truth\n"
     "starts a held-out box; the --repaints (other realisations of that truth, e.g. the mock painted with\n"
     "other mock.seed) and --emulated (samples, e.g. other sampler seeds) after it belong to it. Per field\n"
@@ -23,7 +24,9 @@ static const char *VAL_USAGE =
     "--fail-above X: exit non-zero when, below half the Nyquist frequency, an ensemble or single-sample\n"
     "error or 1 - r exceeds X, or a PDF distance exceeds X dex (a NaN fails). --fail-goals: exit\n"
     "non-zero when a fidelity goal is not met (without --repaints the four goals whose threshold is the\n"
-    "floor's are not measured: reported n/a, counted neither way).\n";
+    "floor's are not measured: reported n/a, counted neither way). --fail-spread: exit non-zero when a\n"
+    "spread check (the samples' scatter of ln P(k) against the truths', not a goal) is not met (not\n"
+    "measured without 2 samples and a repaint).\n";
 
 typedef struct vgroups {
     hb_val_group g[256];
@@ -32,7 +35,8 @@ typedef struct vgroups {
 } vgroups;
 
 /* Parse the groups; mode 1 truth, 2 repaints, 3 emulated. */
-static hb_status parse_groups(int argc, char **argv, vgroups *G, const char **out, double *fail_above, int *fail_goals)
+static hb_status parse_groups(int argc, char **argv, vgroups *G, const char **out, double *fail_above, int *fail_goals,
+                              int *fail_spread)
 {
     int mode = 0;
     for (int i = 1; i < argc; i++) {
@@ -45,6 +49,7 @@ static hb_status parse_groups(int argc, char **argv, vgroups *G, const char **ou
         }
         if (strcmp(a, "--out") == 0 && i + 1 < argc) { *out = argv[++i]; mode = 0; continue; }
         if (strcmp(a, "--fail-goals") == 0) { *fail_goals = 1; mode = 0; continue; }
+        if (strcmp(a, "--fail-spread") == 0) { *fail_spread = 1; mode = 0; continue; }
         if (strcmp(a, "--fail-above") == 0 && i + 1 < argc) {
             HB_TRY(hb_cli_double("--fail-above", argv[++i], fail_above));
             if (*fail_above < 0) return HB_ERR0(HB_EARG, "--fail-above %g: expected a threshold >= 0", *fail_above);
@@ -114,8 +119,8 @@ hb_status hb_cmd_validate(int argc, char **argv)
     if (!G) return HB_ERR(HB_ENOMEM, "argument lists");
     const char *out = "report";
     double fail_above = -1;
-    int fail_goals = 0;
-    hb_status rc = parse_groups(argc, argv, G, &out, &fail_above, &fail_goals);
+    int fail_goals = 0, fail_spread = 0;
+    hb_status rc = parse_groups(argc, argv, G, &out, &fail_above, &fail_goals, &fail_spread);
     hb_val_summary s;
     if (rc == HB_OK) rc = check_outputs(G, out);
     if (rc == HB_OK) rc = hb_validate(G->g, G->n, out, &s, MPI_COMM_WORLD);
@@ -129,5 +134,9 @@ hb_status hb_cmd_validate(int argc, char **argv)
         return HB_ERR0(HB_ENUM, "a validation statistic exceeds --fail-above %g (or is NaN)", fail_above);
     }
     if (fail_goals && unmet) return HB_ERR0(HB_ENUM, "%d fidelity goals not met", unmet);
+    hb_val_goal sc[HB_VAL_NSPREAD];
+    int measured;
+    const int nc = hb_val_spread_checks(&s, sc, NULL, HB_VAL_NSPREAD), met = hb_val_goals_met(sc, nc, &measured);
+    if (fail_spread && met < measured) return HB_ERR0(HB_ENUM, "%d spread checks not met", measured - met);
     return HB_OK;
 }
