@@ -456,6 +456,10 @@ static void group_figures(totals *T, const vctx *v, const fileres *res, const hb
      * the rest as truths; splits drawn with Philox keyed by (box name, split),
      * so a box's splits do not depend on its place in the list */
     const int k = ns < nr - 1 ? ns : nr - 1;
+    /* the spread's null: at most half the repaints (rounded up) as
+     * pseudo-samples, so that neither side's scatter rests on one or two
+     * files when there are more samples than repaints */
+    const int ks = ns < (nr + 1) / 2 ? ns : (nr + 1) / 2;
     char name[HB_VAL_NAME];
     box_name(g->truth, name, sizeof name);
     const uint64_t key = hb_fnv1a(HB_FNV_START, name);
@@ -472,6 +476,13 @@ static void group_figures(totals *T, const vctx *v, const fileres *res, const hb
         tr[0] = 0;
         for (int i = k; i < nr; i++) tr[1 + i - k] = perm[i];
         figures_of(v, res, perm, k, tr, 1 + nr - k, &F);
+        if (ks != k) {
+            figures Fs;
+            for (int i = ks; i < nr; i++) tr[1 + i - ks] = perm[i];
+            figures_of(v, res, perm, ks, tr, 1 + nr - ks, &Fs);
+            memcpy(F.var_s, Fs.var_s, sizeof F.var_s);
+            memcpy(F.var_t, Fs.var_t, sizeof F.var_t);
+        }
         add_figures(&T->null[q], &F, wgt);
     }
     if (k >= 1) T->n_null = HB_VAL_NSPLIT;

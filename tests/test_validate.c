@@ -278,6 +278,20 @@ START_TEST(spread_of_scaled_boxes)
             ck_assert_int_eq(seen, 1);
         }
     }
+    /* the spread's null takes at most half the repaints (3 of 6) as
+     * pseudo-samples: with 3 samples it is the one of 4 samples, where the
+     * goals' null (min(samples, repaints - 1) pseudo-samples) changes */
+    {
+        for (int i = 0; i < 4; i++) smp[i] = sn[0][i];
+        hb_val_group g3 = group(tn[0], rep, 6, smp, 3), g4 = group(tn[0], rep, 6, smp, 4);
+        hb_val_summary s3, s4;
+        ck_assert_int_eq(hb_validate(&g3, 1, NULL, &s3, MPI_COMM_WORLD), HB_OK);
+        ck_assert_int_eq(hb_validate(&g4, 1, NULL, &s4, MPI_COMM_WORLD), HB_OK);
+        for (int b = 0; b < 2; b++) {
+            ck_assert_double_eq(s3.band[0][b].spread_null90, s4.band[0][b].spread_null90);
+            ck_assert_double_ne(s3.band[0][b].ens_null90, s4.band[0][b].ens_null90);
+        }
+    }
     /* one sample: no scatter to measure */
     smp[0] = sn[0][0];
     hb_val_group g = group(tn[0], rep, 6, smp, 1);

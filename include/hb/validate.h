@@ -68,7 +68,10 @@ typedef struct hb_val_band {
     /* the samples' scatter against the truths': sqrt of the band mean of
      * the per-bin variance of ln P(k) over the samples over the same over
      * the truth realisations (NaN without 2 samples and a repaint), and the
-     * null's 90th percentile of |ln spread| (NaN without 3 repaints) */
+     * null's 90th percentile of |ln spread| (NaN without 3 repaints; its
+     * splits take min(samples, half the repaints rounded up) repaints as
+     * pseudo-samples against the truth and the others, so more samples
+     * than that do not widen it) */
     double spread, spread_null90;
 } hb_val_band;
 
