@@ -628,6 +628,20 @@ void hb_val_box_missed(const hb_val_box *x, char *buf, size_t cap)
     if (!len) snprintf(buf, cap, "-");
 }
 
+void hb_val_box_totals(const hb_val_summary *s, hb_val_box *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    for (int b = 0; b < s->n_boxes; b++) {
+        const hb_val_box *x = &s->box[b];
+        sum->met += x->met;
+        sum->n_goals += x->n_goals;
+        sum->null_expected += x->null_expected;
+        sum->spread_met += x->spread_met;
+        sum->n_spread += x->n_spread;
+        sum->spread_null_expected += x->spread_null_expected;
+    }
+}
+
 int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap)
 {
     int n = 0;
@@ -759,8 +773,6 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
             "expected count (the sum of its goal rates), how often the null meets all, its spread checks met, of, "
             "the null's expected count, the goals it misses (their places in the goal list above, 1 the first; - "
             "none)\n");
-    int bmet = 0, bn = 0;
-    double bexp = 0;
     for (int b = 0; b < s->n_boxes; b++) {
         const hb_val_box *x = &s->box[b];
         char missed[HB_VAL_MISSED_LEN];
@@ -768,11 +780,13 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
         fprintf(t, "box %-24s %3d of %3d  null_expected %6.2f  null_all %5.3f  spread %d of %d null %4.2f  missed %s\n",
                 x->name, x->met, x->n_goals, x->null_expected, x->null_all_rate, x->spread_met, x->n_spread,
                 x->spread_null_expected, missed);
-        bmet += x->met;
-        bn += x->n_goals;
-        bexp += x->null_expected;
     }
-    fprintf(t, "# boxes: %d of %d goals met, box by box; a perfect emulator expects %.1f\n", bmet, bn, bexp);
+    hb_val_box sum;
+    hb_val_box_totals(s, &sum);
+    fprintf(t, "# boxes: %d of %d goals met, box by box; a perfect emulator expects %.1f\n", sum.met, sum.n_goals,
+            sum.null_expected);
+    fprintf(t, "# spread checks box by box: %d of %d met; a perfect emulator expects %.1f\n", sum.spread_met,
+            sum.n_spread, sum.spread_null_expected);
     int bad = ferror(t) | (fclose(t) != 0);
     if (bad || rename(tmp, path) != 0) {
         unlink(tmp);

@@ -625,6 +625,18 @@ START_TEST(per_box_goals)
         }
         fclose(t);
         ck_assert_int_eq(seen, 2);
+        /* the totals line: the boxes' spread checks summed */
+        hb_val_box sum;
+        hb_val_box_totals(&s[2], &sum);
+        ck_assert_int_eq(sum.spread_met, s[0].box[0].spread_met + s[1].box[0].spread_met);
+        ck_assert_int_eq(sum.met, s[0].box[0].met + s[1].box[0].met);
+        t = fopen("perbox.txt", "r");
+        int tm = -1, tn = -1;
+        while (fgets(line, sizeof line, t))
+            if (sscanf(line, "# spread checks box by box: %d of %d met", &tm, &tn) == 2) break;
+        fclose(t);
+        ck_assert_int_eq(tm, sum.spread_met);
+        ck_assert_int_eq(tn, sum.n_spread);
     }
     free(s);
 }

@@ -144,6 +144,10 @@ int hb_val_goals_met(const hb_val_goal *g, int n, int *measured);
  * HB_VAL_MISSED_LEN holds any such list. */
 #define HB_VAL_MISSED_LEN (3 * HB_VAL_MAXGOAL + 2)
 void hb_val_box_missed(const hb_val_box *x, char *buf, size_t cap);
+/* The per-box counts of s summed over its boxes: met, n_goals,
+ * null_expected, spread_met, n_spread, spread_null_expected (the other
+ * fields zero). */
+void hb_val_box_totals(const hb_val_summary *s, hb_val_box *sum);
 
 extern const char *const HB_VAL_FIELD_NAMES[HB_VAL_NFIELD];
 extern const char *const HB_VAL_BAND_NAMES[HB_VAL_NBAND];

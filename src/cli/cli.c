@@ -134,8 +134,6 @@ int hb_cli_print_goals(const hb_val_summary *s)
         hb_log0("spread %d: %-70s %6.3f (|ln| %6.3f, null %6.3f): %s", i + 1, g[i].what, spread[i], g[i].figure,
                 g[i].null, g[i].measured ? hb_val_goal_verdict(&g[i]) : "n/a (needs 2 samples and a repaint)");
     if (s->n_boxes > 1) {
-        int bmet = 0, of = 0;
-        double expect = 0;
         for (int b = 0; b < s->n_boxes; b++) {
             const hb_val_box *x = &s->box[b];
             char missed[HB_VAL_MISSED_LEN];
@@ -143,11 +141,12 @@ int hb_cli_print_goals(const hb_val_summary *s)
             hb_log0("  box %-20s alone: %2d of %2d goals met (a perfect emulator: %.1f expected, all in %.0f%%); "
                     "spread %d of %d; missed: %s", x->name, x->met, x->n_goals, x->null_expected,
                     100 * x->null_all_rate, x->spread_met, x->n_spread, missed);
-            bmet += x->met;
-            of += x->n_goals;
-            expect += x->null_expected;
         }
-        hb_log0("box by box: %d of %d goals met; a perfect emulator expects %.1f", bmet, of, expect);
+        hb_val_box sum;
+        hb_val_box_totals(s, &sum);
+        hb_log0("box by box: %d of %d goals met; a perfect emulator expects %.1f; spread checks %d of %d (a perfect "
+                "emulator: %.1f)", sum.met, sum.n_goals, sum.null_expected, sum.spread_met, sum.n_spread,
+                sum.spread_null_expected);
     }
     return unmet;
 }
