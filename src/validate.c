@@ -608,6 +608,11 @@ const char *hb_val_goal_verdict(const hb_val_goal *g)
     return !g->measured ? "n/a (no floor: repaint the truth)" : g->met ? "met" : "NOT MET";
 }
 
+const char *hb_val_spread_verdict(const hb_val_goal *g)
+{
+    return g->measured ? hb_val_goal_verdict(g) : "n/a (needs 2 samples and a repaint)";
+}
+
 int hb_val_goals_met(const hb_val_goal *g, int n, int *measured)
 {
     int met = 0;
@@ -767,7 +772,7 @@ static hb_status write_text(const char *out, const hb_val_summary *s)
     for (int i = 0; i < nc; i++)
         fprintf(t, "spread %-70s %8.4f  |ln| %8.4f <= %6.4f  null %8.4f  null_rate %5.3f  %s\n", g[i].what, spread[i],
                 g[i].figure, g[i].threshold, g[i].null, s->null_spread_rate[i],
-                g[i].measured ? hb_val_goal_verdict(&g[i]) : "n/a (needs 2 samples and a repaint)");
+                hb_val_spread_verdict(&g[i]));
     fprintf(t, "# spread checks met: %d of %d measured\n", cmet, nm);
     fprintf(t, "# per held-out box, its goals alone (as a report of that box would score them): met, of, the null's "
             "expected count (the sum of its goal rates), how often the null meets all, its spread checks met, of, "

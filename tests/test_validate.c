@@ -574,30 +574,24 @@ START_TEST(per_box_goals)
     ck_assert_int_eq(s[1].box[0].spread_met, 0);
     if (hb_world_rank() == 0) {
         hb_h5 f;
-        double met[4];
-        long n = 0;
+        double met[4], gm[2 * HB_VAL_MAXGOAL], sp[2 * HB_VAL_NSPREAD];
+        long n = 0, ngm = 0, nsp = 0;
         ck_assert_int_eq(hb_h5_open(&f, "perbox.h5", MPI_COMM_SELF), HB_OK);
         ck_assert_int_eq(hb_h5_read_array(&f, "/per_box/met", met, 4, &n), HB_OK);
+        ck_assert_int_eq(hb_h5_read_array(&f, "/per_box/goal_met", gm, 2 * HB_VAL_MAXGOAL, &ngm), HB_OK);
+        ck_assert_int_eq(hb_h5_read_array(&f, "/per_box/spread", sp, 2 * HB_VAL_NSPREAD, &nsp), HB_OK);
         hb_h5_close(&f);
         ck_assert_int_eq(n, 2);
         ck_assert_double_eq(met[0], s[0].box[0].met);
         ck_assert_double_eq(met[1], s[1].box[0].met);
         /* each goal's flag per box: box-major, NaN where not measured */
-        double gm[2 * HB_VAL_MAXGOAL];
-        ck_assert_int_eq(hb_h5_open(&f, "perbox.h5", MPI_COMM_SELF), HB_OK);
-        ck_assert_int_eq(hb_h5_read_array(&f, "/per_box/goal_met", gm, 2 * HB_VAL_MAXGOAL, &n), HB_OK);
-        hb_h5_close(&f);
-        ck_assert_int_eq(n, 2 * nab);
+        ck_assert_int_eq(ngm, 2 * nab);
         for (int k = 0; k < 2; k++)
             for (int i = 0; i < nab; i++) {
                 const int want = s[k].box[0].goal_met[i];
                 ck_assert(want < 0 ? isnan(gm[k * nab + i]) : gm[k * nab + i] == want);
             }
-        double sp[2 * HB_VAL_NSPREAD];
-        ck_assert_int_eq(hb_h5_open(&f, "perbox.h5", MPI_COMM_SELF), HB_OK);
-        ck_assert_int_eq(hb_h5_read_array(&f, "/per_box/spread", sp, 2 * HB_VAL_NSPREAD, &n), HB_OK);
-        hb_h5_close(&f);
-        ck_assert_int_eq(n, 2 * HB_VAL_NSPREAD);
+        ck_assert_int_eq(nsp, 2 * HB_VAL_NSPREAD);
         for (int k = 0; k < 2; k++)
             for (int i = 0; i < HB_VAL_NSPREAD; i++) ck_assert_double_eq(sp[k * HB_VAL_NSPREAD + i], s[k].box[0].spread[i]);
         FILE *t = fopen("perbox.txt", "r");

@@ -137,6 +137,8 @@ int hb_val_goals(const hb_val_summary *s, hb_val_goal *g, int cap);
 int hb_val_spread_checks(const hb_val_summary *s, hb_val_goal *g, double *spread, int cap);
 /* "met", "NOT MET" or "n/a (...)" (not measured). */
 const char *hb_val_goal_verdict(const hb_val_goal *g);
+/* The same for a spread check (its n/a: too few samples or no repaint). */
+const char *hb_val_spread_verdict(const hb_val_goal *g);
 /* How many of g[0, n) are met; *measured: how many are measured. */
 int hb_val_goals_met(const hb_val_goal *g, int n, int *measured);
 /* The goals box x misses as their places in hb_val_goals' list, 1-based

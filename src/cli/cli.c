@@ -132,7 +132,7 @@ int hb_cli_print_goals(const hb_val_summary *s)
     const int nc = hb_val_spread_checks(s, g, spread, HB_VAL_NSPREAD);
     for (int i = 0; i < nc; i++)
         hb_log0("spread %d: %-70s %6.3f (|ln| %6.3f, null %6.3f): %s", i + 1, g[i].what, spread[i], g[i].figure,
-                g[i].null, g[i].measured ? hb_val_goal_verdict(&g[i]) : "n/a (needs 2 samples and a repaint)");
+                g[i].null, hb_val_spread_verdict(&g[i]));
     if (s->n_boxes > 1) {
         for (int b = 0; b < s->n_boxes; b++) {
             const hb_val_box *x = &s->box[b];
