@@ -197,7 +197,8 @@ static hb_status integrate(emu *e, const hb_emulate_config *cfg, uint64_t seed, 
 {
     const size_t plane = (size_t)e->N * e->N;
     for (size_t i = 0; i < e->n; i++) e->xt[2 * i] = e->xt[2 * i + 1] = e->x0[i];   /* X(0) = x0 */
-    hb_sampler s = {cfg->heun, cfg->steps, seed, &e->meta.ic, cfg->lambda, cfg->t_switch, e->x0};
+    const hb_interp ic = hb_interp_at(&e->meta.ic, e->info.theta);   /* the noise scale at the box's parameters */
+    hb_sampler s = {cfg->heun, cfg->steps, seed, &ic, cfg->lambda, cfg->t_switch, e->x0};
     hb_progress prog;
     hb_progress_init(&prog, "emulate", cfg->steps, "steps");
     double t0 = hb_now();

@@ -10,7 +10,7 @@
 hb_interp hb_interp_default(void)
 {
     hb_interp c = {0.5, 1, {0, 0, 0}, {1, 1, 1}, {1e-3, 1e-3, 1.0}, {-1e30, -1e30, -1e30}, {1e30, 1e30, 1e30},
-                   {0, 0}, 0, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}};   /* sigma_c 0.5: README */
+                   {0, 0}, 0, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, {{0}}, {0}};   /* sigma_c 0.5: README */
     return c;
 }
 
@@ -20,7 +20,39 @@ double hb_interp_sigma(const hb_interp *c, double t) { return c->sigma_c * (1 - 
 
 float hb_interp_noise_scale(const hb_interp *c, int k, float x0)
 {
-    return expf((float)c->noise_slope[k] * fminf(fmaxf(x0, -3.0f), 3.0f));
+    return expf((float)c->noise_slope[k] * fminf(fmaxf(x0, -3.0f), 3.0f) + (float)c->noise_lngain[k]);
+}
+
+int hb_interp_noise_thetas_ok(const double *c)
+{
+    for (int i = 0; i < HB_NTARGET * HB_NTHETA; i++)
+        if (!(fabs(c[i]) <= 2)) return 0;   /* NaN too */
+    return 1;
+}
+
+const char *hb_interp_noise_theta_describe(const hb_interp *c, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int j = 0; j < HB_NTHETA && n < cap; j++) {
+        if (c->noise_theta[0][j] == 0 && c->noise_theta[1][j] == 0) continue;
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s:%g,%g", n ? " " : "", HB_THETA[j].name, c->noise_theta[0][j],
+                              c->noise_theta[1][j]);
+    }
+    if (!n) snprintf(buf, cap, "none");
+    return buf;
+}
+
+hb_interp hb_interp_at(const hb_interp *c, const double theta[HB_NTHETA])
+{
+    hb_interp a = *c;
+    double n[HB_NTHETA];
+    hb_theta_normalise(theta, n);
+    for (int k = 0; k < HB_NTARGET; k++) {
+        a.noise_lngain[k] = 0;
+        for (int j = 0; j < HB_NTHETA; j++) a.noise_lngain[k] += c->noise_theta[k][j] * n[j];
+    }
+    return a;
 }
 
 int hb_interp_noise_slopes_ok(const double slope[HB_NTARGET])
@@ -136,6 +168,13 @@ void hb_interp_difference(const hb_interp *a, const hb_interp *b, char *buf, siz
             snprintf(buf, cap, "the noise slopes (%g, %g against %g, %g)", b->noise_slope[0], b->noise_slope[1],
                      a->noise_slope[0], a->noise_slope[1]);
             return;
+        }
+        for (int j = 0; j < HB_NTHETA; j++) {
+            if (differs(a->noise_theta[k][j], b->noise_theta[k][j])) {
+                snprintf(buf, cap, "the noise's parameter coefficients (%s on %s: %g against %g)", ch[k + 1],
+                         HB_THETA[j].name, b->noise_theta[k][j], a->noise_theta[k][j]);
+                return;
+            }
         }
     }
     int same = a->n_smooth == b->n_smooth;

@@ -441,7 +441,8 @@ hb_status hb_loglike_eval(hb_loglike *L, const double theta[HB_NTHETA], hb_logli
     HB_TRY(hb_model_check_box(&L->meta, &at, L->N, L->dm_mas, L->cfg.dm));
     memcpy(L->theta, theta, sizeof L->theta);
     const long NN = (long)L->N * L->N;
-    hb_flow_problem pb = {net_flow, L, &L->meta.ic, L->x0, L->n, (uint64_t)(L->slab.x0 * NN),
+    const hb_interp ic = hb_interp_at(&L->meta.ic, theta);   /* the end Gaussian's noise scale at theta */
+    hb_flow_problem pb = {net_flow, L, &ic, L->x0, L->n, (uint64_t)(L->slab.x0 * NN),
                           (uint64_t)NN * (uint64_t)L->N, L->comm};
     HB_TRY(hb_flow_loglike(&pb, &L->cfg.opts, L->x1, r));
     r->n_passes *= L->ens.K;   /* each member's */

@@ -104,6 +104,7 @@ static hb_status write_meta(hb_h5 *f, const hb_model_meta *m)
     HB_TRY(hb_h5_write_array(f, "/interp/theta_min", m->theta_min, HB_NTHETA));
     HB_TRY(hb_h5_write_array(f, "/interp/theta_max", m->theta_max, HB_NTHETA));
     HB_TRY(hb_h5_write_array(f, "/interp/noise_slope", m->ic.noise_slope, HB_NTARGET));
+    HB_TRY(hb_h5_write_array(f, "/interp/noise_theta", &m->ic.noise_theta[0][0], HB_NTARGET * HB_NTHETA));
     if (m->ic.n_smooth > 0) {
         double sm[3 * HB_SMOOTH_MAX_CH];
         for (int j = 0; j < m->ic.n_smooth; j++) {
@@ -173,6 +174,13 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
         if (n != HB_NTARGET || !hb_interp_noise_slopes_ok(ic->noise_slope)) {
             return HB_ERR0(HB_EIO, "%s: /interp/noise_slope holds %ld values (%g ...), expected %d within [-2, 2]",
                            f->path, n, ic->noise_slope[0], HB_NTARGET);
+        }
+    }
+    if (hb_h5_exists(f, "/interp/noise_theta")) {   /* absent in models from before it: 0 */
+        HB_TRY(hb_h5_read_array(f, "/interp/noise_theta", &ic->noise_theta[0][0], HB_NTARGET * HB_NTHETA, &n));
+        if (n != HB_NTARGET * HB_NTHETA || !hb_interp_noise_thetas_ok(&ic->noise_theta[0][0])) {
+            return HB_ERR0(HB_EIO, "%s: /interp/noise_theta holds %ld values (%g ...), expected %d within [-2, 2]",
+                           f->path, n, ic->noise_theta[0][0], HB_NTARGET * HB_NTHETA);
         }
     }
     if (hb_h5_exists(f, "/interp/dm_smooth")) {   /* absent: no smoothed-DM channel */

@@ -368,7 +368,8 @@ static hb_status run_sample(trainer *t, const hb_dataset *ds, hb_loader *L, cons
         z[2 * c] = (float)g[0];
         z[2 * c + 1] = (float)g[1];
     }
-    hb_interp_pair(&t->meta.ic, s->t, x0, xs, x1, z, t->in, t->target, n);
+    const hb_interp ic = hb_interp_at(&t->meta.ic, ds->boxes[s->box].info.theta);
+    hb_interp_pair(&ic, s->t, x0, xs, x1, z, t->in, t->target, n);
     float feat[HB_UNET_NFEAT];
     hb_interp_features(s->t, ds->boxes[s->box].info.theta, feat);
     if (t->w) HB_TRY(hb_loss_weights(t->cfg->loss_weight, x0, n, ds->N, t->gcomm, t->w));
@@ -685,12 +686,13 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
     if (rc == HB_OK) rc = hb_mpi_agree(comm, setup(&t));
     if (rc == HB_OK && cfg->resume) rc = resume(&t);
     if (rc == HB_OK) {
-        char sm[64];
+        char sm[64], nt[160];
         hb_log0("train: network w=%d, embedding %d in %d layers (%zu parameters), batch %d boxes of %d^3, %d groups of %d ranks (slabs of "
-                "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g, smoothed-DM channels %s",
+                "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g, noise's parameter coefficients %s, "
+                "smoothed-DM channels %s",
                 cfg->width, cfg->emb, t.net.cfg.emb_layers, t.net.n_params, cfg->batch, t.ds.N, t.ngroups, t.G, t.slab.nx, cfg->steps, cfg->adam.lr,
                 t.meta.ic.sigma_c, t.meta.ic.noise_slope[0], t.meta.ic.noise_slope[1],
-                hb_smooth_describe(&t.meta.ic, sm, sizeof sm));
+                hb_interp_noise_theta_describe(&t.meta.ic, nt, sizeof nt), hb_smooth_describe(&t.meta.ic, sm, sizeof sm));
         rc = loop(&t);
     }
     trainer_free(&t);

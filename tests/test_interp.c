@@ -686,6 +686,14 @@ START_TEST(interp_difference_rule)
     ck_assert_ptr_nonnull(strstr(DIFF(b.sigma_c = 0.25), "the interpolant (sigma_c 0.25, beta_sq 1 against 0.5, 1)"));
     ck_assert_ptr_nonnull(strstr(DIFF(b.beta_sq = 0), "the interpolant"));
     ck_assert_ptr_nonnull(strstr(DIFF(b.noise_slope[1] = 0.1), "the noise slopes (0, 0.1 against 0, 0)"));
+    ck_assert_str_eq(DIFF(b.noise_theta[0][5] = 0.3), "the noise's parameter coefficients (gas density on a_agn2: 0.3 against 0)");
+    ck_assert_str_eq(DIFF(b.noise_lngain[0] = 0.3), "");   /* a theta's gain is not the model's */
+    char nt[160];
+    ck_assert_str_eq(hb_interp_noise_theta_describe(&a, nt, sizeof nt), "none");
+    b = a;
+    b.noise_theta[0][5] = 0.3;
+    b.noise_theta[1][0] = -1.5;
+    ck_assert_str_eq(hb_interp_noise_theta_describe(&b, nt, sizeof nt), "omega_m:0,-1.5 a_agn2:0.3,0");
     ck_assert_str_eq(DIFF(b.smooth_r[1] = 1),
                      "the smoothed-DM channels (radius:threshold 1.5:0, 1:0 against 1.5:0, 0.8:0)");
     ck_assert_str_eq(DIFF(b.n_smooth = 0), "the smoothed-DM channels (radius:threshold none against 1.5:0, 0.8:0)");

@@ -76,19 +76,33 @@ static float *gauss_x0(uint64_t seed, uint64_t total, uint64_t *first, uint64_t 
     return x0;
 }
 
+/* The interpolant with noise slopes `slope` and parameter coefficients
+ * (gain on A_AGN2 for gas, -gain on A_SN1 for temperature) at A_AGN2 = 2,
+ * A_SN1 = 4 (theta_hat 1 both): noise gains exp(gain) and exp(-gain). */
+static hb_interp gained_interp(const double slope[2], double gain)
+{
+    hb_interp base = hb_interp_default();
+    base.noise_slope[0] = slope[0];
+    base.noise_slope[1] = slope[1];
+    base.noise_theta[0][HB_A_AGN2] = gain;
+    base.noise_theta[1][HB_A_SN1] = -gain;
+    const hb_interp ic = hb_interp_at(&base, (const double[HB_NTHETA]){0.3, 0.8, 4, 1, 1, 2});
+    ck_assert_double_eq_tol(ic.noise_lngain[0], gain, 1e-12);
+    ck_assert_double_eq_tol(ic.noise_lngain[1], -gain, 1e-12);
+    return ic;
+}
+
 /* The flow's log p on the exact drift; slope: the interpolant's noise slopes
  * (both channels' cells then carry their own noise scale, which the drift,
  * the velocity's surgery and the end Gaussian must all follow). */
-static void flow_exact(const double slope[2])
+static void flow_exact(const double slope[2], double gain)
 {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     const uint64_t total = 3000;
     uint64_t first, n;
     float *x0 = gauss_x0(11, total, &first, &n), *x1 = malloc(2 * n * sizeof *x1);
-    hb_interp ic = hb_interp_default();
-    ic.noise_slope[0] = slope[0];
-    ic.noise_slope[1] = slope[1];
+    hb_interp ic = gained_interp(slope, gain);
     gauss_toy g = {&ic, NULL, n, {0.7, -0.4}, {0.2, 0.5}, {0.3, 0.8}};
     double exact = 0;
     for (uint64_t i = 0; i < n; i++) {
@@ -113,8 +127,8 @@ static void flow_exact(const double slope[2])
         ck_assert_int_eq(hb_flow_loglike(&pb, &o, x1, &r), HB_OK);
         err[k] = fabs(r.logp - exact) / total;
         if (rank == 0) {
-            printf("exact Gaussian drift, noise slopes %g %g, %3d steps: log p %.6f (exact %.6f) per cell; error "
-                   "%.2e per cell; gauss %.1f div_b %.1f const %.1f, se %.2e\n", slope[0], slope[1], steps[k],
+            printf("exact Gaussian drift, noise slopes %g %g, gain %g, %3d steps: log p %.6f (exact %.6f) per cell; "
+                   "error %.2e per cell; gauss %.1f div_b %.1f const %.1f, se %.2e\n", slope[0], slope[1], gain, steps[k],
                    r.logp / total, exact / total, err[k], r.gauss, r.div_b, r.div_const, r.se);
         }
         ck_assert_double_lt(r.se, 1e-6 * fabs(exact));   /* a diagonal Jacobian: Rademacher probes are exact */
@@ -139,16 +153,17 @@ static void flow_exact(const double slope[2])
 
 START_TEST(flow_matches_exact_gaussian)
 {
-    flow_exact((const double[2]){0, 0});
+    flow_exact((const double[2]){0, 0}, 0);
 }
 END_TEST
 
 /* Noise slopes (per-cell noise scales from x0, up to 4.5x apart within a
- * channel): the same accuracy. Without the end Gaussian's per-cell scale the
- * error is 0.39 per cell. */
+ * channel) and the parameters' noise gains (hb_interp_at; exp(+-0.4)): the
+ * same accuracy. Without the end Gaussian's per-cell scale the error is 0.39
+ * per cell. */
 START_TEST(flow_exact_gaussian_noise_slopes)
 {
-    flow_exact((const double[2]){0.5, -0.25});
+    flow_exact((const double[2]){0.5, -0.25}, 0.4);
 }
 END_TEST
 
@@ -226,19 +241,17 @@ START_TEST(samplers_on_exact_gaussian)
 }
 END_TEST
 
-/* Noise slopes: the sampler's noise must carry each cell's scale g_k(x0)
- * (drawn with unit scale, the variance is off by tens of percent), and the
- * diffusion surgery (lambda 0.5 from t = 0.5) must stay exact with them.
- * Run 1: beta(t) = t. */
+/* Noise slopes and the parameters' gains: the sampler's noise must carry
+ * each cell's scale g_k(x0) (drawn with unit scale, the variance is off by
+ * tens of percent), and the diffusion surgery (lambda 0.5 from t = 0.5) must
+ * stay exact with them. Run 1: beta(t) = t. */
 START_TEST(samplers_exact_gaussian_noise_slopes)
 {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     uint64_t first, n;
     float *x0 = gauss_x0(13, 300000, &first, &n);   /* a variance's sampling error: 0.26% */
-    hb_interp ic = hb_interp_default();
-    ic.noise_slope[0] = 0.5;
-    ic.noise_slope[1] = -0.25;
+    hb_interp ic = gained_interp((const double[2]){0.5, -0.25}, 0.4);   /* and gains exp(+-0.4) */
     ic.beta_sq = _i == 0;
     gauss_toy g = {&ic, x0, n, {0.7, -0.4}, {0.2, 0.5}, {0.3, 0.8}};
     const double lambda[2] = {1.0, 0.5};
@@ -246,7 +259,7 @@ START_TEST(samplers_exact_gaussian_noise_slopes)
         double ve, me;
         sample_exact(&g, &ic, first, 1, 100, lambda[k], &ve, &me);
         if (rank == 0)
-            printf("exact Gaussian drift, beta %s, noise slopes 0.5 -0.25, Heun 100 steps, diffusion %g: |variance "
+            printf("exact Gaussian drift, beta %s, noise slopes 0.5 -0.25, gains exp(+-0.4), Heun 100 steps, diffusion %g: |variance "
                    "error| %.4f, |mean error| %.4f sd\n", ic.beta_sq ? "t^2" : "t", lambda[k], ve, me);
         ck_assert_double_lt(ve, 0.01);
         ck_assert_double_lt(me, 0.01);
@@ -257,7 +270,7 @@ END_TEST
 
 /* The training pairs (hb_interp_pair) regress onto the exact drift: at fixed
  * x0 and t the target's least-squares line in x_t (exact for Gaussians) is
- * gauss_flow's drift, with and without noise slopes (a pair that left out a
+ * gauss_flow's drift, with and without noise slopes and gains (a pair that left out a
  * cell's noise scale would train another SDE than the samplers integrate).
  * 2e5 draws: the line's error at +-1 sd is ~0.005 of the target's sd. */
 START_TEST(training_pairs_regress_to_exact_drift)
@@ -271,9 +284,7 @@ START_TEST(training_pairs_regress_to_exact_drift)
     for (int sl = 0; sl < 4; sl++)   /* without and with noise slopes; beta(t) = t^2, then t */
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++) {
-                hb_interp ic = hb_interp_default();
-                ic.noise_slope[0] = slopes[sl % 2][0];
-                ic.noise_slope[1] = slopes[sl % 2][1];
+                hb_interp ic = gained_interp(slopes[sl % 2], sl % 2 ? 0.4 : 0);
                 ic.beta_sq = sl < 2;
                 gauss_toy g = {&ic, &x0v[a], 1, {0.7, -0.4}, {0.2, 0.5}, {0.3, 0.8}};
                 for (size_t i = 0; i < M; i++) {
@@ -476,6 +487,36 @@ static void random_model_scaled(const char *path, uint64_t seed, float head)
 }
 
 static void random_model(const char *path) { random_model_scaled(path, 5, 1.0f); }
+
+/* A model file keeps the noise's parameter coefficients (hb_interp.noise_theta),
+ * and a file from before them reads as none. */
+START_TEST(model_keeps_noise_theta)
+{
+    const char *path = "ntheta.h5";
+    random_model(path);
+    hb_unet u;
+    hb_model_meta m, m2;
+    ck_assert_int_eq(hb_model_load(path, MPI_COMM_WORLD, &u, &m), HB_OK);
+    for (int j = 0; j < HB_NTHETA; j++) ck_assert(m.ic.noise_theta[0][j] == 0 && m.ic.noise_theta[1][j] == 0);
+    m.ic.noise_theta[0][HB_A_AGN2] = 0.3;
+    m.ic.noise_theta[1][HB_OMEGA_M] = -1.5;
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) ck_assert_int_eq(hb_model_save(path, MPI_COMM_SELF, &u, &m, NULL, 0, NULL, NULL, NULL, NULL, 0), HB_OK);
+    MPI_Barrier(MPI_COMM_WORLD);
+    hb_unet_free(&u);
+    ck_assert_int_eq(hb_model_load(path, MPI_COMM_WORLD, &u, &m2), HB_OK);
+    char what[200];
+    hb_interp_difference(&m.ic, &m2.ic, what, sizeof what);
+    ck_assert_str_eq(what, "");
+    m2.ic.noise_theta[1][HB_OMEGA_M] = 0;
+    hb_interp_difference(&m.ic, &m2.ic, what, sizeof what);
+    ck_assert_str_eq(what, "the noise's parameter coefficients (gas temperature on omega_m: 0 against -1.5)");
+    hb_unet_free(&u);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) remove(path);
+}
+END_TEST
 
 /* The likelihood of box's gas given its own DM under model. */
 static hb_loglike *open_ll(const char *model, const char *box, int probes, int steps, MPI_Comm comm)
@@ -793,6 +834,7 @@ static Suite *loglike_suite(void)
     tcase_add_loop_test(tc, samplers_exact_gaussian_noise_slopes, 0, 2);
     tcase_add_test(tc, training_pairs_regress_to_exact_drift);
     tcase_add_test(tc, input_layout_two_smoothed_channels);
+    tcase_add_test(tc, model_keeps_noise_theta);
     tcase_add_test(tc, posterior_grid_gaussian);
     tcase_add_test(tc, loglike_rank_count_independent);
     tcase_add_loop_test(tc, flow_vjp_finite_differences, 0, 2);

@@ -83,6 +83,11 @@ expect_fail 'differs from the checkpoint.s in the noise slopes \(0.3, 0.1 agains
 expect_fail 'option --noise-slope: expected a number, found "x"' bad_slope.h5 \
     mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_slope.h5 --noise-slope 0.3,x
 expect_fail '\|--noise-slope\| <= 2' bad_slope.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_slope.h5 --noise-slope 3
+expect_fail 'differs from the checkpoint.s in the noise.s parameter coefficients \(gas temperature on a_agn1: -0.2 against 0\)' "" \
+    mpirun -np 2 "$HB" train "${COMMON[@]}" --out full.h5 --resume --noise-theta a_agn1:0,-0.2
+expect_fail 'option --noise-theta: expected NAME:C\[,C2\] with NAME one of omega_m, .*found "agn2:0.3"' bad_nt.h5 \
+    mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_nt.h5 --noise-theta agn2:0.3
+expect_fail '\|--noise-theta\| <= 2' bad_nt.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_nt.h5 --noise-theta a_sn1:2.5
 expect_fail '0 <= --clip < inf' bad_clip.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_clip.h5 --clip -1
 expect_fail 'option --clip: expected a number, found "inf"' bad_clip.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_clip.h5 --clip inf
 expect_fail '0 <= --weight-decay <= 1' bad_wd.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_wd.h5 --weight-decay -0.1

@@ -9,10 +9,11 @@
  *   target = -x0 + beta'(t) x1 - sigma_c sqrt(t) z           (the drift b)
  *   beta = t^2 (default) or t.
  * With noise slopes s_k (default 0), channel k's sigma is sigma(t) g_k(x0),
- * g_k = exp(s_k clamp(x0, -3, 3)): a per-cell noise scale known from the
- * conditioning field (both in x_t and in the target's noise term), so the
- * noise can follow the conditional scatter of x1 (small in voids, large in
- * halos). The score surgery and the flow's divergence are unchanged by it
+ * g_k = exp(s_k clamp(x0, -3, 3) + sum_j c_kj theta_hat_j): a per-cell noise
+ * scale known from the conditioning field and, through the coefficients c_kj
+ * (default 0), from the parameters (both in x_t and in the target's noise
+ * term), so the noise can follow the conditional scatter of x1 (small in
+ * voids, large in halos, larger with stronger feedback). The score surgery and the flow's divergence are unchanged by it
  * (eta scales as 1/g, sigma eta as 1); the end Gaussian of the likelihood
  * and the samplers' noise carry g.
  * The network sees (x_t, x0) (and, with n_smooth > 0, the DM smoothed over
@@ -47,17 +48,30 @@ typedef struct hb_interp {
                                           * thr (the halos' mass); 0: the DM itself */
     double smooth_mean[HB_SMOOTH_MAX_CH];   /* their standardisation (log10, training set) */
     double smooth_std[HB_SMOOTH_MAX_CH];
+    double noise_theta[HB_NTARGET][HB_NTHETA];   /* c_kj: ln g_k also gains sum_j c_kj theta_hat_j (0: none) */
+    double noise_lngain[HB_NTARGET];   /* that sum at one theta: set by hb_interp_at, 0 in a model's own copy */
 } hb_interp;
 
 hb_interp hb_interp_default(void);
 double hb_interp_beta(const hb_interp *c, double t);
 double hb_interp_beta_dot(const hb_interp *c, double t);
 double hb_interp_sigma(const hb_interp *c, double t);
-/* g_k(x0) = exp(s_k clamp(x0, -3, 3)): target channel k's noise scale at a
- * cell whose conditioning value is x0 (exactly 1 when s_k = 0). */
+/* g_k(x0) = exp(s_k clamp(x0, -3, 3) + c->noise_lngain[k]): target channel
+ * k's noise scale at a cell whose conditioning value is x0 (exactly 1 when
+ * s_k = 0 and no gain). */
 float hb_interp_noise_scale(const hb_interp *c, int k, float x0);
+/* A copy of c for the parameters theta (physical units): noise_lngain[k] =
+ * sum_j c_kj theta_hat_j (hb_theta_normalise), so the noise scale follows the
+ * parameters. Every use of g at one theta (training pair, sampler, likelihood)
+ * goes through such a copy. */
+hb_interp hb_interp_at(const hb_interp *c, const double theta[HB_NTHETA]);
 /* 1 when both noise slopes are finite and within [-2, 2] (the CLI and model files check this). */
 int hb_interp_noise_slopes_ok(const double slope[HB_NTARGET]);
+/* "a_agn2:0.3,0 ..." (NAME:gas,temperature of each parameter with a nonzero
+ * coefficient, as --noise-theta takes them) or "none", into buf; returns buf. */
+const char *hb_interp_noise_theta_describe(const hb_interp *c, char *buf, size_t cap);
+/* 1 when every c_kj (HB_NTARGET x HB_NTHETA, row-major) is finite and within [-2, 2]. */
+int hb_interp_noise_thetas_ok(const double *c);
 
 /* The score from the drift (SCIENCE.md 1.4; x0 known): at t in (0, 1],
  *   eta = [beta (b - alpha' x0) - beta' (x - alpha x0)] / [sqrt(t) (sigma' beta - beta' sigma)],

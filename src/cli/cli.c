@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "hb/mpiutil.h"
+#include "hb/theta.h"
 #include "hb/validate.h"
 
 #include <ctype.h>
@@ -41,6 +42,23 @@ hb_status hb_cli_double_pair(const char *opt, const char *text, double out[2])
     out[1] = out[0];
     if (comma) HB_TRY(hb_cli_double(opt, comma + 1, &out[1]));
     return HB_OK;
+}
+
+hb_status hb_cli_noise_theta(const char *opt, const char *text, double c[2][6])
+{
+    const char *colon = strchr(text, ':');
+    const size_t len = colon ? (size_t)(colon - text) : 0;
+    for (int j = 0; colon && j < HB_NTHETA; j++) {
+        if (strlen(HB_THETA[j].name) == len && !strncmp(text, HB_THETA[j].name, len)) {
+            double v[2];
+            HB_TRY(hb_cli_double_pair(opt, colon + 1, v));
+            c[0][j] = v[0];
+            c[1][j] = v[1];
+            return HB_OK;
+        }
+    }
+    return HB_ERR0(HB_EARG, "option %s: expected NAME:C[,C2] with NAME one of omega_m, sigma_8, a_sn1, a_agn1, a_sn2, "
+                   "a_agn2, found \"%s\"", opt, text);
 }
 
 hb_status hb_cli_double_list(const char *opt, const char *text, int cap, double *out, int *n)

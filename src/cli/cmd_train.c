@@ -36,6 +36,9 @@ static const char *TRAIN_USAGE =
     "                     [-" KNEE ", " KNEE "]: exp(K x0) where x0 >= 0, exp(KV x0) where x0 < 0, times\n"
     "                     exp(KP (x0 - " KNEE ")) above " KNEE ", the halos' cores (KV = K, KP = 0 unless given; 0: uniform)\n"
     "  --noise-slope S[,S2]  each cell's noise scaled by exp(S clamp(x0, -3, 3)), S for gas, S2 for T (0)\n"
+    "  --noise-theta NAME:C[,C2]  the noise scale also times exp(C theta_hat) for the parameter NAME (omega_m,\n"
+    "                     sigma_8, a_sn1, a_agn1, a_sn2, a_agn2; theta_hat as the network sees it, in [-1, 1]),\n"
+    "                     C for gas, C2 for T (C2 = C unless given); repeat for several parameters (0)\n"
     "  --dm-floor X       DM density floor before log10 (1e-3)\n"
     "  --dm-smooth R[,R2,R3] input channels of log10 of the DM smoothed by a Gaussian of R (R2, R3) cells (0: none)\n"
     "  --dm-halo T,R      one more channel: the DM above T times the mean (the halos' mass) smoothed by R cells\n"
@@ -47,7 +50,7 @@ static const char *TRAIN_USAGE =
     "                     (" HB_UNET_STR(HB_GUARD_RISE) "; 0: off)\n"
     "  --guard-window N   (" HB_UNET_STR(HB_GUARD_WINDOW) ")\n"
     "  --resume-changed   resume although the training files, their statistics or --sigma-c/--dm-floor/\n"
-    "                     --noise-slope/--dm-smooth/--dm-halo differ from the checkpoint's (refused otherwise)\n"
+    "                     --noise-slope/--noise-theta/--dm-smooth/--dm-halo differ from the checkpoint's (refused otherwise)\n"
     "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n";
 
 /* The model file names none of the training or validation boxes. */
@@ -78,7 +81,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"guard-window", required_argument, 0, 'u'},
         {"loss-weight", required_argument, 0, 'K'}, {"dm-floor", required_argument, 0, 'f'},
         {"noise-slope", required_argument, 0, 'N'}, {"dm-smooth", required_argument, 0, 'M'},
-        {"dm-halo", required_argument, 0, 'Y'},
+        {"dm-halo", required_argument, 0, 'Y'}, {"noise-theta", required_argument, 0, 'Z'},
         {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
         {"diffusion-from", required_argument, 0, 'F'}, {"best-of", required_argument, 0, 'B'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -119,6 +122,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'K': HB_TRY(hb_cli_loss_weight("--loss-weight", optarg, c.loss_weight)); break;
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &c.interp.floor[0])); break;
         case 'N': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, c.interp.noise_slope)); break;
+        case 'Z': HB_TRY(hb_cli_noise_theta("--noise-theta", optarg, c.interp.noise_theta)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm)); smooth_given = 1; break;
         case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo)); smooth_given = 1; break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
@@ -136,13 +140,14 @@ hb_status hb_cmd_train(int argc, char **argv)
     if (c.steps < 1 || c.batch < 1 || c.width < 1 || !emb_ok || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
         !hb_adam_config_ok(&c.adam) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
         !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope) ||
-        !hb_loss_weights_ok(c.loss_weight) || !smooth_ok || !(c.guard_rise == 0 || (c.guard_rise > 1 && c.guard_rise <= 100)) ||
+        !hb_interp_noise_thetas_ok(&c.interp.noise_theta[0][0]) || !hb_loss_weights_ok(c.loss_weight) || !smooth_ok ||
+        !(c.guard_rise == 0 || (c.guard_rise > 1 && c.guard_rise <= 100)) ||
         c.guard_window < 1) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
                        "--val-samples and --dm-floor, " HB_UNET_EMB_RULE ", " HB_ADAM_RULE ", " HB_ADAM_CLIP_RULE ", "
                        "--group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
                        "--guard 0 or within (1, 100], --guard-window >= 1, "
-                       "|--noise-slope| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE);
+                       "|--noise-slope| <= 2, |--noise-theta| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE);
     }
     c.adam.total = c.steps;
     if (c.adam.warmup >= c.steps) c.adam.warmup = c.steps / 10;
