@@ -13,9 +13,10 @@
  * scale known from the conditioning field and, through the coefficients c_kj
  * (default 0), from the parameters (both in x_t and in the target's noise
  * term), so the noise can follow the conditional scatter of x1 (small in
- * voids, large in halos, larger with stronger feedback). The score surgery and the flow's divergence are unchanged by it
- * (eta scales as 1/g, sigma eta as 1); the end Gaussian of the likelihood
- * and the samplers' noise carry g.
+ * voids, large in halos, larger with stronger feedback). The score surgery
+ * and the flow's divergence are unchanged by it (eta scales as 1/g, sigma
+ * eta as 1); the end Gaussian of the likelihood and the samplers' noise
+ * carry g.
  * The network sees (x_t, x0) (and, with n_smooth > 0, the DM smoothed over
  * each of n_smooth radii: hb/smooth.h) and features of t and the six parameters, normalised as in
  * SCIENCE.md 1.3 (hb/theta.h).
