@@ -2,6 +2,7 @@
 #include "hb/theta.h"
 
 #include <math.h>
+#include <string.h>
 
 const hb_theta_spec HB_THETA[HB_NTHETA] = {
     {"omega_m", "cosmology.omega_m", "Omega_m", 0.1, 0.5, 0.4, 0, HB_OMEGA_M_MIN, HB_OMEGA_M_MAX},
@@ -11,6 +12,13 @@ const hb_theta_spec HB_THETA[HB_NTHETA] = {
     {"a_sn2", "feedback.a_sn2", "A_SN2", 0.5, 2.0, 1.5, 1, HB_A_MIN, HB_A_MAX},
     {"a_agn2", "feedback.a_agn2", "A_AGN2", 0.5, 2.0, 1.5, 1, HB_A_MIN, HB_A_MAX},
 };
+
+int hb_theta_find(const char *name, size_t len)
+{
+    for (int k = 0; k < HB_NTHETA; k++)
+        if (strlen(HB_THETA[k].name) == len && !strncmp(name, HB_THETA[k].name, len)) return k;
+    return -1;
+}
 
 void hb_theta_normalise(const double th[HB_NTHETA], double out[HB_NTHETA])
 {

@@ -10,6 +10,8 @@
 #ifndef HB_THETA_H
 #define HB_THETA_H
 
+#include <stddef.h>
+
 #include "hb/err.h"
 
 /* The physically meaningful range of each parameter: what an INI file, a
@@ -34,6 +36,12 @@ typedef struct hb_theta_spec {
 } hb_theta_spec;
 
 extern const hb_theta_spec HB_THETA[HB_NTHETA];
+
+/* The names, for messages that list them. */
+#define HB_THETA_NAMES "omega_m, sigma_8, a_sn1, a_agn1, a_sn2, a_agn2"
+/* The index of the parameter whose name is the first len characters of
+ * name, or -1. */
+int hb_theta_find(const char *name, size_t len);
 
 /* The network's normalised parameters (SCIENCE.md 1.3). */
 void hb_theta_normalise(const double theta[HB_NTHETA], double out[HB_NTHETA]);

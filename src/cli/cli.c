@@ -2,7 +2,6 @@
 #include "cli.h"
 
 #include "hb/mpiutil.h"
-#include "hb/theta.h"
 #include "hb/validate.h"
 
 #include <ctype.h>
@@ -44,21 +43,19 @@ hb_status hb_cli_double_pair(const char *opt, const char *text, double out[2])
     return HB_OK;
 }
 
-hb_status hb_cli_noise_theta(const char *opt, const char *text, double c[2][6])
+hb_status hb_cli_noise_theta(const char *opt, const char *text, double c[2][HB_NTHETA])
 {
     const char *colon = strchr(text, ':');
-    const size_t len = colon ? (size_t)(colon - text) : 0;
-    for (int j = 0; colon && j < HB_NTHETA; j++) {
-        if (strlen(HB_THETA[j].name) == len && !strncmp(text, HB_THETA[j].name, len)) {
-            double v[2];
-            HB_TRY(hb_cli_double_pair(opt, colon + 1, v));
-            c[0][j] = v[0];
-            c[1][j] = v[1];
-            return HB_OK;
-        }
+    const int j = colon ? hb_theta_find(text, (size_t)(colon - text)) : -1;
+    if (j < 0) {
+        return HB_ERR0(HB_EARG, "option %s: expected NAME:C[,C2] with NAME one of " HB_THETA_NAMES ", found \"%s\"",
+                       opt, text);
     }
-    return HB_ERR0(HB_EARG, "option %s: expected NAME:C[,C2] with NAME one of omega_m, sigma_8, a_sn1, a_agn1, a_sn2, "
-                   "a_agn2, found \"%s\"", opt, text);
+    double v[2];
+    HB_TRY(hb_cli_double_pair(opt, colon + 1, v));
+    c[0][j] = v[0];
+    c[1][j] = v[1];
+    return HB_OK;
 }
 
 hb_status hb_cli_double_list(const char *opt, const char *text, int cap, double *out, int *n)

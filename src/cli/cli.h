@@ -82,7 +82,7 @@ hb_status hb_cli_double_pair(const char *opt, const char *text, double out[2]);
 /* --noise-theta NAME:C[,C2]: the noise's coefficients on the parameter NAME
  * (a theta name: omega_m ... a_agn2), C for gas, C2 for temperature (C2 = C
  * unless given), into c[k][j] (hb_interp.noise_theta); the option repeats. */
-hb_status hb_cli_noise_theta(const char *opt, const char *text, double c[2][6]);
+hb_status hb_cli_noise_theta(const char *opt, const char *text, double c[2][HB_NTHETA]);
 /* --loss-weight K[,KV[,KP]] (hb_loss_weights' three slopes): KV = K and KP = 0 unless given. */
 hb_status hb_cli_loss_weight(const char *opt, const char *text, double kappa[3]);
 /* Up to cap comma-separated numbers ("1" or "1,2") into out[0..*n). */

@@ -186,12 +186,8 @@ static hb_status parse_vary(infer *I)
     char buf[256], *save = NULL;
     snprintf(buf, sizeof buf, "%s", I->a.vary);
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int k = 0;
-        while (k < HB_NTHETA && strcmp(HB_THETA[k].name, tok)) k++;
-        if (k == HB_NTHETA) {
-            return HB_ERR0(HB_EARG, "--vary: unknown parameter \"%s\" (omega_m, sigma_8, a_sn1, a_agn1, a_sn2, "
-                           "a_agn2)", tok);
-        }
+        const int k = hb_theta_find(tok, strlen(tok));
+        if (k < 0) return HB_ERR0(HB_EARG, "--vary: unknown parameter \"%s\" (" HB_THETA_NAMES ")", tok);
         for (int j = 0; j < I->nv; j++)
             if (I->idx[j] == k) return HB_ERR0(HB_EARG, "--vary: %s given twice", tok);
         if (!(m->theta_max[k] > m->theta_min[k])) {
