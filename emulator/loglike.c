@@ -190,6 +190,13 @@ hb_status hb_flow_loglike(const hb_flow_problem *pb, const hb_loglike_opts *o, c
         return HB_ERR0(HB_EARG, "the likelihood needs a model trained with the interpolant's beta(t) = t^2; this "
                        "one has beta(t) = t, whose share of x1 at t = eps the flow's end Gaussian leaves out");
     }
+    if (pb->ic->noise_corr[1] > 0) {
+        /* its end Gaussian would need C^-1 and log det C (diagonal in Fourier space: hb/noisefield.h) on the
+         * whole box, which hb_flow_problem's cells do not lay out */
+        return HB_ERR0(HB_EARG, "the likelihood needs a model trained with white noise; this one has the noise "
+                       "correlated over %g cells (train --noise-corr), whose covariance the flow's end Gaussian "
+                       "leaves out", pb->ic->noise_corr[0]);
+    }
     if ((double)2 * o->steps * (o->probes > 0 ? o->probes : 1) >= 4294967295.0) {
         return HB_ERR0(HB_EARG, "%d steps x %d probes: too many for the probes' 32-bit counter", o->steps, o->probes);
     }
