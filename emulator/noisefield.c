@@ -36,23 +36,27 @@ void hb_noise_corr_init(hb_noise_corr *nc, const hb_interp *ic)
 size_t hb_noise_corr_work(const hb_noise_corr *nc, int N, long nx)
 {
     if (!nc->taps) return 0;
-    return ((size_t)(nx + 2 * nc->taps) + 1) * (size_t)N * N * 2;   /* the planes with halos, one plane of scratch */
+    return ((size_t)(nx + 2 * nc->taps) * N * N + (size_t)N + 2 * (size_t)nc->taps) * 2;   /* the planes with halos,
+                                                                                     * a line with its halo */
 }
 
 /* One line of n values (2 channels each, stride s floats between values)
- * convolved with the taps, periodic, via tmp (2 n floats). */
+ * convolved with the taps, periodic, via tmp (2 (n + 2 taps) floats: the
+ * line with its periodic halo). */
 static void conv_line(const hb_noise_corr *nc, float *v, size_t s, int n, float *tmp)
 {
-    for (int i = 0; i < n; i++) {
-        tmp[2 * i] = v[(size_t)i * s];
-        tmp[2 * i + 1] = v[(size_t)i * s + 1];
+    const int T = nc->taps;
+    for (int i = -T; i < n + T; i++) {
+        const size_t j = (size_t)((i % n + n) % n) * s;
+        tmp[2 * (i + T)] = v[j];
+        tmp[2 * (i + T) + 1] = v[j + 1];
     }
     for (int i = 0; i < n; i++) {
         float c0 = 0, c1 = 0;
-        for (int d = -nc->taps; d <= nc->taps; d++) {
-            const int j = ((i + d) % n + n) % n;
-            c0 += nc->k[nc->taps + d] * tmp[2 * j];
-            c1 += nc->k[nc->taps + d] * tmp[2 * j + 1];
+        const float *w = tmp + 2 * i;   /* the value at i + d is w[2 (d + T)] */
+        for (int d = -T; d <= T; d++) {
+            c0 += nc->k[T + d] * w[2 * (d + T)];
+            c1 += nc->k[T + d] * w[2 * (d + T) + 1];
         }
         v[(size_t)i * s] = c0;
         v[(size_t)i * s + 1] = c1;
@@ -67,7 +71,7 @@ void hb_noise_corr_field(const hb_noise_corr *nc, int N, long x0, long nx, hb_wh
         for (size_t c = 0; c < (size_t)nx * NN; c++) white(ctx, (uint64_t)x0 * NN + c, out + 2 * c);
         return;
     }
-    float *tmp = work + P * NN * 2;   /* 2 N^2 floats (a line needs 2 N) */
+    float *tmp = work + P * NN * 2;   /* 2 (N + 2 taps) floats */
     for (size_t p = 0; p < P; p++) {
         const long gx = ((x0 - nc->taps + (long)p) % N + N) % N;
         for (size_t c = 0; c < NN; c++) white(ctx, (uint64_t)gx * NN + c, work + 2 * (p * NN + c));

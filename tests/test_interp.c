@@ -695,6 +695,8 @@ START_TEST(interp_difference_rule)
     ck_assert_ptr_nonnull(strstr(DIFF(b.noise_slope[1] = 0.1), "the noise slopes (0, 0.1 against 0, 0)"));
     ck_assert_str_eq(DIFF(b.noise_theta[0][5] = 0.3), "the noise's parameter coefficients (gas density on a_agn2: 0.3 against 0)");
     ck_assert_str_eq(DIFF(b.noise_lngain[0] = 0.3), "");   /* a theta's gain is not the model's */
+    ck_assert_str_eq(DIFF(b.noise_corr[0] = 1.3), "the noise's correlation (radius 1.3 cells, weight 0 against 0, 0)");
+    ck_assert_str_eq(DIFF(b.noise_corr[1] = 0.9), "the noise's correlation (radius 0 cells, weight 0.9 against 0, 0)");
     char nt[160];
     ck_assert_str_eq(hb_interp_noise_theta_describe(&a, nt, sizeof nt), "none");
     b = a;
