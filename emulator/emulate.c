@@ -10,7 +10,6 @@
 #include "hb/interp.h"
 #include "hb/model.h"
 #include "hb/mpiutil.h"
-#include "hb/noisefield.h"
 #include "hb/sampler.h"
 #include "hb/smooth.h"
 #include "hb/unet.h"
@@ -199,33 +198,19 @@ static hb_status integrate(emu *e, const hb_emulate_config *cfg, uint64_t seed, 
     const size_t plane = (size_t)e->N * e->N;
     for (size_t i = 0; i < e->n; i++) e->xt[2 * i] = e->xt[2 * i + 1] = e->x0[i];   /* X(0) = x0 */
     const hb_interp ic = hb_interp_at(&e->meta.ic, e->info.theta);   /* the noise scale at the box's parameters */
-    hb_sampler s = {cfg->heun, cfg->steps, seed, &ic, cfg->lambda, cfg->t_switch, e->x0, e->N, NULL, NULL};
-    hb_noise_corr nc;
-    hb_noise_corr_init(&nc, &ic);
-    if (2 * nc.taps + 1 > e->N) {
-        return HB_ERR0(HB_EARG, "%s: the model's noise correlation (radius %g cells) spans %d cells, more than the "
-                       "DM box's %d", cfg->dm, ic.noise_corr[0], 2 * nc.taps + 1, e->N);
-    }
-    if (nc.taps) {
-        s.zeta = malloc(2 * e->n * sizeof *s.zeta);
-        s.work = malloc(hb_noise_corr_work(&nc, e->N, e->slab.nx) * sizeof *s.work);
-    }
-    hb_status rc = hb_mpi_any(e->slab.comm, nc.taps && (!s.zeta || !s.work))
-                       ? HB_ERR(HB_ENOMEM, "the correlated noise of %ld planes", e->slab.nx) : HB_OK;
+    hb_sampler s = {cfg->heun, cfg->steps, seed, &ic, cfg->lambda, cfg->t_switch, e->x0};
     hb_progress prog;
     hb_progress_init(&prog, "emulate", cfg->steps, "steps");
     double t0 = hb_now();
-    for (int n = 0; n < cfg->steps && rc == HB_OK; n++) {
-        rc = hb_sampler_step(&s, n, e->xt, e->xp, 0, e->n, (uint64_t)(e->slab.x0 * (long)plane), drift_at, e,
-                             e->drift, e->drift2);
+    for (int n = 0; n < cfg->steps; n++) {
+        HB_TRY(hb_sampler_step(&s, n, e->xt, e->xp, 0, e->n, (uint64_t)(e->slab.x0 * (long)plane), drift_at, e,
+                               e->drift, e->drift2));
         char extra[64];
         snprintf(extra, sizeof extra, "%.2f s/step", (hb_now() - t0) / (n + 1));
-        if (rc == HB_OK) hb_progress_step(&prog, n + 1, extra);
+        hb_progress_step(&prog, n + 1, extra);
     }
     *per_step = (hb_now() - t0) / cfg->steps;
-    free(s.zeta);
-    free(s.work);
-    return rc;
+    return HB_OK;
 }
 
 void hb_emulate_output_name(const char *pattern, uint64_t seed, char *out, size_t cap)

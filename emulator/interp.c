@@ -10,7 +10,7 @@
 hb_interp hb_interp_default(void)
 {
     hb_interp c = {0.5, 1, {0, 0, 0}, {1, 1, 1}, {1e-3, 1e-3, 1.0}, {-1e30, -1e30, -1e30}, {1e30, 1e30, 1e30},
-                   {0, 0}, 0, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, {{0}}, {0}, {0, 0}};   /* sigma_c 0.5: README */
+                   {0, 0}, 0, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {1, 1, 1}, {{0}}, {0}};   /* sigma_c 0.5: README */
     return c;
 }
 
@@ -176,11 +176,6 @@ void hb_interp_difference(const hb_interp *a, const hb_interp *b, char *buf, siz
                 return;
             }
         }
-    }
-    if (differs(a->noise_corr[0], b->noise_corr[0]) || differs(a->noise_corr[1], b->noise_corr[1])) {
-        snprintf(buf, cap, "the noise's correlation (radius %g cells, weight %g against %g, %g)", b->noise_corr[0],
-                 b->noise_corr[1], a->noise_corr[0], a->noise_corr[1]);
-        return;
     }
     int same = a->n_smooth == b->n_smooth;
     for (int j = 0; same && j < a->n_smooth; j++) {

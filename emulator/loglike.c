@@ -1,7 +1,6 @@
 /* The model's log-likelihood of a baryon box (hb/loglike.h). */
 #include "hb/loglike.h"
 
-#include <fftw3.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_integration.h>
 #include <math.h>
@@ -11,7 +10,6 @@
 
 #include "hb/halo.h"
 #include "hb/mpiutil.h"
-#include "hb/noisefield.h"
 #include "hb/rng.h"
 #include "hb/smooth.h"
 #include "hb/unet.h"
@@ -132,105 +130,20 @@ static hb_status heun_step(const hb_flow_problem *pb, const hb_loglike_opts *o, 
     return HB_OK;
 }
 
-/* Both channels' y^T C^-1 y and log det C (C the noise's correlation,
- * hb/noisefield.h) of the whole box's y (N^3 x 2, channels last) on this
- * rank, in Fourier space: C is diagonal there. */
-static hb_status corr_quad_box(const hb_noise_corr *nc, int N, const double *y, double *quad, double *logdet)
-{
-    const size_t n = (size_t)N * N * N, nz = (size_t)N / 2 + 1;
-    double *re = fftw_alloc_real(n), *kh = malloc((size_t)N * sizeof *kh);
-    fftw_complex *cx = fftw_alloc_complex((size_t)N * N * nz);
-    fftw_plan p = re && cx ? fftw_plan_dft_r2c_3d(N, N, N, re, cx, FFTW_ESTIMATE) : NULL;
-    hb_status rc = p && kh ? HB_OK : HB_ERR(HB_ENOMEM, "the likelihood's FFT of a %d^3 box", N);
-    *quad = *logdet = 0;
-    for (int i = 0; rc == HB_OK && i < N; i++) kh[i] = hb_noise_corr_khat(nc, N, i);
-    for (int i = 0; rc == HB_OK && i < N; i++)   /* every mode once: k and -k both */
-        for (int j = 0; j < N; j++)
-            for (int k = 0; k < N; k++) *logdet += log(hb_noise_corr_lambda(nc, kh[i], kh[j], kh[k]));
-    for (int ch = 0; ch < 2 && rc == HB_OK; ch++) {
-        for (size_t c = 0; c < n; c++) re[c] = y[2 * c + ch];
-        fftw_execute(p);
-        for (int i = 0; i < N; i++)
-            for (int j = 0; j < N; j++)
-                for (size_t k = 0; k < nz; k++) {
-                    const double *v = cx[((size_t)i * N + j) * nz + k];
-                    const double w = k == 0 || 2 * k == (size_t)N ? 1 : 2;   /* the half-space's mirrored modes */
-                    *quad += w * (v[0] * v[0] + v[1] * v[1]) / hb_noise_corr_lambda(nc, kh[i], kh[j], kh[(int)k]);
-                }
-    }
-    *quad /= (double)n;   /* Parseval: sum |y|^2 = sum_k |y_k|^2 / N^3 */
-    if (p) fftw_destroy_plan(p);
-    fftw_free(re);
-    fftw_free(cx);
-    free(kh);
-    return rc;
-}
-
-/* With correlated noise: y's quadratic form and log det C over the whole
- * box, gathered to rank 0 (this rank's cells whole planes of a cubic box)
- * and broadcast. */
-static hb_status corr_quad(const hb_flow_problem *pb, const hb_noise_corr *nc, const double *y, double out[2])
-{
-    const int N = (int)lround(cbrt((double)pb->n_total));
-    const uint64_t NN = (uint64_t)N * (uint64_t)N;
-    if (hb_mpi_any(pb->comm, (uint64_t)N * NN != pb->n_total || pb->first_cell % NN || pb->n_cells % NN ||
-                             2 * nc->taps + 1 > N)) {
-        return HB_ERR0(HB_EARG, "the likelihood with correlated noise needs whole planes of a cubic box at least %d "
-                       "cells wide (%llu cells in all)", 2 * nc->taps + 1, (unsigned long long)pb->n_total);
-    }
-    int rank, size;
-    HB_TRY(hb_mpi(MPI_Comm_rank(pb->comm, &rank)));
-    HB_TRY(hb_mpi(MPI_Comm_size(pb->comm, &size)));
-    int *cnt = malloc((size_t)size * sizeof *cnt), *dsp = malloc((size_t)size * sizeof *dsp);
-    double *all = rank == 0 ? malloc(2 * pb->n_total * sizeof *all) : NULL;
-    const int mine[2] = {(int)(2 * pb->n_cells), (int)(2 * pb->first_cell)};
-    int *both = malloc(2 * (size_t)size * sizeof *both);
-    hb_status rc = hb_mpi_any(pb->comm, !cnt || !dsp || !both || (rank == 0 && !all))
-                       ? HB_ERR(HB_ENOMEM, "the likelihood's whole box (%llu cells)", (unsigned long long)pb->n_total)
-                       : HB_OK;
-    if (rc == HB_OK) rc = hb_mpi(MPI_Allgather(mine, 2, MPI_INT, both, 2, MPI_INT, pb->comm));
-    for (int r = 0; rc == HB_OK && r < size; r++) {
-        cnt[r] = both[2 * r];
-        dsp[r] = both[2 * r + 1];
-    }
-    if (rc == HB_OK) rc = hb_mpi(MPI_Gatherv(y, mine[0], MPI_DOUBLE, all, cnt, dsp, MPI_DOUBLE, 0, pb->comm));
-    if (rc == HB_OK && rank == 0) rc = corr_quad_box(nc, N, all, &out[0], &out[1]);
-    rc = hb_mpi_agree(pb->comm, rc);
-    if (rc == HB_OK) rc = hb_mpi(MPI_Bcast(out, 2, MPI_DOUBLE, 0, pb->comm));
-    free(cnt); free(dsp); free(both); free(all);
-    return rc;
-}
-
-/* The Gaussian law of x_eps given x0 at the end of the integration: per
- * cell and channel N(alpha x0, gamma^2 g^2), or with correlated noise
- * N(alpha x0, gamma^2 G C G) (G the cells' noise scales). */
+/* The Gaussian law of x_eps given x0 at the end of the integration. */
 static hb_status gauss_end(const hb_flow_problem *pb, double eps, const float *x, double *out)
 {
     const double al = 1 - eps, g = hb_interp_sigma(pb->ic, eps) * sqrt(eps);
-    hb_noise_corr nc;
-    hb_noise_corr_init(&nc, pb->ic);
-    double *y = nc.taps ? malloc((2 * pb->n_cells + 1) * sizeof *y) : NULL;
-    if (hb_mpi_any(pb->comm, nc.taps && !y)) { free(y); return HB_ERR(HB_ENOMEM, "the likelihood's end Gaussian"); }
     double s[2] = {0, 0};   /* sum of r^2 / g_k^2 and of ln g_k (the cells' noise scales) */
     for (size_t c = 0; c < pb->n_cells; c++)
         for (int j = 0; j < 2; j++) {
             double r = (double)x[2 * c + j] - al * pb->x0[c], gk = hb_interp_noise_scale(pb->ic, j, pb->x0[c]);
             s[0] += r * r / (gk * gk);
             s[1] += log(gk);
-            if (y) y[2 * c + j] = r / gk;
         }
     HB_TRY(hb_mpi_sum(pb->comm, s, 2));
-    double ld = 0;   /* log det C, for each channel */
-    if (y) {
-        double q[2];
-        hb_status rc = corr_quad(pb, &nc, y, q);
-        free(y);
-        HB_TRY(rc);
-        s[0] = q[0];
-        ld = q[1];
-    }
     const double D = 2.0 * (double)pb->n_total;
-    *out = -0.5 * D * log(2 * M_PI * g * g) - s[1] - ld - s[0] / (2 * g * g);
+    *out = -0.5 * D * log(2 * M_PI * g * g) - s[1] - s[0] / (2 * g * g);
     return HB_OK;
 }
 

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "hb/mpiutil.h"
-#include "hb/noisefield.h"
 #include "hb/smooth.h"
 #include "hb/version.h"
 
@@ -106,7 +105,6 @@ static hb_status write_meta(hb_h5 *f, const hb_model_meta *m)
     HB_TRY(hb_h5_write_array(f, "/interp/theta_max", m->theta_max, HB_NTHETA));
     HB_TRY(hb_h5_write_array(f, "/interp/noise_slope", m->ic.noise_slope, HB_NTARGET));
     HB_TRY(hb_h5_write_array(f, "/interp/noise_theta", &m->ic.noise_theta[0][0], HB_NTARGET * HB_NTHETA));
-    HB_TRY(hb_h5_write_array(f, "/interp/noise_corr", m->ic.noise_corr, 2));
     if (m->ic.n_smooth > 0) {
         double sm[3 * HB_SMOOTH_MAX_CH];
         for (int j = 0; j < m->ic.n_smooth; j++) {
@@ -183,14 +181,6 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
         if (n != HB_NTARGET * HB_NTHETA || !hb_interp_noise_thetas_ok(&ic->noise_theta[0][0])) {
             return HB_ERR0(HB_EIO, "%s: /interp/noise_theta holds %ld values (%g ...), expected %d within [-2, 2]",
                            f->path, n, ic->noise_theta[0][0], HB_NTARGET * HB_NTHETA);
-        }
-    }
-    if (hb_h5_exists(f, "/interp/noise_corr")) {   /* absent in models from before it: white */
-        HB_TRY(hb_h5_read_array(f, "/interp/noise_corr", ic->noise_corr, 2, &n));
-        if (n != 2 || !hb_noise_corr_ok(ic->noise_corr)) {
-            return HB_ERR0(HB_EIO, "%s: /interp/noise_corr holds %ld values (%g ...), expected 2: 0, 0 or a radius "
-                           "within (0, %g] cells and a weight within (0, %g]", f->path, n, ic->noise_corr[0],
-                           HB_NOISE_CORR_MAX_R, HB_NOISE_CORR_MAX_W);
         }
     }
     if (hb_h5_exists(f, "/interp/dm_smooth")) {   /* absent: no smoothed-DM channel */

@@ -3,27 +3,15 @@
 
 #include <math.h>
 
-#include "hb/noisefield.h"
 #include "hb/rng.h"
 
-/* The two channels' white noise of global cell g at step n. */
+/* The two channels' noise of global cell g at step n. */
 static inline void noise(uint64_t seed, int n, uint64_t g, float xi[2])
 {
     double r[2];
     hb_rng_normal2(seed, HB_STREAM_SAMPLER, g, (uint32_t)n, r);
     xi[0] = (float)r[0];
     xi[1] = (float)r[1];
-}
-
-typedef struct step_key {
-    uint64_t seed;
-    int      n;
-} step_key;
-
-static void step_white(const void *ctx, uint64_t cell, float xi[2])
-{
-    const step_key *k = ctx;
-    noise(k->seed, k->n, cell, xi);
 }
 
 /* Diffusion scale of step n at time t. */
@@ -42,19 +30,13 @@ static hb_status drift_f(const hb_sampler *s, hb_drift_fn drift, void *ctx, floa
 }
 
 /* out[c] = x[c] + (dt b[c] + amp g xi), or with b the mean of b and b2 (b2
- * != NULL); g: the cell's noise scale (hb_interp_noise_scale); xi: zeta's
- * (correlated noise) or the cell's white noise (zeta NULL). */
+ * != NULL); g: the cell's noise scale (hb_interp_noise_scale). */
 static void advance(const hb_sampler *s, float *out, const float *x, const float *b, const float *b2, float dt,
-                    float amp, int n, uint64_t first_cell, size_t n_cells, const float *zeta)
+                    float amp, int n, uint64_t first_cell, size_t n_cells)
 {
     for (size_t c = 0; c < n_cells; c++) {
         float xi[2];
-        if (zeta) {
-            xi[0] = zeta[2 * c];
-            xi[1] = zeta[2 * c + 1];
-        } else {
-            noise(s->seed, n, first_cell + c, xi);
-        }
+        noise(s->seed, n, first_cell + c, xi);
         for (int k = 0; k < 2; k++) {
             float d = b2 ? 0.5f * (b[2 * c + k] + b2[2 * c + k]) : b[2 * c + k];
             out[2 * c + k] = x[2 * c + k] + (dt * d + amp * hb_interp_noise_scale(s->ic, k, s->x0[c]) * xi[k]);
@@ -70,21 +52,11 @@ hb_status hb_sampler_step(const hb_sampler *s, int n, float *x, float *pred, siz
     /* the noise's variance over the step, int sigma^2 dt (sigma linear in t: exact) */
     const double sa = hb_interp_sigma(s->ic, t), sb = hb_interp_sigma(s->ic, t + dt);
     const float amp = last ? 0.0f : (float)(lambda_at(s, t) * sqrt(dt * (sa * sa + sa * sb + sb * sb) / 3));
-    const float *zeta = NULL;
-    if (s->ic->noise_corr[1] > 0 && !last) {
-        hb_noise_corr nc;
-        hb_noise_corr_init(&nc, s->ic);
-        const step_key key = {s->seed, n};
-        const uint64_t NN = (uint64_t)s->N * (uint64_t)s->N;
-        hb_noise_corr_field(&nc, s->N, (long)(first_cell / NN), (long)(n_cells / NN), step_white, &key, s->work,
-                            s->zeta);
-        zeta = s->zeta;
-    }
     HB_TRY(drift_f(s, drift, ctx, x, own, t, b, n_cells));
     if (s->heun) {
-        advance(s, pred + own, x + own, b, NULL, (float)dt, amp, n, first_cell, n_cells, zeta);
+        advance(s, pred + own, x + own, b, NULL, (float)dt, amp, n, first_cell, n_cells);
         HB_TRY(drift_f(s, drift, ctx, pred, own, t + dt, b2, n_cells));
     }
-    advance(s, x + own, x + own, b, s->heun ? b2 : NULL, (float)dt, amp, n, first_cell, n_cells, zeta);
+    advance(s, x + own, x + own, b, s->heun ? b2 : NULL, (float)dt, amp, n, first_cell, n_cells);
     return HB_OK;
 }

@@ -11,7 +11,6 @@
 #include "hb/model.h"
 #include "hb/mpiutil.h"
 #include "hb/nn.h"
-#include "hb/noisefield.h"
 #include "hb/rng.h"
 #include "hb/smooth.h"
 
@@ -140,8 +139,6 @@ typedef struct trainer {
     size_t n;                        /* cells of this rank's slab */
     float *in, *target, *y, *dy;     /* n x 3, n x 2, n x 2, n x 2 */
     float *w;                        /* n: voxel weights of the loss (a loss weight != 0) */
-    hb_noise_corr nc;                /* the noise's correlation (meta.ic.noise_corr) */
-    float *zwork;                    /* its scratch (correlated noise only) */
     double t_net;                    /* seconds in the network (forward + backward) */
     hb_adam_config adam;             /* cfg->adam, its learning rate times the guard's scale */
     hb_guard guard;
@@ -158,7 +155,7 @@ static void trainer_free(trainer *t)
     hb_slab_free(&t->slab);
     if (t->gcomm != MPI_COMM_NULL) (void)hb_mpi(MPI_Comm_free(&t->gcomm));
     free(t->m); free(t->v); free(t->ema);
-    free(t->in); free(t->target); free(t->y); free(t->dy); free(t->w); free(t->zwork);
+    free(t->in); free(t->target); free(t->y); free(t->dy); free(t->w);
     for (int k = 0; k < 2; k++) for (int j = 0; j < 4; j++) free(t->slot[k][j]);
 }
 
@@ -353,21 +350,6 @@ hb_status hb_loss_weights(const double kappa[3], const float *x0, size_t n, int 
     return HB_OK;
 }
 
-/* The training pair's white noise: keyed by (seed, stream, sample, global cell). */
-typedef struct white_key {
-    uint64_t seed;
-    uint32_t stream, sub;
-} white_key;
-
-static void pair_white(const void *ctx, uint64_t cell, float xi[2])
-{
-    const white_key *k = ctx;
-    double g[2];
-    hb_rng_normal2(k->seed, k->stream, cell, k->sub, g);
-    xi[0] = (float)g[0];
-    xi[1] = (float)g[1];
-}
-
 /* One sample through the network: the interpolant's input and target from
  * the loaded channels and the noise keyed by (seed, key, global cell);
  * forward; the squared error of this rank's cells into *sse and, when
@@ -377,10 +359,15 @@ static hb_status run_sample(trainer *t, const hb_dataset *ds, hb_loader *L, cons
 {
     const float *x0, *xs, *x1;
     HB_TRY(hb_loader_get(L, s, &x0, &xs, &x1));
-    const size_t n = t->n;
+    const size_t n = t->n, first = (size_t)t->slab.x0 * ds->N * ds->N;
     float *z = t->dy;   /* the noise, before dy is needed */
-    const white_key wk = {t->cfg->seed, noise_stream, (uint32_t)((uint64_t)key * (uint64_t)B + (uint64_t)s->j)};
-    hb_noise_corr_field(&t->nc, ds->N, t->slab.x0, t->slab.nx, pair_white, &wk, t->zwork, z);
+    const uint32_t sub = (uint32_t)((uint64_t)key * (uint64_t)B + (uint64_t)s->j);
+    for (size_t c = 0; c < n; c++) {
+        double g[2];
+        hb_rng_normal2(t->cfg->seed, noise_stream, first + c, sub, g);
+        z[2 * c] = (float)g[0];
+        z[2 * c + 1] = (float)g[1];
+    }
     const hb_interp ic = hb_interp_at(&t->meta.ic, ds->boxes[s->box].info.theta);
     hb_interp_pair(&ic, s->t, x0, xs, x1, z, t->in, t->target, n);
     float feat[HB_UNET_NFEAT];
@@ -508,13 +495,7 @@ static hb_status setup(trainer *t)
         t->w = malloc(t->n * sizeof *t->w);
         if (!t->w) return HB_ERR(HB_ENOMEM, "loss weights");
     }
-    hb_noise_corr_init(&t->nc, &t->meta.ic);
-    if (2 * t->nc.taps + 1 > t->ds.N) {
-        return HB_ERR0(HB_EARG, "--noise-corr %g,%g: its kernel spans %d cells, more than the boxes' %d",
-                       t->meta.ic.noise_corr[0], t->meta.ic.noise_corr[1], 2 * t->nc.taps + 1, t->ds.N);
-    }
-    if (t->nc.taps) t->zwork = malloc(hb_noise_corr_work(&t->nc, t->ds.N, t->slab.nx) * sizeof *t->zwork);
-    if (!t->m || !t->v || !t->ema || !t->in || !t->target || !t->y || !t->dy || (t->nc.taps && !t->zwork)) {
+    if (!t->m || !t->v || !t->ema || !t->in || !t->target || !t->y || !t->dy) {
         return HB_ERR(HB_ENOMEM, "training buffers (%zu cells)", t->n);
     }
     memcpy(t->ema, t->net.params, t->net.n_params * sizeof *t->ema);
@@ -708,11 +689,10 @@ hb_status hb_train(const hb_train_config *cfg, char **data, int n_data, char **v
         char sm[64], nt[160];
         hb_log0("train: network w=%d, embedding %d in %d layers (%zu parameters), batch %d boxes of %d^3, %d groups of %d ranks (slabs of "
                 "%ld planes), %ld steps, lr %.2e, sigma_c %g, noise slopes %g %g, noise's parameter coefficients %s, "
-                "noise correlation %g cells weight %g, smoothed-DM channels %s",
+                "smoothed-DM channels %s",
                 cfg->width, cfg->emb, t.net.cfg.emb_layers, t.net.n_params, cfg->batch, t.ds.N, t.ngroups, t.G, t.slab.nx, cfg->steps, cfg->adam.lr,
                 t.meta.ic.sigma_c, t.meta.ic.noise_slope[0], t.meta.ic.noise_slope[1],
-                hb_interp_noise_theta_describe(&t.meta.ic, nt, sizeof nt), t.meta.ic.noise_corr[0],
-                t.meta.ic.noise_corr[1], hb_smooth_describe(&t.meta.ic, sm, sizeof sm));
+                hb_interp_noise_theta_describe(&t.meta.ic, nt, sizeof nt), hb_smooth_describe(&t.meta.ic, sm, sizeof sm));
         rc = loop(&t);
     }
     trainer_free(&t);

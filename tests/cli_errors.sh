@@ -35,7 +35,6 @@ run 'cannot open junk.h5 as HDF5' pk.txt mpirun -np 2 "$HB" pk junk.h5 --field d
 run '1-64 seeds, 0-64 repaints' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --seeds 65
 run '0-64 repaints, 1-16 candidates \(--best-of\)' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --best-of 0
 run '\|--loss-weight\| <= 5' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --loss-weight 0.5,-40
-run 'noise-corr 0 or R,W with R within \(0, 4\] cells and W within \(0, 0.99\]' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --noise-corr 1.3,1
 run 'dm-smooth 0 or distinct radii within \(0, 8\] cells' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 8.5
 run 'dm-smooth 0 or distinct radii within \(0, 8\] cells' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 2,2
 run 'up to 3 smoothed channels in all' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 1,2,4 --dm-halo 3,1.5

@@ -10,7 +10,6 @@
  *   make_bad poison MODEL           set the first weight of MODEL's /ema (or /weights) to NaN, in place
  *   make_bad slope MODEL            set MODEL's /interp/noise_slope to (5, 0), in place
  *   make_bad ntheta MODEL           set MODEL's /interp/noise_theta (2 x 6) to 3 on gas, A_AGN2; 0 elsewhere
- *   make_bad ncorr MODEL            set MODEL's /interp/noise_corr to (5, 0.5), in place
  *   make_bad smooth MODEL           set a two-channel MODEL's /interp/dm_smooth to (20, 0, 1, 0.8, 0, 1)
  *                                   (a radius of 20 cells), in place
  *   make_bad threshold MODEL        set a two-channel MODEL's /interp/dm_smooth_threshold to (0, -1), in place
@@ -213,13 +212,12 @@ int main(int argc, char **argv)
     else if (argc == 3 && !strcmp(argv[1], "poison")) bad = poison(argv[2]);
     else if (argc == 3 && !strcmp(argv[1], "slope")) bad = set_doubles(argv[2], "/interp/noise_slope", (double[]){5, 0}, 2);
     else if (argc == 3 && !strcmp(argv[1], "ntheta")) bad = set_doubles(argv[2], "/interp/noise_theta", (double[]){0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0}, 12);
-    else if (argc == 3 && !strcmp(argv[1], "ncorr")) bad = set_doubles(argv[2], "/interp/noise_corr", (double[]){5, 0.5}, 2);
     else if (argc == 3 && !strcmp(argv[1], "smooth")) bad = set_doubles(argv[2], "/interp/dm_smooth", (double[]){20, 0, 1, 0.8, 0, 1}, 6);
     else if (argc == 3 && !strcmp(argv[1], "threshold")) bad = set_doubles(argv[2], "/interp/dm_smooth_threshold", (double[]){0, -1}, 2);
     else if (argc == 5 && !strcmp(argv[1], "gas_interp")) bad = gas_interp(argv[2], atof(argv[3]), atof(argv[4]));
     else if (argc == 3 && !strcmp(argv[1], "shape")) bad = shape(argv[2]);
     else if (argc == 4 && !strcmp(argv[1], "npy")) bad = npy(argv[2], atol(argv[3]));
-    else fprintf(stderr, "usage: make_bad cell|attr|setattr|box|mas|flat|shape|npy|poison|slope|ntheta|ncorr|smooth|threshold|gas_interp ...\n");
+    else fprintf(stderr, "usage: make_bad cell|attr|setattr|box|mas|flat|shape|npy|poison|slope|ntheta|smooth|threshold|gas_interp ...\n");
     MPI_Finalize();
     return bad;
 }

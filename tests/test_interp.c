@@ -443,9 +443,6 @@ END_TEST
 
 /* Loop index 0: width 8 (SGEMM convolutions in AVX-512 builds); 1: width 16 (direct kernels). */
 #define LOOP_WIDTH (_i ? 16 : 8)
-/* Loop index 1 also correlates the interpolant's noise (hb/noisefield.h): R 1 cell, 4 taps each way, more
- * than a 3-rank slab's 4 planes of the 12^3 toy boxes hold. */
-#define LOOP_NOISE_CORR(ic) ((ic).noise_corr[0] = _i ? 1.0 : 0, (ic).noise_corr[1] = _i ? 0.7 : 0)
 
 START_TEST(training_rank_count_independent)
 {
@@ -455,20 +452,17 @@ START_TEST(training_rank_count_independent)
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    /* width 16 with loss weights (normalised over each group's box) and correlated noise */
+    /* width 16 with loss weights: normalised over each group's box */
     const double kappa[3] = {_i ? 0.5 : 0, _i ? -0.3 : 0, _i ? 0.4 : 0};
     hb_train_config c = toy_train_config("solo.h5", 20, width);
     memcpy(c.loss_weight, kappa, sizeof kappa);
-    LOOP_NOISE_CORR(c.interp);
     hb_test_root_ok(rank == 0 ? hb_train(&c, paths, n, NULL, 0, MPI_COMM_SELF) : HB_OK);
     c = toy_train_config("all.h5", 20, width);
     memcpy(c.loss_weight, kappa, sizeof kappa);
-    LOOP_NOISE_CORR(c.interp);
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     /* data-parallel: every rank its own group, boxes of the batch shared out */
     c = toy_train_config("groups.h5", 20, width);
     memcpy(c.loss_weight, kappa, sizeof kappa);
-    LOOP_NOISE_CORR(c.interp);
     c.group = 1;
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     double d[4] = {0, 0, 0, 0};
@@ -477,8 +471,8 @@ START_TEST(training_rank_count_independent)
         d[1] = rel_diff_sets("solo.h5", "all.h5", "adam_v");
         d[2] = rel_diff_sets("solo.h5", "groups.h5", "weights");
         d[3] = rel_diff_sets("solo.h5", "groups.h5", "adam_v");
-        printf("training at width %d (loss weights %g,%g,%g; noise correlation %g) on %d ranks vs 1: |dw|/|w| = %.2e, |dv|/|v| = %.2e "
-               "after 20 steps; %d groups of 1 rank: %.2e, %.2e\n", width, kappa[0], kappa[1], kappa[2], _i ? 1.0 : 0, size, d[0], d[1],
+        printf("training at width %d (loss weights %g,%g,%g) on %d ranks vs 1: |dw|/|w| = %.2e, |dv|/|v| = %.2e "
+               "after 20 steps; %d groups of 1 rank: %.2e, %.2e\n", width, kappa[0], kappa[1], kappa[2], size, d[0], d[1],
                size, d[2], d[3]);
     }
     MPI_Bcast(d, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
@@ -530,7 +524,6 @@ START_TEST(emulation_rank_count_independent)
     char **paths;
     int n = make_train_set(&paths);
     hb_train_config c = toy_train_config("emu_model.h5", 5, width);
-    LOOP_NOISE_CORR(c.interp);   /* the sampler's noise then correlated across the slabs' boundaries */
     ck_assert_int_eq(hb_train(&c, paths, n, NULL, 0, MPI_COMM_WORLD), HB_OK);
     const int N = 32;
     write_dm32("dm32.h5");
@@ -563,8 +556,8 @@ START_TEST(emulation_rank_count_independent)
             hb_h5_close(&f);
         }
         worst = hb_test_max(worst, fabs(mean[1] / mean[0] - 1));
-        printf("emulation at width %d (noise correlation %g) on %d ranks vs 1: max relative difference %.2e (fields and the gas mean before "
-               "normalisation, %.6f vs %.6f)\n", width, _i ? 1.0 : 0, size, worst, mean[1], mean[0]);
+        printf("emulation at width %d on %d ranks vs 1: max relative difference %.2e (fields and the gas mean before "
+               "normalisation, %.6f vs %.6f)\n", width, size, worst, mean[1], mean[0]);
     }
     MPI_Bcast(&worst, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     ck_assert_double_le(worst, 1e-4);   /* float network on different slabs, 8 evaluations */
@@ -695,8 +688,6 @@ START_TEST(interp_difference_rule)
     ck_assert_ptr_nonnull(strstr(DIFF(b.noise_slope[1] = 0.1), "the noise slopes (0, 0.1 against 0, 0)"));
     ck_assert_str_eq(DIFF(b.noise_theta[0][5] = 0.3), "the noise's parameter coefficients (gas density on a_agn2: 0.3 against 0)");
     ck_assert_str_eq(DIFF(b.noise_lngain[0] = 0.3), "");   /* a theta's gain is not the model's */
-    ck_assert_str_eq(DIFF(b.noise_corr[0] = 1.3), "the noise's correlation (radius 1.3 cells, weight 0 against 0, 0)");
-    ck_assert_str_eq(DIFF(b.noise_corr[1] = 0.9), "the noise's correlation (radius 0 cells, weight 0.9 against 0, 0)");
     char nt[160];
     ck_assert_str_eq(hb_interp_noise_theta_describe(&a, nt, sizeof nt), "none");
     b = a;

@@ -88,14 +88,6 @@ expect_fail 'differs from the checkpoint.s in the noise.s parameter coefficients
 expect_fail 'option --noise-theta: expected NAME:C\[,C2\] with NAME one of omega_m, .*found "agn2:0.3"' bad_nt.h5 \
     mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_nt.h5 --noise-theta agn2:0.3
 expect_fail '\|--noise-theta\| <= 2' bad_nt.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_nt.h5 --noise-theta a_sn1:2.5
-expect_fail 'differs from the checkpoint.s in the noise.s correlation \(radius 1 cells, weight 0.5 against 0, 0\)' "" \
-    mpirun -np 2 "$HB" train "${COMMON[@]}" --out full.h5 --resume --noise-corr 1,0.5
-expect_fail 'option --noise-corr: expected R,W \(radius in cells, weight\) or 0, found "1"' bad_nc.h5 \
-    mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_nc.h5 --noise-corr 1
-expect_fail '--noise-corr 0 or R,W with R within \(0, 4\] cells and W within \(0, 0.99\]' bad_nc.h5 \
-    mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_nc.h5 --noise-corr 1,1
-expect_fail '--noise-corr 2.5,0.5: its kernel spans 21 cells, more than the boxes. 16' bad_nc.h5 \
-    mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_nc.h5 --noise-corr 2.5,0.5
 expect_fail '0 <= --clip < inf' bad_clip.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_clip.h5 --clip -1
 expect_fail 'option --clip: expected a number, found "inf"' bad_clip.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_clip.h5 --clip inf
 expect_fail '0 <= --weight-decay <= 1' bad_wd.h5 mpirun -np 2 "$HB" train "${COMMON[@]}" --out bad_wd.h5 --weight-decay -0.1
@@ -199,9 +191,6 @@ expect_fail 'sloped.h5: /interp/noise_slope holds 2 values \(5 ...\), expected 2
 cp full.h5 ntheta.h5 && "$BAD" ntheta ntheta.h5
 expect_fail 'ntheta.h5: /interp/noise_theta holds 12 values \(0 ...\), expected 12 within \[-2, 2\]' g.h5 \
     mpirun -np 2 "$HB" emulate --model ntheta.h5 --dm toy_test.h5 --out g.h5
-cp full.h5 ncorr.h5 && "$BAD" ncorr ncorr.h5
-expect_fail 'ncorr.h5: /interp/noise_corr holds 2 values \(5 ...\), expected 2: 0, 0 or a radius within \(0, 4\] cells' g.h5 \
-    mpirun -np 2 "$HB" emulate --model ncorr.h5 --dm toy_test.h5 --out g.h5
 
 # outputs never overwrite inputs; cell sizes must match the model's
 expect_fail 'output full.h5 is the input full.h5' "" mpirun -np 2 "$HB" emulate --model full.h5 --dm toy_test.h5 --out full.h5

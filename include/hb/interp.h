@@ -51,8 +51,6 @@ typedef struct hb_interp {
     double smooth_std[HB_SMOOTH_MAX_CH];
     double noise_theta[HB_NTARGET][HB_NTHETA];   /* c_kj: ln g_k also gains sum_j c_kj theta_hat_j (0: none) */
     double noise_lngain[HB_NTARGET];   /* that sum at one theta: set by hb_interp_at, 0 in a model's own copy */
-    double noise_corr[2];              /* R (cells), W: the noise's spatial correlation (hb/noisefield.h); 0, 0:
-                                        * white */
 } hb_interp;
 
 hb_interp hb_interp_default(void);

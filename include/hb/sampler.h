@@ -18,9 +18,7 @@
  * so f = b + sigma (1 - lambda^2) eta / (2 sqrt t). lambda = 0 is the
  * probability-flow ODE from t_switch on; the noise before t_switch (from
  * X(0) = x0, where the score is singular) spreads the samples. xi is drawn per (seed, step, global cell,
- * channel) from Philox, so a box does not depend on the rank count; with
- * a model's correlated noise each step's xi is that white noise through
- * hb_noise_corr_field (the same operator as the training pair's z). The
+ * channel) from Philox, so a box does not depend on the rank count. The
  * drift is the caller's (the network, with whatever halo exchange it
  * needs): the sampler sees only this rank's cells. Not collective itself;
  * the drift callback may be. */
@@ -41,10 +39,6 @@ typedef struct hb_sampler {
     double          lambda;     /* diffusion g = lambda sigma from t_switch on (1: as trained) */
     double          t_switch;   /* > 0 */
     const float    *x0;         /* this rank's cells: the conditioning field (the score needs it) */
-    /* With correlated noise (ic->noise_corr, hb/noisefield.h) only: */
-    int             N;          /* the box's cells per side (this rank's planes: first_cell / N^2 on) */
-    float          *zeta;       /* 2 n_cells floats of scratch: the step's noise */
-    float          *work;       /* hb_noise_corr_work(N, planes) floats of scratch */
 } hb_sampler;
 
 /* The drift b(t, x) of `state` into out (this rank's cells, 2 channels). The

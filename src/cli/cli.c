@@ -58,21 +58,6 @@ hb_status hb_cli_noise_theta(const char *opt, const char *text, double c[2][HB_N
     return HB_OK;
 }
 
-hb_status hb_cli_noise_corr(const char *opt, const char *text, double rw[2])
-{
-    double v[2];
-    int n;
-    HB_TRY(hb_cli_double_list(opt, text, 2, v, &n));
-    if (n == 1 && v[0] == 0) {
-        rw[0] = rw[1] = 0;
-        return HB_OK;
-    }
-    if (n != 2) return HB_ERR0(HB_EARG, "option %s: expected R,W (radius in cells, weight) or 0, found \"%s\"", opt, text);
-    rw[0] = v[0];
-    rw[1] = v[1];
-    return HB_OK;
-}
-
 hb_status hb_cli_double_list(const char *opt, const char *text, int cap, double *out, int *n)
 {
     char buf[256];

@@ -83,10 +83,6 @@ hb_status hb_cli_double_pair(const char *opt, const char *text, double out[2]);
  * (a theta name: omega_m ... a_agn2), C for gas, C2 for temperature (C2 = C
  * unless given), into c[k][j] (hb_interp.noise_theta); the option repeats. */
 hb_status hb_cli_noise_theta(const char *opt, const char *text, double c[2][HB_NTHETA]);
-/* --noise-corr R,W (or 0): the noise's correlation radius and weight
- * (hb_interp.noise_corr, hb/noisefield.h), into rw; the range is the caller's
- * check (hb_noise_corr_ok). */
-hb_status hb_cli_noise_corr(const char *opt, const char *text, double rw[2]);
 /* --loss-weight K[,KV[,KP]] (hb_loss_weights' three slopes): KV = K and KP = 0 unless given. */
 hb_status hb_cli_loss_weight(const char *opt, const char *text, double kappa[3]);
 /* Up to cap comma-separated numbers ("1" or "1,2") into out[0..*n). */

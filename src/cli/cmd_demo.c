@@ -17,7 +17,6 @@
 #include "hb/ic.h"
 #include "hb/mesh.h"
 #include "hb/mpiutil.h"
-#include "hb/noisefield.h"
 #include "hb/pk.h"
 #include "hb/emulate.h"
 #include "hb/simulate.h"
@@ -46,7 +45,6 @@ static const char *DEMO_USAGE =
     "  --dm-smooth 1 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
     "  --dm-halo 3,1.5 (one more channel: the DM above 3 times the mean smoothed by 1.5 cells; 0: none)\n"
     "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature)  --noise-theta NAME:C[,C2] (none; train --help)\n"
-    "  --noise-corr R,W (0: white; train --help)\n"
     "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
     "  --best-of 1 (each sample the best of K candidates by its gas mean; hydrobridge emulate --help)\n"
     "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
@@ -217,7 +215,6 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"dm-floor", required_argument, 0, 'f'}, {"sigma-c", required_argument, 0, 'c'},
         {"noise-slope", required_argument, 0, 'n'}, {"dm-smooth", required_argument, 0, 'M'},
         {"dm-halo", required_argument, 0, 'Y'}, {"noise-theta", required_argument, 0, 'N'},
-        {"noise-corr", required_argument, 0, 'q'},
         {"held", required_argument, 0, 'H'}, {"model", required_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
@@ -253,7 +250,6 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &o->sigma_c)); break;
         case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, o->noise_slope)); break;
         case 'N': HB_TRY(hb_cli_noise_theta("--noise-theta", optarg, o->noise_theta)); break;
-        case 'q': HB_TRY(hb_cli_noise_corr("--noise-corr", optarg, o->noise_corr)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, o->dm_smooth, &o->n_dm_smooth)); break;
         case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, o->dm_halo, &o->n_dm_halo)); break;
         case 'm':
@@ -274,13 +270,11 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         o->repaints > 64 || o->width < 1 || !hb_unet_embedding_ok(o->emb, o->emb_layers) ||
         !hb_adam_config_ok(&o->adam) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
         !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_interp_noise_thetas_ok(&o->noise_theta[0][0]) ||
-        !hb_noise_corr_ok(o->noise_corr) ||
         !hb_loss_weights_ok(o->loss_weight) ||
         !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
                        "width, sigma_c and DM floor, " HB_UNET_EMB_RULE ", " HB_ADAM_RULE ", 1-64 seeds, 0-64 repaints, 1-16 candidates (--best-of), --train-seed >= 0, "
-                       "|--noise-slope| <= 2, |--noise-theta| <= 2, " HB_NOISE_CORR_RULE ", |--loss-weight| <= 5, "
-                       HB_SMOOTH_OPTIONS_RULE "\n%s", DEMO_USAGE);
+                       "|--noise-slope| <= 2, |--noise-theta| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE "\n%s", DEMO_USAGE);
     }
     return HB_OK;
 }

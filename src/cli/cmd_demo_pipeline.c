@@ -233,8 +233,6 @@ static hb_status demo_train(const demo_opts *o, const char *train_dir, const cha
     tc.interp.noise_slope[0] = o->noise_slope[0];
     tc.interp.noise_slope[1] = o->noise_slope[1];
     memcpy(tc.interp.noise_theta, o->noise_theta, sizeof tc.interp.noise_theta);
-    tc.interp.noise_corr[0] = o->noise_corr[0];
-    tc.interp.noise_corr[1] = o->noise_corr[1];
     hb_smooth_set(&tc.interp, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo);   /* checked by demo_options */
     tc.val_every = o->train_steps / 4 > 0 ? o->train_steps / 4 : 1;
     tc.ckpt_every = 0;

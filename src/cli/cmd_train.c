@@ -9,7 +9,6 @@
 #include "cli.h"
 #include "hb/emulate.h"
 #include "hb/mpiutil.h"
-#include "hb/noisefield.h"
 #include "hb/smooth.h"
 #include "hb/unet.h"
 #include "hb/train.h"
@@ -40,8 +39,6 @@ static const char *TRAIN_USAGE =
     "  --noise-theta NAME:C[,C2]  the noise scale also times exp(C theta_hat) for the parameter NAME (omega_m,\n"
     "                     sigma_8, a_sn1, a_agn1, a_sn2, a_agn2; theta_hat as the network sees it, in [-1, 1]),\n"
     "                     C for gas, C2 for T (C2 = C unless given); repeat for several parameters (0)\n"
-    "  --noise-corr R,W   the noise correlated over a Gaussian of R cells: a share W of its variance smoothed,\n"
-    "                     1 - W white (0: white; the likelihood, infer, needs white noise)\n"
     "  --dm-floor X       DM density floor before log10 (1e-3)\n"
     "  --dm-smooth R[,R2,R3] input channels of log10 of the DM smoothed by a Gaussian of R (R2, R3) cells (0: none)\n"
     "  --dm-halo T,R      one more channel: the DM above T times the mean (the halos' mass) smoothed by R cells\n"
@@ -53,7 +50,7 @@ static const char *TRAIN_USAGE =
     "                     (" HB_UNET_STR(HB_GUARD_RISE) "; 0: off)\n"
     "  --guard-window N   (" HB_UNET_STR(HB_GUARD_WINDOW) ")\n"
     "  --resume-changed   resume although the training files, their statistics or --sigma-c/--dm-floor/\n"
-    "                     --noise-slope/--noise-theta/--noise-corr/--dm-smooth/--dm-halo differ from the checkpoint's (refused otherwise)\n"
+    "                     --noise-slope/--noise-theta/--dm-smooth/--dm-halo differ from the checkpoint's (refused otherwise)\n"
     "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n";
 
 /* The model file names none of the training or validation boxes. */
@@ -85,7 +82,6 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"loss-weight", required_argument, 0, 'K'}, {"dm-floor", required_argument, 0, 'f'},
         {"noise-slope", required_argument, 0, 'N'}, {"dm-smooth", required_argument, 0, 'M'},
         {"dm-halo", required_argument, 0, 'Y'}, {"noise-theta", required_argument, 0, 'Z'},
-        {"noise-corr", required_argument, 0, 'Q'},
         {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
         {"diffusion-from", required_argument, 0, 'F'}, {"best-of", required_argument, 0, 'B'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -127,7 +123,6 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &c.interp.floor[0])); break;
         case 'N': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, c.interp.noise_slope)); break;
         case 'Z': HB_TRY(hb_cli_noise_theta("--noise-theta", optarg, c.interp.noise_theta)); break;
-        case 'Q': HB_TRY(hb_cli_noise_corr("--noise-corr", optarg, c.interp.noise_corr)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm)); smooth_given = 1; break;
         case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo)); smooth_given = 1; break;
         case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
@@ -145,16 +140,14 @@ hb_status hb_cmd_train(int argc, char **argv)
     if (c.steps < 1 || c.batch < 1 || c.width < 1 || !emb_ok || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
         !hb_adam_config_ok(&c.adam) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
         !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope) ||
-        !hb_interp_noise_thetas_ok(&c.interp.noise_theta[0][0]) || !hb_noise_corr_ok(c.interp.noise_corr) ||
-        !hb_loss_weights_ok(c.loss_weight) || !smooth_ok ||
+        !hb_interp_noise_thetas_ok(&c.interp.noise_theta[0][0]) || !hb_loss_weights_ok(c.loss_weight) || !smooth_ok ||
         !(c.guard_rise == 0 || (c.guard_rise > 1 && c.guard_rise <= 100)) ||
         c.guard_window < 1) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
                        "--val-samples and --dm-floor, " HB_UNET_EMB_RULE ", " HB_ADAM_RULE ", " HB_ADAM_CLIP_RULE ", "
                        "--group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
                        "--guard 0 or within (1, 100], --guard-window >= 1, "
-                       "|--noise-slope| <= 2, |--noise-theta| <= 2, " HB_NOISE_CORR_RULE ", |--loss-weight| <= 5, "
-                       HB_SMOOTH_OPTIONS_RULE);
+                       "|--noise-slope| <= 2, |--noise-theta| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE);
     }
     c.adam.total = c.steps;
     if (c.adam.warmup >= c.steps) c.adam.warmup = c.steps / 10;

@@ -19,7 +19,6 @@ typedef struct demo_opts {
     double ema, lambda, t_switch, loss_weight[3], dm_floor, sigma_c;
     double noise_slope[2];             /* gas, temperature (hb_interp) */
     double noise_theta[2][HB_NTHETA];  /* --noise-theta: the noise's parameter coefficients (hb_interp) */
-    double noise_corr[2];              /* --noise-corr: its correlation radius and weight (hb_interp) */
     double dm_smooth[HB_SMOOTH_MAX_CH];   /* cells: the smoothed-DM channels' radii (hb/smooth.h) */
     int    n_dm_smooth;                /* how many (0, or a single radius 0: none) */
     double dm_halo[2];                 /* --dm-halo: threshold (of the mean) and radius [cells] of a halo channel */
