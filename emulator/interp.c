@@ -23,11 +23,11 @@ float hb_interp_noise_scale(const hb_interp *c, int k, float x0)
     return expf((float)c->noise_slope[k] * fminf(fmaxf(x0, -3.0f), 3.0f) + (float)c->noise_lngain[k]);
 }
 
-int hb_interp_noise_thetas_ok(const double *c)
+int hb_interp_noise_bad(const double *c, int n)
 {
-    for (int i = 0; i < HB_NTARGET * HB_NTHETA; i++)
-        if (!(fabs(c[i]) <= 2)) return 0;   /* NaN too */
-    return 1;
+    for (int i = 0; i < n; i++)
+        if (!(fabs(c[i]) <= 2)) return i;   /* NaN too */
+    return -1;
 }
 
 const char *hb_interp_noise_theta_describe(const hb_interp *c, char *buf, size_t cap)
@@ -53,11 +53,6 @@ hb_interp hb_interp_at(const hb_interp *c, const double theta[HB_NTHETA])
         for (int j = 0; j < HB_NTHETA; j++) a.noise_lngain[k] += c->noise_theta[k][j] * n[j];
     }
     return a;
-}
-
-int hb_interp_noise_slopes_ok(const double slope[HB_NTARGET])
-{
-    return fabs(slope[0]) <= 2 && fabs(slope[1]) <= 2;   /* false for NaN */
 }
 
 void hb_interp_drift_change(const hb_interp *c, double t, double lambda, const float *x0, const float *x, float *b,
@@ -145,9 +140,11 @@ static void smooth_list(const hb_interp *c, char *buf, size_t cap)
     }
 }
 
+const char *const HB_CHANNEL_NAME[HB_NCH] = {"DM", "gas density", "gas temperature"};
+
 void hb_interp_difference(const hb_interp *a, const hb_interp *b, char *buf, size_t cap)
 {
-    static const char *ch[HB_NCH] = {"DM", "gas density", "gas temperature"};
+    const char *const *ch = HB_CHANNEL_NAME;
     buf[0] = 0;
     if (differs(a->sigma_c, b->sigma_c) || a->beta_sq != b->beta_sq) {
         snprintf(buf, cap, "the interpolant (sigma_c %g, beta_sq %d against %g, %d)", b->sigma_c, b->beta_sq,

@@ -8,7 +8,7 @@
  *   make_bad shape OUT              a box whose dm_density has the shape (16, 160)
  *   make_bad npy OUT SEED           an NPY v1 file of float32, shape (2, 16, 16, 16), lognormal values
  *   make_bad poison MODEL           set the first weight of MODEL's /ema (or /weights) to NaN, in place
- *   make_bad slope MODEL            set MODEL's /interp/noise_slope to (5, 0), in place
+ *   make_bad slope MODEL            set MODEL's /interp/noise_slope to (0, 5), in place
  *   make_bad ntheta MODEL           set MODEL's /interp/noise_theta (2 x 6) to 3 on gas, A_AGN2; 0 elsewhere
  *   make_bad smooth MODEL           set a two-channel MODEL's /interp/dm_smooth to (20, 0, 1, 0.8, 0, 1)
  *                                   (a radius of 20 cells), in place
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
     else if (argc == 4 && !strcmp(argv[1], "mas")) bad = dm_mas(argv[2], argv[3]);
     else if (argc == 5 && !strcmp(argv[1], "box")) bad = toy_write(argv[2], atoi(argv[3]), atof(argv[4]), 0.3, 1.0, 5, 1) != HB_OK;
     else if (argc == 3 && !strcmp(argv[1], "poison")) bad = poison(argv[2]);
-    else if (argc == 3 && !strcmp(argv[1], "slope")) bad = set_doubles(argv[2], "/interp/noise_slope", (double[]){5, 0}, 2);
+    else if (argc == 3 && !strcmp(argv[1], "slope")) bad = set_doubles(argv[2], "/interp/noise_slope", (double[]){0, 5}, 2);
     else if (argc == 3 && !strcmp(argv[1], "ntheta")) bad = set_doubles(argv[2], "/interp/noise_theta", (double[]){0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0}, 12);
     else if (argc == 3 && !strcmp(argv[1], "smooth")) bad = set_doubles(argv[2], "/interp/dm_smooth", (double[]){20, 0, 1, 0.8, 0, 1}, 6);
     else if (argc == 3 && !strcmp(argv[1], "threshold")) bad = set_doubles(argv[2], "/interp/dm_smooth_threshold", (double[]){0, -1}, 2);

@@ -694,6 +694,13 @@ START_TEST(interp_difference_rule)
     b.noise_theta[0][5] = 0.3;
     b.noise_theta[1][0] = -1.5;
     ck_assert_str_eq(hb_interp_noise_theta_describe(&b, nt, sizeof nt), "omega_m:0,-1.5 a_agn2:0.3,0");
+    ck_assert_int_eq(hb_interp_noise_bad(&b.noise_theta[0][0], HB_NTARGET * HB_NTHETA), -1);
+    b.noise_theta[1][2] = 2.0001;   /* the first offending coefficient's index, whatever comes after */
+    b.noise_theta[1][4] = NAN;
+    ck_assert_int_eq(hb_interp_noise_bad(&b.noise_theta[0][0], HB_NTARGET * HB_NTHETA), HB_NTHETA + 2);
+    ck_assert_int_eq(hb_interp_noise_bad(&b.noise_theta[1][3], 3), 1);   /* NaN */
+    ck_assert_int_eq(hb_interp_noise_bad((const double[]){-2, 2}, 2), -1);   /* the bounds are allowed */
+    ck_assert_int_eq(hb_interp_noise_bad((const double[]){0, -INFINITY}, 2), 1);
     ck_assert_str_eq(DIFF(b.smooth_r[1] = 1),
                      "the smoothed-DM channels (radius:threshold 1.5:0, 1:0 against 1.5:0, 0.8:0)");
     ck_assert_str_eq(DIFF(b.n_smooth = 0), "the smoothed-DM channels (radius:threshold none against 1.5:0, 0.8:0)");

@@ -31,6 +31,7 @@
 #include "hb/theta.h"
 
 #define HB_NCH 3        /* DM, gas density, gas temperature */
+extern const char *const HB_CHANNEL_NAME[HB_NCH];   /* "DM", "gas density", "gas temperature" */
 #define HB_NTARGET 2    /* the interpolated (baryon) channels */
 #define HB_SMOOTH_MAX_CH 3   /* smoothed-DM input channels at most */
 
@@ -66,13 +67,13 @@ float hb_interp_noise_scale(const hb_interp *c, int k, float x0);
  * parameters. Every use of g at one theta (training pair, sampler, likelihood)
  * goes through such a copy. */
 hb_interp hb_interp_at(const hb_interp *c, const double theta[HB_NTHETA]);
-/* 1 when both noise slopes are finite and within [-2, 2] (the CLI and model files check this). */
-int hb_interp_noise_slopes_ok(const double slope[HB_NTARGET]);
 /* "a_agn2:0.3,0 ..." (NAME:gas,temperature of each parameter with a nonzero
  * coefficient, as --noise-theta takes them) or "none", into buf; returns buf. */
 const char *hb_interp_noise_theta_describe(const hb_interp *c, char *buf, size_t cap);
-/* 1 when every c_kj (HB_NTARGET x HB_NTHETA, row-major) is finite and within [-2, 2]. */
-int hb_interp_noise_thetas_ok(const double *c);
+/* The index of the first of the n noise coefficients c (the slopes s_k, or
+ * the c_kj row-major) that is not finite within [-2, 2], or -1 when all are
+ * (the CLI and the model reader check both arrays this way). */
+int hb_interp_noise_bad(const double *c, int n);
 
 /* The score from the drift (SCIENCE.md 1.4; x0 known): at t in (0, 1],
  *   eta = [beta (b - alpha' x0) - beta' (x - alpha x0)] / [sqrt(t) (sigma' beta - beta' sigma)],

@@ -269,7 +269,8 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         o->best_of < 1 || o->best_of > HB_EMULATE_MAX_BEST_OF ||
         o->repaints > 64 || o->width < 1 || !hb_unet_embedding_ok(o->emb, o->emb_layers) ||
         !hb_adam_config_ok(&o->adam) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
-        !hb_interp_noise_slopes_ok(o->noise_slope) || !hb_interp_noise_thetas_ok(&o->noise_theta[0][0]) ||
+        hb_interp_noise_bad(o->noise_slope, HB_NTARGET) >= 0 ||
+        hb_interp_noise_bad(&o->noise_theta[0][0], HB_NTARGET * HB_NTHETA) >= 0 ||
         !hb_loss_weights_ok(o->loss_weight) ||
         !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo)) {
         return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "

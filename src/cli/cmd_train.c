@@ -139,8 +139,8 @@ hb_status hb_cmd_train(int argc, char **argv)
     }
     if (c.steps < 1 || c.batch < 1 || c.width < 1 || !emb_ok || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
         !hb_adam_config_ok(&c.adam) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
-        !(c.interp.floor[0] > 0) || !hb_interp_noise_slopes_ok(c.interp.noise_slope) ||
-        !hb_interp_noise_thetas_ok(&c.interp.noise_theta[0][0]) || !hb_loss_weights_ok(c.loss_weight) || !smooth_ok ||
+        !(c.interp.floor[0] > 0) || hb_interp_noise_bad(c.interp.noise_slope, HB_NTARGET) >= 0 ||
+        hb_interp_noise_bad(&c.interp.noise_theta[0][0], HB_NTARGET * HB_NTHETA) >= 0 || !hb_loss_weights_ok(c.loss_weight) || !smooth_ok ||
         !(c.guard_rise == 0 || (c.guard_rise > 1 && c.guard_rise <= 100)) ||
         c.guard_window < 1) {
         return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
