@@ -235,7 +235,7 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
     HB_TRY(hb_h5_attr_read_double(f, "/", "box_size", &meta->box_size));
     HB_TRY(hb_h5_attr_read_long(f, "/", "grid", &grid));
     if (hb_h5_attr_exists(f, "/", "dm_mass_assignment")) {   /* absent in models from before it was kept */
-        HB_TRY(hb_h5_attr_read_string(f, "/", "dm_mass_assignment", meta->dm_mas, sizeof meta->dm_mas));
+        HB_TRY(hb_mas_read(f, "/", "dm_mass_assignment", meta->dm_mas));
     }
     ic->beta_sq = (int)bsq;
     meta->grid = (int)grid;

@@ -48,11 +48,23 @@ hb_status hb_box_read_info(hb_h5 *f, hb_boxinfo *b)
     return hb_theta_check(b->theta, f->path);
 }
 
+hb_status hb_mas_read(hb_h5 *f, const char *obj, const char *name, char mas[HB_MAS_LEN])
+{
+    char s[256];
+    HB_TRY(hb_h5_attr_read_string(f, obj, name, s, sizeof s));
+    if (strlen(s) >= HB_MAS_LEN) {   /* two labels cut to one prefix would compare equal */
+        return HB_ERR0(HB_EIO, "%s: attribute %s of %s is \"%.40s%s\": expected a mass-assignment label of at most %d "
+                       "characters (cic, tsc)", f->path, name, obj, s, strlen(s) > 40 ? "..." : "", HB_MAS_LEN - 1);
+    }
+    memcpy(mas, s, strlen(s) + 1);
+    return HB_OK;
+}
+
 hb_status hb_box_read_dm_mas(hb_h5 *f, char mas[HB_MAS_LEN])
 {
     snprintf(mas, HB_MAS_LEN, "none");
     if (!hb_h5_attr_exists(f, HB_FIELD_DM, "mass_assignment")) return HB_OK;
-    return hb_h5_attr_read_string(f, HB_FIELD_DM, "mass_assignment", mas, HB_MAS_LEN);
+    return hb_mas_read(f, HB_FIELD_DM, "mass_assignment", mas);
 }
 
 int hb_mas_compatible(const char *a, const char *b)

@@ -213,6 +213,9 @@ expect_fail 'tsc_dm.h5: its DM is painted with tsc \(/fields/dm_density.s mass_a
 timeout -k 5 120 mpirun -np 2 "$HB" emulate --model full.h5 --dm tsc_dm.h5 --out g.h5 --steps 1 > g.log 2>&1 && [ -s g.h5 ] \
     && echo "ok: a model trained on DM of no recorded painting emulates a TSC-painted DM" \
     || { echo "FAIL: emulate --model full.h5 (DM painting not recorded) --dm tsc_dm.h5"; cat g.log; fail=1; }
+"$BAD" mas long_dm.h5 cic_deconvolved_v1
+expect_fail 'long_dm.h5: attribute mass_assignment of /fields/dm_density is "cic_deconvolved_v1": expected a mass-assignment label of at most 15 characters' \
+    g.h5 mpirun -np 2 "$HB" emulate --model cic_model.h5 --dm long_dm.h5 --out g.h5
 cp cicset/*.h5 toy/box00.h5 mixed/ && cp tsc_dm.h5 mixed/zz_tsc.h5
 expect_fail 'mixed/zz_tsc.h5: its DM is painted with tsc .*, but mixed/a.h5.s with cic: the network.s DM input must be painted alike' \
     m.h5 mpirun -np 2 "$HB" train --data mixed --out m.h5 --steps 2

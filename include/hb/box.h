@@ -44,6 +44,9 @@ hb_status hb_box_read_info(hb_h5 *f, hb_boxinfo *b);
  * how the network's input was painted, which a model must be used with. */
 #define HB_MAS_LEN 16
 hb_status hb_box_read_dm_mas(hb_h5 *f, char mas[HB_MAS_LEN]);
+/* The mass-assignment label in attribute name of obj, refused (not cut) when
+ * it is HB_MAS_LEN characters or longer. */
+hb_status hb_mas_read(hb_h5 *f, const char *obj, const char *name, char mas[HB_MAS_LEN]);
 /* Whether two such labels can be the same painting: "none" and "" (not
  * recorded: imported grids, models from before it was kept) match any. */
 int hb_mas_compatible(const char *a, const char *b);
