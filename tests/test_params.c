@@ -1,11 +1,12 @@
 /* Parameters: INI parsing, overrides, validation, broadcast. Each case
  * writes its INI file on rank 0 and loads it collectively. And the
- * progress line's rate. */
+ * progress line's rate, and the parameter table. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "hb/params.h"
+#include "hb/theta.h"
 #include "hbtest.h"
 
 static void write_file(const char *path, const char *text)
@@ -107,6 +108,31 @@ START_TEST(progress_rate_from_resume)
 }
 END_TEST
 
+/* The parameter table (hb/theta.h): the names' list for messages is the
+ * table's names, each found by its name only, and the normalisation maps the
+ * CAMELS range's ends as SCIENCE.md 1.3 says. */
+START_TEST(theta_table)
+{
+    char names[200] = "";
+    for (int k = 0; k < HB_NTHETA; k++) {
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", HB_THETA[k].name);
+        ck_assert_int_eq(hb_theta_find(HB_THETA[k].name, strlen(HB_THETA[k].name)), k);
+        ck_assert_double_eq_tol(HB_THETA[k].span, HB_THETA[k].hi - HB_THETA[k].lo, 1e-12);
+        double th[HB_NTHETA], n[HB_NTHETA];
+        for (int j = 0; j < HB_NTHETA; j++) th[j] = HB_THETA[j].hi;
+        hb_theta_normalise(th, n);
+        ck_assert_double_eq_tol(n[k], 1.0, 1e-12);
+        th[k] = HB_THETA[k].log ? 1 / HB_THETA[k].hi : HB_THETA[k].lo;
+        hb_theta_normalise(th, n);
+        ck_assert_double_eq_tol(n[k], HB_THETA[k].log ? -1.0 : 0.0, 1e-12);
+    }
+    ck_assert_str_eq(names, HB_THETA_NAMES);
+    ck_assert_int_eq(hb_theta_find("a_agn2x", 6), HB_A_AGN2);   /* the first len characters */
+    ck_assert_int_eq(hb_theta_find("a_agn", 5), -1);             /* a prefix is not a name */
+    ck_assert_int_eq(hb_theta_find("omega_b", 7), -1);
+}
+END_TEST
+
 static Suite *params_suite(void)
 {
     Suite *s = suite_create("params");
@@ -116,6 +142,7 @@ static Suite *params_suite(void)
     tcase_add_test(tc, errors);
     tcase_add_test(tc, every_rank_agrees);
     tcase_add_test(tc, progress_rate_from_resume);
+    tcase_add_test(tc, theta_table);
     suite_add_tcase(s, tc);
     return s;
 }
