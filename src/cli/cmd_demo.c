@@ -37,7 +37,7 @@ static const char *DEMO_USAGE =
     "several sampler seeds per held-out box, validation against the floor and the fidelity goals.\n"
     "scripts/demo.sh runs it on 2 ranks and draws the plots. Options (defaults):\n"
     "  --table FILE (data/camels LH)  --boxes 64 training boxes    --grid 32  --box 12.5 (Mpc/h; every box)\n"
-    "  --train-steps 6000  --batch 1  --train-seed 1 (weights, batches, interpolant times and noise)\n"
+    "  --train-steps 5000  --batch 1  --train-seed 1 (weights, batches, interpolant times and noise)\n"
     "  --lr 1e-3  --lr-min 0.05 (a fraction of --lr)  --weight-decay 0 (AdamW's, per unit of --lr)\n"
     "  --ema 0.99  --width 16  --emb 64  --emb-layers 2\n"
     "  --loss-weight 0.25,0.25,0.5 (K,KV,KP: hydrobridge train --help)\n"

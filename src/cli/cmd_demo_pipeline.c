@@ -31,7 +31,7 @@
 demo_opts demo_opts_default(void)
 {
     demo_opts o = {.dir = "demo_out", .table = HB_DEMO_TABLE, .boxes = 64, .grid = 32, .box = 12.5,
-                   .train_steps = 6000, .batch = 1, .train_seed = 1, .emu_steps = 50, .seeds = 4, .best_of = 1, .repaints = 8, .width = 16, .emb = 64, .emb_layers = 2,
+                   .train_steps = 5000, .batch = 1, .train_seed = 1, .emu_steps = 50, .seeds = 4, .best_of = 1, .repaints = 8, .width = 16, .emb = 64, .emb_layers = 2,
                    .ema = 0.99, .lambda = 1.0, .t_switch = 0.5, .loss_weight = {0.25, 0.25, 0.5}, .dm_floor = 0.05,
                    .sigma_c = 0.5, .noise_slope = {0.3, 0.1}, .dm_smooth = {1}, .n_dm_smooth = 1,
                    .dm_halo = {3, 1.5}, .n_dm_halo = 2, .heun = 1, .tsc = 1};
