@@ -171,10 +171,10 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
     HB_TRY(hb_h5_read_array(f, "/interp/theta_max", meta->theta_max, HB_NTHETA, &n));
     if (hb_h5_exists(f, "/interp/noise_slope")) {   /* absent in models from before the noise slopes: 0 */
         HB_TRY(hb_h5_read_array(f, "/interp/noise_slope", ic->noise_slope, HB_NTARGET, &n));
-        const int bad = hb_interp_noise_bad(ic->noise_slope, HB_NTARGET);
         if (n != HB_NTARGET) {
             return HB_ERR0(HB_EIO, "%s: /interp/noise_slope holds %ld values, expected %d", f->path, n, HB_NTARGET);
         }
+        const int bad = hb_interp_noise_bad(ic->noise_slope, HB_NTARGET);
         if (bad >= 0) {
             return HB_ERR0(HB_EIO, "%s: /interp/noise_slope holds %g for %s, expected a value within [-2, 2]", f->path,
                            ic->noise_slope[bad], HB_CHANNEL_NAME[1 + bad]);
@@ -182,15 +182,15 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
     }
     if (hb_h5_exists(f, "/interp/noise_theta")) {   /* absent in models from before it: 0 */
         HB_TRY(hb_h5_read_array(f, "/interp/noise_theta", &ic->noise_theta[0][0], HB_NTARGET * HB_NTHETA, &n));
-        const int bad = hb_interp_noise_bad(&ic->noise_theta[0][0], HB_NTARGET * HB_NTHETA);
         if (n != HB_NTARGET * HB_NTHETA) {
             return HB_ERR0(HB_EIO, "%s: /interp/noise_theta holds %ld values, expected %d (%d targets x %d parameters)",
                            f->path, n, HB_NTARGET * HB_NTHETA, HB_NTARGET, HB_NTHETA);
         }
+        const int bad = hb_interp_noise_bad(&ic->noise_theta[0][0], HB_NTARGET * HB_NTHETA);
         if (bad >= 0) {
+            const int k = bad / HB_NTHETA, j = bad % HB_NTHETA;
             return HB_ERR0(HB_EIO, "%s: /interp/noise_theta holds %g for %s on %s, expected a value within [-2, 2]",
-                           f->path, ic->noise_theta[bad / HB_NTHETA][bad % HB_NTHETA], HB_CHANNEL_NAME[1 + bad / HB_NTHETA],
-                           HB_THETA[bad % HB_NTHETA].name);
+                           f->path, ic->noise_theta[k][j], HB_CHANNEL_NAME[1 + k], HB_THETA[j].name);
         }
     }
     if (hb_h5_exists(f, "/interp/dm_smooth")) {   /* absent: no smoothed-DM channel */
