@@ -32,16 +32,24 @@ run 'unknown command' "" "$HB" frobnicate
 run 'cannot read nothing.h5' pk.txt mpirun -np 2 "$HB" pk nothing.h5 --field dm_density --out pk.txt
 echo "junk" > junk.h5
 run 'cannot open junk.h5 as HDF5' pk.txt mpirun -np 2 "$HB" pk junk.h5 --field dm_density --out pk.txt
-run '1-64 seeds, 0-64 repaints' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --seeds 65
-run '0-64 repaints, 1-16 candidates \(--best-of\)' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --best-of 0
-run '\|--loss-weight\| <= 5' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --loss-weight 0.5,-40
-run 'dm-smooth 0 or distinct radii within \(0, 8\] cells' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 8.5
-run 'dm-smooth 0 or distinct radii within \(0, 8\] cells' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 2,2
-run 'up to 3 smoothed channels in all' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 1,2,4 --dm-halo 3,1.5
-run 'dm-halo T,R with 0 < T <= 1e4' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-halo 0,1.5
+run 'option --seeds: expected 1-64 sampler seeds, found 65' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --seeds 65
+run 'option --best-of: expected 1-16 candidates, found 0' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --best-of 0
+run 'option --loss-weight: expected slopes within \[-5, 5\], found -40' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --loss-weight 0.5,-40
+run 'dm-smooth 0 or distinct radii within \(0, 8\] cells.*found --dm-smooth 8.5 --dm-halo 3,1.5' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 8.5
+run 'dm-smooth 0 or distinct radii within \(0, 8\] cells.*found --dm-smooth 2,2 --dm-halo 3,1.5' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 2,2
+run 'up to 3 smoothed channels in all, found --dm-smooth 1,2,4 --dm-halo 3,1.5' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-smooth 1,2,4 --dm-halo 3,1.5
+run 'dm-halo T,R with 0 < T <= 1e4.*found --dm-smooth 1 --dm-halo 0,1.5' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-halo 0,1.5
 run 'option --dm-halo: expected at most 2 comma-separated numbers' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --dm-halo 3,1,2
-run '0 <= --weight-decay <= 1' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --weight-decay -0.1
-run '0 < --lr < inf' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --lr 0
+run 'option --weight-decay: expected a value within \[0, 1\], found -0.1' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --weight-decay -0.1
+run 'option --lr: expected a value > 0, found 0' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --lr 0
+run 'option --train-steps: expected a positive integer, found 0' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --train-steps 0
+run 'option --sigma-c: expected a value > 0, found 0' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --sigma-c 0
+run 'option --noise-theta: expected values within \[-2, 2\], found 2.5 for gas temperature on a_agn2' demo_bad \
+    mpirun -np 2 "$HB" demo --out demo_bad --noise-theta a_agn2:0.3,2.5
+run 'option --batch: expected an integer within \[-2147483648, 2147483647\], found "4294967297"' demo_bad \
+    mpirun -np 2 "$HB" demo --out demo_bad --batch 4294967297
+run 'option --grid: expected a multiple of 4, at least 8, found 30' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --grid 30
+run 'demo: unexpected argument "extra"' demo_bad mpirun -np 2 "$HB" demo --out demo_bad extra
 run 'no row "LH_xx" in' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --held LH_67,LH_xx
 run 'LH_64 has a_sn1 = 3.9834, outside the range \[0.27282, 3.86375\] of the 64 training rows' demo_bad \
     mpirun -np 2 "$HB" demo --out demo_bad --held LH_64

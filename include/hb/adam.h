@@ -21,12 +21,10 @@ hb_adam_config hb_adam_config_default(void);
 /* Whether the options a user may set are in range: lr finite and > 0,
  * 0 <= lr_min_frac <= 1, 0 <= weight_decay <= 1 (AdamW's usual values are
  * 0.01-0.1; 1 at lr 1e-3 already halves an idle weight in 700 steps),
- * clip_norm finite and >= 0 (0: off). False for NaN. HB_ADAM_RULE says so
- * in the front ends' messages; train adds HB_ADAM_CLIP_RULE (the demo
- * keeps the default clip). */
+ * clip_norm finite and >= 0 (0: off). False for NaN. The front ends check
+ * each option alone to name it (hb_cli_check_training); hb_train checks
+ * this. */
 int hb_adam_config_ok(const hb_adam_config *c);
-#define HB_ADAM_RULE "0 < --lr < inf, 0 <= --lr-min <= 1, 0 <= --weight-decay <= 1"
-#define HB_ADAM_CLIP_RULE "0 <= --clip < inf"
 /* Learning rate at step (1-based). */
 double hb_adam_lr(const hb_adam_config *c, long step);
 /* One update at step (1-based). Clips grads in place when their global norm

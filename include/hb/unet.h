@@ -45,9 +45,6 @@
 #define HB_UNET_MAX_EMB_LAYERS 4
 #define HB_UNET_STR_(x) #x
 #define HB_UNET_STR(x) HB_UNET_STR_(x)
-/* The command line's rule for the embedding, for its messages. */
-#define HB_UNET_EMB_RULE "--emb within 1-" HB_UNET_STR(HB_UNET_MAX_EMB) ", --emb-layers within 2-" \
-    HB_UNET_STR(HB_UNET_MAX_EMB_LAYERS)
 
 typedef struct hb_unet_config {
     int n_fields;   /* output channels; input has n_fields + 1 + extra_in */

@@ -1,7 +1,9 @@
 /* Helpers shared by the subcommands (src/cli.h). */
 #include "cli.h"
 
+#include "hb/interp.h"
 #include "hb/mpiutil.h"
+#include "hb/smooth.h"
 #include "hb/validate.h"
 
 #include <ctype.h>
@@ -33,14 +35,45 @@ hb_status hb_cli_double(const char *opt, const char *text, double *out)
 
 hb_status hb_cli_double_pair(const char *opt, const char *text, double out[2])
 {
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", text);
-    char *comma = strchr(buf, ',');
-    if (comma) *comma = 0;
-    HB_TRY(hb_cli_double(opt, buf, &out[0]));
-    out[1] = out[0];
-    if (comma) HB_TRY(hb_cli_double(opt, comma + 1, &out[1]));
+    int n;
+    HB_TRY(hb_cli_double_list(opt, text, 2, out, &n));
+    if (n < 2) out[1] = out[0];
     return HB_OK;
+}
+
+hb_status hb_cli_expect(int ok, const char *opt, const char *expected, double found)
+{
+    return ok ? HB_OK : HB_ERR0(HB_EARG, "option %s: expected %s, found %g", opt, expected, found);
+}
+
+/* "a,b,c" of n values into buf. */
+static const char *join_values(const double *v, int n, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && len < cap; i++) len += (size_t)snprintf(buf + len, cap - len, "%s%g", i ? "," : "", v[i]);
+    return buf;
+}
+
+hb_status hb_cli_smooth(hb_interp *ic, int n, const double *r, int nh, const double *halo)
+{
+    if (hb_smooth_set(ic, n, r, nh, halo)) return HB_OK;
+    char a[160], b[64];
+    return HB_ERR0(HB_EARG, "options --dm-smooth, --dm-halo: expected " HB_SMOOTH_OPTIONS_RULE ", found --dm-smooth %s "
+                   "--dm-halo %s", n ? join_values(r, n, a, sizeof a) : "(none)",
+                   nh ? join_values(halo, nh, b, sizeof b) : "(none)");
+}
+
+hb_status hb_cli_noise(const char *opt, const double *c, int n)
+{
+    const int i = hb_interp_noise_bad(c, n);
+    if (i < 0) return HB_OK;
+    if (n == HB_NTARGET) {   /* the slopes: one per target */
+        return HB_ERR0(HB_EARG, "option %s: expected values within [-2, 2], found %g for %s", opt, c[i],
+                       HB_CHANNEL_NAME[1 + i]);
+    }
+    return HB_ERR0(HB_EARG, "option %s: expected values within [-2, 2], found %g for %s on %s", opt, c[i],
+                   HB_CHANNEL_NAME[1 + i / HB_NTHETA], HB_THETA[i % HB_NTHETA].name);
 }
 
 hb_status hb_cli_noise_theta(const char *opt, const char *text, double c[2][HB_NTHETA])
@@ -95,6 +128,17 @@ hb_status hb_cli_long(const char *opt, const char *text, long *out)
         return HB_ERR0(HB_EARG, "option %s: expected an integer, found \"%s\"", opt, text);
     }
     *out = v;
+    return HB_OK;
+}
+
+hb_status hb_cli_int(const char *opt, const char *text, int *out)
+{
+    long v = 0;
+    HB_TRY(hb_cli_long(opt, text, &v));
+    if (v < INT_MIN || v > INT_MAX) {
+        return HB_ERR0(HB_EARG, "option %s: expected an integer within [%d, %d], found \"%s\"", opt, INT_MIN, INT_MAX, text);
+    }
+    *out = (int)v;
     return HB_OK;
 }
 

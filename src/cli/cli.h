@@ -73,12 +73,30 @@ hb_status hb_cli_check_io(const char *const *outs, int nout, const char *const *
 hb_status hb_cli_check_overrides(const char *cmd, char *const *over, int n, const char *const *used,
                                  const char *const *not_used);
 
+/* The training options train and demo share (steps, batch, width,
+ * embedding, optimiser, EMA, interpolant, noise, loss weights), each checked
+ * alone: the error names the option (steps_opt: "--steps" or
+ * "--train-steps"), what it expects and the value found (src/cli/cmd_train.c). */
+struct hb_train_config;
+hb_status hb_cli_check_training(const struct hb_train_config *c, const char *steps_opt);
+
 /* Print `usage` on rank 0. */
 void hb_cli_usage(const char *usage);
 /* Parse a double / long option value; a clear error naming the option. */
 hb_status hb_cli_double(const char *opt, const char *text, double *out);
 /* "A" (both values A) or "A,B". */
 hb_status hb_cli_double_pair(const char *opt, const char *text, double out[2]);
+/* HB_OK when ok, else "option OPT: expected EXPECTED, found FOUND" (a
+ * parsed value outside its range). */
+hb_status hb_cli_expect(int ok, const char *opt, const char *expected, double found);
+/* --dm-smooth/--dm-halo into ic (hb_smooth_set), or an error with the rule
+ * and the values given. */
+struct hb_interp;
+hb_status hb_cli_smooth(struct hb_interp *ic, int n, const double *r, int nh, const double *halo);
+/* The noise slopes (n = 2: gas, temperature) or parameter coefficients
+ * (n = 2 x 6, row-major) of option opt within [-2, 2], or an error naming
+ * the first that is not, its target and parameter. */
+hb_status hb_cli_noise(const char *opt, const double *c, int n);
 /* --noise-theta NAME:C[,C2]: the noise's coefficients on the parameter NAME
  * (a theta name: omega_m ... a_agn2), C for gas, C2 for temperature (C2 = C
  * unless given), into c[k][j] (hb_interp.noise_theta); the option repeats. */
@@ -88,6 +106,8 @@ hb_status hb_cli_loss_weight(const char *opt, const char *text, double kappa[3])
 /* Up to cap comma-separated numbers ("1" or "1,2") into out[0..*n). */
 hb_status hb_cli_double_list(const char *opt, const char *text, int cap, double *out, int *n);
 hb_status hb_cli_long(const char *opt, const char *text, long *out);
+/* An integer that fits an int (a larger one refused, not wrapped). */
+hb_status hb_cli_int(const char *opt, const char *text, int *out);
 /* Is this a "section.key=value" override? */
 int hb_cli_is_override(const char *arg);
 

@@ -217,8 +217,20 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         {"dm-halo", required_argument, 0, 'Y'}, {"noise-theta", required_argument, 0, 'N'},
         {"held", required_argument, 0, 'H'}, {"model", required_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
-    hb_interp sm = hb_interp_default();   /* checks --dm-smooth/--dm-halo as training will read them (hb_smooth_set) */
+    hb_train_config *t = &o->train;
+    /* --dm-smooth and --dm-halo start from the defaults' channels, each option replacing its own */
+    double smr[HB_SMOOTH_MAX_CH], halo[2];
+    int nsm = 0, nhalo = 0, c;
+    for (int j = 0; j < t->interp.n_smooth; j++) {
+        if (t->interp.smooth_thr[j] > 0) {
+            halo[0] = t->interp.smooth_thr[j];
+            halo[1] = t->interp.smooth_r[j];
+            nhalo = 2;
+        } else {
+            smr[nsm++] = t->interp.smooth_r[j];
+        }
+    }
+    long seed = (long)t->seed;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -229,29 +241,29 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         case 'b': HB_TRY(hb_cli_long("--boxes", optarg, &o->boxes)); break;
         case 'g': HB_TRY(hb_cli_long("--grid", optarg, &o->grid)); break;
         case 'G': HB_TRY(hb_cli_double("--box", optarg, &o->box)); break;
-        case 's': HB_TRY(hb_cli_long("--train-steps", optarg, &o->train_steps)); break;
-        case 'B': HB_TRY(hb_cli_long("--batch", optarg, &o->batch)); break;
-        case 'T': HB_TRY(hb_cli_long("--train-seed", optarg, &o->train_seed)); break;
-        case 'l': HB_TRY(hb_cli_double("--lr", optarg, &o->adam.lr)); break;
-        case 'Z': HB_TRY(hb_cli_double("--lr-min", optarg, &o->adam.lr_min_frac)); break;
-        case 'D': HB_TRY(hb_cli_double("--weight-decay", optarg, &o->adam.weight_decay)); break;
-        case 'E': HB_TRY(hb_cli_double("--ema", optarg, &o->ema)); break;
-        case 'w': HB_TRY(hb_cli_long("--width", optarg, &o->width)); break;
-        case 'W': HB_TRY(hb_cli_long("--emb", optarg, &o->emb)); break;
-        case 'j': HB_TRY(hb_cli_long("--emb-layers", optarg, &o->emb_layers)); break;
+        case 's': HB_TRY(hb_cli_long("--train-steps", optarg, &t->steps)); break;
+        case 'B': HB_TRY(hb_cli_int("--batch", optarg, &t->batch)); break;
+        case 'T': HB_TRY(hb_cli_long("--train-seed", optarg, &seed)); break;
+        case 'l': HB_TRY(hb_cli_double("--lr", optarg, &t->adam.lr)); break;
+        case 'Z': HB_TRY(hb_cli_double("--lr-min", optarg, &t->adam.lr_min_frac)); break;
+        case 'D': HB_TRY(hb_cli_double("--weight-decay", optarg, &t->adam.weight_decay)); break;
+        case 'E': HB_TRY(hb_cli_double("--ema", optarg, &t->ema_decay)); break;
+        case 'w': HB_TRY(hb_cli_int("--width", optarg, &t->width)); break;
+        case 'W': HB_TRY(hb_cli_int("--emb", optarg, &t->emb)); break;
+        case 'j': HB_TRY(hb_cli_int("--emb-layers", optarg, &t->emb_layers)); break;
         case 'e': HB_TRY(hb_cli_long("--emulate-steps", optarg, &o->emu_steps)); break;
         case 'S': HB_TRY(hb_cli_long("--seeds", optarg, &o->seeds)); break;
         case 'k': HB_TRY(hb_cli_long("--best-of", optarg, &o->best_of)); break;
         case 'r': HB_TRY(hb_cli_long("--repaints", optarg, &o->repaints)); break;
         case 'L': HB_TRY(hb_cli_double("--diffusion", optarg, &o->lambda)); break;
         case 'F': HB_TRY(hb_cli_double("--diffusion-from", optarg, &o->t_switch)); break;
-        case 'K': HB_TRY(hb_cli_loss_weight("--loss-weight", optarg, o->loss_weight)); break;
-        case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &o->dm_floor)); break;
-        case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &o->sigma_c)); break;
-        case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, o->noise_slope)); break;
-        case 'N': HB_TRY(hb_cli_noise_theta("--noise-theta", optarg, o->noise_theta)); break;
-        case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, o->dm_smooth, &o->n_dm_smooth)); break;
-        case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, o->dm_halo, &o->n_dm_halo)); break;
+        case 'K': HB_TRY(hb_cli_loss_weight("--loss-weight", optarg, t->loss_weight)); break;
+        case 'f': HB_TRY(hb_cli_double("--dm-floor", optarg, &t->interp.floor[0])); break;
+        case 'c': HB_TRY(hb_cli_double("--sigma-c", optarg, &t->interp.sigma_c)); break;
+        case 'n': HB_TRY(hb_cli_double_pair("--noise-slope", optarg, t->interp.noise_slope)); break;
+        case 'N': HB_TRY(hb_cli_noise_theta("--noise-theta", optarg, t->interp.noise_theta)); break;
+        case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm)); break;
+        case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo)); break;
         case 'm':
             if (strcmp(optarg, "em") && strcmp(optarg, "heun")) return HB_ERR0(HB_EARG, "--sampler %s: expected em or heun", optarg);
             o->heun = strcmp(optarg, "heun") == 0;
@@ -264,19 +276,20 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         default: hb_cli_usage(DEMO_USAGE); return HB_EARG;
         }
     }
-    if (optind != argc || o->boxes < 2 || o->grid < 8 || o->grid % 4 || !(o->box > 0) || o->train_steps < 1 ||
-        o->emu_steps < 1 || o->batch < 1 || o->train_seed < 0 || o->seeds < 1 || o->seeds > 64 || o->repaints < 0 ||
-        o->best_of < 1 || o->best_of > HB_EMULATE_MAX_BEST_OF ||
-        o->repaints > 64 || o->width < 1 || !hb_unet_embedding_ok(o->emb, o->emb_layers) ||
-        !hb_adam_config_ok(&o->adam) || !(o->dm_floor > 0) || !(o->sigma_c > 0) ||
-        hb_interp_noise_bad(o->noise_slope, HB_NTARGET) >= 0 ||
-        hb_interp_noise_bad(&o->noise_theta[0][0], HB_NTARGET * HB_NTHETA) >= 0 ||
-        !hb_loss_weights_ok(o->loss_weight) ||
-        !hb_smooth_set(&sm, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo)) {
-        return HB_ERR0(HB_EARG, "demo: need --boxes >= 2, --grid >= 8 a multiple of 4, --box > 0, positive steps, batch, "
-                       "width, sigma_c and DM floor, " HB_UNET_EMB_RULE ", " HB_ADAM_RULE ", 1-64 seeds, 0-64 repaints, 1-16 candidates (--best-of), --train-seed >= 0, "
-                       "|--noise-slope| <= 2, |--noise-theta| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE "\n%s", DEMO_USAGE);
-    }
+    if (optind != argc) return HB_ERR0(HB_EARG, "demo: unexpected argument \"%s\"\n%s", argv[optind], DEMO_USAGE);
+    HB_TRY(hb_cli_expect(o->boxes >= 2, "--boxes", "an integer >= 2", (double)o->boxes));
+    HB_TRY(hb_cli_expect(o->grid >= 8 && o->grid % 4 == 0, "--grid", "a multiple of 4, at least 8", (double)o->grid));
+    HB_TRY(hb_cli_expect(o->box > 0, "--box", "a side > 0 [Mpc/h]", o->box));
+    HB_TRY(hb_cli_expect(seed >= 0, "--train-seed", "an integer >= 0", (double)seed));
+    t->seed = (uint64_t)seed;
+    HB_TRY(hb_cli_check_training(t, "--train-steps"));
+    HB_TRY(hb_cli_expect(t->interp.sigma_c > 0, "--sigma-c", "a value > 0", t->interp.sigma_c));
+    HB_TRY(hb_cli_smooth(&t->interp, nsm, smr, nhalo, halo));
+    HB_TRY(hb_cli_expect(o->emu_steps >= 1, "--emulate-steps", "a positive integer", (double)o->emu_steps));
+    HB_TRY(hb_cli_expect(o->seeds >= 1 && o->seeds <= 64, "--seeds", "1-64 sampler seeds", (double)o->seeds));
+    HB_TRY(hb_cli_expect(o->best_of >= 1 && o->best_of <= HB_EMULATE_MAX_BEST_OF, "--best-of",
+                         "1-" HB_UNET_STR(HB_EMULATE_MAX_BEST_OF) " candidates", (double)o->best_of));
+    HB_TRY(hb_cli_expect(o->repaints >= 0 && o->repaints <= 64, "--repaints", "0-64 repaints", (double)o->repaints));
     return HB_OK;
 }
 

@@ -30,14 +30,27 @@
 
 demo_opts demo_opts_default(void)
 {
-    demo_opts o = {.dir = "demo_out", .table = HB_DEMO_TABLE, .boxes = 64, .grid = 32, .box = 12.5,
-                   .train_steps = 5000, .batch = 1, .train_seed = 1, .emu_steps = 50, .seeds = 4, .best_of = 1, .repaints = 8, .width = 16, .emb = 64, .emb_layers = 2,
-                   .ema = 0.99, .lambda = 1.0, .t_switch = 0.5, .loss_weight = {0.25, 0.25, 0.5}, .dm_floor = 0.05,
-                   .sigma_c = 0.5, .noise_slope = {0.3, 0.1}, .dm_smooth = {1}, .n_dm_smooth = 1,
-                   .dm_halo = {3, 1.5}, .n_dm_halo = 2, .heun = 1, .tsc = 1};
-    o.adam = hb_adam_config_default();
-    o.adam.lr = 1e-3;
-    o.adam.lr_min_frac = 0.05;
+    demo_opts o = {.dir = "demo_out", .table = HB_DEMO_TABLE, .boxes = 64, .grid = 32, .box = 12.5, .emu_steps = 50,
+                   .seeds = 4, .best_of = 1, .repaints = 8, .lambda = 1.0, .t_switch = 0.5, .heun = 1, .tsc = 1};
+    hb_train_config *t = &o.train;
+    *t = hb_train_config_default();
+    t->steps = 5000;
+    t->batch = 1;
+    t->width = 16;
+    t->emb = 64;
+    t->emb_layers = 2;
+    t->seed = 1;
+    t->adam.lr = 1e-3;
+    t->adam.lr_min_frac = 0.05;
+    t->ema_decay = 0.99;
+    t->loss_weight[0] = t->loss_weight[1] = 0.25;
+    t->loss_weight[2] = 0.5;
+    t->interp.floor[0] = 0.05;
+    t->interp.sigma_c = 0.5;
+    t->interp.noise_slope[0] = 0.3;
+    t->interp.noise_slope[1] = 0.1;
+    const double r = 1, halo[2] = {3, 1.5};
+    hb_smooth_set(&t->interp, 1, &r, 2, halo);
     return o;
 }
 
@@ -212,29 +225,14 @@ static hb_status demo_train(const demo_opts *o, const char *train_dir, const cha
 {
     int nranks;
     HB_TRY(hb_mpi(MPI_Comm_size(MPI_COMM_WORLD, &nranks)));
-    hb_train_config tc = hb_train_config_default();
-    tc.group = demo_group(nranks, o->batch);
-    hb_log0("-- stage 4: training the reference network (w = %ld) on whole %ld^3 boxes, %ld steps of %ld box%s, "
-            "%d rank%s per box --", o->width, o->grid, o->train_steps, o->batch, o->batch == 1 ? "" : "es", tc.group,
+    hb_train_config tc = o->train;
+    tc.group = demo_group(nranks, tc.batch);
+    hb_log0("-- stage 4: training the reference network (w = %d) on whole %ld^3 boxes, %ld steps of %d box%s, "
+            "%d rank%s per box --", tc.width, o->grid, tc.steps, tc.batch, tc.batch == 1 ? "" : "es", tc.group,
             tc.group == 1 ? "" : "s");
-    tc.steps = o->train_steps;
-    tc.batch = (int)o->batch;
-    tc.width = (int)o->width;
-    tc.emb = (int)o->emb;
-    tc.emb_layers = (int)o->emb_layers;
-    tc.seed = (uint64_t)o->train_seed;
-    tc.adam = o->adam;
-    tc.adam.warmup = o->train_steps / 10;
-    tc.adam.total = o->train_steps;
-    tc.ema_decay = o->ema;
-    memcpy(tc.loss_weight, o->loss_weight, sizeof tc.loss_weight);
-    tc.interp.floor[0] = o->dm_floor;
-    tc.interp.sigma_c = o->sigma_c;
-    tc.interp.noise_slope[0] = o->noise_slope[0];
-    tc.interp.noise_slope[1] = o->noise_slope[1];
-    memcpy(tc.interp.noise_theta, o->noise_theta, sizeof tc.interp.noise_theta);
-    hb_smooth_set(&tc.interp, o->n_dm_smooth, o->dm_smooth, o->n_dm_halo, o->dm_halo);   /* checked by demo_options */
-    tc.val_every = o->train_steps / 4 > 0 ? o->train_steps / 4 : 1;
+    tc.adam.warmup = tc.steps / 10;
+    tc.adam.total = tc.steps;
+    tc.val_every = tc.steps / 4 > 0 ? tc.steps / 4 : 1;
     tc.ckpt_every = 0;
     snprintf(tc.out, sizeof tc.out, "%s/model.h5", o->dir);
     snprintf(model, cap, "%s", tc.out);

@@ -66,6 +66,35 @@ static hb_status check_train_output(const char *out, char **dp, int nd, char **v
     return rc;
 }
 
+hb_status hb_cli_check_training(const hb_train_config *c, const char *steps_opt)
+{
+    const hb_adam_config *a = &c->adam;
+    HB_TRY(hb_cli_expect(c->steps >= 1, steps_opt, "a positive integer", (double)c->steps));
+    HB_TRY(hb_cli_expect(c->batch >= 1, "--batch", "a positive integer", c->batch));
+    HB_TRY(hb_cli_expect(c->width >= 1, "--width", "a positive integer", c->width));
+    HB_TRY(hb_cli_expect(hb_unet_embedding_ok(c->emb, 2), "--emb", "an integer within 1-" HB_UNET_STR(HB_UNET_MAX_EMB),
+                         c->emb));
+    HB_TRY(hb_cli_expect(hb_unet_embedding_ok(1, c->emb_layers), "--emb-layers",
+                         "an integer within 2-" HB_UNET_STR(HB_UNET_MAX_EMB_LAYERS), c->emb_layers));
+    HB_TRY(hb_cli_expect(a->lr > 0, "--lr", "a value > 0", a->lr));
+    HB_TRY(hb_cli_expect(a->lr_min_frac >= 0 && a->lr_min_frac <= 1, "--lr-min", "a fraction of --lr within [0, 1]",
+                         a->lr_min_frac));
+    HB_TRY(hb_cli_expect(a->weight_decay >= 0 && a->weight_decay <= 1, "--weight-decay", "a value within [0, 1]",
+                         a->weight_decay));
+    HB_TRY(hb_cli_expect(a->clip_norm >= 0, "--clip", "a value >= 0 (0: off)", a->clip_norm));
+    HB_TRY(hb_cli_expect(c->ema_decay >= 0 && c->ema_decay < 1, "--ema", "a decay within [0, 1)", c->ema_decay));
+    HB_TRY(hb_cli_expect(c->interp.sigma_c >= 0, "--sigma-c", "a value >= 0", c->interp.sigma_c));
+    HB_TRY(hb_cli_expect(c->interp.floor[0] > 0, "--dm-floor", "a value > 0", c->interp.floor[0]));
+    HB_TRY(hb_cli_noise("--noise-slope", c->interp.noise_slope, HB_NTARGET));
+    HB_TRY(hb_cli_noise("--noise-theta", &c->interp.noise_theta[0][0], HB_NTARGET * HB_NTHETA));
+    for (int k = 0; k < 3; k++) {   /* each slope alone against the library's rule */
+        double one[3] = {0, 0, 0};
+        one[k] = c->loss_weight[k];
+        HB_TRY(hb_cli_expect(hb_loss_weights_ok(one), "--loss-weight", "slopes within [-5, 5]", c->loss_weight[k]));
+    }
+    return HB_OK;
+}
+
 hb_status hb_cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -87,9 +116,9 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     hb_train_config c = hb_train_config_default();
     const char *data = NULL, *val = NULL;
-    long L, emb = c.emb, emb_layers = c.emb_layers;
+    long L;
     double X, smr[HB_SMOOTH_MAX_CH], halo[2];
-    int nsm = 0, nhalo = 0, smooth_given = 0;
+    int nsm = 0, nhalo = 0, smooth_given = 0, threads;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -98,11 +127,11 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'v': val = optarg; break;
         case 'o': snprintf(c.out, sizeof c.out, "%s", optarg); break;
         case 's': HB_TRY(hb_cli_long("--steps", optarg, &c.steps)); break;
-        case 'b': HB_TRY(hb_cli_long("--batch", optarg, &L)); c.batch = (int)L; break;
-        case 'G': HB_TRY(hb_cli_long("--group", optarg, &L)); c.group = (int)L; break;
-        case 'w': HB_TRY(hb_cli_long("--width", optarg, &L)); c.width = (int)L; break;
-        case 'E': HB_TRY(hb_cli_long("--emb", optarg, &emb)); break;
-        case 'j': HB_TRY(hb_cli_long("--emb-layers", optarg, &emb_layers)); break;
+        case 'b': HB_TRY(hb_cli_int("--batch", optarg, &c.batch)); break;
+        case 'G': HB_TRY(hb_cli_int("--group", optarg, &c.group)); break;
+        case 'w': HB_TRY(hb_cli_int("--width", optarg, &c.width)); break;
+        case 'E': HB_TRY(hb_cli_int("--emb", optarg, &c.emb)); break;
+        case 'j': HB_TRY(hb_cli_int("--emb-layers", optarg, &c.emb_layers)); break;
         case 'l': HB_TRY(hb_cli_double("--lr", optarg, &c.adam.lr)); break;
         case 'm': HB_TRY(hb_cli_double("--lr-min", optarg, &c.adam.lr_min_frac)); break;
         case 'W': HB_TRY(hb_cli_long("--warmup", optarg, &c.adam.warmup)); break;
@@ -111,7 +140,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'e': HB_TRY(hb_cli_double("--ema", optarg, &c.ema_decay)); break;
         case 'S': HB_TRY(hb_cli_long("--seed", optarg, &L)); c.seed = (uint64_t)L; break;
         case 'V': HB_TRY(hb_cli_long("--val-every", optarg, &c.val_every)); break;
-        case 'P': HB_TRY(hb_cli_long("--val-samples", optarg, &L)); c.val_samples = (int)L; break;
+        case 'P': HB_TRY(hb_cli_int("--val-samples", optarg, &c.val_samples)); break;
         case 'C': HB_TRY(hb_cli_long("--checkpoint-every", optarg, &c.ckpt_every)); break;
         case 'A': c.augment = 0; break;
         case 'g': HB_TRY(hb_cli_double("--sigma-c", optarg, &X)); c.interp.sigma_c = X; break;
@@ -125,30 +154,25 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'Z': HB_TRY(hb_cli_noise_theta("--noise-theta", optarg, c.interp.noise_theta)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm)); smooth_given = 1; break;
         case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo)); smooth_given = 1; break;
-        case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
+        case 'T':
+            HB_TRY(hb_cli_int("--threads", optarg, &threads));
+            HB_TRY(hb_cli_expect(threads >= 1, "--threads", "a positive integer", threads));
+            openblas_set_num_threads(threads);
+            omp_set_num_threads(threads);
+            break;
         case 'h': hb_cli_usage(TRAIN_USAGE); return HB_OK;
         default: hb_cli_usage(TRAIN_USAGE); return HB_EARG;
         }
     }
     if (!data || optind != argc) return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", TRAIN_USAGE);
-    const int smooth_ok = !smooth_given || hb_smooth_set(&c.interp, nsm, smr, nhalo, halo);
-    const int emb_ok = hb_unet_embedding_ok(emb, emb_layers);
-    if (emb_ok) {
-        c.emb = (int)emb;
-        c.emb_layers = (int)emb_layers;
-    }
-    if (c.steps < 1 || c.batch < 1 || c.width < 1 || !emb_ok || c.group < 0 || c.val_every < 1 || c.val_samples < 1 ||
-        !hb_adam_config_ok(&c.adam) || !(c.ema_decay >= 0 && c.ema_decay < 1) || !(c.interp.sigma_c >= 0) ||
-        !(c.interp.floor[0] > 0) || hb_interp_noise_bad(c.interp.noise_slope, HB_NTARGET) >= 0 ||
-        hb_interp_noise_bad(&c.interp.noise_theta[0][0], HB_NTARGET * HB_NTHETA) >= 0 || !hb_loss_weights_ok(c.loss_weight) || !smooth_ok ||
-        !(c.guard_rise == 0 || (c.guard_rise > 1 && c.guard_rise <= 100)) ||
-        c.guard_window < 1) {
-        return HB_ERR0(HB_EARG, "bad training options: need positive --steps --batch --width --val-every "
-                       "--val-samples and --dm-floor, " HB_UNET_EMB_RULE ", " HB_ADAM_RULE ", " HB_ADAM_CLIP_RULE ", "
-                       "--group >= 0, 0 <= --ema < 1, --sigma-c >= 0, "
-                       "--guard 0 or within (1, 100], --guard-window >= 1, "
-                       "|--noise-slope| <= 2, |--noise-theta| <= 2, |--loss-weight| <= 5, " HB_SMOOTH_OPTIONS_RULE);
-    }
+    HB_TRY(hb_cli_check_training(&c, "--steps"));
+    HB_TRY(hb_cli_expect(c.group >= 0, "--group", "an integer >= 0 (0: all ranks)", c.group));
+    HB_TRY(hb_cli_expect(c.val_every >= 1, "--val-every", "a positive integer", (double)c.val_every));
+    HB_TRY(hb_cli_expect(c.val_samples >= 1, "--val-samples", "a positive integer", c.val_samples));
+    HB_TRY(hb_cli_expect(c.guard_rise == 0 || (c.guard_rise > 1 && c.guard_rise <= 100), "--guard",
+                         "0 (off) or a value within (1, 100]", c.guard_rise));
+    HB_TRY(hb_cli_expect(c.guard_window >= 1, "--guard-window", "a positive integer", (double)c.guard_window));
+    if (smooth_given) HB_TRY(hb_cli_smooth(&c.interp, nsm, smr, nhalo, halo));
     c.adam.total = c.steps;
     if (c.adam.warmup >= c.steps) c.adam.warmup = c.steps / 10;
     char **dp = NULL, **vp = NULL;
@@ -212,7 +236,7 @@ hb_status hb_cmd_emulate(int argc, char **argv)
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     hb_emulate_config c = hb_emulate_config_default();
-    int have_d = 0, have_o = 0, ch;
+    int have_d = 0, have_o = 0, ch, threads;
     c.n_models = 0;
     long L;
     optind = 1;
@@ -226,13 +250,13 @@ hb_status hb_cmd_emulate(int argc, char **argv)
             break;
         case 'd': snprintf(c.dm, sizeof c.dm, "%s", optarg); have_d = 1; break;
         case 'o': snprintf(c.out, sizeof c.out, "%s", optarg); have_o = 1; break;
-        case 's': HB_TRY(hb_cli_long("--steps", optarg, &L)); c.steps = (int)L; break;
+        case 's': HB_TRY(hb_cli_int("--steps", optarg, &c.steps)); break;
         case 'S':
             if (strcmp(optarg, "em") && strcmp(optarg, "heun")) return HB_ERR0(HB_EARG, "--sampler %s: expected em or heun", optarg);
             c.heun = strcmp(optarg, "heun") == 0;
             break;
         case 'r': HB_TRY(hb_cli_long("--seed", optarg, &L)); c.seed = (uint64_t)L; break;
-        case 'n': HB_TRY(hb_cli_long("--seeds", optarg, &L)); c.n_seeds = (int)L; break;
+        case 'n': HB_TRY(hb_cli_int("--seeds", optarg, &c.n_seeds)); break;
         case 'L': HB_TRY(hb_cli_double("--diffusion", optarg, &c.lambda)); break;
         case 'F': HB_TRY(hb_cli_double("--diffusion-from", optarg, &c.t_switch)); break;
         case 'B':
@@ -242,7 +266,12 @@ hb_status hb_cmd_emulate(int argc, char **argv)
             }
             c.best_of = (int)L;
             break;
-        case 'T': HB_TRY(hb_cli_long("--threads", optarg, &L)); openblas_set_num_threads((int)L); omp_set_num_threads((int)L); break;
+        case 'T':
+            HB_TRY(hb_cli_int("--threads", optarg, &threads));
+            HB_TRY(hb_cli_expect(threads >= 1, "--threads", "a positive integer", threads));
+            openblas_set_num_threads(threads);
+            omp_set_num_threads(threads);
+            break;
         case 'h': hb_cli_usage(EMU_USAGE); return HB_OK;
         default: hb_cli_usage(EMU_USAGE); return HB_EARG;
         }

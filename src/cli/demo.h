@@ -7,6 +7,7 @@
 #include "hb/err.h"
 #include "hb/interp.h"
 #include "hb/suite.h"
+#include "hb/train.h"
 
 #define HB_DEMO_MAX_HELD 8   /* held-out boxes at most */
 
@@ -14,15 +15,13 @@ typedef struct demo_opts {
     const char *dir, *table;
     long   boxes, grid;                /* training boxes; cells per side of every box */
     double box;                        /* side of every box [Mpc/h]: training and held-out alike */
-    long   train_steps, batch, emu_steps, seeds, best_of, repaints, width, emb, emb_layers, train_seed;
-    hb_adam_config adam;               /* --lr, --lr-min, --weight-decay; the rest as train's defaults */
-    double ema, lambda, t_switch, loss_weight[3], dm_floor, sigma_c;
-    double noise_slope[2];             /* gas, temperature (hb_interp) */
-    double noise_theta[2][HB_NTHETA];  /* --noise-theta: the noise's parameter coefficients (hb_interp) */
-    double dm_smooth[HB_SMOOTH_MAX_CH];   /* cells: the smoothed-DM channels' radii (hb/smooth.h) */
-    int    n_dm_smooth;                /* how many (0, or a single radius 0: none) */
-    double dm_halo[2];                 /* --dm-halo: threshold (of the mean) and radius [cells] of a halo channel */
-    int    n_dm_halo;                  /* values given: 2 with it; 0, or a single 0: none (hb_smooth_set) */
+    long   emu_steps, seeds, best_of, repaints;
+    hb_train_config train;             /* stage 4: --train-steps, --batch, --width, --emb, --emb-layers,
+                                        * --train-seed, --lr, --lr-min, --weight-decay, --ema, --loss-weight,
+                                        * --dm-floor, --sigma-c, --noise-slope, --noise-theta, --dm-smooth,
+                                        * --dm-halo (checked by demo_options as train checks them); the ranks
+                                        * per box, warm-up, validation and output are set by stage 4 */
+    double lambda, t_switch;           /* --diffusion, --diffusion-from */
     int    heun, tsc;                  /* Heun sampler; TSC-painted DM */
     const char *held;                  /* --held: comma-separated row names, or NULL: the rule (LH_67, LH_68) */
     const char *model;                 /* --model: a model trained on this demo's training boxes, or NULL: train */
