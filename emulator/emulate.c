@@ -244,8 +244,8 @@ static hb_status sample(emu *e, const hb_emulate_config *cfg, uint64_t seed, flo
         HB_TRY(integrate(e, cfg, s, per_step));
         HB_TRY(destandardise(e, e->xt, f[k ? 2 : 0], f[k ? 3 : 1], &raw, comm));
         if (cfg->best_of > 1) {
-            hb_log0("emulate: %s: candidate %d of %d (sampler seed %llu): gas mean %.4f before normalisation "
-                    "(%+.4f dex)", out, k + 1, cfg->best_of, (unsigned long long)s, raw, log10(raw));
+            hb_log0("emulate: %s: candidate %d of %d (sampler seed %llu): gas mean %.4f (%+.4f dex) before "
+                    "normalisation", out, k + 1, cfg->best_of, (unsigned long long)s, raw, log10(raw));
         }
         if (k == 0 || fabs(log10(raw)) < fabs(log10(raw_mean))) {
             for (int c = 0; c < 2 && k > 0; c++) { float *t = f[c]; f[c] = f[c + 2]; f[c + 2] = t; }
@@ -258,9 +258,9 @@ static hb_status sample(emu *e, const hb_emulate_config *cfg, uint64_t seed, flo
     HB_TRY(hb_field_check(temp, e->N, e->slab.x0, e->slab.nx, (size_t)e->N, HB_VALUES_POSITIVE, out, HB_FIELD_TEMP,
                           comm));
     HB_TRY(write_box(e, cfg, out, chosen, gas, temp, raw_mean, comm));
-    hb_log0("emulate: wrote %s (sampler seed %llu%s; gas mean %.4f before normalisation to 1: %+.4f dex on every "
-            "cell)", out, (unsigned long long)chosen, cfg->best_of > 1 ? ", the best candidate" : "", raw_mean,
-            -log10(raw_mean));
+    hb_log0("emulate: wrote %s (sampler seed %llu%s; gas mean %.4f (%+.4f dex) before normalisation to 1, so "
+            "every cell's gas moved by %+.4f dex)", out, (unsigned long long)chosen,
+            cfg->best_of > 1 ? ", the best candidate" : "", raw_mean, log10(raw_mean), -log10(raw_mean));
     if (fabs(log10(raw_mean)) > HB_VAL_PDF_GOAL_DEX) {   /* docs/fidelity.md, "Which goals the fourteen boxes miss" */
         hb_log0("emulate: WARNING: %s: the normalisation moved every cell's gas by %+.3f dex, more than the %g dex "
                 "the PDF goal allows: the sample's dense tail holds too much or too little gas (the mock's own mean "
