@@ -2,7 +2,7 @@
 # Submit the whole pipeline, chained with --dependency=afterok, and print the
 # job ids: suite (a job array) -> split train / held out -> train -> emulate
 # -> validate. Tunables (environment): WORK, N_BOXES, N_HELDOUT, TABLE, GRID,
-# ROWS_PER_TASK, STEPS, BATCH, GROUP, WIDTH, EMU_STEPS, SEEDS, FAIL_ABOVE,
+# ROWS_PER_TASK, STEPS, BATCH, GROUP, WIDTH, LR, RECIPE, TRAIN_ARGS, EMU_STEPS, SEEDS, FAIL_ABOVE,
 # HB_LAUNCH (mpirun|srun), PARTITION; SUITE_SBATCH, TRAIN_SBATCH,
 # EMULATE_SBATCH, VALIDATE_SBATCH: extra sbatch options of that stage (they
 # override its #SBATCH lines), e.g. TRAIN_SBATCH="--ntasks=128 --time=24:00:00".

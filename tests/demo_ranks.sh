@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo's training on 1, 2 and 3 ranks (and `demo --model`, below): with a batch of one box the box
+# The demo's training on 1, 2 and 3 ranks (and `demo --model` and `train --recipe demo`, below): with a batch of one box the box
 # is spread over all ranks (domain-decomposed), with two boxes each rank
 # (or group) takes its own; either way the report (every figure, goal and
 # null split) is the same to the last digit at every rank count. A tiny
@@ -65,5 +65,23 @@ if ! timeout -k 5 60 mpirun -np 2 "$HB" demo --out reuse_bad --model "$box" "${t
     echo "ok: demo --model refuses a file that is no model before writing anything"
 else
     echo "FAIL: demo --model with a box file"; tail -3 reuse_bad.log; fail=1
+fi
+# train --recipe demo: the demo's training, bit for bit, from the command line (the recipe's
+# network, optimiser, EMA, loss weights, interpolant and DM inputs; steps and batch given)
+rm -f recipe.h5 recipe2.h5
+if timeout -k 5 300 mpirun -np 2 "$HB" train --data b1_np2/train --out recipe.h5 --recipe demo --steps 4 --batch 1 \
+        > recipe.log 2>&1 && h5diff -q b1_np2/model.h5 recipe.h5; then
+    echo "ok: train --recipe demo: the model bitwise the demo's (2 ranks, batch 1)"
+else
+    echo "FAIL: train --recipe demo differs from the demo's model"; tail -3 recipe.log; fail=1
+fi
+# an option changes the recipe wherever it stands: --dm-smooth before --recipe replaces the 1-cell
+# channel and keeps the halo channel, as the demo's own --dm-smooth does
+if timeout -k 5 300 mpirun -np 2 "$HB" train --data b1_np2/train --out recipe2.h5 --dm-smooth 2 --recipe demo --steps 2 \
+        --batch 1 > recipe2.log 2>&1 \
+    && grep -q "noise slopes 0.3 0.1, .*smoothed-DM channels 2 cells, 1.5 cells of the DM above 3" recipe2.log; then
+    echo "ok: --dm-smooth 2 --recipe demo: the 2-cell channel and the recipe's halo channel"
+else
+    echo "FAIL: --dm-smooth with --recipe demo"; grep 'network w' recipe2.log; tail -3 recipe2.log; fail=1
 fi
 exit $fail

@@ -133,6 +133,12 @@ tout=$WORK/hb-train-$train.out
 grep -q "stop requested" "$tout" && grep -q "requeueing" "$tout" && grep -q "resume: .* at step" "$tout" \
     && grep -q "train: done" "$tout" || { echo "FAIL: no requeue/resume in $tout"; tail -20 "$tout"; fail=1; }
 grep -q "resume: " "$tout" && echo "ok: train requeued and resumed ($(grep -o 'resume: .*' "$tout" | head -1))"
+# train.sbatch trains with the demo's recipe unless RECIPE says otherwise; LR=3e-3 above changes it
+if grep -q "train: --recipe demo" "$tout" && grep -q "lr 3.00e-03, .*noise slopes 0.3 0.1, .*1.5 cells of the DM above 3" "$tout"; then
+    echo "ok: train.sbatch: the demo's recipe, its learning rate changed by LR"
+else
+    echo "FAIL: train.sbatch did not train with the demo's recipe and LR"; grep 'recipe\|network w' "$tout"; fail=1
+fi
 for f in boxes/LH_0.h5 boxes/LH_3.h5 boxes/params.txt model.h5 emulated/LH_3_s1.h5 emulated/LH_3_s2.h5 floor/LH_3_m1002.h5 report.h5 report.txt; do
     [ -s "$WORK/$f" ] || { echo "FAIL: $WORK/$f missing"; fail=1; }
 done

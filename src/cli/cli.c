@@ -64,6 +64,20 @@ hb_status hb_cli_smooth(hb_interp *ic, int n, const double *r, int nh, const dou
                    nh ? join_values(halo, nh, b, sizeof b) : "(none)");
 }
 
+void hb_cli_smooth_split(const hb_interp *ic, double *r, int *n, double halo[2], int *nh)
+{
+    *n = *nh = 0;
+    for (int j = 0; j < ic->n_smooth; j++) {
+        if (ic->smooth_thr[j] > 0) {
+            halo[0] = ic->smooth_thr[j];
+            halo[1] = ic->smooth_r[j];
+            *nh = 2;
+        } else {
+            r[(*n)++] = ic->smooth_r[j];
+        }
+    }
+}
+
 hb_status hb_cli_noise(const char *opt, const double *c, int n)
 {
     const int i = hb_interp_noise_bad(c, n);

@@ -220,16 +220,8 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
     hb_train_config *t = &o->train;
     /* --dm-smooth and --dm-halo start from the defaults' channels, each option replacing its own */
     double smr[HB_SMOOTH_MAX_CH], halo[2];
-    int nsm = 0, nhalo = 0, c;
-    for (int j = 0; j < t->interp.n_smooth; j++) {
-        if (t->interp.smooth_thr[j] > 0) {
-            halo[0] = t->interp.smooth_thr[j];
-            halo[1] = t->interp.smooth_r[j];
-            nhalo = 2;
-        } else {
-            smr[nsm++] = t->interp.smooth_r[j];
-        }
-    }
+    int nsm, nhalo, c;
+    hb_cli_smooth_split(&t->interp, smr, &nsm, halo, &nhalo);
     long seed = (long)t->seed;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

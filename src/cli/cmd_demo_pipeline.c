@@ -28,29 +28,34 @@
 #define HELD_FROM 64   /* held-out rows: from this row of the table on */
 #define MOCK_SEED0 1000   /* repaint k uses mock.seed = MOCK_SEED0 + k */
 
+hb_train_config demo_train_recipe(void)
+{
+    hb_train_config t = hb_train_config_default();
+    t.steps = 5000;
+    t.batch = 1;
+    t.width = 16;
+    t.emb = 64;
+    t.emb_layers = 2;
+    t.seed = 1;
+    t.adam.lr = 1e-3;
+    t.adam.lr_min_frac = 0.05;
+    t.ema_decay = 0.99;
+    t.loss_weight[0] = t.loss_weight[1] = 0.25;
+    t.loss_weight[2] = 0.5;
+    t.interp.floor[0] = 0.05;
+    t.interp.sigma_c = 0.5;
+    t.interp.noise_slope[0] = 0.3;
+    t.interp.noise_slope[1] = 0.1;
+    const double r = 1, halo[2] = {3, 1.5};
+    hb_smooth_set(&t.interp, 1, &r, 2, halo);
+    return t;
+}
+
 demo_opts demo_opts_default(void)
 {
     demo_opts o = {.dir = "demo_out", .table = HB_DEMO_TABLE, .boxes = 64, .grid = 32, .box = 12.5, .emu_steps = 50,
                    .seeds = 4, .best_of = 1, .repaints = 8, .lambda = 1.0, .t_switch = 0.5, .heun = 1, .tsc = 1};
-    hb_train_config *t = &o.train;
-    *t = hb_train_config_default();
-    t->steps = 5000;
-    t->batch = 1;
-    t->width = 16;
-    t->emb = 64;
-    t->emb_layers = 2;
-    t->seed = 1;
-    t->adam.lr = 1e-3;
-    t->adam.lr_min_frac = 0.05;
-    t->ema_decay = 0.99;
-    t->loss_weight[0] = t->loss_weight[1] = 0.25;
-    t->loss_weight[2] = 0.5;
-    t->interp.floor[0] = 0.05;
-    t->interp.sigma_c = 0.5;
-    t->interp.noise_slope[0] = 0.3;
-    t->interp.noise_slope[1] = 0.1;
-    const double r = 1, halo[2] = {3, 1.5};
-    hb_smooth_set(&t->interp, 1, &r, 2, halo);
+    o.train = demo_train_recipe();
     return o;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "demo.h"
 #include "hb/emulate.h"
 #include "hb/mpiutil.h"
 #include "hb/smooth.h"
@@ -43,6 +44,10 @@ static const char *TRAIN_USAGE =
     "  --dm-smooth R[,R2,R3] input channels of log10 of the DM smoothed by a Gaussian of R (R2, R3) cells (0: none)\n"
     "  --dm-halo T,R      one more channel: the DM above T times the mean (the halos' mass) smoothed by R cells\n"
     "                     (up to 3 smoothed channels in all; 0: none)\n"
+    "  --recipe demo      start from the demo's recipe (hydrobridge demo, README): --lr 1e-3 --lr-min 0.05\n"
+    "                     --ema 0.99 --loss-weight 0.25,0.25,0.5 --dm-floor 0.05 --noise-slope 0.3,0.1\n"
+    "                     --dm-smooth 1 --dm-halo 3,1.5 (width 16, embedding 64 in 2 layers, --sigma-c 0.5);\n"
+    "                     the other options change it wherever they stand; steps and batch stay train's\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
     "  --guard X          collapse guard: when the loss's geometric mean over --guard-window steps exceeds X\n"
     "                     times its lowest, roll back to the state of one to two windows before and halve the\n"
@@ -95,6 +100,35 @@ hb_status hb_cli_check_training(const hb_train_config *c, const char *steps_opt)
     return HB_OK;
 }
 
+/* --recipe NAME, wherever it stands, before the other options are read, so
+ * that each of them changes the recipe: "demo" takes the demo's network,
+ * optimiser, EMA, loss weights, interpolant, noise and DM inputs
+ * (demo_train_recipe); steps, batch, seed and the rest stay train's. */
+static hb_status train_recipe(int argc, char **argv, const struct option *opts, hb_train_config *c)
+{
+    const char *name = NULL;
+    int ch;
+    opterr = 0;   /* the second pass reports unknown options */
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (ch == 'r') name = optarg;
+    }
+    opterr = 1;
+    if (!name || strcmp(name, "none") == 0) return HB_OK;
+    if (strcmp(name, "demo")) return HB_ERR0(HB_EARG, "option --recipe: expected demo or none, found \"%s\"", name);
+    const hb_train_config r = demo_train_recipe();
+    c->width = r.width;
+    c->emb = r.emb;
+    c->emb_layers = r.emb_layers;
+    c->adam.lr = r.adam.lr;
+    c->adam.lr_min_frac = r.adam.lr_min_frac;
+    c->ema_decay = r.ema_decay;
+    memcpy(c->loss_weight, r.loss_weight, sizeof c->loss_weight);
+    c->interp = r.interp;
+    hb_log0("train: --recipe demo: the demo's network, optimiser, EMA, loss weights, interpolant and DM inputs");
+    return HB_OK;
+}
+
 hb_status hb_cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -113,12 +147,15 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"dm-halo", required_argument, 0, 'Y'}, {"noise-theta", required_argument, 0, 'Z'},
         {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
         {"diffusion-from", required_argument, 0, 'F'}, {"best-of", required_argument, 0, 'B'},
-        {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"threads", required_argument, 0, 'T'}, {"recipe", required_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     hb_train_config c = hb_train_config_default();
+    HB_TRY(train_recipe(argc, argv, opts, &c));
     const char *data = NULL, *val = NULL;
     long L;
     double X, smr[HB_SMOOTH_MAX_CH], halo[2];
-    int nsm = 0, nhalo = 0, smooth_given = 0, threads;
+    int nsm, nhalo, smooth_given = 0, threads;
+    hb_cli_smooth_split(&c.interp, smr, &nsm, halo, &nhalo);   /* each option replaces its part of a recipe */
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -160,6 +197,7 @@ hb_status hb_cmd_train(int argc, char **argv)
             openblas_set_num_threads(threads);
             omp_set_num_threads(threads);
             break;
+        case 'r': break;   /* applied by train_recipe */
         case 'h': hb_cli_usage(TRAIN_USAGE); return HB_OK;
         default: hb_cli_usage(TRAIN_USAGE); return HB_EARG;
         }
