@@ -47,7 +47,7 @@ static const char *TRAIN_USAGE =
     "  --recipe demo      start from the demo's recipe (hydrobridge demo, README): --lr 1e-3 --lr-min 0.05\n"
     "                     --ema 0.99 --loss-weight 0.25,0.25,0.5 --dm-floor 0.05 --noise-slope 0.3,0.1\n"
     "                     --dm-smooth 1 --dm-halo 3,1.5 (width 16, embedding 64 in 2 layers, --sigma-c 0.5);\n"
-    "                     the other options change it wherever they stand; steps and batch stay train's\n"
+    "                     the other options change it wherever they stand; steps, batch, seed stay train's\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
     "  --guard X          collapse guard: when the loss's geometric mean over --guard-window steps exceeds X\n"
     "                     times its lowest, roll back to the state of one to two windows before and halve the\n"

@@ -30,8 +30,9 @@ typedef struct demo_opts {
 
 demo_opts demo_opts_default(void);
 /* The demo's training recipe (network, optimiser, EMA, loss weights,
- * interpolant, noise, DM floor and smoothed channels, steps and batch):
- * demo_opts_default's, and `train --recipe demo`'s defaults. */
+ * interpolant, noise, DM floor and smoothed channels, steps, batch, seed):
+ * demo_opts_default's; `train --recipe demo` takes all of it but the steps,
+ * batch and seed. */
 hb_train_config demo_train_recipe(void);
 /* The o->boxes training rows of o->table, then the o->n_held held-out rows:
  * those named by o->held, or two by the rule in cmd_demo_pipeline.c
