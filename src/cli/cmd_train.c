@@ -145,8 +145,6 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"loss-weight", required_argument, 0, 'K'}, {"dm-floor", required_argument, 0, 'f'},
         {"noise-slope", required_argument, 0, 'N'}, {"dm-smooth", required_argument, 0, 'M'},
         {"dm-halo", required_argument, 0, 'Y'}, {"noise-theta", required_argument, 0, 'Z'},
-        {"seeds", required_argument, 0, 'n'}, {"diffusion", required_argument, 0, 'L'},
-        {"diffusion-from", required_argument, 0, 'F'}, {"best-of", required_argument, 0, 'B'},
         {"threads", required_argument, 0, 'T'}, {"recipe", required_argument, 0, 'r'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     hb_train_config c = hb_train_config_default();
