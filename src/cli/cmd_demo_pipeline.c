@@ -235,7 +235,7 @@ static hb_status demo_train(const demo_opts *o, const char *train_dir, const cha
     hb_log0("-- stage 4: training the reference network (w = %d) on whole %ld^3 boxes, %ld steps of %d box%s, "
             "%d rank%s per box --", tc.width, o->grid, tc.steps, tc.batch, tc.batch == 1 ? "" : "es", tc.group,
             tc.group == 1 ? "" : "s");
-    tc.adam.warmup = tc.steps / 10;
+    tc.adam.warmup = demo_recipe_warmup(tc.steps);
     tc.adam.total = tc.steps;
     tc.val_every = tc.steps / 4 > 0 ? tc.steps / 4 : 1;
     tc.ckpt_every = 0;

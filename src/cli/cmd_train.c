@@ -47,7 +47,8 @@ static const char *TRAIN_USAGE =
     "  --recipe demo      start from the demo's recipe (hydrobridge demo, README): --lr 1e-3 --lr-min 0.05\n"
     "                     --ema 0.99 --loss-weight 0.25,0.25,0.5 --dm-floor 0.05 --noise-slope 0.3,0.1\n"
     "                     --dm-smooth 1 --dm-halo 3,1.5 (width 16, embedding 64 in 2 layers, --sigma-c 0.5);\n"
-    "                     the other options change it wherever they stand; steps, batch, seed stay train's\n"
+    "                     warm-up a tenth of --steps; the other options change it wherever they stand;\n"
+    "                     steps, batch, seed stay train's\n"
     "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
     "  --guard X          collapse guard: when the loss's geometric mean over --guard-window steps exceeds X\n"
     "                     times its lowest, roll back to the state of one to two windows before and halve the\n"
@@ -103,9 +104,12 @@ hb_status hb_cli_check_training(const hb_train_config *c, const char *steps_opt)
 /* --recipe NAME, wherever it stands, before the other options are read, so
  * that each of them changes the recipe: "demo" takes the demo's network,
  * optimiser, EMA, loss weights, interpolant, noise and DM inputs
- * (demo_train_recipe); steps, batch, seed and the rest stay train's. */
-static hb_status train_recipe(int argc, char **argv, const struct option *opts, hb_train_config *c)
+ * (demo_train_recipe) and, unless --warmup is given, its warm-up rule
+ * (*recipe = 1: applied once the steps are known); steps, batch, seed and
+ * the rest stay train's. */
+static hb_status train_recipe(int argc, char **argv, const struct option *opts, hb_train_config *c, int *recipe)
 {
+    *recipe = 0;
     const char *name = NULL;
     int ch;
     opterr = 0;   /* the second pass reports unknown options */
@@ -125,6 +129,7 @@ static hb_status train_recipe(int argc, char **argv, const struct option *opts, 
     c->ema_decay = r.ema_decay;
     memcpy(c->loss_weight, r.loss_weight, sizeof c->loss_weight);
     c->interp = r.interp;
+    *recipe = 1;
     hb_log0("train: --recipe demo: the demo's network, optimiser, EMA, loss weights, interpolant and DM inputs");
     return HB_OK;
 }
@@ -148,7 +153,8 @@ hb_status hb_cmd_train(int argc, char **argv)
         {"threads", required_argument, 0, 'T'}, {"recipe", required_argument, 0, 'r'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     hb_train_config c = hb_train_config_default();
-    HB_TRY(train_recipe(argc, argv, opts, &c));
+    int recipe, warmup_given = 0;
+    HB_TRY(train_recipe(argc, argv, opts, &c, &recipe));
     const char *data = NULL, *val = NULL;
     long L;
     double X, smr[HB_SMOOTH_MAX_CH], halo[2];
@@ -169,7 +175,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'j': HB_TRY(hb_cli_int("--emb-layers", optarg, &c.emb_layers)); break;
         case 'l': HB_TRY(hb_cli_double("--lr", optarg, &c.adam.lr)); break;
         case 'm': HB_TRY(hb_cli_double("--lr-min", optarg, &c.adam.lr_min_frac)); break;
-        case 'W': HB_TRY(hb_cli_long("--warmup", optarg, &c.adam.warmup)); break;
+        case 'W': HB_TRY(hb_cli_long("--warmup", optarg, &c.adam.warmup)); warmup_given = 1; break;
         case 'D': HB_TRY(hb_cli_double("--weight-decay", optarg, &c.adam.weight_decay)); break;
         case 'c': HB_TRY(hb_cli_double("--clip", optarg, &c.adam.clip_norm)); break;
         case 'e': HB_TRY(hb_cli_double("--ema", optarg, &c.ema_decay)); break;
@@ -210,6 +216,7 @@ hb_status hb_cmd_train(int argc, char **argv)
     HB_TRY(hb_cli_expect(c.guard_window >= 1, "--guard-window", "a positive integer", (double)c.guard_window));
     if (smooth_given) HB_TRY(hb_cli_smooth(&c.interp, nsm, smr, nhalo, halo));
     c.adam.total = c.steps;
+    if (recipe && !warmup_given) c.adam.warmup = demo_recipe_warmup(c.steps);
     if (c.adam.warmup >= c.steps) c.adam.warmup = c.steps / 10;
     char **dp = NULL, **vp = NULL;
     int nd = 0, nv = 0;

@@ -34,6 +34,8 @@ demo_opts demo_opts_default(void);
  * demo_opts_default's; `train --recipe demo` takes all of it but the steps,
  * batch and seed. */
 hb_train_config demo_train_recipe(void);
+/* The recipe's learning-rate warm-up: a tenth of the steps. */
+static inline long demo_recipe_warmup(long steps) { return steps / 10; }
 /* The o->boxes training rows of o->table, then the o->n_held held-out rows:
  * those named by o->held, or two by the rule in cmd_demo_pipeline.c
  * (malloc'd; before any work, so a short table, an unknown row or one
