@@ -72,6 +72,17 @@ static hb_status check_train_output(const char *out, char **dp, int nd, char **v
     return rc;
 }
 
+/* --threads N (train and emulate): OpenMP and BLAS threads per rank. */
+static hb_status set_threads(const char *text)
+{
+    int n;
+    HB_TRY(hb_cli_int("--threads", text, &n));
+    HB_TRY(hb_cli_expect(n >= 1, "--threads", "a positive integer", n));
+    openblas_set_num_threads(n);
+    omp_set_num_threads(n);
+    return HB_OK;
+}
+
 hb_status hb_cli_check_training(const hb_train_config *c, const char *steps_opt)
 {
     const hb_adam_config *a = &c->adam;
@@ -158,7 +169,7 @@ hb_status hb_cmd_train(int argc, char **argv)
     const char *data = NULL, *val = NULL;
     long L;
     double X, smr[HB_SMOOTH_MAX_CH], halo[2];
-    int nsm, nhalo, smooth_given = 0, threads;
+    int nsm, nhalo, smooth_given = 0;
     hb_cli_smooth_split(&c.interp, smr, &nsm, halo, &nhalo);   /* each option replaces its part of a recipe */
     int ch;
     optind = 1;
@@ -195,12 +206,7 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'Z': HB_TRY(hb_cli_noise_theta("--noise-theta", optarg, c.interp.noise_theta)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm)); smooth_given = 1; break;
         case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo)); smooth_given = 1; break;
-        case 'T':
-            HB_TRY(hb_cli_int("--threads", optarg, &threads));
-            HB_TRY(hb_cli_expect(threads >= 1, "--threads", "a positive integer", threads));
-            openblas_set_num_threads(threads);
-            omp_set_num_threads(threads);
-            break;
+        case 'T': HB_TRY(set_threads(optarg)); break;
         case 'r': break;   /* applied by train_recipe */
         case 'h': hb_cli_usage(TRAIN_USAGE); return HB_OK;
         default: hb_cli_usage(TRAIN_USAGE); return HB_EARG;
@@ -279,7 +285,7 @@ hb_status hb_cmd_emulate(int argc, char **argv)
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     hb_emulate_config c = hb_emulate_config_default();
-    int have_d = 0, have_o = 0, ch, threads;
+    int have_d = 0, have_o = 0, ch;
     c.n_models = 0;
     long L;
     optind = 1;
@@ -309,12 +315,7 @@ hb_status hb_cmd_emulate(int argc, char **argv)
             }
             c.best_of = (int)L;
             break;
-        case 'T':
-            HB_TRY(hb_cli_int("--threads", optarg, &threads));
-            HB_TRY(hb_cli_expect(threads >= 1, "--threads", "a positive integer", threads));
-            openblas_set_num_threads(threads);
-            omp_set_num_threads(threads);
-            break;
+        case 'T': HB_TRY(set_threads(optarg)); break;
         case 'h': hb_cli_usage(EMU_USAGE); return HB_OK;
         default: hb_cli_usage(EMU_USAGE); return HB_EARG;
         }
