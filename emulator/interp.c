@@ -30,6 +30,13 @@ int hb_interp_noise_bad(const double *c, int n)
     return -1;
 }
 
+const char *hb_interp_noise_name(int i, int n, char *buf, size_t cap)
+{
+    if (n == HB_NTARGET) snprintf(buf, cap, "%s", HB_CHANNEL_NAME[1 + i]);
+    else snprintf(buf, cap, "%s on %s", HB_CHANNEL_NAME[1 + i / HB_NTHETA], HB_THETA[i % HB_NTHETA].name);
+    return buf;
+}
+
 const char *hb_interp_noise_theta_describe(const hb_interp *c, char *buf, size_t cap)
 {
     size_t n = 0;

@@ -156,6 +156,16 @@ hb_status hb_model_save(const char *path, MPI_Comm comm, const hb_unet *u, const
     return hb_mpi_agree(comm, rc);
 }
 
+/* The noise coefficients read from /interp/NAME, each within [-2, 2]. */
+static hb_status check_noise(const hb_h5 *f, const char *name, const double *c, int n)
+{
+    const int i = hb_interp_noise_bad(c, n);
+    if (i < 0) return HB_OK;
+    char what[96];
+    return HB_ERR0(HB_EIO, "%s: /interp/%s holds %g for %s, expected a value within [-2, 2]", f->path, name, c[i],
+                   hb_interp_noise_name(i, n, what, sizeof what));
+}
+
 hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
 {
     memset(meta, 0, sizeof *meta);
@@ -174,11 +184,7 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
         if (n != HB_NTARGET) {
             return HB_ERR0(HB_EIO, "%s: /interp/noise_slope holds %ld values, expected %d", f->path, n, HB_NTARGET);
         }
-        const int bad = hb_interp_noise_bad(ic->noise_slope, HB_NTARGET);
-        if (bad >= 0) {
-            return HB_ERR0(HB_EIO, "%s: /interp/noise_slope holds %g for %s, expected a value within [-2, 2]", f->path,
-                           ic->noise_slope[bad], HB_CHANNEL_NAME[1 + bad]);
-        }
+        HB_TRY(check_noise(f, "noise_slope", ic->noise_slope, HB_NTARGET));
     }
     if (hb_h5_exists(f, "/interp/noise_theta")) {   /* absent in models from before it: 0 */
         HB_TRY(hb_h5_read_array(f, "/interp/noise_theta", &ic->noise_theta[0][0], HB_NTARGET * HB_NTHETA, &n));
@@ -186,12 +192,7 @@ hb_status hb_model_read_meta(hb_h5 *f, hb_model_meta *meta)
             return HB_ERR0(HB_EIO, "%s: /interp/noise_theta holds %ld values, expected %d (%d targets x %d parameters)",
                            f->path, n, HB_NTARGET * HB_NTHETA, HB_NTARGET, HB_NTHETA);
         }
-        const int bad = hb_interp_noise_bad(&ic->noise_theta[0][0], HB_NTARGET * HB_NTHETA);
-        if (bad >= 0) {
-            const int k = bad / HB_NTHETA, j = bad % HB_NTHETA;
-            return HB_ERR0(HB_EIO, "%s: /interp/noise_theta holds %g for %s on %s, expected a value within [-2, 2]",
-                           f->path, ic->noise_theta[k][j], HB_CHANNEL_NAME[1 + k], HB_THETA[j].name);
-        }
+        HB_TRY(check_noise(f, "noise_theta", &ic->noise_theta[0][0], HB_NTARGET * HB_NTHETA));
     }
     if (hb_h5_exists(f, "/interp/dm_smooth")) {   /* absent: no smoothed-DM channel */
         double sm[3 * HB_SMOOTH_MAX_CH] = {0};

@@ -113,6 +113,20 @@ int hb_smooth_set(hb_interp *ic, int n, const double *r, int nh, const double *h
     return 1;
 }
 
+void hb_smooth_split(const hb_interp *ic, double *r, int *n, double halo[2], int *nh)
+{
+    *n = *nh = 0;
+    for (int j = 0; j < ic->n_smooth; j++) {
+        if (ic->smooth_thr[j] > 0) {
+            halo[0] = ic->smooth_thr[j];
+            halo[1] = ic->smooth_r[j];
+            *nh = 2;
+        } else {
+            r[(*n)++] = ic->smooth_r[j];
+        }
+    }
+}
+
 const char *hb_smooth_describe(const hb_interp *ic, char *buf, size_t size)
 {
     size_t len = (size_t)snprintf(buf, size, "%s", ic->n_smooth ? "" : "none");

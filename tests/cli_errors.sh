@@ -51,6 +51,9 @@ run 'option --batch: expected an integer within \[-2147483648, 2147483647\], fou
 run 'option --grid: expected a multiple of 4, at least 8, found 30' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --grid 30
 run 'demo: unexpected argument "extra"' demo_bad mpirun -np 2 "$HB" demo --out demo_bad extra
 run 'option --recipe: expected demo or none, found "demo2"' m.h5 mpirun -np 2 "$HB" train --data . --out m.h5 --recipe demo2
+# --threads: one check for train, emulate and bench-net
+run 'option --threads: expected a positive integer, found 0' '' mpirun -np 1 "$HB" bench-net --threads 0 --steps 1
+run 'option --threads: expected a positive integer, found -2' m.h5 mpirun -np 2 "$HB" train --data . --out m.h5 --threads -2
 # emulate's options are not train's: refused by name (they used to print the usage and exit 1 silently)
 run "train: unrecognized option '--best-of'" m.h5 mpirun -np 2 "$HB" train --data . --out m.h5 --best-of 3
 run 'no row "LH_xx" in' demo_bad mpirun -np 2 "$HB" demo --out demo_bad --held LH_67,LH_xx

@@ -77,6 +77,20 @@ if timeout -k 5 300 mpirun -np 2 "$HB" demo --out rdemo "${tiny[@]}" --train-ste
 else
     echo "FAIL: train --recipe demo differs from the demo's model"; tail -3 rdemo.log recipe.log; fail=1
 fi
+# train --help spells the recipe out: those options, given one by one (and its warm-up, a tenth),
+# train the same model bit for bit
+help=$("$HB" train --help | sed -n '/--recipe demo/,/warm-up/p' | tr '\n' ' ' | tr -s ' ')
+spelled=$(echo "$help" | sed -E 's/.*README\): //; s/ \(width.*//')
+net=$(echo "$help" | sed -E 's/.*\(width ([0-9]+), embedding ([0-9]+) in ([0-9]+) layers, --sigma-c ([0-9.e+-]+)\).*/--width \1 --emb \2 --emb-layers \3 --sigma-c \4/')
+rm -f spelled.h5
+# shellcheck disable=SC2086 # the options are words
+if [ -n "$spelled" ] && [ "${net#--width}" != "$net" ] \
+    && timeout -k 5 300 mpirun -np 2 "$HB" train --data rdemo/train --out spelled.h5 $spelled $net --warmup 15 \
+        --steps 150 --batch 1 > spelled.log 2>&1 && h5diff -q recipe.h5 spelled.h5; then
+    echo "ok: the recipe as train --help spells it ($spelled $net --warmup 15) is the recipe, bitwise"
+else
+    echo "FAIL: train --help's recipe ($spelled | $net) differs from --recipe demo"; tail -3 spelled.log; fail=1
+fi
 # an option changes the recipe wherever it stands: --dm-smooth before --recipe replaces the 1-cell
 # channel and keeps the halo channel, as the demo's own --dm-smooth does
 if timeout -k 5 300 mpirun -np 2 "$HB" train --data b1_np2/train --out recipe2.h5 --dm-smooth 2 --recipe demo --steps 2 \

@@ -274,6 +274,18 @@ START_TEST(smoothed_dm_channel)
         ck_assert(hb_smooth_set(&c, 1, (double[]){2}, 1, (double[]){0}) && c.n_smooth == 1 && c.smooth_thr[0] == 0);
         ck_assert(hb_smooth_set(&c, 2, (double[]){1, 2}, 0, NULL) && c.n_smooth == 2 && c.smooth_thr[0] == 0 &&
                   c.smooth_thr[1] == 0);
+
+        /* split undoes set: radii and halo apart, so that one option can replace its part */
+        double r[HB_SMOOTH_MAX_CH], h[2];
+        int n, nh;
+        hb_smooth_split(&c, r, &n, h, &nh);
+        ck_assert(n == 2 && r[0] == 1 && r[1] == 2 && nh == 0);
+        ck_assert(hb_smooth_set(&c, 1, (double[]){1.25}, 2, (double[]){3, 1.5}));
+        hb_smooth_split(&c, r, &n, h, &nh);
+        ck_assert(n == 1 && r[0] == 1.25 && nh == 2 && h[0] == 3 && h[1] == 1.5);
+        ck_assert(hb_smooth_set(&c, 0, NULL, nh, h));   /* the halo channel kept alone */
+        hb_smooth_split(&c, r, &n, h, &nh);
+        ck_assert(c.n_smooth == 1 && n == 0 && nh == 2 && h[0] == 3 && h[1] == 1.5);
     }
 
     /* the loader's three channels (radii 0.75 and 1.25, and the DM above the mean over 1 cell): each the

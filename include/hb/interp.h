@@ -74,6 +74,9 @@ const char *hb_interp_noise_theta_describe(const hb_interp *c, char *buf, size_t
  * the c_kj row-major) that is not finite within [-2, 2], or -1 when all are
  * (the CLI and the model reader check both arrays this way). */
 int hb_interp_noise_bad(const double *c, int n);
+/* What coefficient i of those n names, for messages: the target of a slope
+ * (n = HB_NTARGET), else "target on parameter" of a c_kj; buf of cap bytes. */
+const char *hb_interp_noise_name(int i, int n, char *buf, size_t cap);
 
 /* The score from the drift (SCIENCE.md 1.4; x0 known): at t in (0, 1],
  *   eta = [beta (b - alpha' x0) - beta' (x - alpha x0)] / [sqrt(t) (sigma' beta - beta' sigma)],

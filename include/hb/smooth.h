@@ -69,6 +69,11 @@ int   hb_smooth_channels_ok(int n, const double *r, const double *thr);
  * times the mean smoothed by halo[1] cells, halo[0] > 0); 1 when they are
  * usable (hb_smooth_channels_ok), else 0 and ic unchanged. */
 int   hb_smooth_set(hb_interp *ic, int n, const double *r, int nh, const double *halo);
+/* The inverse: ic's radii without a threshold into r[0..*n) and its halo
+ * channel's threshold and radius into halo (*nh = 2; 0 without one), so
+ * that --dm-smooth and --dm-halo can each replace their own part of a
+ * recipe (r: HB_SMOOTH_MAX_CH values). */
+void  hb_smooth_split(const hb_interp *ic, double *r, int *n, double halo[2], int *nh);
 /* "none", "2 cells", "1, 2 cells" or "1 cells, 1.5 cells of the DM above 3": for log lines. */
 const char *hb_smooth_describe(const hb_interp *ic, char *buf, size_t size);
 /* Channel j's value of a smoothed density v (floored, log10, standardised). */

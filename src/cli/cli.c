@@ -6,9 +6,11 @@
 #include "hb/smooth.h"
 #include "hb/validate.h"
 
+#include <cblas.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,16 @@ static const char *join_values(const double *v, int n, char *buf, size_t cap)
     return buf;
 }
 
+hb_status hb_cli_threads(const char *text)
+{
+    int n = 0;
+    HB_TRY(hb_cli_int("--threads", text, &n));
+    HB_TRY(hb_cli_expect(n >= 1, "--threads", "a positive integer", n));
+    openblas_set_num_threads(n);
+    omp_set_num_threads(n);
+    return HB_OK;
+}
+
 hb_status hb_cli_smooth(hb_interp *ic, int n, const double *r, int nh, const double *halo)
 {
     if (hb_smooth_set(ic, n, r, nh, halo)) return HB_OK;
@@ -64,30 +76,13 @@ hb_status hb_cli_smooth(hb_interp *ic, int n, const double *r, int nh, const dou
                    nh ? join_values(halo, nh, b, sizeof b) : "(none)");
 }
 
-void hb_cli_smooth_split(const hb_interp *ic, double *r, int *n, double halo[2], int *nh)
-{
-    *n = *nh = 0;
-    for (int j = 0; j < ic->n_smooth; j++) {
-        if (ic->smooth_thr[j] > 0) {
-            halo[0] = ic->smooth_thr[j];
-            halo[1] = ic->smooth_r[j];
-            *nh = 2;
-        } else {
-            r[(*n)++] = ic->smooth_r[j];
-        }
-    }
-}
-
 hb_status hb_cli_noise(const char *opt, const double *c, int n)
 {
     const int i = hb_interp_noise_bad(c, n);
     if (i < 0) return HB_OK;
-    if (n == HB_NTARGET) {   /* the slopes: one per target */
-        return HB_ERR0(HB_EARG, "option %s: expected values within [-2, 2], found %g for %s", opt, c[i],
-                       HB_CHANNEL_NAME[1 + i]);
-    }
-    return HB_ERR0(HB_EARG, "option %s: expected values within [-2, 2], found %g for %s on %s", opt, c[i],
-                   HB_CHANNEL_NAME[1 + i / HB_NTHETA], HB_THETA[i % HB_NTHETA].name);
+    char name[96];
+    return HB_ERR0(HB_EARG, "option %s: expected values within [-2, 2], found %g for %s", opt, c[i],
+                   hb_interp_noise_name(i, n, name, sizeof name));
 }
 
 hb_status hb_cli_noise_theta(const char *opt, const char *text, double c[2][HB_NTHETA])

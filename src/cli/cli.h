@@ -89,14 +89,12 @@ hb_status hb_cli_double_pair(const char *opt, const char *text, double out[2]);
 /* HB_OK when ok, else "option OPT: expected EXPECTED, found FOUND" (a
  * parsed value outside its range). */
 hb_status hb_cli_expect(int ok, const char *opt, const char *expected, double found);
+/* --threads N: N (>= 1) OpenMP and BLAS threads per rank, or an error. */
+hb_status hb_cli_threads(const char *text);
 /* --dm-smooth/--dm-halo into ic (hb_smooth_set), or an error with the rule
  * and the values given. */
 struct hb_interp;
 hb_status hb_cli_smooth(struct hb_interp *ic, int n, const double *r, int nh, const double *halo);
-/* The inverse: ic's smoothed-DM radii into r[0..*n) and its halo channel's
- * threshold and radius into halo (*nh = 2; 0 without one), so that
- * --dm-smooth and --dm-halo each replace their own part of a recipe. */
-void hb_cli_smooth_split(const struct hb_interp *ic, double *r, int *n, double halo[2], int *nh);
 /* The noise slopes (n = 2: gas, temperature) or parameter coefficients
  * (n = 2 x 6, row-major) of option opt within [-2, 2], or an error naming
  * the first that is not, its target and parameter. */

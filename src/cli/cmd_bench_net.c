@@ -1,7 +1,6 @@
 /* hydrobridge bench-net: time the reference network's training step and
  * inference, on batches of periodic patches (one rank each: the PyTorch
  * comparison) or on one whole box spread over every rank. */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -167,7 +166,7 @@ hb_status hb_cmd_bench_net(int argc, char **argv)
                                          {"steps", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'},
                                          {"box", required_argument, 0, 'x'}, {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    long P = 32, B = 4, W = 16, F = 2, S = -1, T = 0, N = 0;
+    long P = 32, B = 4, W = 16, F = 2, S = -1, N = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -177,7 +176,7 @@ hb_status hb_cmd_bench_net(int argc, char **argv)
         case 'w': HB_TRY(hb_cli_long("--width", optarg, &W)); break;
         case 'f': HB_TRY(hb_cli_long("--fields", optarg, &F)); break;
         case 's': HB_TRY(hb_cli_long("--steps", optarg, &S)); break;
-        case 't': HB_TRY(hb_cli_long("--threads", optarg, &T)); break;
+        case 't': HB_TRY(hb_cli_threads(optarg)); break;
         case 'x': HB_TRY(hb_cli_long("--box", optarg, &N)); break;
         case 'h': hb_cli_usage(BENCH_USAGE); return HB_OK;
         default: hb_cli_usage(BENCH_USAGE); return HB_EARG;
@@ -188,10 +187,6 @@ hb_status hb_cmd_bench_net(int argc, char **argv)
         return HB_ERR0(HB_EARG, "need --patch or --box a positive multiple of 4 and positive batch, width, fields, "
                        "steps (got patch %ld box %ld batch %ld width %ld fields %ld steps %ld)\n%s", P, N, B, W, F, S,
                        BENCH_USAGE);
-    }
-    if (T > 0) {
-        openblas_set_num_threads((int)T);
-        omp_set_num_threads((int)T);
     }
     return N > 0 ? bench_box(N, W, F, S) : bench_patch(P, B, W, F, S);
 }

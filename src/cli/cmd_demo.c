@@ -221,7 +221,7 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
     /* --dm-smooth and --dm-halo start from the defaults' channels, each option replacing its own */
     double smr[HB_SMOOTH_MAX_CH], halo[2];
     int nsm, nhalo, c;
-    hb_cli_smooth_split(&t->interp, smr, &nsm, halo, &nhalo);
+    hb_smooth_split(&t->interp, smr, &nsm, halo, &nhalo);
     long seed = (long)t->seed;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

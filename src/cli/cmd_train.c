@@ -1,7 +1,5 @@
 /* hydrobridge train / emulate. */
-#include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,48 +14,70 @@
 
 #define KNEE HB_UNET_STR(HB_LOSS_KNEE)
 
-static const char *TRAIN_USAGE =
-    "usage: hydrobridge train --data DIR|LIST --out model.h5 [--val DIR|LIST] [options]\n"
-    "Train the stochastic interpolant's drift network (DM -> gas density, temperature) on whole periodic\n"
-    "boxes (random cube symmetries and periodic shifts); each box is spread over a group of ranks\n"
-    "(domain-decomposed), the groups work on different boxes of the batch (data-parallel).\n"
-    "  --steps N          optimiser steps (2000)        --batch B       boxes per step (2)\n"
-    "  --group G          ranks per box (all)           --width W       network width (16)\n"
-    "  --emb E            width of the embedding of t and the parameters that feeds every FiLM (64; 1-"
-    HB_UNET_STR(HB_UNET_MAX_EMB) ")\n"
-    "  --emb-layers L     linear layers of that embedding's MLP (2; 2-" HB_UNET_STR(HB_UNET_MAX_EMB_LAYERS) ")\n"
-    "  --lr X             peak learning rate (2e-4)     --warmup N      warm-up steps (100)\n"
-    "  --lr-min F         the cosine's floor at the last step, a fraction of --lr (0.05)\n"
-    "  --weight-decay X   AdamW decay (0)               --clip X        gradient-norm clip (1; 0: off)\n"
-    "  --ema X            weight EMA decay (0.999)      --seed S        seed (1)\n"
-    "  --val-every N      validation loss period (100)  --val-samples N held-out samples (4)\n"
-    "  --checkpoint-every N  checkpoint period (500)    --no-augment    no cube symmetries\n"
-    "  --sigma-c X        noise scale (0.5)\n"
-    "  --loss-weight K[,KV[,KP]]  voxel weights of the loss, x0 the standardised log DM clamped to\n"
-    "                     [-" KNEE ", " KNEE "]: exp(K x0) where x0 >= 0, exp(KV x0) where x0 < 0, times\n"
-    "                     exp(KP (x0 - " KNEE ")) above " KNEE ", the halos' cores (KV = K, KP = 0 unless given; 0: uniform)\n"
-    "  --noise-slope S[,S2]  each cell's noise scaled by exp(S clamp(x0, -3, 3)), S for gas, S2 for T (0)\n"
-    "  --noise-theta NAME:C[,C2]  the noise scale also times exp(C theta_hat) for the parameter NAME (omega_m,\n"
-    "                     sigma_8, a_sn1, a_agn1, a_sn2, a_agn2; theta_hat as the network sees it, in [-1, 1]),\n"
-    "                     C for gas, C2 for T (C2 = C unless given); repeat for several parameters (0)\n"
-    "  --dm-floor X       DM density floor before log10 (1e-3)\n"
-    "  --dm-smooth R[,R2,R3] input channels of log10 of the DM smoothed by a Gaussian of R (R2, R3) cells (0: none)\n"
-    "  --dm-halo T,R      one more channel: the DM above T times the mean (the halos' mass) smoothed by R cells\n"
-    "                     (up to 3 smoothed channels in all; 0: none)\n"
-    "  --recipe demo      start from the demo's recipe (hydrobridge demo, README): --lr 1e-3 --lr-min 0.05\n"
-    "                     --ema 0.99 --loss-weight 0.25,0.25,0.5 --dm-floor 0.05 --noise-slope 0.3,0.1\n"
-    "                     --dm-smooth 1 --dm-halo 3,1.5 (width 16, embedding 64 in 2 layers, --sigma-c 0.5);\n"
-    "                     warm-up a tenth of --steps; the other options change it wherever they stand;\n"
-    "                     steps, batch, seed stay train's\n"
-    "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n"
-    "  --guard X          collapse guard: when the loss's geometric mean over --guard-window steps exceeds X\n"
-    "                     times its lowest, roll back to the state of one to two windows before and halve the\n"
-    "                     learning rate; stop after " HB_UNET_STR(HB_GUARD_MAX_ROLLBACKS) " rollbacks, keeping that state in --out\n"
-    "                     (" HB_UNET_STR(HB_GUARD_RISE) "; 0: off)\n"
-    "  --guard-window N   (" HB_UNET_STR(HB_GUARD_WINDOW) ")\n"
-    "  --resume-changed   resume although the training files, their statistics or --sigma-c/--dm-floor/\n"
-    "                     --noise-slope/--noise-theta/--dm-smooth/--dm-halo differ from the checkpoint's (refused otherwise)\n"
-    "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n";
+#define TRAIN_USAGE_FMT \
+    "usage: hydrobridge train --data DIR|LIST --out model.h5 [--val DIR|LIST] [options]\n" \
+    "Train the stochastic interpolant's drift network (DM -> gas density, temperature) on whole periodic\n" \
+    "boxes (random cube symmetries and periodic shifts); each box is spread over a group of ranks\n" \
+    "(domain-decomposed), the groups work on different boxes of the batch (data-parallel).\n" \
+    "  --steps N          optimiser steps (2000)        --batch B       boxes per step (2)\n" \
+    "  --group G          ranks per box (all)           --width W       network width (16)\n" \
+    "  --emb E            width of the embedding of t and the parameters that feeds every FiLM (64; 1-" \
+    HB_UNET_STR(HB_UNET_MAX_EMB) ")\n" \
+    "  --emb-layers L     linear layers of that embedding's MLP (2; 2-" HB_UNET_STR(HB_UNET_MAX_EMB_LAYERS) ")\n" \
+    "  --lr X             peak learning rate (2e-4)     --warmup N      warm-up steps (100)\n" \
+    "  --lr-min F         the cosine's floor at the last step, a fraction of --lr (0.05)\n" \
+    "  --weight-decay X   AdamW decay (0)               --clip X        gradient-norm clip (1; 0: off)\n" \
+    "  --ema X            weight EMA decay (0.999)      --seed S        seed (1)\n" \
+    "  --val-every N      validation loss period (100)  --val-samples N held-out samples (4)\n" \
+    "  --checkpoint-every N  checkpoint period (500)    --no-augment    no cube symmetries\n" \
+    "  --sigma-c X        noise scale (0.5)\n" \
+    "  --loss-weight K[,KV[,KP]]  voxel weights of the loss, x0 the standardised log DM clamped to\n" \
+    "                     [-" KNEE ", " KNEE "]: exp(K x0) where x0 >= 0, exp(KV x0) where x0 < 0, times\n" \
+    "                     exp(KP (x0 - " KNEE ")) above " KNEE ", the halos' cores (KV = K, KP = 0 unless given; 0: uniform)\n" \
+    "  --noise-slope S[,S2]  each cell's noise scaled by exp(S clamp(x0, -3, 3)), S for gas, S2 for T (0)\n" \
+    "  --noise-theta NAME:C[,C2]  the noise scale also times exp(C theta_hat) for the parameter NAME (omega_m,\n" \
+    "                     sigma_8, a_sn1, a_agn1, a_sn2, a_agn2; theta_hat as the network sees it, in [-1, 1]),\n" \
+    "                     C for gas, C2 for T (C2 = C unless given); repeat for several parameters (0)\n" \
+    "  --dm-floor X       DM density floor before log10 (1e-3)\n" \
+    "  --dm-smooth R[,R2,R3] input channels of log10 of the DM smoothed by a Gaussian of R (R2, R3) cells (0: none)\n" \
+    "  --dm-halo T,R      one more channel: the DM above T times the mean (the halos' mass) smoothed by R cells\n" \
+    "                     (up to 3 smoothed channels in all; 0: none)\n" \
+    "  --recipe demo      start from the demo's recipe (hydrobridge demo, README): %s;\n" \
+    "                     warm-up a tenth of --steps; the other options change it wherever they stand;\n" \
+    "                     steps, batch, seed stay train's\n" \
+    "  --resume           continue from --out           --threads N     OpenMP/BLAS threads per rank\n" \
+    "  --guard X          collapse guard: when the loss's geometric mean over --guard-window steps exceeds X\n" \
+    "                     times its lowest, roll back to the state of one to two windows before and halve the\n" \
+    "                     learning rate; stop after " HB_UNET_STR(HB_GUARD_MAX_ROLLBACKS) " rollbacks, keeping that state in --out\n" \
+    "                     (" HB_UNET_STR(HB_GUARD_RISE) "; 0: off)\n" \
+    "  --guard-window N   (" HB_UNET_STR(HB_GUARD_WINDOW) ")\n" \
+    "  --resume-changed   resume although the training files, their statistics or --sigma-c/--dm-floor/\n" \
+    "                     --noise-slope/--noise-theta/--dm-smooth/--dm-halo differ from the checkpoint's (refused otherwise)\n" \
+    "SIGTERM or SIGUSR1 writes a checkpoint at the next step and exits with code 3.\n"
+
+/* train's usage, the --recipe line written from the recipe itself. */
+static const char *train_usage(void)
+{
+    static char text[6144];
+    if (text[0]) return text;
+    const hb_train_config r = demo_train_recipe();
+    double sm[HB_SMOOTH_MAX_CH], halo[2];
+    int nsm, nhalo;
+    hb_smooth_split(&r.interp, sm, &nsm, halo, &nhalo);
+    char smooth[96] = "0", h[64] = "0", recipe[640];
+    for (int j = 0, len = 0; j < nsm; j++) {
+        len += snprintf(smooth + len, sizeof smooth - (size_t)len, "%s%g", j ? "," : "", sm[j]);
+    }
+    if (nhalo) snprintf(h, sizeof h, "%g,%g", halo[0], halo[1]);
+    const char *indent = "\n                     ";
+    snprintf(recipe, sizeof recipe, "--lr %g --lr-min %g%s--ema %g --loss-weight %g,%g,%g --dm-floor %g --noise-slope "
+             "%g,%g%s--dm-smooth %s --dm-halo %s (width %d, embedding %d in %d layers, --sigma-c %g)", r.adam.lr,
+             r.adam.lr_min_frac, indent, r.ema_decay, r.loss_weight[0], r.loss_weight[1], r.loss_weight[2],
+             r.interp.floor[0], r.interp.noise_slope[0], r.interp.noise_slope[1], indent, smooth, h, r.width, r.emb,
+             r.emb_layers, r.interp.sigma_c);
+    snprintf(text, sizeof text, TRAIN_USAGE_FMT, recipe);
+    return text;
+}
 
 /* The model file names none of the training or validation boxes. */
 static hb_status check_train_output(const char *out, char **dp, int nd, char **vp, int nv)
@@ -70,17 +90,6 @@ static hb_status check_train_output(const char *out, char **dp, int nd, char **v
     hb_status rc = hb_cli_check_io(outs, 1, ins, nd + nv);
     free(ins);
     return rc;
-}
-
-/* --threads N (train and emulate): OpenMP and BLAS threads per rank. */
-static hb_status set_threads(const char *text)
-{
-    int n;
-    HB_TRY(hb_cli_int("--threads", text, &n));
-    HB_TRY(hb_cli_expect(n >= 1, "--threads", "a positive integer", n));
-    openblas_set_num_threads(n);
-    omp_set_num_threads(n);
-    return HB_OK;
 }
 
 hb_status hb_cli_check_training(const hb_train_config *c, const char *steps_opt)
@@ -131,15 +140,11 @@ static hb_status train_recipe(int argc, char **argv, const struct option *opts, 
     opterr = 1;
     if (!name || strcmp(name, "none") == 0) return HB_OK;
     if (strcmp(name, "demo")) return HB_ERR0(HB_EARG, "option --recipe: expected demo or none, found \"%s\"", name);
-    const hb_train_config r = demo_train_recipe();
-    c->width = r.width;
-    c->emb = r.emb;
-    c->emb_layers = r.emb_layers;
-    c->adam.lr = r.adam.lr;
-    c->adam.lr_min_frac = r.adam.lr_min_frac;
-    c->ema_decay = r.ema_decay;
-    memcpy(c->loss_weight, r.loss_weight, sizeof c->loss_weight);
-    c->interp = r.interp;
+    const hb_train_config own = *c;   /* train's defaults: the demo's recipe differs only where it chose */
+    *c = demo_train_recipe();
+    c->steps = own.steps;
+    c->batch = own.batch;
+    c->seed = own.seed;
     *recipe = 1;
     hb_log0("train: --recipe demo: the demo's network, optimiser, EMA, loss weights, interpolant and DM inputs");
     return HB_OK;
@@ -170,7 +175,7 @@ hb_status hb_cmd_train(int argc, char **argv)
     long L;
     double X, smr[HB_SMOOTH_MAX_CH], halo[2];
     int nsm, nhalo, smooth_given = 0;
-    hb_cli_smooth_split(&c.interp, smr, &nsm, halo, &nhalo);   /* each option replaces its part of a recipe */
+    hb_smooth_split(&c.interp, smr, &nsm, halo, &nhalo);   /* each option replaces its part of a recipe */
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -206,13 +211,15 @@ hb_status hb_cmd_train(int argc, char **argv)
         case 'Z': HB_TRY(hb_cli_noise_theta("--noise-theta", optarg, c.interp.noise_theta)); break;
         case 'M': HB_TRY(hb_cli_double_list("--dm-smooth", optarg, HB_SMOOTH_MAX_CH, smr, &nsm)); smooth_given = 1; break;
         case 'Y': HB_TRY(hb_cli_double_list("--dm-halo", optarg, 2, halo, &nhalo)); smooth_given = 1; break;
-        case 'T': HB_TRY(set_threads(optarg)); break;
+        case 'T': HB_TRY(hb_cli_threads(optarg)); break;
         case 'r': break;   /* applied by train_recipe */
-        case 'h': hb_cli_usage(TRAIN_USAGE); return HB_OK;
-        default: hb_cli_usage(TRAIN_USAGE); return HB_EARG;
+        case 'h': hb_cli_usage(train_usage()); return HB_OK;
+        default: hb_cli_usage(train_usage()); return HB_EARG;
         }
     }
-    if (!data || optind != argc) return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", TRAIN_USAGE);
+    if (!data || optind != argc) {
+        return HB_ERR0(HB_EARG, "need --data and --out, and no other arguments\n%s", train_usage());
+    }
     HB_TRY(hb_cli_check_training(&c, "--steps"));
     HB_TRY(hb_cli_expect(c.group >= 0, "--group", "an integer >= 0 (0: all ranks)", c.group));
     HB_TRY(hb_cli_expect(c.val_every >= 1, "--val-every", "a positive integer", (double)c.val_every));
@@ -315,7 +322,7 @@ hb_status hb_cmd_emulate(int argc, char **argv)
             }
             c.best_of = (int)L;
             break;
-        case 'T': HB_TRY(set_threads(optarg)); break;
+        case 'T': HB_TRY(hb_cli_threads(optarg)); break;
         case 'h': hb_cli_usage(EMU_USAGE); return HB_OK;
         default: hb_cli_usage(EMU_USAGE); return HB_EARG;
         }
