@@ -17,6 +17,7 @@
 #include "hb/suite.h"
 #include "hb/suppression.h"
 #include "hbtest.h"
+#include "toy.h"
 
 #ifndef HB_SOURCE_DIR
 #define HB_SOURCE_DIR "."
@@ -296,43 +297,6 @@ START_TEST(npy_grids)
 }
 END_TEST
 
-/* A Gadget/Arepo HDF5 file with the given particles (serial HDF5 calls). */
-static void write_gadget(const char *path, int nfiles, const double (*dx)[3], int ndm, const double (*gx)[3],
-                         const double *gm, const double *gu, const double *ge, int ngas, int ndm_tot, int ngas_tot)
-{
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t g = H5Gcreate2(f, "/Header", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    struct { const char *n; int len; double v[6]; } at[] = {
-        {"BoxSize", 1, {1000}}, {"Redshift", 1, {0.5}}, {"HubbleParam", 1, {0.6711}}, {"Omega0", 1, {0.3}},
-        {"OmegaBaryon", 1, {0.049}}, {"NumFilesPerSnapshot", 1, {nfiles}}, {"MassTable", 6, {0, 0.5, 0, 0, 0, 0}},
-        {"NumPart_ThisFile", 6, {ngas, ndm, 0, 0, 0, 0}}, {"NumPart_Total", 6, {ngas_tot, ndm_tot, 0, 0, 0, 0}}};
-    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
-        hsize_t d = (hsize_t)at[i].len;
-        hid_t sp = H5Screate_simple(1, &d, NULL);
-        hid_t a = H5Acreate2(g, at[i].n, H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT);
-        H5Awrite(a, H5T_NATIVE_DOUBLE, at[i].v);
-        H5Aclose(a);
-        H5Sclose(sp);
-    }
-    H5Gclose(g);
-    struct { const char *n; const void *d; int rows, cols; } ds[] = {
-        {"/PartType1/Coordinates", dx, ndm, 3}, {"/PartType0/Coordinates", gx, ngas, 3},
-        {"/PartType0/Masses", gm, ngas, 1}, {"/PartType0/InternalEnergy", gu, ngas, 1},
-        {"/PartType0/ElectronAbundance", ge, ngas, 1}};
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++) {
-        hsize_t d[2] = {(hsize_t)ds[i].rows, (hsize_t)ds[i].cols};
-        hid_t sp = H5Screate_simple(ds[i].cols > 1 ? 2 : 1, d, NULL);
-        hid_t dd = H5Dcreate2(f, ds[i].n, H5T_IEEE_F64LE, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-        if (ds[i].rows > 0) H5Dwrite(dd, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds[i].d);
-        H5Dclose(dd);
-        H5Sclose(sp);
-    }
-    H5Pclose(lcpl);
-    H5Fclose(f);
-}
-
 START_TEST(gadget_two_file_snapshot)
 {
     /* 8^3 nodes in a 1 Mpc/h box (125 ckpc/h apart): DM particles on nodes
@@ -365,7 +329,7 @@ START_TEST(gadget_two_file_snapshot)
         for (int fi = 0; fi < 2; fi++) {
             char name[64];
             snprintf(name, sizeof name, "snap_033.%d.hdf5", fi);
-            write_gadget(name, 2, (const double(*)[3])dx[fi], nd[fi], (const double(*)[3])gx[fi], gm[fi], gu[fi],
+            toy_write_gadget(name, 2, (const double(*)[3])dx[fi], nd[fi], (const double(*)[3])gx[fi], gm[fi], gu[fi],
                          ge[fi], ng[fi], nd[0] + nd[1], 3);
         }
     }
@@ -440,7 +404,7 @@ START_TEST(gadget_bad_particles)
         char snap[64], out[64];
         snprintf(snap, sizeof snap, "bad_%s.hdf5", kinds[k]);
         snprintf(out, sizeof out, "bad_%s.h5", kinds[k]);
-        if (rank == 0) write_gadget(snap, 1, (const double(*)[3])d2, ndm, (const double(*)[3])gx, m2, u2, ge, 2, ndm, 2);
+        if (rank == 0) toy_write_gadget(snap, 1, (const double(*)[3])d2, ndm, (const double(*)[3])gx, m2, u2, ge, 2, ndm, 2);
         MPI_Barrier(MPI_COMM_WORLD);
         hb_import_opts o;
         memset(&o, 0, sizeof o);

@@ -249,8 +249,12 @@ static hb_status theta_from_table(const char *path, const char *name, long index
         int got = 0;
         while (f && fgets(line, sizeof line, f)) {
             if (line[0] == '#' || line[0] == '\n') continue;
-            if (i++ == index) {
-                got = sscanf(line, "%lf %lf %lf %lf %lf %lf", &th[0], &th[1], &th[2], &th[3], &th[4], &th[5]);
+            if (i++ == index) {   /* a leading name (a CosmoAstroSeed table, row i simulation i) is skipped */
+                const char *p = line + strspn(line, " \t");
+                char *end;
+                (void)strtod(p, &end);
+                if (end == p) p += strcspn(p, " \t\n");
+                got = sscanf(p, "%lf %lf %lf %lf %lf %lf", &th[0], &th[1], &th[2], &th[3], &th[4], &th[5]);
                 break;
             }
         }
@@ -313,7 +317,8 @@ static const char *CMD_USAGE =
     "                              [--params FILE] [--box-size 25] --out box.h5\n"
     "Grid I of CAMELS Multifield Dataset .npy files (float32, shape (n_sims, N, N, N), NPY versions 1 and\n"
     "2) as a box file: Mcdm -> dm_density and Mgas -> gas_density (divided by their mean), T ->\n"
-    "gas_temperature. --params: the CMD params file (Om s8 A_SN1 A_AGN1 A_SN2 A_AGN2 per line).\n";
+    "gas_temperature. --params: the CMD params file (Om s8 A_SN1 A_AGN1 A_SN2 A_AGN2 per line) or a CAMELS\n"
+    "table with names (CosmoAstroSeed_*_LH.txt: the same rows in the same order), row I of either.\n";
 
 hb_status hb_cmd_import_cmd(int argc, char **argv)
 {
