@@ -13,6 +13,16 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export HB_ROOT=${HB_ROOT:-$(cd "$here/.." && pwd)}
 export WORK=${WORK:-$HB_ROOT/pipeline_out}
+# the jobs run in WORK (--chdir): paths given relative to here are made absolute
+abspath() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+WORK=$(abspath "$WORK")
+for v in TABLE CMD_MCDM CMD_MGAS CMD_TEMP SNAPSHOT MODEL HB_BIN; do
+    [ -n "${!v:-}" ] && export "$v=$(abspath "${!v}")"
+done
+if [ -n "${MODELS:-}" ]; then
+    m=(); for f in $MODELS; do m+=("$(abspath "$f")"); done
+    export MODELS="${m[*]}"
+fi
 SOURCE=${SOURCE:-suite}
 case "$SOURCE" in
 suite) export N_BOXES=${N_BOXES:-18} ;;

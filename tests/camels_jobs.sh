@@ -78,9 +78,10 @@ expect_fail 'import: N_BOXES = 9, but table.txt has 5 rows' "" \
 expect_fail 'import: SNAPSHOT must hold \{name\}' "" \
     env TABLE=table.txt WORK=$PWD/w_bad SNAPSHOT=snap.hdf5 bash "$SRC/jobs/import.sbatch"
 
-# the pipeline: 5 rows in blocks of 3 (two import tasks), one box held out
-export SOURCE=camels TABLE=$PWD/table.txt WORK=$PWD/work CMD_MCDM=$PWD/cmd_Mcdm.npy CMD_MGAS=$PWD/cmd_Mgas.npy \
-       CMD_TEMP=$PWD/cmd_T.npy N_HELDOUT=1 ROWS_PER_TASK=3 STEPS=60 BATCH=2 WIDTH=4 CKPT=30 EMU_STEPS=4 SEEDS=2
+# the pipeline: 5 rows in blocks of 3 (two import tasks), one box held out; the paths relative to here
+# (the jobs run in WORK, as under Slurm's --chdir: pipeline.sh makes them absolute)
+export SOURCE=camels TABLE=table.txt WORK=work CMD_MCDM=cmd_Mcdm.npy CMD_MGAS=cmd_Mgas.npy CMD_TEMP=cmd_T.npy \
+       N_HELDOUT=1 ROWS_PER_TASK=3 STEPS=60 BATCH=2 WIDTH=4 CKPT=30 EMU_STEPS=4 SEEDS=2
 if ids=$(timeout -k 5 600 bash "$SRC/jobs/pipeline.sh"); then
     echo "ok: pipeline.sh SOURCE=camels ran every stage ($ids)"
 else
