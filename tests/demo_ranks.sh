@@ -91,6 +91,21 @@ if [ -n "$spelled" ] && [ "${net#--width}" != "$net" ] \
 else
     echo "FAIL: train --help's recipe ($spelled | $net) differs from --recipe demo"; tail -3 spelled.log; fail=1
 fi
+# demo --help prints its defaults from the recipe: the training ones, given one by one, train the same model
+dhelp=$("$HB" demo --help)
+dspelled=()
+for o in batch train-seed lr lr-min weight-decay ema width emb emb-layers loss-weight dm-assignment dm-floor dm-smooth \
+    dm-halo sigma-c noise-slope; do
+    v=$(echo "$dhelp" | grep -oE -- "--$o [^ ]+" | head -1 | cut -d' ' -f2)
+    [ -n "$v" ] && dspelled+=("--$o" "$v")
+done
+rm -rf dspelled
+if [ ${#dspelled[@]} = 32 ] && timeout -k 5 300 mpirun -np 2 "$HB" demo --out dspelled "${tiny[@]}" --train-steps 150 \
+        "${dspelled[@]}" > dspelled.log 2>&1 && h5diff -q rdemo/model.h5 dspelled/model.h5; then
+    echo "ok: demo --help's defaults given one by one (${dspelled[*]}) train the default model, bitwise"
+else
+    echo "FAIL: demo --help's defaults (${dspelled[*]}) differ from the demo's"; tail -3 dspelled.log; fail=1
+fi
 # an option changes the recipe wherever it stands: --dm-smooth before --recipe replaces the 1-cell
 # channel and keeps the halo channel, as the demo's own --dm-smooth does
 if timeout -k 5 300 mpirun -np 2 "$HB" train --data b1_np2/train --out recipe2.h5 --dm-smooth 2 --recipe demo --steps 2 \

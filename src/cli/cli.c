@@ -76,6 +76,19 @@ hb_status hb_cli_smooth(hb_interp *ic, int n, const double *r, int nh, const dou
                    nh ? join_values(halo, nh, b, sizeof b) : "(none)");
 }
 
+void hb_cli_smooth_values(const hb_interp *ic, char *smooth, size_t cs, char *halo, size_t ch)
+{
+    double r[HB_SMOOTH_MAX_CH], h[2];
+    int n, nh;
+    hb_smooth_split(ic, r, &n, h, &nh);
+    snprintf(smooth, cs, "0");
+    for (int j = 0, len = 0; j < n && len < (int)cs; j++) {
+        len += snprintf(smooth + len, cs - (size_t)len, "%s%g", j ? "," : "", r[j]);
+    }
+    if (nh) snprintf(halo, ch, "%g,%g", h[0], h[1]);
+    else snprintf(halo, ch, "0");
+}
+
 hb_status hb_cli_noise(const char *opt, const double *c, int n)
 {
     const int i = hb_interp_noise_bad(c, n);

@@ -95,6 +95,9 @@ hb_status hb_cli_threads(const char *text);
  * and the values given. */
 struct hb_interp;
 hb_status hb_cli_smooth(struct hb_interp *ic, int n, const double *r, int nh, const double *halo);
+/* ic's smoothed-DM channels as --dm-smooth and --dm-halo take them ("1,2" and
+ * "3,1.5"; "0" for none), for help texts. */
+void hb_cli_smooth_values(const struct hb_interp *ic, char *smooth, size_t cs, char *halo, size_t ch);
 /* The noise slopes (n = 2: gas, temperature) or parameter coefficients
  * (n = 2 x 6, row-major) of option opt within [-2, 2], or an error naming
  * the first that is not, its target and parameter. */

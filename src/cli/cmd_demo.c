@@ -29,29 +29,46 @@
 #define HB_DEMO_TABLE "data/camels/CosmoAstroSeed_IllustrisTNG_L25n256_LH.txt"
 #endif
 
-static const char *DEMO_USAGE =
-    "usage: hydrobridge demo [--out DIR] [options]\n"
-    "The pipeline end to end on small boxes: linear theory, a PM run against linear growth, a suite of\n"
-    "mock-hydro training boxes with parameters from the CAMELS LH table, two held-out boxes and their\n"
-    "truths repainted with other mock seeds (the floor), training the reference network on whole boxes,\n"
-    "several sampler seeds per held-out box, validation against the floor and the fidelity goals.\n"
-    "scripts/demo.sh runs it on 2 ranks and draws the plots. Options (defaults):\n"
-    "  --table FILE (data/camels LH)  --boxes 64 training boxes    --grid 32  --box 12.5 (Mpc/h; every box)\n"
-    "  --train-steps 5000  --batch 1  --train-seed 1 (weights, batches, interpolant times and noise)\n"
-    "  --lr 1e-3  --lr-min 0.05 (a fraction of --lr)  --weight-decay 0 (AdamW's, per unit of --lr)\n"
-    "  --ema 0.99  --width 16  --emb 64  --emb-layers 2\n"
-    "  --loss-weight 0.25,0.25,0.5 (K,KV,KP: hydrobridge train --help)\n"
-    "  --dm-assignment cic|tsc (tsc)  --dm-floor 0.05 (DM density floor before log10, in units of the mean)\n"
-    "  --dm-smooth 1 (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n"
-    "  --dm-halo 3,1.5 (one more channel: the DM above 3 times the mean smoothed by 1.5 cells; 0: none)\n"
-    "  --sigma-c 0.5  --noise-slope 0.3,0.1 (gas,temperature)  --noise-theta NAME:C[,C2] (none; train --help)\n"
-    "  --emulate-steps 50  --sampler heun|em (heun)  --seeds 4  --repaints 8\n"
-    "  --best-of 1 (each sample the best of K candidates by its gas mean; hydrobridge emulate --help)\n"
-    "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n"
-    "    the first two rows from row 64 on inside the range of the rows before it)\n"
-    "  --diffusion 1 --diffusion-from 0.5 (the sampler's noise, hydrobridge emulate --help)\n"
-    "  --model FILE (no training: emulate with FILE, which must have been trained on this demo's training\n"
-    "    boxes, the same --table, --boxes, --grid and --box; the training options above are then unused)\n";
+/* Every default below is printed from demo_opts_default(): the help cannot drift from the recipe. */
+#define DEMO_USAGE_FMT \
+    "usage: hydrobridge demo [--out DIR] [options]\n" \
+    "The pipeline end to end on small boxes: linear theory, a PM run against linear growth, a suite of\n" \
+    "mock-hydro training boxes with parameters from the CAMELS LH table, two held-out boxes and their\n" \
+    "truths repainted with other mock seeds (the floor), training the reference network on whole boxes,\n" \
+    "several sampler seeds per held-out box, validation against the floor and the fidelity goals.\n" \
+    "scripts/demo.sh runs it on 2 ranks and draws the plots. Options (defaults):\n" \
+    "  --table FILE (data/camels LH)  --boxes %ld training boxes    --grid %ld  --box %g (Mpc/h; every box)\n" \
+    "  --train-steps %ld  --batch %d  --train-seed %llu (weights, batches, interpolant times and noise)\n" \
+    "  --lr %g  --lr-min %g (a fraction of --lr)  --weight-decay %g (AdamW's, per unit of --lr)\n" \
+    "  --ema %g  --width %d  --emb %d  --emb-layers %d\n" \
+    "  --loss-weight %g,%g,%g (K,KV,KP: hydrobridge train --help)\n" \
+    "  --dm-assignment %s (cic or tsc)  --dm-floor %g (DM density floor before log10, in units of the mean)\n" \
+    "  --dm-smooth %s (cells: one smoothed-DM input channel per radius; 0: none; hydrobridge train --help)\n" \
+    "  --dm-halo %s (one more channel: the DM above T times the mean smoothed by R cells; 0: none)\n" \
+    "  --sigma-c %g  --noise-slope %g,%g (gas,temperature)  --noise-theta NAME:C[,C2] (none; train --help)\n" \
+    "  --emulate-steps %ld  --sampler %s (heun or em)  --seeds %ld  --repaints %ld\n" \
+    "  --best-of %ld (each sample the best of K candidates by its gas mean; hydrobridge emulate --help)\n" \
+    "  --held NAME,... (1-8 table rows to hold out, inside the training rows' range; default: LH_67,LH_68,\n" \
+    "    the first two rows from row 64 on inside the range of the rows before it)\n" \
+    "  --diffusion %g --diffusion-from %g (the sampler's noise, hydrobridge emulate --help)\n" \
+    "  --model FILE (no training: emulate with FILE, which must have been trained on this demo's training\n" \
+    "    boxes, the same --table, --boxes, --grid and --box; the training options above are then unused)\n"
+
+static const char *demo_usage(void)
+{
+    static char text[4096];
+    if (text[0]) return text;
+    const demo_opts o = demo_opts_default();
+    const hb_train_config *t = &o.train;
+    char smooth[96], h[64];
+    hb_cli_smooth_values(&t->interp, smooth, sizeof smooth, h, sizeof h);
+    snprintf(text, sizeof text, DEMO_USAGE_FMT, o.boxes, o.grid, o.box, t->steps, t->batch,
+             (unsigned long long)t->seed, t->adam.lr, t->adam.lr_min_frac, t->adam.weight_decay, t->ema_decay, t->width,
+             t->emb, t->emb_layers, t->loss_weight[0], t->loss_weight[1], t->loss_weight[2], o.tsc ? "tsc" : "cic",
+             t->interp.floor[0], smooth, h, t->interp.sigma_c, t->interp.noise_slope[0], t->interp.noise_slope[1],
+             o.emu_steps, o.heun ? "heun" : "em", o.seeds, o.repaints, o.best_of, o.lambda, o.t_switch);
+    return text;
+}
 
 static hb_status demo_grf(const char *dir, const hb_params *par)
 {
@@ -264,11 +281,12 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
             if (strcmp(optarg, "cic") && strcmp(optarg, "tsc")) return HB_ERR0(HB_EARG, "--dm-assignment %s: expected cic or tsc", optarg);
             o->tsc = strcmp(optarg, "tsc") == 0;
             break;
-        case 'h': hb_cli_usage(DEMO_USAGE); return HB_ESTOP;
-        default: hb_cli_usage(DEMO_USAGE); return HB_EARG;
+        case 'h': hb_cli_usage(demo_usage()); return HB_ESTOP;
+        default: hb_cli_usage(demo_usage()); return HB_EARG;
         }
     }
-    if (optind != argc) return HB_ERR0(HB_EARG, "demo: unexpected argument \"%s\"\n%s", argv[optind], DEMO_USAGE);
+    if (optind != argc) return HB_ERR0(HB_EARG, "demo: unexpected argument \"%s\"\n%s", argv[optind],
+                                      demo_usage());
     HB_TRY(hb_cli_expect(o->boxes >= 2, "--boxes", "an integer >= 2", (double)o->boxes));
     HB_TRY(hb_cli_expect(o->grid >= 8 && o->grid % 4 == 0, "--grid", "a multiple of 4, at least 8", (double)o->grid));
     HB_TRY(hb_cli_expect(o->box > 0, "--box", "a side > 0 [Mpc/h]", o->box));

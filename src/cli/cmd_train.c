@@ -61,14 +61,8 @@ static const char *train_usage(void)
     static char text[6144];
     if (text[0]) return text;
     const hb_train_config r = demo_train_recipe();
-    double sm[HB_SMOOTH_MAX_CH], halo[2];
-    int nsm, nhalo;
-    hb_smooth_split(&r.interp, sm, &nsm, halo, &nhalo);
-    char smooth[96] = "0", h[64] = "0", recipe[640];
-    for (int j = 0, len = 0; j < nsm; j++) {
-        len += snprintf(smooth + len, sizeof smooth - (size_t)len, "%s%g", j ? "," : "", sm[j]);
-    }
-    if (nhalo) snprintf(h, sizeof h, "%g,%g", halo[0], halo[1]);
+    char smooth[96], h[64], recipe[640];
+    hb_cli_smooth_values(&r.interp, smooth, sizeof smooth, h, sizeof h);
     const char *indent = "\n                     ";
     snprintf(recipe, sizeof recipe, "--lr %g --lr-min %g%s--ema %g --loss-weight %g,%g,%g --dm-floor %g --noise-slope "
              "%g,%g%s--dm-smooth %s --dm-halo %s (width %d, embedding %d in %d layers, --sigma-c %g)", r.adam.lr,
