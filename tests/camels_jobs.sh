@@ -112,6 +112,12 @@ mpirun -np 2 "$HB" import-cmd --mcdm cmd_Mcdm.npy --mgas cmd_Mgas.npy --temp cmd
     --params params_cmd.txt --out cmd3.h5 > cmd3.log 2>&1 && h5diff -q cmd3.h5 work/boxes/LH_3.h5 \
     && echo "ok: import-cmd --params: the CMD params file and the named table give the same box" \
     || { echo "FAIL: import-cmd with the CMD params file differs from the named table's"; fail=1; }
+# a name that starts like a number is a name too
+awk '!/^#/ { $1 = "3D_" NR; print }' table.txt > table_3d.txt
+mpirun -np 2 "$HB" import-cmd --mcdm cmd_Mcdm.npy --mgas cmd_Mgas.npy --temp cmd_T.npy --index 3 \
+    --params table_3d.txt --out cmd3d.h5 > cmd3d.log 2>&1 && h5diff -q cmd3d.h5 work/boxes/LH_3.h5 \
+    && echo "ok: import-cmd --params: a row named 3D_4 read as a name" \
+    || { echo "FAIL: import-cmd with a row named 3D_4"; cat cmd3d.log; fail=1; }
 cmp -s work/boxes/params.txt table.txt && echo "ok: boxes/params.txt is the table's rows" \
     || { echo "FAIL: boxes/params.txt"; diff work/boxes/params.txt table.txt; fail=1; }
 held=$(ls work/heldout)

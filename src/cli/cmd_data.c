@@ -1,4 +1,5 @@
 /* Training-data commands: suite, paint-mock, calibrate-mock, import-camels, import-cmd. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,7 +254,7 @@ static hb_status theta_from_table(const char *path, const char *name, long index
                 const char *p = line + strspn(line, " \t");
                 char *end;
                 (void)strtod(p, &end);
-                if (end == p) p += strcspn(p, " \t\n");
+                if (end == p || !isspace((unsigned char)*end)) p += strcspn(p, " \t\n");   /* "LH_0", "1P_p1_n2" */
                 got = sscanf(p, "%lf %lf %lf %lf %lf %lf", &th[0], &th[1], &th[2], &th[3], &th[4], &th[5]);
                 break;
             }

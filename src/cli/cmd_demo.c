@@ -285,8 +285,9 @@ static hb_status demo_options(int argc, char **argv, demo_opts *o)
         default: hb_cli_usage(demo_usage()); return HB_EARG;
         }
     }
-    if (optind != argc) return HB_ERR0(HB_EARG, "demo: unexpected argument \"%s\"\n%s", argv[optind],
-                                      demo_usage());
+    if (optind != argc) {
+        return HB_ERR0(HB_EARG, "demo: unexpected argument \"%s\"\n%s", argv[optind], demo_usage());
+    }
     HB_TRY(hb_cli_expect(o->boxes >= 2, "--boxes", "an integer >= 2", (double)o->boxes));
     HB_TRY(hb_cli_expect(o->grid >= 8 && o->grid % 4 == 0, "--grid", "a multiple of 4, at least 8", (double)o->grid));
     HB_TRY(hb_cli_expect(o->box > 0, "--box", "a side > 0 [Mpc/h]", o->box));
