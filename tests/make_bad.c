@@ -186,12 +186,7 @@ static int npy(const char *out, long seed)
 {
     FILE *f = fopen(out, "wb");
     if (!f) return 1;
-    char hdr[128];
-    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, %d, %d, %d), }", N, N, N);
-    while ((10 + n + 1) % 64) hdr[n++] = ' ';
-    hdr[n++] = '\n';
-    const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
-    int bad = fwrite(pre, 1, 10, f) != 10 || fwrite(hdr, 1, (size_t)n, f) != (size_t)n;
+    int bad = toy_npy_header(f, 2, N);
     for (size_t i = 0; i < 2 * (size_t)N * N * N && !bad; i++) {
         float v = (float)pow(10, toy_g(seed, i));
         bad = fwrite(&v, 4, 1, f) != 1;

@@ -31,14 +31,7 @@ static int cmd_grids(const char *out, const char *field, float scale, char **box
         bad = sp < 0 || H5Sget_simple_extent_dims(sp, dims, NULL) != 3 || (b && dims[0] != (hsize_t)N);
         if (!bad && b == 0) {
             N = (int)dims[0];
-            char hdr[128];
-            int k = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d, %d), }",
-                             n, N, N, N);
-            while ((10 + k + 1) % 64) hdr[k++] = ' ';
-            hdr[k++] = '\n';
-            const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(k & 0xff),
-                                           (unsigned char)(k >> 8)};
-            bad = fwrite(pre, 1, 10, f) != 10 || fwrite(hdr, 1, (size_t)k, f) != (size_t)k;
+            bad = toy_npy_header(f, n, N);
             buf = malloc((size_t)N * N * N * sizeof *buf);
             bad |= !buf;
         }

@@ -10,6 +10,7 @@
 
 #include <hdf5.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "hb/box.h"
@@ -109,6 +110,19 @@ static inline void toy_write_gadget(const char *path, int nfiles, const double (
     }
     H5Pclose(lcpl);
     H5Fclose(f);
+}
+
+/* The header of an NPY v1 file of float32, C order, shape (n, N, N, N); 0 when written. */
+static inline int toy_npy_header(FILE *f, int n, int N)
+{
+    char hdr[128];
+    int k = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d, %d), }", n, N,
+                     N, N);
+    while ((10 + k + 1) % 64) hdr[k++] = ' ';   /* data 64-byte aligned */
+    hdr[k++] = '\n';
+    const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(k & 0xff),
+                                   (unsigned char)(k >> 8)};
+    return fwrite(pre, 1, 10, f) != 10 || fwrite(hdr, 1, (size_t)k, f) != (size_t)k;
 }
 
 #endif
